@@ -1,0 +1,191 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::extension::validate_name;
+use crate::{Data, ExtensionValue, Signal, SignalError, SpecVersion, default_source};
+
+/// Builds a [`Signal`], checking every CloudEvents rule in [`build`](Self::build).
+///
+/// Setters take and return the builder by value; nothing is checked until `build`.
+///
+/// ```
+/// use herald_signal::Signal;
+///
+/// let signal = Signal::builder("order.shipped")
+///     .source("/orders")
+///     .subject("order-17")
+///     .extension("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+///     .data(serde_json::json!({"carrier": "dhl"}))
+///     .build()?;
+/// assert_eq!(signal.subject(), Some("order-17"));
+/// # Ok::<(), herald_signal::SignalError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct SignalBuilder {
+    id: Option<String>,
+    source: Option<String>,
+    ty: String,
+    subject: Option<String>,
+    time: Option<Option<DateTime<Utc>>>,
+    datacontenttype: Option<String>,
+    dataschema: Option<String>,
+    data: Option<Data>,
+    extensions: Vec<(String, ExtensionValue)>,
+}
+
+impl SignalBuilder {
+    pub(crate) fn new(ty: impl Into<String>) -> Self {
+        Self {
+            id: None,
+            source: None,
+            ty: ty.into(),
+            subject: None,
+            time: None,
+            datacontenttype: None,
+            dataschema: None,
+            data: None,
+            extensions: Vec::new(),
+        }
+    }
+
+    pub(crate) fn from_signal(signal: Signal) -> Self {
+        Self {
+            id: Some(signal.id),
+            source: Some(signal.source),
+            ty: signal.ty,
+            subject: signal.subject,
+            time: Some(signal.time),
+            datacontenttype: signal.datacontenttype,
+            dataschema: signal.dataschema,
+            data: signal.data,
+            extensions: signal.extensions.into_iter().collect(),
+        }
+    }
+
+    /// Sets the identifier. Default is a fresh UUIDv7.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets the source. Default is [`default_source`](crate::default_source).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Sets the subject. Default is none.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the time. Default is the moment `build` runs.
+    pub fn time(mut self, time: DateTime<Utc>) -> Self {
+        self.time = Some(Some(time));
+        self
+    }
+
+    /// Leaves `time` unset. Default is the moment `build` runs.
+    pub fn without_time(mut self) -> Self {
+        self.time = Some(None);
+        self
+    }
+
+    /// Sets the media type of the data. Default is `application/json` for JSON data,
+    /// none otherwise.
+    pub fn datacontenttype(mut self, content_type: impl Into<String>) -> Self {
+        self.datacontenttype = Some(content_type.into());
+        self
+    }
+
+    /// Sets the data schema URI. Default is none.
+    pub fn dataschema(mut self, schema: impl Into<String>) -> Self {
+        self.dataschema = Some(schema.into());
+        self
+    }
+
+    /// Sets JSON data. Default is no data.
+    pub fn data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(Data::Json(data));
+        self
+    }
+
+    /// Sets binary data, carried as `data_base64` in JSON. Default is no data.
+    pub fn data_binary(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.data = Some(Data::Binary(bytes.into()));
+        self
+    }
+
+    /// Adds an extension attribute; a later value for the same name replaces an earlier
+    /// one. Default is no extensions.
+    pub fn extension(mut self, name: impl Into<String>, value: impl Into<ExtensionValue>) -> Self {
+        self.extensions.push((name.into(), value.into()));
+        self
+    }
+
+    /// Checks every attribute and builds the signal.
+    ///
+    /// # Errors
+    ///
+    /// [`SignalError::EmptyAttribute`] for an empty `type`, `id` or `source`;
+    /// [`SignalError::InvalidExtensionName`] and [`SignalError::ReservedExtensionName`]
+    /// for extension names outside the CloudEvents rule.
+    pub fn build(self) -> Result<Signal, SignalError> {
+        let id = match self.id {
+            Some(id) => id,
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let source = self.source.unwrap_or_else(|| default_source().to_owned());
+        let time = self.time.unwrap_or_else(|| Some(Utc::now()));
+        let datacontenttype = match (&self.data, self.datacontenttype) {
+            (_, Some(ct)) => Some(ct),
+            (Some(Data::Json(_)), None) => Some("application/json".to_owned()),
+            _ => None,
+        };
+        let mut extensions = BTreeMap::new();
+        for (name, value) in self.extensions {
+            validate_name(&name)?;
+            extensions.insert(name, value);
+        }
+        let signal = Signal {
+            id,
+            source,
+            ty: self.ty,
+            specversion: SpecVersion::V1_0,
+            subject: self.subject,
+            time,
+            datacontenttype,
+            dataschema: self.dataschema,
+            data: self.data,
+            extensions,
+        };
+        check_required(&signal)?;
+        Ok(signal)
+    }
+}
+
+/// Checks the attributes every signal needs, whether built or parsed.
+pub(crate) fn check_required(signal: &Signal) -> Result<(), SignalError> {
+    for (name, value) in [
+        ("id", &signal.id),
+        ("source", &signal.source),
+        ("type", &signal.ty),
+    ] {
+        if value.is_empty() {
+            return Err(SignalError::EmptyAttribute { name });
+        }
+    }
+    for (name, value) in [
+        ("subject", &signal.subject),
+        ("datacontenttype", &signal.datacontenttype),
+        ("dataschema", &signal.dataschema),
+    ] {
+        if value.as_deref() == Some("") {
+            return Err(SignalError::EmptyAttribute { name });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Herald (placeholder until the facade is written).
