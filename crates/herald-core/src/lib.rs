@@ -1,1 +1,70 @@
-//! placeholder
+//! Herald's runtime: the [`Dispatcher`] actor, [`Target`]s, the [`Adapter`] trait, the
+//! built-in in-process adapters, errors and telemetry.
+//!
+//! Most applications use this through the `herald` facade crate.
+//!
+//! ```
+//! use actix::prelude::*;
+//! use herald_core::{Dispatch, Dispatcher, Rejection, SignalMessage, Target};
+//! use herald_signal::Signal;
+//!
+//! struct Audit;
+//! impl Actor for Audit {
+//!     type Context = Context<Self>;
+//! }
+//! impl Handler<SignalMessage> for Audit {
+//!     type Result = Result<(), Rejection>;
+//!     fn handle(&mut self, msg: SignalMessage, _: &mut Context<Self>) -> Self::Result {
+//!         println!("audit saw {}", msg.ty());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # actix::System::new().block_on(async {
+//! let dispatcher = Dispatcher::builder().start();
+//! let audit = Audit.start();
+//! let signal = Signal::new("user.created", serde_json::json!({"id": 42})).unwrap();
+//! let report = dispatcher
+//!     .send(Dispatch::new(signal, [Target::pid(audit.recipient()).sync().into(), Target::noop()]))
+//!     .await
+//!     .unwrap()
+//!     .unwrap();
+//! assert_eq!(report.len(), 2);
+//! # });
+//! ```
+//!
+//! # Concepts
+//!
+//! - A [`Dispatch`] carries one signal (shared behind an `Arc`, never copied per
+//!   target) and its targets. The dispatcher runs targets in parallel under a
+//!   per-dispatch limit and a global in-flight bound, and answers with every target's
+//!   result ([`DispatchReport`] or [`DispatchError`]).
+//! - A [`Target`] names an adapter and its options, checked once.
+//! - An [`Adapter`] delivers to one kind of target; each runs as a supervised actor on
+//!   a pool of arbiters. Custom adapters register by name on the
+//!   [builder](DispatcherBuilder::adapter).
+//! - Errors: one [`DeliveryError`] per failed target, with an [`ErrorKind`].
+//! - Telemetry: `herald.dispatch` and `herald.deliver` spans, and the [`Stats`] message.
+
+mod adapter;
+mod adapters;
+mod caller;
+mod dispatcher;
+mod error;
+mod message;
+mod outcome;
+mod redact;
+mod target;
+mod telemetry;
+
+pub use adapter::{Adapter, Delivery};
+pub use adapters::{ConsoleTarget, LogFormat, LogLevel, LoggerTarget, Mode, PidTarget};
+pub use caller::ActorId;
+pub use dispatcher::{
+    AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
+    DispatchResult, Dispatcher, DispatcherBuilder, Overload, Stats, StatsSnapshot, TargetFailure,
+};
+pub use error::{DeliveryError, ErrorKind, TargetError};
+pub use message::{Rejection, SignalMessage};
+pub use outcome::Outcome;
+pub use target::{Target, TargetOptions};

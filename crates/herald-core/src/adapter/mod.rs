@@ -1,0 +1,122 @@
+//! The adapter trait: how a target kind is delivered to.
+
+mod actor;
+mod pool;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use herald_signal::Signal;
+use serde_json::Value;
+
+pub(crate) use actor::{DeliverBatch, DispatchContext, Job, Reply};
+pub(crate) use pool::{AdapterPool, Registration, registration};
+
+use crate::{ActorId, ErrorKind, Outcome, TargetError, TargetOptions};
+
+/// Delivers signals to one kind of target.
+///
+/// Herald runs each adapter inside its own actix actor, one per arbiter of the
+/// dispatcher's pool, and restarts it if a delivery panics. Deliveries run
+/// concurrently: `deliver` takes `&self`, and its future may hold non-`Send` state
+/// (it stays on its arbiter's thread).
+///
+/// A custom adapter in full:
+///
+/// ```
+/// use herald_core::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
+/// use serde_json::Value;
+///
+/// #[derive(Debug)]
+/// struct ShoutOptions { loud: bool }
+/// impl TargetOptions for ShoutOptions {}
+///
+/// struct Shout;
+///
+/// impl Adapter for Shout {
+///     type Options = ShoutOptions;
+///
+///     fn validate(&self, config: &Value) -> Result<ShoutOptions, TargetError> {
+///         match config.get("loud") {
+///             None => Ok(ShoutOptions { loud: false }),
+///             Some(Value::Bool(loud)) => Ok(ShoutOptions { loud: *loud }),
+///             Some(_) => Err(TargetError::invalid_field("loud", "must be true or false")),
+///         }
+///     }
+///
+///     async fn deliver(&self, delivery: Delivery<'_, ShoutOptions>) -> Result<Outcome, ErrorKind> {
+///         let ty = delivery.signal.ty();
+///         if ty.is_empty() {
+///             return Err(ErrorKind::custom("nothing to shout"));
+///         }
+///         let text = if delivery.options.loud { ty.to_uppercase() } else { ty.to_owned() };
+///         println!("{text}!");
+///         Ok(Outcome::Delivered)
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let dispatcher = herald_core::Dispatcher::builder()
+///     .adapter("shout", || Shout)
+///     .start();
+/// let signal = herald_signal::Signal::new("user.created", serde_json::json!({})).unwrap();
+/// let target = Target::custom("shout", serde_json::json!({"loud": true}));
+/// dispatcher.send(herald_core::Dispatch::new(signal, [target])).await.unwrap().unwrap();
+/// # });
+/// ```
+pub trait Adapter: 'static {
+    /// The checked options of one target.
+    type Options: TargetOptions;
+
+    /// What telemetry reports as `target.kind`. Default is `"custom"`.
+    const KIND: &'static str = "custom";
+
+    /// Checks a raw target config (a [`Target::custom`](crate::Target::custom), or a
+    /// target read from data) and returns its options. Called once per target per
+    /// dispatch. Default rejects every config: the adapter takes typed options only.
+    fn validate(&self, config: &Value) -> Result<Self::Options, TargetError> {
+        let _ = config;
+        Err(TargetError::Invalid(
+            "this adapter takes typed options only, not a config".to_owned(),
+        ))
+    }
+
+    /// Delivers one signal to one target.
+    ///
+    /// The delivery runs inside its telemetry span, so an adapter can add to it, e.g.
+    /// `tracing::Span::current().record("attempts", 3)`.
+    fn deliver(
+        &self,
+        delivery: Delivery<'_, Self::Options>,
+    ) -> impl Future<Output = Result<Outcome, ErrorKind>>;
+}
+
+/// What an adapter gets for one delivery.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Delivery<'a, O> {
+    /// The signal, shared by every target of the dispatch.
+    pub signal: &'a Arc<Signal>,
+    /// This target's options.
+    pub options: &'a O,
+    /// The actor that dispatched, when it said who it is (see
+    /// [`Dispatch::caller`](crate::Dispatch::caller)).
+    pub caller: Option<ActorId>,
+}
+
+impl<'a, O> Delivery<'a, O> {
+    /// A delivery of `signal` with `options`, for calling an adapter directly (in tests).
+    pub fn new(signal: &'a Arc<Signal>, options: &'a O) -> Self {
+        Self {
+            signal,
+            options,
+            caller: None,
+        }
+    }
+
+    /// The same delivery, made by `caller`.
+    pub fn with_caller(mut self, caller: ActorId) -> Self {
+        self.caller = Some(caller);
+        self
+    }
+}

@@ -1,0 +1,196 @@
+//! `logger`: one `tracing` event per signal.
+
+use std::fmt;
+
+use tracing::Level;
+
+use super::render_data;
+use crate::target::Fields;
+use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
+
+/// The level of a `logger` target's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// `DEBUG`.
+    Debug,
+    /// `INFO`.
+    #[default]
+    Info,
+    /// `WARN`.
+    Warn,
+    /// `ERROR`.
+    Error,
+}
+
+impl LogLevel {
+    const CHOICES: [(&'static str, Self); 4] = [
+        ("debug", Self::Debug),
+        ("info", Self::Info),
+        ("warn", Self::Warn),
+        ("error", Self::Error),
+    ];
+}
+
+/// How a `logger` target writes a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// One event with the attributes as fields (`signal.id`, `signal.type`, …).
+    #[default]
+    Structured,
+    /// One event whose message is a single readable line.
+    Line,
+}
+
+impl LogFormat {
+    const CHOICES: [(&'static str, Self); 2] =
+        [("structured", Self::Structured), ("line", Self::Line)];
+}
+
+/// A target that writes each signal as a `tracing` event (target `herald::logger`):
+/// build with [`Target::logger`](crate::Target::logger), or from data as
+/// `{"adapter": "logger", "level": "warn", "format": "line", "include_data": true,
+/// "max_data_bytes": 1024}`.
+///
+/// Data is redacted (values under keys such as `password`, `token`, `secret`,
+/// `authorization` become `[REDACTED]`) and cut to `max_data_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a target does nothing until it is dispatched to"]
+pub struct LoggerTarget {
+    level: LogLevel,
+    format: LogFormat,
+    include_data: bool,
+    max_data_bytes: usize,
+}
+
+impl Default for LoggerTarget {
+    fn default() -> Self {
+        Self {
+            level: LogLevel::Info,
+            format: LogFormat::Structured,
+            include_data: true,
+            max_data_bytes: Self::DEFAULT_MAX_DATA_BYTES,
+        }
+    }
+}
+
+impl LoggerTarget {
+    /// The default cap on logged data.
+    pub const DEFAULT_MAX_DATA_BYTES: usize = 4096;
+
+    const FIELDS: [&'static str; 4] = ["level", "format", "include_data", "max_data_bytes"];
+
+    /// Sets the event level. Default is [`LogLevel::Info`].
+    pub fn level(mut self, level: LogLevel) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Sets the event shape. Default is [`LogFormat::Structured`].
+    pub fn format(mut self, format: LogFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Sets whether the (redacted, truncated) data is logged. Default is `true`.
+    pub fn include_data(mut self, include: bool) -> Self {
+        self.include_data = include;
+        self
+    }
+
+    /// Sets the cap on logged data, in bytes. Default is 4096.
+    pub fn max_data_bytes(mut self, bytes: usize) -> Self {
+        self.max_data_bytes = bytes;
+        self
+    }
+
+    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+        let default = Self::default();
+        let target = Self {
+            level: fields
+                .one_of("level", &LogLevel::CHOICES)?
+                .unwrap_or(default.level),
+            format: fields
+                .one_of("format", &LogFormat::CHOICES)?
+                .unwrap_or(default.format),
+            include_data: fields.bool("include_data")?.unwrap_or(default.include_data),
+            max_data_bytes: fields
+                .usize("max_data_bytes")?
+                .unwrap_or(default.max_data_bytes),
+        };
+        fields.finish(&Self::FIELDS)?;
+        Ok(target)
+    }
+}
+
+impl TargetOptions for LoggerTarget {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "logger({:?})", self.level)
+    }
+}
+
+impl From<LoggerTarget> for Target {
+    fn from(options: LoggerTarget) -> Self {
+        Target::new("logger", options)
+    }
+}
+
+/// Emits an event at a level chosen at run time (tracing's macros want a constant).
+macro_rules! event_at {
+    ($level:expr, $($rest:tt)+) => {
+        match $level {
+            Level::DEBUG => tracing::event!(target: "herald::logger", Level::DEBUG, $($rest)+),
+            Level::INFO => tracing::event!(target: "herald::logger", Level::INFO, $($rest)+),
+            Level::WARN => tracing::event!(target: "herald::logger", Level::WARN, $($rest)+),
+            _ => tracing::event!(target: "herald::logger", Level::ERROR, $($rest)+),
+        }
+    };
+}
+
+/// Writes signals as `tracing` events.
+pub(crate) struct LoggerAdapter;
+
+impl Adapter for LoggerAdapter {
+    type Options = LoggerTarget;
+    const KIND: &'static str = "log";
+
+    fn validate(&self, config: &serde_json::Value) -> Result<LoggerTarget, TargetError> {
+        LoggerTarget::from_fields(Fields::from_config(config)?)
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, LoggerTarget>) -> Result<Outcome, ErrorKind> {
+        let options = delivery.options;
+        let signal = delivery.signal;
+        let level = match options.level {
+            LogLevel::Debug => Level::DEBUG,
+            LogLevel::Info => Level::INFO,
+            LogLevel::Warn => Level::WARN,
+            LogLevel::Error => Level::ERROR,
+        };
+        let data = options
+            .include_data
+            .then(|| render_data(signal, false, options.max_data_bytes));
+        match options.format {
+            LogFormat::Structured => event_at!(
+                level,
+                signal.id = signal.id(),
+                signal.r#type = signal.ty(),
+                signal.source = signal.source(),
+                signal.subject = signal.subject(),
+                data = data.as_deref(),
+                "signal"
+            ),
+            LogFormat::Line => event_at!(
+                level,
+                "signal {} {} from {}{}{}",
+                signal.ty(),
+                signal.id(),
+                signal.source(),
+                if data.is_some() { ": " } else { "" },
+                data.as_deref().unwrap_or("")
+            ),
+        }
+        Ok(Outcome::Delivered)
+    }
+}

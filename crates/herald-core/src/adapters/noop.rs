@@ -1,0 +1,43 @@
+//! `noop`: discards the signal.
+
+use crate::target::Fields;
+use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
+
+/// The options of a `noop` target (there are none).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NoopTarget;
+
+impl NoopTarget {
+    pub(crate) fn from_fields(fields: Fields) -> Result<Self, TargetError> {
+        fields.finish(&[])?;
+        Ok(Self)
+    }
+}
+
+impl TargetOptions for NoopTarget {
+    fn describe(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("noop")
+    }
+}
+
+impl From<NoopTarget> for Target {
+    fn from(options: NoopTarget) -> Self {
+        Target::new("noop", options)
+    }
+}
+
+/// Always succeeds, doing nothing.
+pub(crate) struct NoopAdapter;
+
+impl Adapter for NoopAdapter {
+    type Options = NoopTarget;
+    const KIND: &'static str = "noop";
+
+    fn validate(&self, config: &serde_json::Value) -> Result<NoopTarget, TargetError> {
+        NoopTarget::from_fields(Fields::from_config(config)?)
+    }
+
+    async fn deliver(&self, _: Delivery<'_, NoopTarget>) -> Result<Outcome, ErrorKind> {
+        Ok(Outcome::Discarded)
+    }
+}

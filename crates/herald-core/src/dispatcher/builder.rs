@@ -1,0 +1,158 @@
+//! Configuring and starting a dispatcher.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use actix::{Actor, Addr};
+
+use super::Dispatcher;
+use crate::Adapter;
+use crate::adapter::{Registration, registration};
+use crate::adapters::{ConsoleAdapter, LoggerAdapter, NoopAdapter, PidAdapter};
+
+/// What a dispatch does when the dispatcher is at its in-flight bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Overload {
+    /// Wait for room. The dispatcher stops taking new messages meanwhile, so senders
+    /// wait on its (bounded) mailbox and memory stays bounded.
+    #[default]
+    Wait,
+    /// Fail at once: every target of the dispatch fails with
+    /// [`ErrorKind::Overloaded`](crate::ErrorKind::Overloaded).
+    Fail,
+}
+
+/// Configures a [`Dispatcher`]; made by [`Dispatcher::builder`].
+///
+/// ```
+/// use herald_core::{Dispatcher, Overload};
+///
+/// # actix::System::new().block_on(async {
+/// let dispatcher = Dispatcher::builder()
+///     .max_concurrency(16)
+///     .max_in_flight(50_000)
+///     .on_overload(Overload::Fail)
+///     .pool_size(2)
+///     .start();
+/// # let _ = dispatcher;
+/// # });
+/// ```
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct DispatcherBuilder {
+    pub(crate) max_concurrency: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) overload: Overload,
+    pub(crate) pool_size: usize,
+    pub(crate) telemetry: bool,
+    pub(crate) mailbox_capacity: usize,
+    pub(crate) adapters: BTreeMap<Cow<'static, str>, Box<dyn Registration>>,
+}
+
+impl Default for DispatcherBuilder {
+    fn default() -> Self {
+        let mut builder = Self {
+            max_concurrency: 8,
+            max_in_flight: 10_000,
+            overload: Overload::Wait,
+            pool_size: std::thread::available_parallelism().map_or(1, usize::from),
+            telemetry: true,
+            mailbox_capacity: 1024,
+            adapters: BTreeMap::new(),
+        };
+        builder.register("pid", registration(|| PidAdapter));
+        builder.register("logger", registration(|| LoggerAdapter));
+        builder.register("console", registration(|| ConsoleAdapter));
+        builder.register("noop", registration(|| NoopAdapter));
+        builder
+    }
+}
+
+impl DispatcherBuilder {
+    /// Sets how many targets of one dispatch may be in flight at once; values below 1
+    /// count as 1. Default is 8.
+    pub fn max_concurrency(mut self, limit: usize) -> Self {
+        self.max_concurrency = limit.max(1);
+        self
+    }
+
+    /// Sets how many deliveries may be in flight across all dispatches; values below 1
+    /// count as 1. Default is 10,000.
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = limit.max(1);
+        self
+    }
+
+    /// Sets what happens at the in-flight bound. Default is [`Overload::Wait`].
+    pub fn on_overload(mut self, overload: Overload) -> Self {
+        self.overload = overload;
+        self
+    }
+
+    /// Sets how many arbiters (threads) the adapters run on; each adapter gets one
+    /// actor per arbiter. `0` runs adapters on the arbiter that calls `start` (handy for
+    /// tests on tokio's paused clock). Default is the number of CPUs.
+    pub fn pool_size(mut self, arbiters: usize) -> Self {
+        self.pool_size = arbiters;
+        self
+    }
+
+    /// Turns `tracing` spans for dispatches and deliveries on or off. Default is on.
+    pub fn telemetry(mut self, on: bool) -> Self {
+        self.telemetry = on;
+        self
+    }
+
+    /// Sets how many messages the dispatcher's mailbox holds before senders wait.
+    /// Default is 1024.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// Registers an adapter under `name`, made by `factory` once per pool arbiter (and
+    /// again whenever a panic restarts it). A name registered again replaces the
+    /// earlier adapter, built-ins included.
+    pub fn adapter<A, F>(mut self, name: impl Into<Cow<'static, str>>, factory: F) -> Self
+    where
+        A: Adapter,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        self.register(name, registration(factory));
+        self
+    }
+
+    fn register(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        registration: Box<dyn Registration>,
+    ) {
+        self.adapters.insert(name.into(), registration);
+    }
+
+    /// Starts the adapters' arbiters and actors and the dispatcher on the current
+    /// arbiter.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running actix `System` (start one with `actix::System::new()` or
+    /// `#[actix::main]`), as every actix actor does.
+    pub fn start(self) -> Addr<Dispatcher> {
+        Dispatcher::new(self).start()
+    }
+}
+
+impl fmt::Debug for DispatcherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DispatcherBuilder")
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("overload", &self.overload)
+            .field("pool_size", &self.pool_size)
+            .field("telemetry", &self.telemetry)
+            .field("mailbox_capacity", &self.mailbox_capacity)
+            .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}

@@ -1,0 +1,191 @@
+//! One dispatch's run: launch targets in per-adapter batches under the concurrency
+//! limit, collect every answer, and account for every target.
+
+use std::ops::Range;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tracing::Span;
+
+use super::report::{DispatchReport, DispatchResult, conclude};
+use super::{Dispatch, Inner};
+use crate::adapter::{AdapterPool, DeliverBatch, DispatchContext, Job, Reply};
+use crate::telemetry;
+use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetError};
+
+/// Runs a dispatch. Without a `permit` (the dispatcher is overloaded and set to fail
+/// fast) every target fails with [`ErrorKind::Overloaded`].
+pub(crate) async fn run(
+    inner: Rc<Inner>,
+    dispatch: Dispatch,
+    permit: Option<OwnedSemaphorePermit>,
+) -> DispatchResult {
+    let Dispatch {
+        signal,
+        targets,
+        max_concurrency,
+        deadline,
+        caller,
+        parent,
+    } = dispatch;
+    let total = targets.len();
+    if total == 0 {
+        return Ok(DispatchReport::default());
+    }
+    let span = if inner.telemetry {
+        telemetry::dispatch_span(&parent, &signal, total)
+    } else {
+        Span::none()
+    };
+    let (replies, mut inbox) = unbounded_channel::<Reply>();
+    let context = Arc::new(DispatchContext {
+        signal,
+        caller,
+        span: span.clone(),
+        telemetry: inner.telemetry,
+        replies: replies.clone(),
+    });
+    let mut run = Run {
+        inner: &inner,
+        context: &context,
+        targets: &targets,
+        results: (0..total).map(|_| None).collect(),
+        settled: 0,
+        in_flight: 0,
+    };
+
+    let Some(permit) = permit else {
+        for index in 0..total {
+            run.fail_here(index, ErrorKind::Overloaded, false);
+        }
+        return run.finish(&span);
+    };
+    let limit = max_concurrency
+        .unwrap_or(inner.max_concurrency)
+        .min(permit.num_permits())
+        .max(1);
+
+    let mut next = 0;
+    while run.settled < total {
+        if next < total && run.in_flight < limit {
+            let end = total.min(next + limit - run.in_flight);
+            run.launch(next..end, &replies);
+            next = end;
+            continue;
+        }
+        let reply = match deadline {
+            None => inbox.recv().await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, inbox.recv()).await {
+                Ok(reply) => reply,
+                Err(_elapsed) => break,
+            },
+        };
+        // We hold a sender ourselves, so the inbox never closes while we wait.
+        let Some((index, result)) = reply else { break };
+        run.settle(index, result, true);
+    }
+    // Whatever is still open ran out of time (or, in theory, lost its sender).
+    for index in 0..total {
+        if run.results[index].is_none() {
+            run.fail_here(index, ErrorKind::DeadlineExceeded, index < next);
+        }
+    }
+    drop(permit);
+    run.finish(&span)
+}
+
+/// The state of one dispatch's run.
+struct Run<'a> {
+    inner: &'a Inner,
+    context: &'a Arc<DispatchContext>,
+    targets: &'a [Target],
+    results: Vec<Option<Result<Outcome, DeliveryError>>>,
+    settled: usize,
+    in_flight: usize,
+}
+
+impl Run<'_> {
+    /// Sends targets `range` to their adapters, one batch per adapter.
+    fn launch(&mut self, range: Range<usize>, replies: &UnboundedSender<Reply>) {
+        let mut batches: Vec<(&AdapterPool, Vec<Job>)> = Vec::new();
+        let mut launched = 0;
+        for index in range {
+            let target = &self.targets[index];
+            let Some(pool) = self.inner.pools.get(target.adapter()) else {
+                let unknown = TargetError::UnknownAdapter {
+                    name: target.adapter().to_owned(),
+                    known: self.inner.known_adapters(),
+                };
+                self.fail_here(index, ErrorKind::InvalidTarget(unknown), false);
+                continue;
+            };
+            let job = Job::new(index, target.clone(), replies.clone());
+            match batches.iter_mut().find(|(p, _)| std::ptr::eq(*p, pool)) {
+                Some((_, jobs)) => jobs.push(job),
+                None => batches.push((pool, vec![job])),
+            }
+            launched += 1;
+        }
+        self.in_flight += launched;
+        self.inner.counters.deliveries_started(launched);
+        for (pool, jobs) in batches {
+            pool.send(DeliverBatch {
+                context: Arc::clone(self.context),
+                jobs,
+            });
+        }
+    }
+
+    /// Records one target's result (the first one only).
+    fn settle(&mut self, index: usize, result: Result<Outcome, DeliveryError>, in_flight: bool) {
+        let Some(slot) = self.results.get_mut(index) else {
+            return;
+        };
+        if slot.is_some() {
+            return;
+        }
+        self.inner.counters.delivery_finished(
+            self.targets[index].adapter(),
+            result.is_ok(),
+            in_flight,
+        );
+        if in_flight {
+            self.in_flight -= 1;
+        }
+        *slot = Some(result);
+        self.settled += 1;
+    }
+
+    /// Fails a target from the dispatcher itself (unknown adapter, overload, deadline),
+    /// with the same telemetry an adapter's failure gets.
+    fn fail_here(&mut self, index: usize, kind: ErrorKind, in_flight: bool) {
+        let target = &self.targets[index];
+        let error = DeliveryError::new(
+            target.adapter_name().clone(),
+            target.describe().to_string(),
+            kind,
+        );
+        let result = Err(error);
+        if self.context.telemetry {
+            let kind = self
+                .inner
+                .pools
+                .get(target.adapter())
+                .map_or("unknown", |pool| pool.kind);
+            let span =
+                telemetry::delivery_span(&self.context.span, target, kind, &self.context.signal);
+            telemetry::record(&span, &result, Default::default());
+        }
+        self.settle(index, result, in_flight);
+    }
+
+    fn finish(self, span: &Span) -> DispatchResult {
+        let results: Vec<_> = self.results.into_iter().flatten().collect();
+        let failed = results.iter().filter(|result| result.is_err()).count();
+        span.record("delivered", results.len() - failed);
+        span.record("failed", failed);
+        conclude(results)
+    }
+}

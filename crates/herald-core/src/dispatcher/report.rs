@@ -1,0 +1,152 @@
+//! The result of a dispatch: every target accounted for.
+
+use std::fmt;
+
+use thiserror::Error;
+
+use crate::{DeliveryError, Outcome};
+
+/// Every target succeeded: their outcomes, in target order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    outcomes: Vec<Outcome>,
+}
+
+impl DispatchReport {
+    pub(crate) fn new(outcomes: Vec<Outcome>) -> Self {
+        Self { outcomes }
+    }
+
+    /// One outcome per target, in the order the targets were given.
+    pub fn outcomes(&self) -> &[Outcome] {
+        &self.outcomes
+    }
+
+    /// How many targets were delivered to.
+    pub fn len(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    /// Whether the dispatch had no targets.
+    pub fn is_empty(&self) -> bool {
+        self.outcomes.is_empty()
+    }
+}
+
+/// One failed target of a dispatch.
+#[derive(Debug, Error)]
+#[error("target {index}: {error}")]
+pub struct TargetFailure {
+    /// The target's position in the dispatch, from 0.
+    pub index: usize,
+    /// What went wrong.
+    #[source]
+    pub error: DeliveryError,
+}
+
+/// At least one target failed. Holds **every** failure, sorted by target index, and
+/// the outcomes of the targets that succeeded: together they account for every target.
+///
+/// ```
+/// # use herald_core::DispatchError;
+/// fn report(error: &DispatchError) {
+///     for failure in error.failures() {
+///         eprintln!("target {} failed: {}", failure.index, failure.error);
+///     }
+///     let first = error.first(); // for fail-fast callers
+///     # let _ = first;
+/// }
+/// ```
+#[derive(Debug)]
+pub struct DispatchError {
+    failures: Vec<TargetFailure>,
+    delivered: Vec<(usize, Outcome)>,
+}
+
+impl DispatchError {
+    /// Built from failures and successes in any order; sorts both by index.
+    ///
+    /// # Panics
+    ///
+    /// When `failures` is empty: a dispatch error has at least one failure.
+    #[track_caller]
+    pub(crate) fn new(
+        mut failures: Vec<TargetFailure>,
+        mut delivered: Vec<(usize, Outcome)>,
+    ) -> Self {
+        assert!(
+            !failures.is_empty(),
+            "a DispatchError needs at least one failure"
+        );
+        failures.sort_by_key(|failure| failure.index);
+        delivered.sort_by_key(|(index, _)| *index);
+        Self {
+            failures,
+            delivered,
+        }
+    }
+
+    /// Every failure, sorted by target index.
+    pub fn failures(&self) -> &[TargetFailure] {
+        &self.failures
+    }
+
+    /// Takes the failures out.
+    pub fn into_failures(self) -> Vec<TargetFailure> {
+        self.failures
+    }
+
+    /// The failure with the lowest index.
+    pub fn first(&self) -> &TargetFailure {
+        &self.failures[0]
+    }
+
+    /// The targets that succeeded, with their outcomes, sorted by index.
+    pub fn delivered(&self) -> &[(usize, Outcome)] {
+        &self.delivered
+    }
+
+    /// How many targets the dispatch had.
+    pub fn total(&self) -> usize {
+        self.failures.len() + self.delivered.len()
+    }
+}
+
+impl fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} targets failed; first: {}",
+            self.failures.len(),
+            self.total(),
+            self.first()
+        )
+    }
+}
+
+impl std::error::Error for DispatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.first())
+    }
+}
+
+/// The answer to a [`Dispatch`](crate::Dispatch).
+pub type DispatchResult = Result<DispatchReport, DispatchError>;
+
+/// Turns per-target results into the dispatch's answer.
+pub(crate) fn conclude(results: Vec<Result<Outcome, DeliveryError>>) -> DispatchResult {
+    if results.iter().all(Result::is_ok) {
+        return Ok(DispatchReport::new(
+            results.into_iter().filter_map(Result::ok).collect(),
+        ));
+    }
+    let mut failures = Vec::new();
+    let mut delivered = Vec::new();
+    for (index, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(outcome) => delivered.push((index, outcome)),
+            Err(error) => failures.push(TargetFailure { index, error }),
+        }
+    }
+    Err(DispatchError::new(failures, delivered))
+}

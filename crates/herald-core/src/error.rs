@@ -1,0 +1,319 @@
+//! What can go wrong delivering to one target.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::Rejection;
+
+/// A target description or configuration that cannot be used.
+///
+/// Returned by target constructors, by deserializing a [`Target`](crate::Target) from
+/// data, and by an adapter's [`validate`](crate::Adapter::validate).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// No adapter of that name is known.
+    #[error("unknown adapter `{name}`; known adapters: {}", known.join(", "))]
+    UnknownAdapter {
+        /// The requested name.
+        name: String,
+        /// Every adapter name that is known here, sorted.
+        known: Vec<String>,
+    },
+
+    /// A required field is absent.
+    #[error("missing field `{field}`")]
+    MissingField {
+        /// The field's name.
+        field: String,
+    },
+
+    /// A field is present but breaks a rule.
+    #[error("field `{field}` {rule}")]
+    InvalidField {
+        /// The field's name.
+        field: String,
+        /// The rule it breaks, e.g. "must be one of debug, info, warn, error".
+        rule: String,
+    },
+
+    /// A field this adapter does not know.
+    #[error("unknown field `{field}`; expected one of: {}", expected.join(", "))]
+    UnknownField {
+        /// The field's name.
+        field: String,
+        /// The fields the adapter knows.
+        expected: Vec<&'static str>,
+    },
+
+    /// The config is not a JSON object, or has no string `adapter` field.
+    #[error("a target config must be an object with a string field `adapter`")]
+    NotAnObject,
+
+    /// The adapter's targets cannot be described as data (e.g. `pid`, which holds an
+    /// actor address).
+    #[error("adapter `{adapter}` cannot be configured from data")]
+    NotConfigurable {
+        /// The adapter's name.
+        adapter: String,
+    },
+
+    /// The target's options were made for another adapter.
+    #[error("options of type `{options}` do not belong to adapter `{adapter}`")]
+    WrongOptions {
+        /// The adapter's name.
+        adapter: String,
+        /// The type name of the options given.
+        options: &'static str,
+    },
+
+    /// Any other rule, in the adapter's own words.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl TargetError {
+    /// A field that breaks a rule; `rule` completes "field `x` …".
+    pub fn invalid_field(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// Why one target's delivery failed.
+///
+/// Adapters return this from [`deliver`](crate::Adapter::deliver); the dispatcher wraps
+/// it in a [`DeliveryError`] naming the adapter and the target.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The target's options or config are invalid.
+    #[error("invalid target: {0}")]
+    InvalidTarget(#[from] TargetError),
+
+    /// The target (a name, a topic) does not exist.
+    #[error("not found")]
+    NotFound,
+
+    /// The receiving actor has stopped.
+    #[error("receiver is not alive")]
+    NotAlive,
+
+    /// A synchronous delivery would have waited on the dispatching actor itself.
+    #[error("synchronous delivery to the calling actor itself would deadlock")]
+    CallingSelf,
+
+    /// The receiver did not answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+
+    /// The receiving actor's mailbox is full.
+    #[error("receiver mailbox is full")]
+    MailboxFull,
+
+    /// The topic has no subscribers and the target requires some.
+    #[error("topic has no subscribers")]
+    NoSubscribers,
+
+    /// The named bus does not exist.
+    #[error("bus not found")]
+    BusNotFound,
+
+    /// The receiver answered with an error status.
+    #[error("http status {status}")]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// The start of the response body (a few KiB at most).
+        body: String,
+    },
+
+    /// The receiver's host refused the connection.
+    #[error("connection refused")]
+    ConnectionRefused,
+
+    /// The connection could not be made (DNS, routing, reset).
+    #[error("connect failed: {0}")]
+    Connect(String),
+
+    /// The TLS handshake or certificate check failed.
+    #[error("tls failed: {0}")]
+    Tls(String),
+
+    /// A synchronous receiver rejected the signal.
+    #[error("rejected by receiver: {0}")]
+    Rejected(Rejection),
+
+    /// The adapter panicked; its actor was restarted.
+    #[error("adapter panicked: {message}")]
+    Panicked {
+        /// The panic message, when it was a string.
+        message: String,
+    },
+
+    /// The adapter's actor stopped before finishing the delivery.
+    #[error("adapter stopped before finishing the delivery")]
+    AdapterStopped,
+
+    /// The dispatch's deadline passed before this target finished.
+    #[error("dispatch deadline exceeded")]
+    DeadlineExceeded,
+
+    /// The dispatcher is at its in-flight bound and is set to fail fast.
+    #[error("dispatcher is overloaded")]
+    Overloaded,
+
+    /// A custom adapter's own error.
+    #[error("{error}")]
+    Custom {
+        /// The adapter's error.
+        #[source]
+        error: Box<dyn StdError + Send + Sync>,
+        /// Whether trying again may succeed.
+        retryable: bool,
+    },
+}
+
+impl ErrorKind {
+    /// A custom adapter's error that is not worth retrying.
+    pub fn custom(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Custom {
+            error: error.into(),
+            retryable: false,
+        }
+    }
+
+    /// A custom adapter's error that may succeed when tried again.
+    pub fn custom_retryable(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Custom {
+            error: error.into(),
+            retryable: true,
+        }
+    }
+
+    /// Whether trying the same delivery again may succeed: timeouts, full mailboxes,
+    /// connection failures, overload, HTTP 408, 425, 429 and 5xx, and custom errors
+    /// marked retryable.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Timeout(_)
+            | Self::MailboxFull
+            | Self::ConnectionRefused
+            | Self::Connect(_)
+            | Self::Overloaded => true,
+            Self::HttpStatus { status, .. } => {
+                matches!(status, 408 | 425 | 429) || (500..600).contains(status)
+            }
+            Self::Custom { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// A short, stable name for telemetry, e.g. `"timeout"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InvalidTarget(_) => "invalid_target",
+            Self::NotFound => "not_found",
+            Self::NotAlive => "not_alive",
+            Self::CallingSelf => "calling_self",
+            Self::Timeout(_) => "timeout",
+            Self::MailboxFull => "mailbox_full",
+            Self::NoSubscribers => "no_subscribers",
+            Self::BusNotFound => "bus_not_found",
+            Self::HttpStatus { .. } => "http_status",
+            Self::ConnectionRefused => "connection_refused",
+            Self::Connect(_) => "connect",
+            Self::Tls(_) => "tls",
+            Self::Rejected(_) => "rejected",
+            Self::Panicked { .. } => "panicked",
+            Self::AdapterStopped => "adapter_stopped",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::Overloaded => "overloaded",
+            Self::Custom { .. } => "custom",
+        }
+    }
+}
+
+/// One target's failed delivery: which adapter, which target (redacted), and why.
+///
+/// ```
+/// use herald_core::{DeliveryError, ErrorKind};
+///
+/// let error = DeliveryError::new("pid", "pid(sync)", ErrorKind::NotAlive);
+/// assert_eq!(error.to_string(), "pid delivery to pid(sync) failed: receiver is not alive");
+/// assert!(!error.retryable());
+/// ```
+#[derive(Debug, Error)]
+#[error("{adapter} delivery to {target} failed: {kind}")]
+pub struct DeliveryError {
+    adapter: Cow<'static, str>,
+    target: String,
+    #[source]
+    kind: ErrorKind,
+}
+
+impl DeliveryError {
+    /// An error for `target` (a redacted description) delivered by `adapter`.
+    pub fn new(
+        adapter: impl Into<Cow<'static, str>>,
+        target: impl Into<String>,
+        kind: ErrorKind,
+    ) -> Self {
+        Self {
+            adapter: adapter.into(),
+            target: target.into(),
+            kind,
+        }
+    }
+
+    /// The adapter that failed.
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    /// The redacted description of the target.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Why it failed.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Takes the reason out.
+    pub fn into_kind(self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether trying again may succeed. See [`ErrorKind::retryable`].
+    pub fn retryable(&self) -> bool {
+        self.kind.retryable()
+    }
+}
+
+/// Writes the message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// Formats with a closure; used for lazily written descriptions.
+pub(crate) struct DisplayFn<F>(pub(crate) F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for DisplayFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}

@@ -1,0 +1,188 @@
+//! Where a signal goes: an adapter name and that adapter's options.
+
+mod config;
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use actix::Recipient;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+pub(crate) use config::Fields;
+
+use crate::adapters::{ConsoleTarget, LoggerTarget, NoopTarget, PidTarget};
+use crate::error::DisplayFn;
+use crate::redact;
+use crate::{SignalMessage, TargetError};
+
+/// The validated options of one target, as an adapter defines them.
+///
+/// Built-in adapters' option types (e.g. [`PidTarget`]) implement it; a custom adapter's
+/// `Options` type implements it with one line. `describe` writes the short, redacted
+/// text errors and telemetry show for the target; by default it is the `Debug` output,
+/// so keep secrets out of `Debug`.
+///
+/// ```
+/// #[derive(Debug)]
+/// struct SlackOptions { channel: String }
+/// impl herald_core::TargetOptions for SlackOptions {}
+/// ```
+pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
+    /// Writes a short, redacted description of the target. Default is `Debug`.
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// One destination of a dispatch: which adapter delivers, and to what.
+///
+/// Constructors check their options once, so a `Target` in hand is valid; the one
+/// exception is [`Target::custom`], whose raw config the adapter validates once per
+/// dispatch. Cloning is cheap (the options are shared).
+///
+/// ```
+/// use herald_core::Target;
+/// use serde_json::json;
+///
+/// let targets = vec![
+///     Target::logger().into(),
+///     Target::noop(),
+///     Target::custom("slack", json!({"channel": "#ops"})),
+/// ];
+/// assert_eq!(targets[0].adapter(), "logger");
+///
+/// // Targets that can be described as data deserialize from JSON or TOML.
+/// let target: Target = serde_json::from_value(json!({"adapter": "logger", "level": "warn"}))?;
+/// assert_eq!(target.adapter(), "logger");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Target {
+    adapter: Cow<'static, str>,
+    options: Options,
+}
+
+/// A target's options: checked at construction, or raw until its adapter checks them.
+#[derive(Clone)]
+pub(crate) enum Options {
+    Typed(Arc<dyn TargetOptions>),
+    Config(Arc<Value>),
+}
+
+impl Target {
+    /// A target for `adapter` with typed options, already checked by their own
+    /// constructor. The adapter must use the same options type.
+    pub fn new(adapter: impl Into<Cow<'static, str>>, options: impl TargetOptions) -> Self {
+        Self {
+            adapter: adapter.into(),
+            options: Options::Typed(Arc::new(options)),
+        }
+    }
+
+    /// A target for a custom adapter registered on the dispatcher under `adapter`, with
+    /// a raw config its [`validate`](crate::Adapter::validate) checks once per dispatch.
+    pub fn custom(adapter: impl Into<Cow<'static, str>>, config: Value) -> Self {
+        Self {
+            adapter: adapter.into(),
+            options: Options::Config(Arc::new(config)),
+        }
+    }
+
+    /// An in-process actor, by address. See [`PidTarget`].
+    pub fn pid(recipient: Recipient<SignalMessage>) -> PidTarget {
+        PidTarget::new(recipient)
+    }
+
+    /// A `tracing` event per signal. See [`LoggerTarget`].
+    pub fn logger() -> LoggerTarget {
+        LoggerTarget::default()
+    }
+
+    /// A readable block on stdout per signal. See [`ConsoleTarget`].
+    pub fn console() -> ConsoleTarget {
+        ConsoleTarget::default()
+    }
+
+    /// A target that discards the signal and always succeeds.
+    pub fn noop() -> Target {
+        NoopTarget.into()
+    }
+
+    /// Reads a target from data: an object with an `adapter` field and that adapter's
+    /// options as the other fields, e.g. `{"adapter": "logger", "level": "warn"}`.
+    ///
+    /// Built-in adapters' options are checked here. Any other adapter name becomes a
+    /// [`custom`](Target::custom) target, checked by that adapter when dispatched (an
+    /// unknown name then fails with the list of known adapters).
+    ///
+    /// # Errors
+    ///
+    /// A [`TargetError`] naming the field and the rule it breaks.
+    pub fn from_config(config: Value) -> Result<Self, TargetError> {
+        let Value::Object(mut map) = config else {
+            return Err(TargetError::NotAnObject);
+        };
+        let adapter = match map.remove("adapter") {
+            Some(Value::String(adapter)) => adapter,
+            _ => return Err(TargetError::NotAnObject),
+        };
+        let fields = Fields::new(map);
+        match adapter.as_str() {
+            "logger" => Ok(LoggerTarget::from_fields(fields)?.into()),
+            "console" => Ok(ConsoleTarget::from_fields(fields)?.into()),
+            "noop" => Ok(NoopTarget::from_fields(fields)?.into()),
+            "pid" => Err(TargetError::NotConfigurable { adapter }),
+            _ => Ok(Self::custom(adapter, Value::Object(fields.into_map()))),
+        }
+    }
+
+    /// The name of the adapter that delivers to this target.
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    pub(crate) fn adapter_name(&self) -> &Cow<'static, str> {
+        &self.adapter
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The typed options, if this target has options of type `O`.
+    pub fn options_as<O: TargetOptions>(&self) -> Option<&O> {
+        match &self.options {
+            Options::Typed(options) => (options.as_ref() as &dyn Any).downcast_ref(),
+            Options::Config(_) => None,
+        }
+    }
+
+    /// A short, redacted description for errors and telemetry.
+    pub fn describe(&self) -> impl fmt::Display + '_ {
+        DisplayFn(move |f: &mut fmt::Formatter<'_>| match &self.options {
+            Options::Typed(options) => options.describe(f),
+            Options::Config(config) => {
+                write!(f, "{} {}", self.adapter, redact::compact(config, 256))
+            }
+        })
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("adapter", &self.adapter)
+            .field("options", &format_args!("{}", self.describe()))
+            .finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let config = Value::deserialize(deserializer)?;
+        Self::from_config(config).map_err(serde::de::Error::custom)
+    }
+}

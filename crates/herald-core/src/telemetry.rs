@@ -1,0 +1,74 @@
+//! Spans for dispatches and deliveries.
+//!
+//! One `herald.dispatch` span per dispatch, child of the caller's span; one
+//! `herald.deliver` span per target, child of the dispatch span, on whichever arbiter
+//! runs the delivery. With telemetry off none of this runs.
+
+use std::time::Duration;
+
+use herald_signal::Signal;
+use tokio::time::Instant;
+use tracing::Span;
+use tracing::field::{Empty, display};
+
+use crate::{DeliveryError, Outcome, Target};
+
+pub(crate) fn dispatch_span(parent: &Span, signal: &Signal, targets: usize) -> Span {
+    tracing::info_span!(
+        parent: parent,
+        "herald.dispatch",
+        signal.r#type = signal.ty(),
+        signal.id = signal.id(),
+        targets,
+        delivered = Empty,
+        failed = Empty,
+    )
+}
+
+pub(crate) fn delivery_span(parent: &Span, target: &Target, kind: &str, signal: &Signal) -> Span {
+    tracing::info_span!(
+        parent: parent,
+        "herald.deliver",
+        adapter = target.adapter(),
+        signal.r#type = signal.ty(),
+        signal.id = signal.id(),
+        target = %target.describe(),
+        target.kind = kind,
+        outcome = Empty,
+        latency_us = Empty,
+        attempts = 1u32,
+        retryable = Empty,
+        error.kind = Empty,
+        error = Empty,
+    )
+}
+
+/// Records how a delivery ended on its span.
+pub(crate) fn record(span: &Span, result: &Result<Outcome, DeliveryError>, latency: Duration) {
+    span.record("latency_us", latency.as_micros() as u64);
+    match result {
+        Ok(outcome) => {
+            span.record("outcome", outcome.name());
+        }
+        Err(error) => {
+            span.record("outcome", "failed");
+            span.record("retryable", error.retryable());
+            span.record("error.kind", error.kind().name());
+            span.record("error", display(error));
+            tracing::debug!(parent: span, error = %error, "delivery failed");
+        }
+    }
+}
+
+/// Measures latency only when telemetry is on.
+pub(crate) struct Timer(Option<Instant>);
+
+impl Timer {
+    pub(crate) fn start(on: bool) -> Self {
+        Self(on.then(Instant::now))
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.0.map(|start| start.elapsed()).unwrap_or_default()
+    }
+}

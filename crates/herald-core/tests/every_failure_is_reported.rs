@@ -1,0 +1,107 @@
+//! Every target is attempted and every failure is reported with its index.
+
+mod support;
+
+use herald_core::{Dispatch, Dispatcher, ErrorKind, Outcome, Stats, Target, TargetError};
+use serde_json::json;
+use support::{Probe, signal, within};
+
+#[actix_rt::test]
+async fn failures_are_all_reported_sorted_by_index() {
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .start();
+    let targets = [false, true, false, true]
+        .map(|fail| Target::custom("probe", json!({"fail": fail, "delay_ms": if fail { 0 } else { 5 }})));
+    let error = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
+        .await
+        .unwrap()
+        .unwrap_err();
+
+    assert_eq!(Probe::get(&probe.deliveries), 4, "all four attempted");
+    let indices: Vec<_> = error.failures().iter().map(|f| f.index).collect();
+    assert_eq!(indices, [1, 3]);
+    assert_eq!(error.first().index, 1);
+    assert_eq!(error.delivered().iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 2]);
+    assert_eq!(error.total(), 4);
+    let failure = &error.first().error;
+    assert_eq!(failure.adapter(), "probe");
+    assert!(matches!(failure.kind(), ErrorKind::Custom { .. }));
+    assert_eq!(
+        error.to_string(),
+        "2 of 4 targets failed; first: target 1: probe delivery to probe {\"delay_ms\":0,\"fail\":true} failed: probe told to fail"
+    );
+
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!((stats.delivered, stats.failed, stats.in_flight), (2, 2, 0));
+    assert_eq!(stats.per_adapter["probe"].failed, 2);
+}
+
+#[actix_rt::test]
+async fn empty_target_list_is_ok() {
+    let dispatcher = Dispatcher::builder().start();
+    let report = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), Vec::<Target>::new())),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(report.is_empty());
+}
+
+#[actix_rt::test]
+async fn unknown_adapter_fails_its_target_and_lists_known_ones() {
+    let dispatcher = Dispatcher::builder().start();
+    let targets = [Target::noop(), Target::custom("nope", json!({}))];
+    let error = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(error.failures().len(), 1);
+    assert_eq!(error.delivered(), &[(0, Outcome::Discarded)]);
+    match error.first().error.kind() {
+        ErrorKind::InvalidTarget(TargetError::UnknownAdapter { name, known }) => {
+            assert_eq!(name, "nope");
+            assert_eq!(known, &["console", "logger", "noop", "pid"]);
+        }
+        other => panic!("expected unknown adapter, got {other:?}"),
+    }
+    assert!(error.first().error.to_string().contains("known adapters: console, logger, noop, pid"));
+}
+
+#[actix_rt::test]
+async fn invalid_custom_config_is_an_invalid_target_error() {
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .start();
+    let target = Target::custom("probe", json!({"delay_ms": "soon"}));
+    let error = within("dispatch", dispatcher.send(Dispatch::new(signal(), [target])))
+        .await
+        .unwrap()
+        .unwrap_err();
+    let message = error.first().error.to_string();
+    assert!(message.contains("invalid target: field `delay_ms` must be a whole number"), "{message}");
+    assert_eq!(Probe::get(&probe.deliveries), 0);
+}
+
+#[actix_rt::test]
+async fn builtin_adapters_all_succeed() {
+    let dispatcher = Dispatcher::builder().start();
+    let targets: Vec<Target> = vec![
+        Target::noop(),
+        Target::logger().into(),
+        Target::console().include_data(false).into(),
+        Target::custom("logger", json!({"level": "debug", "format": "line"})),
+    ];
+    let report = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        report.outcomes(),
+        &[Outcome::Discarded, Outcome::Delivered, Outcome::Delivered, Outcome::Delivered]
+    );
+}

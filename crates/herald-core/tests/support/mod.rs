@@ -1,0 +1,161 @@
+//! Helpers shared by the integration tests: probe adapters, receiving actors, bounds.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use herald_core::{Adapter, Delivery, ErrorKind, Outcome, Rejection, SignalMessage, TargetError, TargetOptions};
+use herald_signal::Signal;
+use serde_json::{Value, json};
+
+/// Awaits `future`, failing the test if it takes longer than 30 s (virtual seconds on
+/// a paused clock, where a hang shows up at once).
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .unwrap_or_else(|_| panic!("did not finish in time: {what}"))
+}
+
+pub fn signal() -> Signal {
+    Signal::new("test.signal", json!({"n": 1})).unwrap()
+}
+
+/// Counters a [`ProbeAdapter`] shares with its test.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    pub validations: Arc<AtomicUsize>,
+    pub deliveries: Arc<AtomicUsize>,
+    pub current: Arc<AtomicUsize>,
+    pub peak: Arc<AtomicUsize>,
+    /// How many adapter instances were made (one per pool actor, plus restarts).
+    pub made: Arc<AtomicUsize>,
+}
+
+impl Probe {
+    pub fn get(counter: &AtomicUsize) -> usize {
+        counter.load(Ordering::SeqCst)
+    }
+
+    /// A factory for the dispatcher builder.
+    pub fn factory(&self) -> impl Fn() -> ProbeAdapter + Send + Sync + 'static {
+        let probe = self.clone();
+        move || {
+            probe.made.fetch_add(1, Ordering::SeqCst);
+            ProbeAdapter(probe.clone())
+        }
+    }
+}
+
+/// What a probe target does: `{"delay_ms": 100, "fail": true, "panic": true}`.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeOptions {
+    pub delay: Duration,
+    pub fail: bool,
+    pub panic: bool,
+}
+
+impl TargetOptions for ProbeOptions {}
+
+/// A custom adapter that counts everything it is asked to do.
+pub struct ProbeAdapter(pub Probe);
+
+impl Adapter for ProbeAdapter {
+    type Options = ProbeOptions;
+
+    fn validate(&self, config: &Value) -> Result<ProbeOptions, TargetError> {
+        self.0.validations.fetch_add(1, Ordering::SeqCst);
+        let delay_ms = match config.get("delay_ms") {
+            None => 0,
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| TargetError::invalid_field("delay_ms", "must be a whole number"))?,
+        };
+        Ok(ProbeOptions {
+            delay: Duration::from_millis(delay_ms),
+            fail: config.get("fail") == Some(&Value::Bool(true)),
+            panic: config.get("panic") == Some(&Value::Bool(true)),
+        })
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, ProbeOptions>) -> Result<Outcome, ErrorKind> {
+        let now = self.0.current.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0.peak.fetch_max(now, Ordering::SeqCst);
+        if !delivery.options.delay.is_zero() {
+            tokio::time::sleep(delivery.options.delay).await;
+        }
+        self.0.current.fetch_sub(1, Ordering::SeqCst);
+        self.0.deliveries.fetch_add(1, Ordering::SeqCst);
+        if delivery.options.panic {
+            panic!("probe told to panic");
+        }
+        if delivery.options.fail {
+            return Err(ErrorKind::custom("probe told to fail"));
+        }
+        Ok(Outcome::Delivered)
+    }
+}
+
+/// How an [`Inbox`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Reject,
+    /// Never answers (for timeouts): holds the reply for an hour.
+    Hang,
+}
+
+/// A receiving actor that counts what it gets.
+pub struct Inbox {
+    pub received: Arc<AtomicUsize>,
+    pub answer: Answer,
+}
+
+impl Inbox {
+    pub fn start(answer: Answer) -> (Addr<Inbox>, Arc<AtomicUsize>) {
+        let received = Arc::new(AtomicUsize::new(0));
+        let addr = Inbox {
+            received: received.clone(),
+            answer,
+        }
+        .start();
+        (addr, received)
+    }
+}
+
+impl Actor for Inbox {
+    type Context = Context<Self>;
+}
+
+impl Handler<SignalMessage> for Inbox {
+    type Result = ResponseFuture<Result<(), Rejection>>;
+
+    fn handle(&mut self, _: SignalMessage, _: &mut Context<Self>) -> Self::Result {
+        self.received.fetch_add(1, Ordering::SeqCst);
+        let answer = self.answer;
+        Box::pin(async move {
+            match answer {
+                Answer::Accept => Ok(()),
+                Answer::Reject => Err(Rejection::new("not for me")),
+                Answer::Hang => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Ok(())
+                }
+            }
+        })
+    }
+}
+
+/// Stops the actor that receives it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for Inbox {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
