@@ -1,1 +1,55 @@
-//! Herald (placeholder until the facade is written).
+//! Herald delivers **signals** — CloudEvents 1.0 envelopes — from actix applications to
+//! many **targets** at once: actors by address, logs, the console, a no-op sink and
+//! adapters of your own, in parallel, with every failure reported.
+//!
+//! ```
+//! use herald::prelude::*;
+//!
+//! # actix::System::new().block_on(async {
+//! let dispatcher = Dispatcher::builder().start();
+//! let signal = Signal::new("user.created", serde_json::json!({"id": 42}))?;
+//! let report = dispatcher
+//!     .send(Dispatch::new(signal, [Target::logger().into(), Target::noop()]))
+//!     .await??;
+//! assert_eq!(report.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! This crate only re-exports; the pieces live in [`herald_signal`] (the envelope) and
+//! [`herald_core`] (the dispatcher, targets, adapters). The guide is in the repository's
+//! `docs/` folder; start with `docs/ARCHITECTURE.md`.
+
+pub use herald_core as core;
+pub use herald_signal as signal;
+
+// The envelope.
+pub use herald_signal::{
+    Data, DateTime, ExtensionValue, Signal, SignalBuilder, SignalError, SpecVersion, Utc,
+    default_source, set_default_source,
+};
+
+// Dispatching.
+pub use herald_core::{
+    AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
+    DispatchResult, Dispatcher, DispatcherBuilder, Overload, Stats, StatsSnapshot, TargetFailure,
+};
+
+// Targets and the adapters behind them.
+pub use herald_core::{
+    ActorId, Adapter, ConsoleTarget, Delivery, LogFormat, LogLevel, LoggerTarget, Mode, Outcome,
+    PidTarget, Rejection, SignalMessage, Target, TargetOptions,
+};
+
+// Errors.
+pub use herald_core::{DeliveryError, ErrorKind, TargetError};
+
+/// The names most applications need: `use herald::prelude::*;`.
+pub mod prelude {
+    pub use herald_core::{Dispatch, DispatchExt, Dispatcher, Rejection, SignalMessage, Target};
+    pub use herald_signal::Signal;
+}
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

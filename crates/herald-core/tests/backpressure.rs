@@ -25,7 +25,12 @@ async fn over_the_bound_a_fail_fast_dispatcher_reports_overloaded() {
     first.unwrap().unwrap();
     let error = second.unwrap().unwrap_err();
     assert_eq!(error.failures().len(), 2);
-    assert!(error.failures().iter().all(|f| matches!(f.error.kind(), ErrorKind::Overloaded)));
+    assert!(
+        error
+            .failures()
+            .iter()
+            .all(|f| matches!(f.error.kind(), ErrorKind::Overloaded))
+    );
     assert!(error.first().error.retryable());
 
     let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
@@ -49,9 +54,16 @@ async fn over_the_bound_a_waiting_dispatcher_runs_dispatches_in_turn() {
     for result in within("all", futures_util::future::join_all(runs)).await {
         result.unwrap().unwrap();
     }
-    assert_eq!(Probe::get(&probe.peak), 2, "never more than the bound in flight");
+    assert_eq!(
+        Probe::get(&probe.peak),
+        2,
+        "never more than the bound in flight"
+    );
     let elapsed = start.elapsed();
-    assert!(elapsed >= Duration::from_millis(300) && elapsed <= Duration::from_millis(303), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed <= Duration::from_millis(303),
+        "{elapsed:?}"
+    );
 }
 
 #[actix_rt::test]
@@ -61,11 +73,17 @@ async fn detached_dispatch_runs_and_its_result_can_be_awaited_or_ignored() {
         .adapter("probe", probe.factory())
         .start();
     // Ignored: still runs (counted below).
-    drop(dispatcher.dispatch_async(Dispatch::new(signal(), [Target::custom("probe", json!({}))])));
+    drop(dispatcher.dispatch_async(Dispatch::new(
+        signal(),
+        [Target::custom("probe", json!({}))],
+    )));
     // Awaited: its failures come back.
     let handle = dispatcher.dispatch_async(Dispatch::new(
         signal(),
-        [Target::custom("probe", json!({"fail": true})), Target::noop()],
+        [
+            Target::custom("probe", json!({"fail": true})),
+            Target::noop(),
+        ],
     ));
     let error = within("detached", handle).await.unwrap_err();
     assert_eq!(error.first().index, 0);

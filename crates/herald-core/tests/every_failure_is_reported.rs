@@ -12,18 +12,32 @@ async fn failures_are_all_reported_sorted_by_index() {
     let dispatcher = Dispatcher::builder()
         .adapter("probe", probe.factory())
         .start();
-    let targets = [false, true, false, true]
-        .map(|fail| Target::custom("probe", json!({"fail": fail, "delay_ms": if fail { 0 } else { 5 }})));
-    let error = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let targets = [false, true, false, true].map(|fail| {
+        Target::custom(
+            "probe",
+            json!({"fail": fail, "delay_ms": if fail { 0 } else { 5 }}),
+        )
+    });
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
 
     assert_eq!(Probe::get(&probe.deliveries), 4, "all four attempted");
     let indices: Vec<_> = error.failures().iter().map(|f| f.index).collect();
     assert_eq!(indices, [1, 3]);
     assert_eq!(error.first().index, 1);
-    assert_eq!(error.delivered().iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 2]);
+    assert_eq!(
+        error
+            .delivered()
+            .iter()
+            .map(|(i, _)| *i)
+            .collect::<Vec<_>>(),
+        [0, 2]
+    );
     assert_eq!(error.total(), 4);
     let failure = &error.first().error;
     assert_eq!(failure.adapter(), "probe");
@@ -55,10 +69,13 @@ async fn empty_target_list_is_ok() {
 async fn unknown_adapter_fails_its_target_and_lists_known_ones() {
     let dispatcher = Dispatcher::builder().start();
     let targets = [Target::noop(), Target::custom("nope", json!({}))];
-    let error = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.delivered(), &[(0, Outcome::Discarded)]);
     match error.first().error.kind() {
@@ -68,7 +85,13 @@ async fn unknown_adapter_fails_its_target_and_lists_known_ones() {
         }
         other => panic!("expected unknown adapter, got {other:?}"),
     }
-    assert!(error.first().error.to_string().contains("known adapters: console, logger, noop, pid"));
+    assert!(
+        error
+            .first()
+            .error
+            .to_string()
+            .contains("known adapters: console, logger, noop, pid")
+    );
 }
 
 #[actix_rt::test]
@@ -78,12 +101,18 @@ async fn invalid_custom_config_is_an_invalid_target_error() {
         .adapter("probe", probe.factory())
         .start();
     let target = Target::custom("probe", json!({"delay_ms": "soon"}));
-    let error = within("dispatch", dispatcher.send(Dispatch::new(signal(), [target])))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
     let message = error.first().error.to_string();
-    assert!(message.contains("invalid target: field `delay_ms` must be a whole number"), "{message}");
+    assert!(
+        message.contains("invalid target: field `delay_ms` must be a whole number"),
+        "{message}"
+    );
     assert_eq!(Probe::get(&probe.deliveries), 0);
 }
 
@@ -96,12 +125,20 @@ async fn builtin_adapters_all_succeed() {
         Target::console().include_data(false).into(),
         Target::custom("logger", json!({"level": "debug", "format": "line"})),
     ];
-    let report = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
-        .await
-        .unwrap()
-        .unwrap();
+    let report = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
         report.outcomes(),
-        &[Outcome::Discarded, Outcome::Delivered, Outcome::Delivered, Outcome::Delivered]
+        &[
+            Outcome::Discarded,
+            Outcome::Delivered,
+            Outcome::Delivered,
+            Outcome::Delivered
+        ]
     );
 }

@@ -47,10 +47,13 @@ async fn typed_targets_are_never_revalidated() {
         .adapter("probe", probe.factory())
         .start();
     let targets = (0..5).map(|_| Target::new("probe", support::ProbeOptions::default()));
-    within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
-        .await
-        .unwrap()
-        .unwrap();
+    within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(probe.validations.load(Ordering::SeqCst), 0);
     assert_eq!(probe.deliveries.load(Ordering::SeqCst), 5);
 }

@@ -20,10 +20,13 @@ async fn panic_fails_only_its_index_and_the_next_dispatch_succeeds() {
         Target::noop(),
         Target::custom("probe", json!({})),
     ];
-    let error = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets)))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.first().index, 1);
     match error.first().error.kind() {
@@ -32,7 +35,10 @@ async fn panic_fails_only_its_index_and_the_next_dispatch_succeeds() {
     }
 
     // The same dispatcher, the same adapter: it works again.
-    let again = Dispatch::new(signal(), [Target::custom("probe", json!({})), Target::noop()]);
+    let again = Dispatch::new(
+        signal(),
+        [Target::custom("probe", json!({})), Target::noop()],
+    );
     within("second dispatch", dispatcher.send(again))
         .await
         .unwrap()

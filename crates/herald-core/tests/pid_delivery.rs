@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::prelude::*;
-use herald_core::{Dispatch, DispatchResult, Dispatcher, ErrorKind, Rejection, SignalMessage, Target};
+use herald_core::{
+    Dispatch, DispatchResult, Dispatcher, ErrorKind, Rejection, SignalMessage, Target,
+};
 use support::{Answer, Inbox, Stop, signal, within};
 
 fn dispatcher() -> Addr<Dispatcher> {
@@ -24,7 +26,12 @@ async fn async_delivery_to_a_stopped_actor_is_not_alive() {
     let (inbox, received) = Inbox::start(Answer::Accept);
     within("stop", inbox.send(Stop)).await.unwrap();
     let target = Target::pid(inbox.recipient());
-    let result = within("dispatch", dispatcher().send(Dispatch::new(signal(), [target]))).await.unwrap();
+    let result = within(
+        "dispatch",
+        dispatcher().send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap();
     assert_eq!(kind_of(result), "not_alive");
     assert_eq!(received.load(Ordering::SeqCst), 0);
 }
@@ -33,7 +40,12 @@ async fn async_delivery_to_a_stopped_actor_is_not_alive() {
 async fn sync_delivery_returns_the_receivers_rejection() {
     let (inbox, received) = Inbox::start(Answer::Reject);
     let target = Target::pid(inbox.recipient()).sync();
-    let result = within("dispatch", dispatcher().send(Dispatch::new(signal(), [target]))).await.unwrap();
+    let result = within(
+        "dispatch",
+        dispatcher().send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap();
     let error = result.unwrap_err();
     match error.first().error.kind() {
         ErrorKind::Rejected(rejection) => assert_eq!(rejection, &Rejection::new("not for me")),
@@ -46,10 +58,13 @@ async fn sync_delivery_returns_the_receivers_rejection() {
 async fn sync_delivery_waits_for_acceptance() {
     let (inbox, received) = Inbox::start(Answer::Accept);
     let target = Target::pid(inbox.recipient()).sync();
-    within("dispatch", dispatcher().send(Dispatch::new(signal(), [target])))
-        .await
-        .unwrap()
-        .unwrap();
+    within(
+        "dispatch",
+        dispatcher().send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(received.load(Ordering::SeqCst), 1);
 }
 
@@ -57,14 +72,26 @@ async fn sync_delivery_waits_for_acceptance() {
 async fn sync_delivery_past_its_timeout_is_a_timeout() {
     tokio::time::pause();
     let (inbox, _) = Inbox::start(Answer::Hang);
-    let target = Target::pid(inbox.recipient()).sync().timeout(Duration::from_millis(250));
+    let target = Target::pid(inbox.recipient())
+        .sync()
+        .timeout(Duration::from_millis(250));
     let start = tokio::time::Instant::now();
-    let result = within("dispatch", dispatcher().send(Dispatch::new(signal(), [target]))).await.unwrap();
+    let result = within(
+        "dispatch",
+        dispatcher().send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap();
     let error = result.unwrap_err();
-    assert!(matches!(error.first().error.kind(), ErrorKind::Timeout(d) if *d == Duration::from_millis(250)));
+    assert!(
+        matches!(error.first().error.kind(), ErrorKind::Timeout(d) if *d == Duration::from_millis(250))
+    );
     assert!(error.first().error.retryable());
     let elapsed = start.elapsed();
-    assert!(elapsed >= Duration::from_millis(250) && elapsed <= Duration::from_millis(251), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(250) && elapsed <= Duration::from_millis(251),
+        "{elapsed:?}"
+    );
 }
 
 #[actix_rt::test]
@@ -72,7 +99,12 @@ async fn sync_timeout_defaults_to_five_seconds() {
     tokio::time::pause();
     let (inbox, _) = Inbox::start(Answer::Hang);
     let target = Target::pid(inbox.recipient()).sync();
-    let result = within("dispatch", dispatcher().send(Dispatch::new(signal(), [target]))).await.unwrap();
+    let result = within(
+        "dispatch",
+        dispatcher().send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         result.unwrap_err().first().error.kind(),
         ErrorKind::Timeout(d) if *d == Duration::from_secs(5)
@@ -83,11 +115,16 @@ async fn sync_timeout_defaults_to_five_seconds() {
 async fn fifty_parallel_deliveries_to_one_actor_all_arrive() {
     let (inbox, received) = Inbox::start(Answer::Accept);
     let dispatcher = Dispatcher::builder().pool_size(2).start();
-    let targets: Vec<_> = (0..50).map(|_| Target::pid(inbox.clone().recipient()).sync()).collect();
-    let report = within("dispatch", dispatcher.send(Dispatch::new(signal(), targets).max_concurrency(50)))
-        .await
-        .unwrap()
-        .unwrap();
+    let targets: Vec<_> = (0..50)
+        .map(|_| Target::pid(inbox.clone().recipient()).sync())
+        .collect();
+    let report = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets).max_concurrency(50)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(report.len(), 50);
     assert_eq!(received.load(Ordering::SeqCst), 50);
 }
@@ -114,7 +151,10 @@ async fn a_full_mailbox_is_reported_not_skipped() {
     let busy = Busy::start_in_arbiter(&arbiter.handle(), |_| Busy);
     // One round trip: the actor has started (and set its capacity).
     let warm_up = SignalMessage::new(std::sync::Arc::new(signal()));
-    within("warm up", busy.send(warm_up)).await.unwrap().unwrap();
+    within("warm up", busy.send(warm_up))
+        .await
+        .unwrap()
+        .unwrap();
     // Park the actor's thread, then fill the mailbox from here.
     let (park, parked) = std::sync::mpsc::channel::<()>();
     let (hold, release) = std::sync::mpsc::channel::<()>();
@@ -122,16 +162,32 @@ async fn a_full_mailbox_is_reported_not_skipped() {
         park.send(()).unwrap();
         let _ = release.recv_timeout(Duration::from_secs(30));
     });
-    parked.recv_timeout(Duration::from_secs(30)).expect("arbiter parked");
+    parked
+        .recv_timeout(Duration::from_secs(30))
+        .expect("arbiter parked");
     // One target (one sender) four times: a sender that fills the mailbox is parked by
     // actix, and a parked sender's `try_send` is refused.
     let target: Target = Target::pid(busy.clone().recipient()).into();
     let targets = vec![target; 4];
-    let result = within("dispatch", dispatcher().send(Dispatch::new(signal(), targets))).await.unwrap();
+    let result = within(
+        "dispatch",
+        dispatcher().send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap();
     hold.send(()).unwrap();
     let error = result.unwrap_err();
-    assert!(error.failures().iter().all(|f| f.error.kind().name() == "mailbox_full"));
-    assert_eq!(error.failures().len(), 3, "the first message fills capacity 1; the rest are refused");
+    assert!(
+        error
+            .failures()
+            .iter()
+            .all(|f| f.error.kind().name() == "mailbox_full")
+    );
+    assert_eq!(
+        error.failures().len(),
+        3,
+        "the first message fills capacity 1; the rest are refused"
+    );
     assert!(error.first().error.retryable());
     assert_eq!(error.total(), 4);
     arbiter.stop();
@@ -163,7 +219,10 @@ impl Handler<Go> for Selfish {
         let me = ctx.address();
         let dispatch = Dispatch::new(
             signal(),
-            [Target::pid(me.clone().recipient()).sync().into(), Target::noop()],
+            [
+                Target::pid(me.clone().recipient()).sync().into(),
+                Target::noop(),
+            ],
         )
         .caller(&me);
         let dispatcher = self.dispatcher.clone();
@@ -174,12 +233,22 @@ impl Handler<Go> for Selfish {
 #[actix_rt::test]
 async fn a_sync_delivery_to_the_caller_itself_fails_at_once() {
     tokio::time::pause();
-    let selfish = Selfish { dispatcher: dispatcher() }.start();
+    let selfish = Selfish {
+        dispatcher: dispatcher(),
+    }
+    .start();
     let start = tokio::time::Instant::now();
-    let error = within("self dispatch", selfish.send(Go)).await.unwrap().unwrap_err();
+    let error = within("self dispatch", selfish.send(Go))
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.first().index, 0);
     assert!(matches!(error.first().error.kind(), ErrorKind::CallingSelf));
-    assert_eq!(error.delivered().len(), 1, "the other target still delivered");
+    assert_eq!(
+        error.delivered().len(),
+        1,
+        "the other target still delivered"
+    );
     assert_eq!(start.elapsed(), Duration::ZERO, "no waiting at all");
 }

@@ -9,40 +9,77 @@ fn parse(value: serde_json::Value) -> Result<Target, TargetError> {
 
 #[test]
 fn builtin_configs_parse_into_typed_targets() {
-    let target = parse(json!({"adapter": "logger", "level": "warn", "format": "line", "include_data": false})).unwrap();
+    let target = parse(
+        json!({"adapter": "logger", "level": "warn", "format": "line", "include_data": false}),
+    )
+    .unwrap();
     assert_eq!(target.adapter(), "logger");
     assert_eq!(
         target.options_as::<LoggerTarget>(),
-        Some(&Target::logger().level(LogLevel::Warn).format(herald_core::LogFormat::Line).include_data(false))
+        Some(
+            &Target::logger()
+                .level(LogLevel::Warn)
+                .format(herald_core::LogFormat::Line)
+                .include_data(false)
+        )
     );
     assert_eq!(parse(json!({"adapter": "noop"})).unwrap().adapter(), "noop");
-    assert_eq!(parse(json!({"adapter": "console", "max_data_bytes": 10})).unwrap().adapter(), "console");
+    assert_eq!(
+        parse(json!({"adapter": "console", "max_data_bytes": 10}))
+            .unwrap()
+            .adapter(),
+        "console"
+    );
 }
 
 #[test]
 fn other_adapters_are_kept_for_their_adapter_to_validate() {
     let target = parse(json!({"adapter": "slack", "channel": "#ops"})).unwrap();
     assert_eq!(target.adapter(), "slack");
-    assert_eq!(target.describe().to_string(), "slack {\"channel\":\"#ops\"}");
+    assert_eq!(
+        target.describe().to_string(),
+        "slack {\"channel\":\"#ops\"}"
+    );
 }
 
 #[test]
 fn bad_configs_name_the_field_and_the_rule() {
     let cases = [
-        (json!({"adapter": "logger", "level": "loud"}), "field `level` must be one of debug, info, warn, error"),
-        (json!({"adapter": "logger", "include_data": "yes"}), "field `include_data` must be true or false"),
-        (json!({"adapter": "logger", "max_data_bytes": -1}), "field `max_data_bytes` must be a whole number"),
-        (json!({"adapter": "logger", "lvl": "warn"}), "unknown field `lvl`; expected one of: level, format, include_data, max_data_bytes"),
+        (
+            json!({"adapter": "logger", "level": "loud"}),
+            "field `level` must be one of debug, info, warn, error",
+        ),
+        (
+            json!({"adapter": "logger", "include_data": "yes"}),
+            "field `include_data` must be true or false",
+        ),
+        (
+            json!({"adapter": "logger", "max_data_bytes": -1}),
+            "field `max_data_bytes` must be a whole number",
+        ),
+        (
+            json!({"adapter": "logger", "lvl": "warn"}),
+            "unknown field `lvl`; expected one of: level, format, include_data, max_data_bytes",
+        ),
         (json!({"adapter": "noop", "x": 1}), "unknown field `x`"),
-        (json!({"adapter": "pid"}), "adapter `pid` cannot be configured from data"),
-        (json!({"level": "warn"}), "a target config must be an object with a string field `adapter`"),
+        (
+            json!({"adapter": "pid"}),
+            "adapter `pid` cannot be configured from data",
+        ),
+        (
+            json!({"level": "warn"}),
+            "a target config must be an object with a string field `adapter`",
+        ),
         (json!({"adapter": 7}), "a target config must be an object"),
         (json!(["logger"]), "a target config must be an object"),
         (json!(null), "a target config must be an object"),
     ];
     for (config, expected) in cases {
         let error = parse(config.clone()).unwrap_err().to_string();
-        assert!(error.contains(expected), "{config}: {error:?} lacks {expected:?}");
+        assert!(
+            error.contains(expected),
+            "{config}: {error:?} lacks {expected:?}"
+        );
     }
 }
 
@@ -52,7 +89,10 @@ fn targets_deserialize_from_json_and_toml_with_serde() {
         r#"[{"adapter": "logger", "level": "error"}, {"adapter": "noop"}, {"adapter": "audit", "x": 1}]"#,
     )
     .unwrap();
-    assert_eq!(targets.iter().map(Target::adapter).collect::<Vec<_>>(), ["logger", "noop", "audit"]);
+    assert_eq!(
+        targets.iter().map(Target::adapter).collect::<Vec<_>>(),
+        ["logger", "noop", "audit"]
+    );
 
     #[derive(Debug, serde::Deserialize)]
     struct Config {
@@ -72,10 +112,20 @@ fn targets_deserialize_from_json_and_toml_with_serde() {
     .unwrap();
     assert_eq!(config.targets.len(), 2);
 
-    let error = serde_json::from_str::<Vec<Target>>(r#"[{"adapter": "logger", "level": 3}]"#).unwrap_err();
-    assert!(error.to_string().contains("field `level` must be a string"), "{error}");
-    let error = toml::from_str::<Config>("[[targets]]\nadapter = \"logger\"\nformat = \"xml\"\n").unwrap_err();
-    assert!(error.to_string().contains("field `format` must be one of structured, line"), "{error}");
+    let error =
+        serde_json::from_str::<Vec<Target>>(r#"[{"adapter": "logger", "level": 3}]"#).unwrap_err();
+    assert!(
+        error.to_string().contains("field `level` must be a string"),
+        "{error}"
+    );
+    let error = toml::from_str::<Config>("[[targets]]\nadapter = \"logger\"\nformat = \"xml\"\n")
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("field `format` must be one of structured, line"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -24,10 +24,13 @@ async fn virtual_time(concurrency: usize) -> Duration {
         .adapter("probe", probe.factory())
         .start();
     let start = Instant::now();
-    within("dispatch", dispatcher.send(Dispatch::new(signal(), slow_targets(10, 100))))
-        .await
-        .unwrap()
-        .unwrap();
+    within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), slow_targets(10, 100))),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     start.elapsed()
 }
 
@@ -63,9 +66,16 @@ async fn per_call_limit_caps_deliveries_in_flight() {
         .start();
     let dispatch = Dispatch::new(signal(), slow_targets(100, 10)).max_concurrency(2);
     let start = Instant::now();
-    within("dispatch", dispatcher.send(dispatch)).await.unwrap().unwrap();
+    within("dispatch", dispatcher.send(dispatch))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(support::Probe::get(&probe.deliveries), 100);
-    assert_eq!(support::Probe::get(&probe.peak), 2, "never more than 2 in flight");
+    assert_eq!(
+        support::Probe::get(&probe.peak),
+        2,
+        "never more than 2 in flight"
+    );
     assert_rounds(start.elapsed(), 50, 10);
 }
 
@@ -77,8 +87,15 @@ async fn limit_holds_across_a_pool_of_arbiters() {
         .adapter("probe", probe.factory())
         .start();
     let dispatch = Dispatch::new(signal(), slow_targets(40, 2)).max_concurrency(3);
-    within("dispatch", dispatcher.send(dispatch)).await.unwrap().unwrap();
+    within("dispatch", dispatcher.send(dispatch))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(support::Probe::get(&probe.deliveries), 40);
     assert!(support::Probe::get(&probe.peak) <= 3);
-    assert_eq!(support::Probe::get(&probe.made), 2, "one adapter per arbiter");
+    assert_eq!(
+        support::Probe::get(&probe.made),
+        2,
+        "one adapter per arbiter"
+    );
 }

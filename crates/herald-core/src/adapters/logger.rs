@@ -24,6 +24,15 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+
     const CHOICES: [(&'static str, Self); 4] = [
         ("debug", Self::Debug),
         ("info", Self::Info),
@@ -126,7 +135,7 @@ impl LoggerTarget {
 
 impl TargetOptions for LoggerTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "logger({:?})", self.level)
+        write!(f, "logger({})", self.level.as_str())
     }
 }
 

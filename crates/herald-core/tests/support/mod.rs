@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
-use herald_core::{Adapter, Delivery, ErrorKind, Outcome, Rejection, SignalMessage, TargetError, TargetOptions};
+use herald_core::{
+    Adapter, Delivery, ErrorKind, Outcome, Rejection, SignalMessage, TargetError, TargetOptions,
+};
 use herald_signal::Signal;
 use serde_json::{Value, json};
 
