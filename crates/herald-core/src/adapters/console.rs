@@ -5,57 +5,39 @@ use std::io::Write as _;
 
 use herald_signal::Signal;
 
-use super::render_data;
+use super::DataView;
 use crate::target::Fields;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
 /// A target that prints each signal to stdout as a readable block (time, id, type,
 /// source, pretty redacted data): build with [`Target::console`](crate::Target::console),
 /// or from data as `{"adapter": "console", "include_data": false}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[must_use = "a target does nothing until it is dispatched to"]
 pub struct ConsoleTarget {
-    include_data: bool,
-    max_data_bytes: usize,
-}
-
-impl Default for ConsoleTarget {
-    fn default() -> Self {
-        Self {
-            include_data: true,
-            max_data_bytes: Self::DEFAULT_MAX_DATA_BYTES,
-        }
-    }
+    data: DataView,
 }
 
 impl ConsoleTarget {
     /// The default cap on printed data.
-    pub const DEFAULT_MAX_DATA_BYTES: usize = 4096;
-
-    const FIELDS: [&'static str; 2] = ["include_data", "max_data_bytes"];
+    pub const DEFAULT_MAX_DATA_BYTES: usize = DataView::DEFAULT_MAX_BYTES;
 
     /// Sets whether the (redacted, truncated) data is printed. Default is `true`.
     pub fn include_data(mut self, include: bool) -> Self {
-        self.include_data = include;
+        self.data.include = include;
         self
     }
 
     /// Sets the cap on printed data, in bytes. Default is 4096.
     pub fn max_data_bytes(mut self, bytes: usize) -> Self {
-        self.max_data_bytes = bytes;
+        self.data.max_bytes = bytes;
         self
     }
 
     pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
-        let default = Self::default();
-        let target = Self {
-            include_data: fields.bool("include_data")?.unwrap_or(default.include_data),
-            max_data_bytes: fields
-                .usize("max_data_bytes")?
-                .unwrap_or(default.max_data_bytes),
-        };
-        fields.finish(&Self::FIELDS)?;
-        Ok(target)
+        let data = DataView::from_fields(&mut fields)?;
+        fields.finish(&DataView::FIELDS)?;
+        Ok(Self { data })
     }
 
     /// The block printed for `signal`.
@@ -73,8 +55,7 @@ impl ConsoleTarget {
         if let Some(subject) = signal.subject() {
             let _ = writeln!(block, "  subject {subject}");
         }
-        if self.include_data {
-            let data = render_data(signal, true, self.max_data_bytes);
+        if let Some(data) = self.data.render(signal, true) {
             let _ = writeln!(block, "  data    {}", data.replace('\n', "\n          "));
         }
         block

@@ -4,7 +4,7 @@ use std::fmt;
 
 use tracing::Level;
 
-use super::render_data;
+use super::DataView;
 use crate::target::Fields;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
@@ -69,8 +69,7 @@ impl LogFormat {
 pub struct LoggerTarget {
     level: LogLevel,
     format: LogFormat,
-    include_data: bool,
-    max_data_bytes: usize,
+    data: DataView,
 }
 
 impl Default for LoggerTarget {
@@ -78,17 +77,16 @@ impl Default for LoggerTarget {
         Self {
             level: LogLevel::Info,
             format: LogFormat::Structured,
-            include_data: true,
-            max_data_bytes: Self::DEFAULT_MAX_DATA_BYTES,
+            data: DataView::default(),
         }
     }
 }
 
 impl LoggerTarget {
     /// The default cap on logged data.
-    pub const DEFAULT_MAX_DATA_BYTES: usize = 4096;
+    pub const DEFAULT_MAX_DATA_BYTES: usize = DataView::DEFAULT_MAX_BYTES;
 
-    const FIELDS: [&'static str; 4] = ["level", "format", "include_data", "max_data_bytes"];
+    const FIELDS: [&'static str; 4] = ["level", "format", DataView::FIELDS[0], DataView::FIELDS[1]];
 
     /// Sets the event level. Default is [`LogLevel::Info`].
     pub fn level(mut self, level: LogLevel) -> Self {
@@ -104,13 +102,13 @@ impl LoggerTarget {
 
     /// Sets whether the (redacted, truncated) data is logged. Default is `true`.
     pub fn include_data(mut self, include: bool) -> Self {
-        self.include_data = include;
+        self.data.include = include;
         self
     }
 
     /// Sets the cap on logged data, in bytes. Default is 4096.
     pub fn max_data_bytes(mut self, bytes: usize) -> Self {
-        self.max_data_bytes = bytes;
+        self.data.max_bytes = bytes;
         self
     }
 
@@ -123,10 +121,7 @@ impl LoggerTarget {
             format: fields
                 .one_of("format", &LogFormat::CHOICES)?
                 .unwrap_or(default.format),
-            include_data: fields.bool("include_data")?.unwrap_or(default.include_data),
-            max_data_bytes: fields
-                .usize("max_data_bytes")?
-                .unwrap_or(default.max_data_bytes),
+            data: DataView::from_fields(&mut fields)?,
         };
         fields.finish(&Self::FIELDS)?;
         Ok(target)
@@ -177,9 +172,7 @@ impl Adapter for LoggerAdapter {
             LogLevel::Warn => Level::WARN,
             LogLevel::Error => Level::ERROR,
         };
-        let data = options
-            .include_data
-            .then(|| render_data(signal, false, options.max_data_bytes));
+        let data = options.data.render(signal, false);
         match options.format {
             LogFormat::Structured => event_at!(
                 level,

@@ -15,14 +15,51 @@ pub(crate) use logger::LoggerAdapter;
 pub(crate) use noop::NoopAdapter;
 pub(crate) use pid::PidAdapter;
 
-/// Renders a signal's data for people: redacted, pretty or compact, size-capped.
-pub(crate) fn render_data(signal: &herald_signal::Signal, pretty: bool, limit: usize) -> String {
-    use herald_signal::Data;
-    match signal.data() {
-        None => "none".to_owned(),
-        Some(Data::Json(value)) if pretty => crate::redact::pretty(value, limit),
-        Some(Data::Json(value)) => crate::redact::compact(value, limit),
-        Some(Data::Binary(bytes)) => format!("<{} bytes>", bytes.len()),
-        Some(_) => "<data>".to_owned(),
+/// Whether and how much of a signal's data a person-facing adapter shows: redacted,
+/// pretty or compact, cut to a size. Shared by `logger` and `console`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DataView {
+    pub(crate) include: bool,
+    pub(crate) max_bytes: usize,
+}
+
+impl DataView {
+    /// The default cap on shown data.
+    pub(crate) const DEFAULT_MAX_BYTES: usize = 4096;
+    /// The config fields this reads.
+    pub(crate) const FIELDS: [&'static str; 2] = ["include_data", "max_data_bytes"];
+
+    pub(crate) fn from_fields(
+        fields: &mut crate::target::Fields,
+    ) -> Result<Self, crate::TargetError> {
+        let default = Self::default();
+        Ok(Self {
+            include: fields.bool("include_data")?.unwrap_or(default.include),
+            max_bytes: fields.usize("max_data_bytes")?.unwrap_or(default.max_bytes),
+        })
+    }
+
+    /// The data as shown, or `None` when data is left out.
+    pub(crate) fn render(&self, signal: &herald_signal::Signal, pretty: bool) -> Option<String> {
+        use herald_signal::Data;
+        if !self.include {
+            return None;
+        }
+        Some(match signal.data() {
+            None => "none".to_owned(),
+            Some(Data::Json(value)) if pretty => crate::redact::pretty(value, self.max_bytes),
+            Some(Data::Json(value)) => crate::redact::compact(value, self.max_bytes),
+            Some(Data::Binary(bytes)) => format!("<{} bytes>", bytes.len()),
+            Some(_) => "<data>".to_owned(),
+        })
+    }
+}
+
+impl Default for DataView {
+    fn default() -> Self {
+        Self {
+            include: true,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+        }
     }
 }
