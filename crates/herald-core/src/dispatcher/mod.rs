@@ -86,7 +86,11 @@ impl Dispatcher {
             .iter()
             .map(|(name, registration)| (name.clone(), registration.start(name.clone(), &handles)))
             .collect();
-        let max_in_flight = builder.max_in_flight.min(Semaphore::MAX_PERMITS);
+        // Reservations are `u32`s (tokio's `acquire_many`), so the bound fits one.
+        let max_in_flight = builder
+            .max_in_flight
+            .min(Semaphore::MAX_PERMITS)
+            .min(u32::MAX as usize);
         Self {
             inner: Rc::new(Inner {
                 pools,
