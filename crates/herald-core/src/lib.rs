@@ -43,22 +43,33 @@
 //! - An [`Adapter`] delivers to one kind of target; each runs as a supervised actor on
 //!   a pool of arbiters. Custom adapters register by name on the
 //!   [builder](DispatcherBuilder::adapter).
+//! - Routing: a [`Registry`] of named actors (`named` targets), a [`PubSub`] of topics
+//!   (`pubsub` targets), and [`Bus`]es that route by type [`Pattern`] (`bus` targets).
 //! - Errors: one [`DeliveryError`] per failed target, with an [`ErrorKind`].
 //! - Telemetry: `herald.dispatch` and `herald.deliver` spans, and the [`Stats`] message.
 
 mod adapter;
 mod adapters;
+mod bus;
 mod caller;
 mod dispatcher;
 mod error;
 mod message;
 mod outcome;
+mod pubsub;
 mod redact;
+mod registry;
 mod target;
 mod telemetry;
 
 pub use adapter::{Adapter, Delivery};
-pub use adapters::{ConsoleTarget, LogFormat, LogLevel, LoggerTarget, Mode, PidTarget};
+pub use adapters::{
+    BusTarget, ConsoleTarget, LogFormat, LogLevel, LoggerTarget, Mode, NamedTarget, PidTarget,
+    PubSubTarget,
+};
+pub use bus::{
+    Bus, BusError, Pattern, PatternError, Publish, Subscribe, SubscriptionId, Unsubscribe,
+};
 pub use caller::ActorId;
 pub use dispatcher::{
     AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
@@ -67,4 +78,6 @@ pub use dispatcher::{
 pub use error::{DeliveryError, ErrorKind, TargetError};
 pub use message::{Rejection, SignalMessage};
 pub use outcome::Outcome;
+pub use pubsub::{PubSub, PubSubError};
+pub use registry::{Registry, RegistryError};
 pub use target::{Target, TargetOptions};

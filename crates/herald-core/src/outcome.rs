@@ -12,12 +12,20 @@ pub enum Outcome {
     Delivered,
     /// The signal was deliberately dropped (the `noop` adapter).
     Discarded,
-    /// The signal was fanned out to several receivers.
+    /// The signal was broadcast to a topic's subscribers (the `pubsub` adapter).
     Broadcast {
-        /// Receivers that got it.
+        /// Subscribers whose mailbox took it.
         delivered: usize,
-        /// Receivers that could not take it (full or stopped).
-        failed: usize,
+        /// Subscribers whose mailbox was full: they did not get it.
+        full: usize,
+        /// Subscribers that had stopped: they were removed from the topic.
+        gone: usize,
+    },
+    /// The signal was routed by a bus (the `bus` adapter); its subscribers' deliveries
+    /// run on their own.
+    Routed {
+        /// How many subscriptions matched the signal's type.
+        subscriptions: usize,
     },
 }
 
@@ -28,6 +36,7 @@ impl Outcome {
             Self::Delivered => "delivered",
             Self::Discarded => "discarded",
             Self::Broadcast { .. } => "broadcast",
+            Self::Routed { .. } => "routed",
         }
     }
 }

@@ -81,7 +81,10 @@ async fn unknown_adapter_fails_its_target_and_lists_known_ones() {
     match error.first().error.kind() {
         ErrorKind::InvalidTarget(TargetError::UnknownAdapter { name, known }) => {
             assert_eq!(name, "nope");
-            assert_eq!(known, &["console", "logger", "noop", "pid"]);
+            assert_eq!(
+                known,
+                &["bus", "console", "logger", "named", "noop", "pid", "pubsub"]
+            );
         }
         other => panic!("expected unknown adapter, got {other:?}"),
     }
@@ -90,7 +93,7 @@ async fn unknown_adapter_fails_its_target_and_lists_known_ones() {
             .first()
             .error
             .to_string()
-            .contains("known adapters: console, logger, noop, pid")
+            .contains("known adapters: bus, console, logger, named, noop, pid, pubsub")
     );
 }
 

@@ -1,19 +1,28 @@
 //! The adapters built into the core: `pid`, `logger`, `console`, `noop`.
 
+mod bus;
 mod console;
 mod logger;
+mod named;
 mod noop;
 mod pid;
+mod pubsub;
 
+pub use bus::BusTarget;
 pub use console::ConsoleTarget;
 pub use logger::{LogFormat, LogLevel, LoggerTarget};
+pub use named::NamedTarget;
 pub(crate) use noop::NoopTarget;
 pub use pid::{Mode, PidTarget};
+pub use pubsub::PubSubTarget;
 
+pub(crate) use bus::BusAdapter;
 pub(crate) use console::ConsoleAdapter;
 pub(crate) use logger::LoggerAdapter;
+pub(crate) use named::NamedAdapter;
 pub(crate) use noop::NoopAdapter;
 pub(crate) use pid::PidAdapter;
+pub(crate) use pubsub::PubSubAdapter;
 
 /// Whether and how much of a signal's data a person-facing adapter shows: redacted,
 /// pretty or compact, cut to a size. Shared by `logger` and `console`.

@@ -51,9 +51,17 @@ pub struct PidTarget {
     timeout: Duration,
 }
 
+/// The default wait for a synchronous answer.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Mode {
+    pub(crate) const CHOICES: [(&'static str, Self); 2] =
+        [("async", Self::Async), ("sync", Self::Sync)];
+}
+
 impl PidTarget {
     /// The default wait for a synchronous answer.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_TIMEOUT: Duration = DEFAULT_TIMEOUT;
 
     pub(crate) fn new(recipient: Recipient<SignalMessage>) -> Self {
         Self {

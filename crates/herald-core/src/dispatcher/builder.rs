@@ -1,15 +1,18 @@
 //! Configuring and starting a dispatcher.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use actix::{Actor, Addr};
 
 use super::Dispatcher;
-use crate::Adapter;
 use crate::adapter::{Registration, registration};
-use crate::adapters::{ConsoleAdapter, LoggerAdapter, NoopAdapter, PidAdapter};
+use crate::adapters::{
+    BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter,
+};
+use crate::{Adapter, Bus, PubSub, Registry};
 
 /// What a dispatch does when the dispatcher is at its in-flight bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +51,9 @@ pub struct DispatcherBuilder {
     pub(crate) telemetry: bool,
     pub(crate) mailbox_capacity: usize,
     pub(crate) adapters: BTreeMap<Cow<'static, str>, Box<dyn Registration>>,
+    pub(crate) registry: Registry,
+    pub(crate) pubsub: PubSub,
+    pub(crate) buses: HashMap<String, Addr<Bus>>,
 }
 
 impl Default for DispatcherBuilder {
@@ -60,6 +66,9 @@ impl Default for DispatcherBuilder {
             telemetry: true,
             mailbox_capacity: 1024,
             adapters: BTreeMap::new(),
+            registry: Registry::new(),
+            pubsub: PubSub::new(),
+            buses: HashMap::new(),
         };
         builder.register("pid", registration(|| PidAdapter));
         builder.register("logger", registration(|| LoggerAdapter));
@@ -123,6 +132,28 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Sets the registry `named` targets resolve names through. Default is a new, empty
+    /// one (keep a clone to register actors in it).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Sets the topic hub `pubsub` targets broadcast through. Default is a new, empty
+    /// one (keep a clone to subscribe actors to it).
+    pub fn pubsub(mut self, pubsub: PubSub) -> Self {
+        self.pubsub = pubsub;
+        self
+    }
+
+    /// Gives the dispatcher a bus under `name`, for `bus` targets; the bus delivers its
+    /// subscriptions' targets through this dispatcher. A name given again replaces the
+    /// earlier bus. Default is no buses.
+    pub fn bus(mut self, name: impl Into<String>, bus: Addr<Bus>) -> Self {
+        self.buses.insert(name.into(), bus);
+        self
+    }
+
     fn register(
         &mut self,
         name: impl Into<Cow<'static, str>>,
@@ -138,7 +169,26 @@ impl DispatcherBuilder {
     ///
     /// Outside a running actix `System` (start one with `actix::System::new()` or
     /// `#[actix::main]`), as every actix actor does.
-    pub fn start(self) -> Addr<Dispatcher> {
+    pub fn start(mut self) -> Addr<Dispatcher> {
+        // Routing adapters need the registry, hub and buses as configured; an adapter
+        // the user registered under the same name wins.
+        let registry = self.registry.clone();
+        let pubsub = self.pubsub.clone();
+        let buses = Arc::new(self.buses.clone());
+        let routing = [
+            (
+                "named",
+                registration(move || NamedAdapter(registry.clone())),
+            ),
+            (
+                "pubsub",
+                registration(move || PubSubAdapter(pubsub.clone())),
+            ),
+            ("bus", registration(move || BusAdapter(Arc::clone(&buses)))),
+        ];
+        for (name, registration) in routing {
+            self.adapters.entry(name.into()).or_insert(registration);
+        }
         Dispatcher::new(self).start()
     }
 }
@@ -153,6 +203,7 @@ impl fmt::Debug for DispatcherBuilder {
             .field("telemetry", &self.telemetry)
             .field("mailbox_capacity", &self.mailbox_capacity)
             .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
+            .field("buses", &self.buses.keys().collect::<Vec<_>>())
             .finish()
     }
 }

@@ -12,7 +12,9 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, MessageResult, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, MessageResult, WrapFuture,
+};
 use actix_rt::{Arbiter, ArbiterHandle};
 use futures_util::future::LocalBoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -23,6 +25,7 @@ pub use report::{DispatchError, DispatchReport, DispatchResult, TargetFailure};
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::adapter::AdapterPool;
+use crate::bus::{Attach, Bus};
 use dispatch::Detached;
 use stats::Counters;
 
@@ -50,6 +53,7 @@ pub struct Dispatcher {
     inner: Rc<Inner>,
     arbiters: Vec<Arbiter>,
     mailbox_capacity: usize,
+    buses: Vec<Addr<Bus>>,
 }
 
 /// What the dispatcher and its running dispatches share (all on its arbiter).
@@ -103,6 +107,7 @@ impl Dispatcher {
             }),
             arbiters,
             mailbox_capacity: builder.mailbox_capacity,
+            buses: builder.buses.into_values().collect(),
         }
     }
 
@@ -151,6 +156,9 @@ impl Actor for Dispatcher {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(self.mailbox_capacity);
+        for bus in &self.buses {
+            bus.do_send(Attach(ctx.address().downgrade()));
+        }
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

@@ -1,5 +1,7 @@
 //! Reading adapter options from a JSON object, with errors that name the field.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 use crate::TargetError;
@@ -60,6 +62,11 @@ impl Fields {
                 .ok_or_else(|| TargetError::invalid_field(name, "must be a whole number")),
             Some(_) => Err(TargetError::invalid_field(name, "must be a whole number")),
         }
+    }
+
+    /// A duration given in milliseconds, as `timeout_ms` fields are.
+    pub(crate) fn millis(&mut self, name: &str) -> Result<Option<Duration>, TargetError> {
+        Ok(self.usize(name)?.map(|ms| Duration::from_millis(ms as u64)))
     }
 
     /// One of a fixed set of words.

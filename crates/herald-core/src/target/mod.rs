@@ -13,7 +13,9 @@ use serde_json::Value;
 
 pub(crate) use config::Fields;
 
-use crate::adapters::{ConsoleTarget, LoggerTarget, NoopTarget, PidTarget};
+use crate::adapters::{
+    BusTarget, ConsoleTarget, LoggerTarget, NamedTarget, NoopTarget, PidTarget, PubSubTarget,
+};
 use crate::error::DisplayFn;
 use crate::redact;
 use crate::{SignalMessage, TargetError};
@@ -96,6 +98,35 @@ impl Target {
         PidTarget::new(recipient)
     }
 
+    /// An in-process actor, by its name in the dispatcher's
+    /// [`Registry`](crate::Registry). See [`NamedTarget`].
+    ///
+    /// # Errors
+    ///
+    /// An empty name, one over 255 bytes, or one with whitespace or control characters.
+    pub fn named(name: impl Into<String>) -> Result<NamedTarget, TargetError> {
+        NamedTarget::new(name)
+    }
+
+    /// Every subscriber of a topic in the dispatcher's [`PubSub`](crate::PubSub). See
+    /// [`PubSubTarget`].
+    ///
+    /// # Errors
+    ///
+    /// An empty topic.
+    pub fn pubsub(topic: impl Into<String>) -> Result<PubSubTarget, TargetError> {
+        PubSubTarget::new(topic)
+    }
+
+    /// A [`Bus`](crate::Bus) given to the dispatcher under `name`. See [`BusTarget`].
+    ///
+    /// # Errors
+    ///
+    /// An empty name, or one with whitespace or control characters.
+    pub fn bus(name: impl Into<String>) -> Result<BusTarget, TargetError> {
+        BusTarget::new(name)
+    }
+
     /// A `tracing` event per signal. See [`LoggerTarget`].
     pub fn logger() -> LoggerTarget {
         LoggerTarget::default()
@@ -134,6 +165,9 @@ impl Target {
             "logger" => Ok(LoggerTarget::from_fields(fields)?.into()),
             "console" => Ok(ConsoleTarget::from_fields(fields)?.into()),
             "noop" => Ok(NoopTarget::from_fields(fields)?.into()),
+            "named" => Ok(NamedTarget::from_fields(fields)?.into()),
+            "pubsub" => Ok(PubSubTarget::from_fields(fields)?.into()),
+            "bus" => Ok(BusTarget::from_fields(fields)?.into()),
             "pid" => Err(TargetError::NotConfigurable { adapter }),
             _ => Ok(Self::custom(adapter, Value::Object(fields.into_map()))),
         }

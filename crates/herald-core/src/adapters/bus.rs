@@ -1,0 +1,87 @@
+//! `bus`: a named [`Bus`], which routes by signal type.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use actix::{Addr, MailboxError};
+
+use crate::bus::{Bus, BusError, Publish};
+use crate::registry::validate_name;
+use crate::target::Fields;
+use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
+
+/// A target that publishes to a bus by name: build with
+/// [`Target::bus`](crate::Target::bus), or from data as `{"adapter": "bus", "bus": "main"}`.
+///
+/// The outcome is [`Outcome::Routed`] with how many subscriptions matched; the
+/// subscribers' deliveries run on their own. A name the dispatcher was not given with
+/// [`DispatcherBuilder::bus`](crate::DispatcherBuilder::bus) fails with
+/// [`ErrorKind::BusNotFound`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a target does nothing until it is dispatched to"]
+pub struct BusTarget {
+    bus: String,
+}
+
+impl BusTarget {
+    pub(crate) fn new(bus: impl Into<String>) -> Result<Self, TargetError> {
+        let bus = bus.into();
+        validate_name(&bus).map_err(|_| {
+            TargetError::invalid_field("bus", "must be a non-empty name without whitespace")
+        })?;
+        Ok(Self { bus })
+    }
+
+    /// The bus's name.
+    pub fn bus(&self) -> &str {
+        &self.bus
+    }
+
+    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+        let bus = fields
+            .string("bus")?
+            .ok_or_else(|| TargetError::MissingField {
+                field: "bus".to_owned(),
+            })?;
+        fields.finish(&["bus"])?;
+        Self::new(bus)
+    }
+}
+
+impl TargetOptions for BusTarget {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bus({})", self.bus)
+    }
+}
+
+impl From<BusTarget> for Target {
+    fn from(options: BusTarget) -> Self {
+        Target::new("bus", options)
+    }
+}
+
+/// Publishes to the buses the dispatcher was given.
+pub(crate) struct BusAdapter(pub(crate) Arc<HashMap<String, Addr<Bus>>>);
+
+impl Adapter for BusAdapter {
+    type Options = BusTarget;
+    const KIND: &'static str = "topic";
+
+    fn validate(&self, config: &serde_json::Value) -> Result<BusTarget, TargetError> {
+        BusTarget::from_fields(Fields::from_config(config)?)
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, BusTarget>) -> Result<Outcome, ErrorKind> {
+        let bus = self
+            .0
+            .get(&delivery.options.bus)
+            .ok_or(ErrorKind::BusNotFound)?;
+        match bus.send(Publish::new(delivery.signal.clone())).await {
+            Ok(Ok(subscriptions)) => Ok(Outcome::Routed { subscriptions }),
+            Ok(Err(BusError::NoDispatcher)) => Err(ErrorKind::custom(BusError::NoDispatcher)),
+            Err(MailboxError::Closed) => Err(ErrorKind::NotAlive),
+            Err(MailboxError::Timeout) => Err(ErrorKind::Timeout(std::time::Duration::ZERO)),
+        }
+    }
+}

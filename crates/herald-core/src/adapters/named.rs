@@ -1,0 +1,127 @@
+//! `named`: an in-process actor, by its name in the [`Registry`].
+
+use std::fmt;
+use std::time::Duration;
+
+use super::pid::{self, Mode};
+use crate::registry::validate_name;
+use crate::target::Fields;
+use crate::{
+    Adapter, Delivery, ErrorKind, Outcome, Registry, RegistryError, SignalMessage, Target,
+    TargetError, TargetOptions,
+};
+
+/// A target that delivers to the actor registered under a name: build with
+/// [`Target::named`](crate::Target::named), or from data as
+/// `{"adapter": "named", "name": "audit", "mode": "sync", "timeout_ms": 1000}`.
+///
+/// The name is resolved at each delivery, so it follows re-registrations. Modes and
+/// errors are those of [`PidTarget`](crate::PidTarget), plus "not found" for a name
+/// nobody holds and "not alive" for one whose actor stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a target does nothing until it is dispatched to"]
+pub struct NamedTarget {
+    name: String,
+    mode: Mode,
+    timeout: Duration,
+}
+
+impl NamedTarget {
+    const FIELDS: [&'static str; 3] = ["name", "mode", "timeout_ms"];
+
+    pub(crate) fn new(name: impl Into<String>) -> Result<Self, TargetError> {
+        let name = name.into();
+        validate_name(&name).map_err(|error| match error {
+            RegistryError::InvalidName { reason, .. } => TargetError::invalid_field("name", reason),
+            other => TargetError::Invalid(other.to_string()),
+        })?;
+        Ok(Self {
+            name,
+            mode: Mode::Async,
+            timeout: pid::DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Waits for the handler's answer. Default is [`Mode::Async`].
+    pub fn sync(self) -> Self {
+        self.mode(Mode::Sync)
+    }
+
+    /// Sets how the delivery waits. Default is [`Mode::Async`].
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets how long a synchronous delivery waits for the answer. Default is 5 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+        let name = fields
+            .string("name")?
+            .ok_or_else(|| TargetError::MissingField {
+                field: "name".to_owned(),
+            })?;
+        let mut target = Self::new(name)?;
+        if let Some(mode) = fields.one_of("mode", &Mode::CHOICES)? {
+            target.mode = mode;
+        }
+        if let Some(timeout) = fields.millis("timeout_ms")? {
+            target.timeout = timeout;
+        }
+        fields.finish(&Self::FIELDS)?;
+        Ok(target)
+    }
+}
+
+impl TargetOptions for NamedTarget {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mode {
+            Mode::Async => write!(f, "named({})", self.name),
+            Mode::Sync => write!(f, "named({}, sync, timeout {:?})", self.name, self.timeout),
+        }
+    }
+}
+
+impl From<NamedTarget> for Target {
+    fn from(options: NamedTarget) -> Self {
+        Target::new("named", options)
+    }
+}
+
+/// Resolves names through a registry, then delivers as `pid` does.
+pub(crate) struct NamedAdapter(pub(crate) Registry);
+
+impl Adapter for NamedAdapter {
+    type Options = NamedTarget;
+    const KIND: &'static str = "process";
+
+    fn validate(&self, config: &serde_json::Value) -> Result<NamedTarget, TargetError> {
+        NamedTarget::from_fields(Fields::from_config(config)?)
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, NamedTarget>) -> Result<Outcome, ErrorKind> {
+        let target = delivery.options;
+        let recipient = self.0.lookup(&target.name).map_err(|error| match error {
+            RegistryError::NotAlive { .. } => ErrorKind::NotAlive,
+            _ => ErrorKind::NotFound,
+        })?;
+        let message = SignalMessage::new(delivery.signal.clone());
+        pid::send(
+            &recipient,
+            message,
+            target.mode,
+            target.timeout,
+            delivery.caller,
+        )
+        .await
+    }
+}

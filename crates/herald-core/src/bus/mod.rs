@@ -1,0 +1,218 @@
+//! The signal bus: subscriptions by type pattern, each with its own targets.
+
+mod pattern;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use actix::{Actor, Context, Handler, Message, MessageResult, WeakAddr};
+use herald_signal::Signal;
+use thiserror::Error;
+use tracing::Span;
+
+use pattern::Trie;
+pub use pattern::{Pattern, PatternError};
+
+use crate::{Dispatch, DispatchExt, Dispatcher, Target};
+
+/// Identifies one subscription on one bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubscriptionId(u64);
+
+/// A bus: subscriptions, each a type [`Pattern`] and its own targets (any adapter).
+///
+/// Start it, subscribe, and give it to a dispatcher by name with
+/// [`DispatcherBuilder::bus`](crate::DispatcherBuilder::bus); `bus` targets then publish
+/// to it. A publish matches the signal's type against every pattern (through a trie, not
+/// a scan) and hands the matching targets to the dispatcher as a detached dispatch: it
+/// never waits for a subscriber's delivery, so a slow subscriber cannot hold back the
+/// next publish. Delivery failures reach telemetry and the dispatcher's [`Stats`].
+///
+/// [`Stats`]: crate::Stats
+///
+/// ```
+/// use actix::prelude::*;
+/// use herald_core::{Bus, Dispatch, Dispatcher, Subscribe, Target};
+///
+/// # actix::System::new().block_on(async {
+/// let bus = Bus::new().start();
+/// let dispatcher = Dispatcher::builder().bus("main", bus.clone()).start();
+/// bus.send(Subscribe::new("audit.**", [Target::logger()])?).await?;
+///
+/// let signal = herald_signal::Signal::new("audit.user.login", serde_json::json!({}))?;
+/// dispatcher.send(Dispatch::new(signal, [Target::bus("main")?])).await??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Default)]
+pub struct Bus {
+    trie: Trie<SubscriptionId>,
+    subscriptions: HashMap<SubscriptionId, Subscription>,
+    next_id: u64,
+    dispatcher: Option<WeakAddr<Dispatcher>>,
+}
+
+struct Subscription {
+    pattern: Pattern,
+    targets: Arc<[Target]>,
+}
+
+impl Bus {
+    /// A bus with no subscriptions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Actor for Bus {
+    type Context = Context<Self>;
+}
+
+impl fmt::Debug for Bus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bus")
+            .field("subscriptions", &self.subscriptions.len())
+            .field("attached", &self.dispatcher.is_some())
+            .finish()
+    }
+}
+
+/// Adds a subscription to a [`Bus`]; answered with its [`SubscriptionId`].
+#[derive(Debug)]
+#[must_use = "a subscription does nothing until it is sent to a bus"]
+pub struct Subscribe {
+    pattern: Pattern,
+    targets: Arc<[Target]>,
+}
+
+impl Subscribe {
+    /// A subscription of `targets` to the signal types `pattern` matches.
+    ///
+    /// # Errors
+    ///
+    /// A [`PatternError`] for an invalid pattern.
+    pub fn new<T: Into<Target>>(
+        pattern: &str,
+        targets: impl IntoIterator<Item = T>,
+    ) -> Result<Self, PatternError> {
+        Ok(Self {
+            pattern: Pattern::parse(pattern)?,
+            targets: targets.into_iter().map(Into::into).collect(),
+        })
+    }
+}
+
+impl Message for Subscribe {
+    type Result = SubscriptionId;
+}
+
+impl Handler<Subscribe> for Bus {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, subscribe: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        self.next_id += 1;
+        let id = SubscriptionId(self.next_id);
+        self.trie.insert(&subscribe.pattern, id);
+        self.subscriptions.insert(
+            id,
+            Subscription {
+                pattern: subscribe.pattern,
+                targets: subscribe.targets,
+            },
+        );
+        MessageResult(id)
+    }
+}
+
+/// Removes a subscription from a [`Bus`]; answered with whether it existed.
+#[derive(Debug, Clone, Copy)]
+pub struct Unsubscribe(pub SubscriptionId);
+
+impl Message for Unsubscribe {
+    type Result = bool;
+}
+
+impl Handler<Unsubscribe> for Bus {
+    type Result = bool;
+
+    fn handle(&mut self, Unsubscribe(id): Unsubscribe, _: &mut Context<Self>) -> bool {
+        match self.subscriptions.remove(&id) {
+            Some(subscription) => self.trie.remove(&subscription.pattern, id),
+            None => false,
+        }
+    }
+}
+
+/// Why a bus could not route a signal.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum BusError {
+    /// The bus was never given to a running dispatcher, or that dispatcher stopped.
+    #[error("the bus has no running dispatcher")]
+    NoDispatcher,
+}
+
+/// Routes a signal through a [`Bus`]; answered with how many subscriptions matched.
+/// (`bus` targets send this; it can also be sent directly.)
+#[derive(Debug)]
+pub struct Publish {
+    signal: Arc<Signal>,
+    span: Span,
+}
+
+impl Publish {
+    /// Publishes `signal`; the current span becomes the parent of its deliveries.
+    pub fn new(signal: impl Into<Arc<Signal>>) -> Self {
+        Self {
+            signal: signal.into(),
+            span: Span::current(),
+        }
+    }
+}
+
+impl Message for Publish {
+    type Result = Result<usize, BusError>;
+}
+
+impl Handler<Publish> for Bus {
+    type Result = Result<usize, BusError>;
+
+    fn handle(&mut self, publish: Publish, _: &mut Context<Self>) -> Self::Result {
+        let dispatcher = self
+            .dispatcher
+            .as_ref()
+            .and_then(WeakAddr::upgrade)
+            .ok_or(BusError::NoDispatcher)?;
+        let matched = self.trie.matches(publish.signal.ty());
+        let targets: Vec<Target> = matched
+            .iter()
+            .filter_map(|id| self.subscriptions.get(id))
+            .flat_map(|subscription| subscription.targets.iter().cloned())
+            .collect();
+        if !targets.is_empty() {
+            let dispatch = publish
+                .span
+                .in_scope(|| Dispatch::new(publish.signal, targets));
+            // Detached: the publish never waits for a subscriber's delivery.
+            drop(dispatcher.dispatch_async(dispatch));
+        }
+        Ok(matched.len())
+    }
+}
+
+/// Gives a bus the dispatcher that delivers to its subscribers.
+#[derive(Debug)]
+pub(crate) struct Attach(pub(crate) WeakAddr<Dispatcher>);
+
+impl Message for Attach {
+    type Result = ();
+}
+
+impl Handler<Attach> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, Attach(dispatcher): Attach, _: &mut Context<Self>) {
+        self.dispatcher = Some(dispatcher);
+    }
+}

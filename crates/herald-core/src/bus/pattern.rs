@@ -1,0 +1,389 @@
+//! Signal type patterns and the trie that matches them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Why a pattern is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PatternError {
+    /// The pattern is empty, or has an empty segment (`a..b`, `.a`, `a.`).
+    #[error("pattern {pattern:?} has an empty segment")]
+    EmptySegment {
+        /// The rejected pattern.
+        pattern: String,
+    },
+    /// `*` or `**` is part of a segment (`a*`), not the whole of it.
+    #[error(
+        "pattern {pattern:?} has a wildcard inside a segment; `*` and `**` must be whole segments"
+    )]
+    PartialWildcard {
+        /// The rejected pattern.
+        pattern: String,
+    },
+    /// `**.**`: two multi-segment wildcards in a row.
+    #[error("pattern {pattern:?} has `**` twice in a row")]
+    RepeatedMany {
+        /// The rejected pattern.
+        pattern: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Segment {
+    Exact(String),
+    /// `*`: exactly one segment.
+    One,
+    /// `**`: zero or more segments.
+    Many,
+}
+
+/// A pattern over signal types, by dot-separated segments: a literal segment matches
+/// itself, `*` matches exactly one segment, `**` matches zero or more.
+///
+/// ```
+/// use herald_core::Pattern;
+///
+/// let audit: Pattern = "audit.**".parse()?;
+/// assert!(audit.matches("audit"));
+/// assert!(audit.matches("audit.user.login"));
+///
+/// let updated: Pattern = "user.*.updated".parse()?;
+/// assert!(updated.matches("user.42.updated"));
+/// assert!(!updated.matches("user.a.b.updated"));
+/// # Ok::<(), herald_core::PatternError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl Pattern {
+    /// Parses a pattern.
+    ///
+    /// # Errors
+    ///
+    /// A [`PatternError`] for empty segments, wildcards inside a segment, or `**.**`.
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
+        let pattern = || text.to_owned();
+        let mut segments = Vec::new();
+        for part in text.split('.') {
+            let segment = match part {
+                "" => return Err(PatternError::EmptySegment { pattern: pattern() }),
+                "*" => Segment::One,
+                "**" => Segment::Many,
+                _ if part.contains('*') => {
+                    return Err(PatternError::PartialWildcard { pattern: pattern() });
+                }
+                _ => Segment::Exact(part.to_owned()),
+            };
+            if segment == Segment::Many && segments.last() == Some(&Segment::Many) {
+                return Err(PatternError::RepeatedMany { pattern: pattern() });
+            }
+            segments.push(segment);
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the signal type `ty` matches.
+    pub fn matches(&self, ty: &str) -> bool {
+        let parts: Vec<&str> = ty.split('.').collect();
+        matches_from(&self.segments, &parts)
+    }
+}
+
+fn matches_from(segments: &[Segment], parts: &[&str]) -> bool {
+    match segments.split_first() {
+        None => parts.is_empty(),
+        Some((Segment::Many, rest)) => {
+            (0..=parts.len()).any(|skip| matches_from(rest, &parts[skip..]))
+        }
+        Some((segment, rest)) => match parts.split_first() {
+            None => false,
+            Some((part, parts)) => {
+                let here = match segment {
+                    Segment::Exact(exact) => exact == part,
+                    _ => true,
+                };
+                here && matches_from(rest, parts)
+            }
+        },
+    }
+}
+
+impl FromStr for Pattern {
+    type Err = PatternError;
+
+    fn from_str(text: &str) -> Result<Self, PatternError> {
+        Self::parse(text)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Patterns arranged by segment, so that matching a type walks its segments instead of
+/// testing every pattern.
+#[derive(Debug)]
+pub(crate) struct Trie<T> {
+    root: Node<T>,
+}
+
+impl<T> Default for Trie<T> {
+    fn default() -> Self {
+        Self {
+            root: Node::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Node<T> {
+    exact: HashMap<String, Node<T>>,
+    one: Option<Box<Node<T>>>,
+    many: Option<Box<Node<T>>>,
+    values: Vec<T>,
+}
+
+impl<T> Default for Node<T> {
+    fn default() -> Self {
+        Self {
+            exact: HashMap::new(),
+            one: None,
+            many: None,
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy + Ord> Trie<T> {
+    pub(crate) fn insert(&mut self, pattern: &Pattern, value: T) {
+        let mut node = &mut self.root;
+        for segment in &pattern.segments {
+            node = match segment {
+                Segment::Exact(exact) => node.exact.entry(exact.clone()).or_default(),
+                Segment::One => node.one.get_or_insert_with(Default::default),
+                Segment::Many => node.many.get_or_insert_with(Default::default),
+            };
+        }
+        node.values.push(value);
+    }
+
+    /// Removes `value` from `pattern`'s node, pruning nodes left empty.
+    pub(crate) fn remove(&mut self, pattern: &Pattern, value: T) -> bool {
+        remove_from(&mut self.root, &pattern.segments, value)
+    }
+
+    /// Every value whose pattern matches `ty`, sorted, each once.
+    pub(crate) fn matches(&self, ty: &str) -> Vec<T> {
+        let parts: Vec<&str> = ty.split('.').collect();
+        let mut found = Vec::new();
+        collect(&self.root, &parts, &mut found);
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+fn collect<T: Copy>(node: &Node<T>, parts: &[&str], found: &mut Vec<T>) {
+    if let Some(many) = &node.many {
+        for skip in 0..=parts.len() {
+            collect(many, &parts[skip..], found);
+        }
+    }
+    let Some((part, rest)) = parts.split_first() else {
+        found.extend_from_slice(&node.values);
+        return;
+    };
+    if let Some(child) = node.exact.get(*part) {
+        collect(child, rest, found);
+    }
+    if let Some(one) = &node.one {
+        collect(one, rest, found);
+    }
+}
+
+fn remove_from<T: PartialEq>(node: &mut Node<T>, segments: &[Segment], value: T) -> bool {
+    let Some((segment, rest)) = segments.split_first() else {
+        let before = node.values.len();
+        node.values.retain(|v| *v != value);
+        return node.values.len() < before;
+    };
+    let (removed, empty) = match segment {
+        Segment::Exact(exact) => match node.exact.get_mut(exact) {
+            None => return false,
+            Some(child) => (remove_from(child, rest, value), child.is_empty()),
+        },
+        Segment::One | Segment::Many => {
+            let slot = if *segment == Segment::One {
+                &mut node.one
+            } else {
+                &mut node.many
+            };
+            match slot {
+                None => return false,
+                Some(child) => (remove_from(child, rest, value), child.is_empty()),
+            }
+        }
+    };
+    if empty {
+        match segment {
+            Segment::Exact(exact) => {
+                node.exact.remove(exact);
+            }
+            Segment::One => node.one = None,
+            Segment::Many => node.many = None,
+        }
+    }
+    removed
+}
+
+impl<T> Node<T> {
+    fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.exact.is_empty() && self.one.is_none() && self.many.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn p(text: &str) -> Pattern {
+        Pattern::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_three_kinds_of_segment() {
+        assert!(p("user.created").matches("user.created"));
+        assert!(!p("user.created").matches("user.created.v2"));
+        assert!(p("user.*").matches("user.created"));
+        assert!(!p("user.*").matches("user"));
+        assert!(!p("user.*").matches("user.a.b"));
+        for ty in ["audit", "audit.user", "audit.user.login"] {
+            assert!(p("audit.**").matches(ty), "{ty}");
+        }
+        assert!(!p("audit.**").matches("auditor"));
+        assert!(p("user.*.updated").matches("user.a.updated"));
+        assert!(!p("user.*.updated").matches("user.a.b.updated"));
+        assert!(p("**.failed").matches("failed"));
+        assert!(p("**.failed").matches("job.42.failed"));
+        assert!(p("**").matches("anything.at.all"));
+    }
+
+    #[test]
+    fn invalid_patterns_are_rejected() {
+        for bad in ["", ".", "a.", ".a", "a..b"] {
+            assert!(
+                matches!(Pattern::parse(bad), Err(PatternError::EmptySegment { .. })),
+                "{bad:?}"
+            );
+        }
+        for bad in ["a*", "a.b*", "***", "*a.b"] {
+            assert!(
+                matches!(
+                    Pattern::parse(bad),
+                    Err(PatternError::PartialWildcard { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            Pattern::parse("a.**.**"),
+            Err(PatternError::RepeatedMany { .. })
+        ));
+        assert!(Pattern::parse("**.*.**").is_ok());
+    }
+
+    #[test]
+    fn trie_insert_match_remove() {
+        let mut trie = Trie::default();
+        let patterns = ["audit.**", "user.*.updated", "user.created", "**"];
+        for (id, pattern) in patterns.iter().enumerate() {
+            trie.insert(&p(pattern), id);
+        }
+        assert_eq!(trie.matches("user.created"), [2, 3]);
+        assert_eq!(trie.matches("audit"), [0, 3]);
+        assert_eq!(trie.matches("user.7.updated"), [1, 3]);
+        assert!(trie.remove(&p("**"), 3));
+        assert!(!trie.remove(&p("**"), 3));
+        assert_eq!(trie.matches("user.created"), [2]);
+        for (id, pattern) in patterns.iter().enumerate().take(3) {
+            assert!(trie.remove(&p(pattern), id));
+        }
+        assert!(trie.root.is_empty(), "empty nodes are pruned");
+    }
+
+    /// The plainest possible matcher, by regular-expression-like recursion on text.
+    fn reference(pattern: &str, ty: &str) -> bool {
+        fn go(pattern: &[&str], ty: &[&str]) -> bool {
+            match (pattern.first(), ty.first()) {
+                (None, None) => true,
+                (Some(&"**"), _) => {
+                    go(&pattern[1..], ty) || (!ty.is_empty() && go(pattern, &ty[1..]))
+                }
+                (Some(&"*"), Some(_)) => go(&pattern[1..], &ty[1..]),
+                (Some(p), Some(t)) => p == t && go(&pattern[1..], &ty[1..]),
+                _ => false,
+            }
+        }
+        let pattern: Vec<&str> = pattern.split('.').collect();
+        let ty: Vec<&str> = ty.split('.').collect();
+        go(&pattern, &ty)
+    }
+
+    fn pattern_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof!["a", "b", "c", Just("*".to_owned()), Just("**".to_owned())],
+            1..5,
+        )
+        .prop_map(|segments| segments.join("."))
+        .prop_filter("valid", |text| Pattern::parse(text).is_ok())
+    }
+
+    fn type_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop_oneof!["a", "b", "c"], 1..6)
+            .prop_map(|segments| segments.join("."))
+    }
+
+    proptest! {
+        #[test]
+        fn trie_and_pattern_agree_with_the_reference(
+            patterns in prop::collection::vec(pattern_text(), 1..12),
+            types in prop::collection::vec(type_text(), 1..12),
+        ) {
+            let mut trie = Trie::default();
+            for (id, text) in patterns.iter().enumerate() {
+                trie.insert(&p(text), id);
+            }
+            for ty in &types {
+                let expected: Vec<usize> = patterns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, text)| reference(text, ty))
+                    .map(|(id, _)| id)
+                    .collect();
+                prop_assert_eq!(trie.matches(ty), expected.clone(), "type {}", ty);
+                for (id, text) in patterns.iter().enumerate() {
+                    prop_assert_eq!(p(text).matches(ty), expected.contains(&id));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The bus: routes by type pattern to each subscription's own targets, and never waits
+//! for a subscriber's delivery.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix::prelude::*;
+use herald_core::{
+    Bus, Dispatch, Dispatcher, ErrorKind, Outcome, PatternError, Stats, Subscribe, Target,
+    Unsubscribe,
+};
+use serde_json::json;
+use support::{Answer, Inbox, Probe, within};
+
+fn typed(ty: &str) -> herald_signal::Signal {
+    herald_signal::Signal::new(ty, json!({})).unwrap()
+}
+
+async fn publish(dispatcher: &Addr<Dispatcher>, ty: &str) -> Outcome {
+    let report = within(
+        "publish",
+        dispatcher.send(Dispatch::new(typed(ty), [Target::bus("main").unwrap()])),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    report.outcomes()[0].clone()
+}
+
+#[actix_rt::test]
+async fn signals_reach_the_subscriptions_whose_pattern_matches() {
+    let bus = Bus::new().start();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .bus("main", bus.clone())
+        .start();
+    let (audit, audit_count) = Inbox::start(Answer::Accept);
+    let (updates, updates_count) = Inbox::start(Answer::Accept);
+    let (exact, exact_count) = Inbox::start(Answer::Accept);
+    let audit_id = within(
+        "subscribe",
+        bus.send(Subscribe::new("audit.**", [Target::pid(audit.recipient())]).unwrap()),
+    )
+    .await
+    .unwrap();
+    within(
+        "subscribe",
+        bus.send(Subscribe::new("user.*.updated", [Target::pid(updates.recipient())]).unwrap()),
+    )
+    .await
+    .unwrap();
+    within(
+        "subscribe",
+        bus.send(Subscribe::new("user.created", [Target::pid(exact.recipient())]).unwrap()),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        publish(&dispatcher, "audit").await,
+        Outcome::Routed { subscriptions: 1 }
+    );
+    assert_eq!(
+        publish(&dispatcher, "audit.user").await,
+        Outcome::Routed { subscriptions: 1 }
+    );
+    assert_eq!(
+        publish(&dispatcher, "audit.user.login").await,
+        Outcome::Routed { subscriptions: 1 }
+    );
+    assert_eq!(
+        publish(&dispatcher, "user.a.updated").await,
+        Outcome::Routed { subscriptions: 1 }
+    );
+    assert_eq!(
+        publish(&dispatcher, "user.a.b.updated").await,
+        Outcome::Routed { subscriptions: 0 }
+    );
+    assert_eq!(
+        publish(&dispatcher, "user.created").await,
+        Outcome::Routed { subscriptions: 1 }
+    );
+
+    within("deliveries", async {
+        while audit_count.load(Ordering::SeqCst) < 3
+            || updates_count.load(Ordering::SeqCst) < 1
+            || exact_count.load(Ordering::SeqCst) < 1
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
+    assert!(
+        within("unsubscribe", bus.send(Unsubscribe(audit_id)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        publish(&dispatcher, "audit.user").await,
+        Outcome::Routed { subscriptions: 0 }
+    );
+    assert_eq!(audit_count.load(Ordering::SeqCst), 3);
+    assert_eq!(updates_count.load(Ordering::SeqCst), 1);
+    assert_eq!(exact_count.load(Ordering::SeqCst), 1);
+}
+
+#[actix_rt::test]
+async fn a_slow_subscriber_does_not_delay_the_next_publish() {
+    tokio::time::pause();
+    let probe = Probe::default();
+    let bus = Bus::new().start();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .bus("main", bus.clone())
+        .adapter("probe", probe.factory())
+        .start();
+    let (fast, fast_count) = Inbox::start(Answer::Accept);
+    // Every `job.*` signal goes to a subscriber that takes an hour, and to a fast one.
+    let slow = Target::custom("probe", json!({"delay_ms": 3_600_000}));
+    within(
+        "subscribe",
+        bus.send(Subscribe::new("job.*", [slow]).unwrap()),
+    )
+    .await
+    .unwrap();
+    within(
+        "subscribe",
+        bus.send(Subscribe::new("job.*", [Target::pid(fast.recipient()).sync()]).unwrap()),
+    )
+    .await
+    .unwrap();
+
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        publish(&dispatcher, "job.first").await,
+        Outcome::Routed { subscriptions: 2 }
+    );
+    assert_eq!(
+        publish(&dispatcher, "job.second").await,
+        Outcome::Routed { subscriptions: 2 }
+    );
+    within("fast subscriber got both", async {
+        while fast_count.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "waited {:?} on the slow subscriber",
+        start.elapsed()
+    );
+    assert_eq!(
+        probe.current.load(Ordering::SeqCst),
+        2,
+        "both slow deliveries still under way"
+    );
+}
+
+#[actix_rt::test]
+async fn subscriber_failures_reach_the_dispatcher_stats() {
+    let probe = Probe::default();
+    let bus = Bus::new().start();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .bus("main", bus.clone())
+        .adapter("probe", probe.factory())
+        .start();
+    within(
+        "subscribe",
+        bus.send(Subscribe::new("**", [Target::custom("probe", json!({"fail": true}))]).unwrap()),
+    )
+    .await
+    .unwrap();
+    publish(&dispatcher, "anything").await;
+    let stats = within("failure counted", async {
+        loop {
+            let stats = dispatcher.send(Stats).await.unwrap();
+            if stats.failed == 1 {
+                return stats;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(stats.per_adapter["probe"].failed, 1);
+    assert_eq!(stats.per_adapter["bus"].delivered, 1);
+}
+
+#[actix_rt::test]
+async fn an_unknown_bus_is_bus_not_found() {
+    let dispatcher = Dispatcher::builder().pool_size(0).start();
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(typed("x"), [Target::bus("nowhere").unwrap()])),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(matches!(error.first().error.kind(), ErrorKind::BusNotFound));
+    assert_eq!(
+        error.first().error.to_string(),
+        "bus delivery to bus(nowhere) failed: bus not found"
+    );
+}
+
+#[test]
+fn invalid_patterns_are_rejected_when_subscribing() {
+    for bad in ["", "a..b", "a.**.**", "a*"] {
+        assert!(
+            Subscribe::new(bad, Vec::<Target>::new()).is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        Subscribe::new("a.**.**", Vec::<Target>::new()).unwrap_err(),
+        PatternError::RepeatedMany { .. }
+    ));
+    assert!(Target::bus("").is_err());
+}
