@@ -1,4 +1,4 @@
-//! Herald's quick start: one signal, fanned out to five targets.
+//! Herald's quick start: one signal, fanned out to eight targets.
 //!
 //! Run it with:
 //!
@@ -6,32 +6,39 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! It starts a dispatcher and a receiving actor, registers a small custom adapter, and
-//! sends one `user.created` signal to an actor (`pid`, waiting for its answer), the
-//! `logger`, the `console`, a `noop` sink and the custom `shout` adapter — in parallel —
-//! then prints each target's outcome.
+//! It starts a dispatcher with a registry of named actors, a topic hub and a bus; a
+//! greeter actor (registered as `greeter`), two subscribers of the `users` topic, an
+//! audit actor subscribed on the bus to `user.**`, and a small custom adapter. Then it
+//! sends one `user.created` signal — in parallel — to the greeter by address (`pid`,
+//! waiting for its answer) and by name (`named`), the `users` topic (`pubsub`), the bus,
+//! the `logger`, the `console`, a `noop` sink and the custom `shout` adapter, and prints
+//! each target's outcome.
 
 use actix::prelude::*;
 use herald::prelude::*;
-use herald::{Adapter, Delivery, ErrorKind, Outcome, TargetOptions};
+use herald::{Adapter, Delivery, ErrorKind, Outcome, Stats, TargetError, TargetOptions};
 use serde_json::json;
 
-/// An actor that receives signals.
-struct Greeter;
+/// An actor that receives signals and says what it got.
+struct Listener(&'static str);
 
-impl Actor for Greeter {
+impl Actor for Listener {
     type Context = Context<Self>;
 }
 
-impl Handler<SignalMessage> for Greeter {
+impl Handler<SignalMessage> for Listener {
     type Result = Result<(), Rejection>;
 
     fn handle(&mut self, msg: SignalMessage, _: &mut Context<Self>) -> Self::Result {
+        let name = msg
+            .data()
+            .and_then(|d| d.as_json())
+            .map(|d| d["name"].to_string());
         println!(
-            "greeter: welcome, user {}!",
-            msg.data()
-                .and_then(|d| d.as_json())
-                .map_or("?".into(), |d| d["name"].to_string())
+            "{}: got {} for {}",
+            self.0,
+            msg.ty(),
+            name.unwrap_or_default()
         );
         Ok(())
     }
@@ -48,7 +55,7 @@ impl TargetOptions for ShoutOptions {}
 impl Adapter for Shout {
     type Options = ShoutOptions;
 
-    fn validate(&self, _: &serde_json::Value) -> Result<ShoutOptions, herald::TargetError> {
+    fn validate(&self, _: &serde_json::Value) -> Result<ShoutOptions, TargetError> {
         Ok(ShoutOptions)
     }
 
@@ -67,8 +74,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
 
-    let dispatcher = Dispatcher::builder().adapter("shout", || Shout).start();
-    let greeter = Greeter.start();
+    // The routing tables and the bus, then the dispatcher that uses them.
+    let registry = Registry::new();
+    let pubsub = PubSub::new();
+    let bus = Bus::new().start();
+    let dispatcher = Dispatcher::builder()
+        .registry(registry.clone())
+        .pubsub(pubsub.clone())
+        .bus("main", bus.clone())
+        .adapter("shout", || Shout)
+        .start();
+
+    // The receivers. The registry holds names weakly: keep the addresses.
+    let greeter = Listener("greeter").start();
+    registry.register("greeter", greeter.clone().recipient())?;
+    let subscribers = [Listener("mailer").start(), Listener("crm").start()];
+    for subscriber in &subscribers {
+        pubsub.subscribe("users", subscriber.clone().recipient())?;
+    }
+    let audit = Listener("audit").start();
+    bus.send(Subscribe::new(
+        "user.**",
+        [Target::pid(audit.clone().recipient())],
+    )?)
+    .await?;
 
     let signal = Signal::builder("user.created")
         .source("/quickstart")
@@ -76,7 +105,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     let targets: Vec<Target> = vec![
-        Target::pid(greeter.recipient()).sync().into(),
+        Target::pid(greeter.clone().recipient()).sync().into(),
+        Target::named("greeter")?.sync().into(),
+        Target::pubsub("users")?.into(),
+        Target::bus("main")?.into(),
         Target::logger().into(),
         Target::console().into(),
         Target::noop(),
@@ -86,9 +118,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let report = dispatcher.send(Dispatch::new(signal, targets)).await??;
 
+    // The bus hands its subscribers' deliveries to the dispatcher as a dispatch of
+    // their own; wait until the dispatcher has nothing in flight.
+    while dispatcher.send(Stats).await?.in_flight > 0 {
+        actix_rt::task::yield_now().await;
+    }
     println!("\n{} targets, all delivered:", report.len());
     for (name, outcome) in names.iter().zip(report.outcomes()) {
-        println!("  {name:<32} {outcome:?}");
+        println!("  {name:<36} {outcome:?}");
     }
     System::current().stop();
     Ok(())

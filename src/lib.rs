@@ -1,6 +1,7 @@
 //! Herald delivers **signals** — CloudEvents 1.0 envelopes — from actix applications to
-//! many **targets** at once: actors by address, logs, the console, a no-op sink and
-//! adapters of your own, in parallel, with every failure reported.
+//! many **targets** at once: actors by address or by name, topics, a pattern-routed bus,
+//! logs, the console, a no-op sink and adapters of your own, in parallel, with every
+//! failure reported.
 //!
 //! ```
 //! use herald::prelude::*;
@@ -37,8 +38,14 @@ pub use herald_core::{
 
 // Targets and the adapters behind them.
 pub use herald_core::{
-    ActorId, Adapter, ConsoleTarget, Delivery, LogFormat, LogLevel, LoggerTarget, Mode, Outcome,
-    PidTarget, Rejection, SignalMessage, Target, TargetOptions,
+    ActorId, Adapter, BusTarget, ConsoleTarget, Delivery, LogFormat, LogLevel, LoggerTarget, Mode,
+    NamedTarget, Outcome, PidTarget, PubSubTarget, Rejection, SignalMessage, Target, TargetOptions,
+};
+
+// In-process routing: named actors, topics, the pattern-routed bus.
+pub use herald_core::{
+    Bus, BusError, Pattern, PatternError, PubSub, PubSubError, Publish, Registry, RegistryError,
+    Subscribe, SubscriptionId, Unsubscribe,
 };
 
 // Errors.
@@ -46,7 +53,10 @@ pub use herald_core::{DeliveryError, ErrorKind, TargetError};
 
 /// The names most applications need: `use herald::prelude::*;`.
 pub mod prelude {
-    pub use herald_core::{Dispatch, DispatchExt, Dispatcher, Rejection, SignalMessage, Target};
+    pub use herald_core::{
+        Bus, Dispatch, DispatchExt, Dispatcher, PubSub, Registry, Rejection, SignalMessage,
+        Subscribe, Target,
+    };
     pub use herald_signal::Signal;
 }
 
