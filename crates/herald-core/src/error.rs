@@ -250,12 +250,26 @@ impl ErrorKind {
 /// assert!(!error.retryable());
 /// ```
 #[derive(Debug, Error)]
-#[error("{adapter} delivery to {target} failed: {kind}")]
+#[error("{adapter} delivery to {target} failed{}: {kind}", Attempts(*attempts))]
 pub struct DeliveryError {
     adapter: Cow<'static, str>,
     target: String,
     #[source]
     kind: ErrorKind,
+    attempts: u32,
+}
+
+/// Writes " after N attempts" when there was more than one.
+struct Attempts(u32);
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > 1 {
+            write!(f, " after {} attempts", self.0)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl DeliveryError {
@@ -269,7 +283,19 @@ impl DeliveryError {
             adapter: adapter.into(),
             target: target.into(),
             kind,
+            attempts: 1,
         }
+    }
+
+    /// The same error, after `attempts` attempts (an adapter that retries).
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// How many attempts were made; 1 unless the adapter retried.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 
     /// The adapter that failed.

@@ -21,6 +21,14 @@ pub enum Outcome {
         /// Subscribers that had stopped: they were removed from the topic.
         gone: usize,
     },
+    /// A remote receiver answered with a success status (the `http` and `webhook`
+    /// adapters).
+    Responded {
+        /// The status code.
+        status: u16,
+        /// How many attempts it took.
+        attempts: u32,
+    },
     /// The signal was routed by a bus (the `bus` adapter); its subscribers' deliveries
     /// run on their own.
     Routed {
@@ -37,6 +45,7 @@ impl Outcome {
             Self::Discarded => "discarded",
             Self::Broadcast { .. } => "broadcast",
             Self::Routed { .. } => "routed",
+            Self::Responded { .. } => "responded",
         }
     }
 }

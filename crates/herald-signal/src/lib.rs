@@ -52,5 +52,5 @@ pub use extension::ExtensionValue;
 pub use signal::{Signal, SpecVersion};
 pub use source::{DEFAULT_SOURCE, default_source, set_default_source};
 
-/// The timestamp type of [`Signal::time`].
-pub use chrono::{DateTime, Utc};
+/// The timestamp type of [`Signal::time`], and how to format it.
+pub use chrono::{DateTime, SecondsFormat, Utc};

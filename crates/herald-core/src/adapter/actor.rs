@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::rc::Rc;
@@ -181,14 +182,17 @@ impl<A: Adapter> Worker<A> {
             Span::none()
         };
         let timer = telemetry::Timer::start(context.telemetry);
-        let attempt = AssertUnwindSafe(self.attempt(context, &job.target));
+        let attempts = Cell::new(1);
+        let attempt = AssertUnwindSafe(self.attempt(context, &job.target, &attempts));
         let result = match attempt.catch_unwind().instrument(span.clone()).await {
             Ok(result) => result,
             Err(payload) => self.panicked(payload),
         };
         let result = result.map_err(|kind| {
             DeliveryError::new(self.name.clone(), job.target.describe().to_string(), kind)
+                .with_attempts(attempts.get())
         });
+        span.record("attempts", attempts.get());
         if context.telemetry {
             telemetry::record(&span, &result, timer.elapsed());
         }
@@ -199,6 +203,7 @@ impl<A: Adapter> Worker<A> {
         &self,
         context: &DispatchContext,
         target: &Target,
+        attempts: &Cell<u32>,
     ) -> Result<Outcome, ErrorKind> {
         {
             let validated;
@@ -214,11 +219,8 @@ impl<A: Adapter> Worker<A> {
                     &validated
                 }
             };
-            let delivery = Delivery {
-                signal: &context.signal,
-                options,
-                caller: context.caller,
-            };
+            let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
+            delivery.caller = context.caller;
             self.adapter.deliver(delivery).await
         }
     }

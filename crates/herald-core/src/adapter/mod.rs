@@ -3,6 +3,7 @@
 mod actor;
 mod pool;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -102,6 +103,7 @@ pub struct Delivery<'a, O> {
     /// The actor that dispatched, when it said who it is (see
     /// [`Dispatch::caller`](crate::Dispatch::caller)).
     pub caller: Option<ActorId>,
+    attempts: Option<&'a Cell<u32>>,
 }
 
 impl<'a, O> Delivery<'a, O> {
@@ -111,6 +113,21 @@ impl<'a, O> Delivery<'a, O> {
             signal,
             options,
             caller: None,
+            attempts: None,
+        }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: &'a Cell<u32>) -> Self {
+        self.attempts = Some(attempts);
+        self
+    }
+
+    /// Reports how many attempts the delivery has made so far (an adapter that retries
+    /// calls this before each attempt). It appears in the delivery's error and in its
+    /// span's `attempts` field. Default is 1.
+    pub fn report_attempts(&self, attempts: u32) {
+        if let Some(cell) = self.attempts {
+            cell.set(attempts);
         }
     }
 

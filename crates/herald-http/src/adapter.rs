@@ -1,0 +1,321 @@
+//! The `http` and `webhook` adapters: one awc client per arbiter, retries, signing.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use awc::error::{ConnectError, SendRequestError};
+use awc::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use awc::{Client, Connector};
+use futures_util::StreamExt;
+use herald_core::{Adapter, Delivery, DispatcherBuilder, ErrorKind, Outcome, Target, TargetError};
+use herald_signal::Signal;
+use tokio::time::Instant;
+
+use crate::encode::{Encoded, encode};
+use crate::retry::random;
+use crate::sign::{
+    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, jido_signature, standard_signature,
+};
+use crate::target::Signing;
+use crate::{HttpTarget, Webhook, WebhookSecret};
+
+/// How much of an error response's body is kept.
+pub(crate) const ERROR_BODY_LIMIT: usize = 4096;
+/// How much of a success response's body is read (so the connection can be reused).
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// Delivers `http` (plain) or `webhook` (signed) targets with awc.
+///
+/// Register both with [`HttpDispatcherExt::with_http`]. Each instance owns one awc
+/// client (connections are pooled and kept alive per arbiter); TLS certificates are
+/// always verified against the Mozilla root store, and redirects are not followed.
+pub struct HttpAdapter {
+    client: Client,
+    webhook: bool,
+}
+
+impl std::fmt::Debug for HttpAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpAdapter")
+            .field("webhook", &self.webhook)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpAdapter {
+    /// An adapter for plain (`webhook: false`) or signed targets, with its own client.
+    pub fn new(webhook: bool) -> Self {
+        Self {
+            client: client(),
+            webhook,
+        }
+    }
+}
+
+/// A client that verifies TLS certificates against the bundled Mozilla roots, with the
+/// `ring` provider chosen explicitly (so no process-wide default is needed).
+fn client() -> Client {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Client::builder()
+        .connector(Connector::new().rustls_0_23(Arc::new(config)))
+        .disable_redirects()
+        .disable_timeout()
+        .finish()
+}
+
+impl Adapter for HttpAdapter {
+    type Options = HttpTarget;
+    const KIND: &'static str = "network";
+
+    fn validate(&self, config: &serde_json::Value) -> Result<HttpTarget, TargetError> {
+        HttpTarget::from_config(config, self.webhook)
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, HttpTarget>) -> Result<Outcome, ErrorKind> {
+        let target = delivery.options;
+        if self.webhook && target.signing().is_none() {
+            return Err(TargetError::Invalid("a webhook target needs a secret".to_owned()).into());
+        }
+        let encoded = encode(delivery.signal, target.body_mode())?;
+        let policy = target.retry_policy();
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            delivery.report_attempts(attempt);
+            let failure = match self.attempt(target, delivery.signal, &encoded).await {
+                Ok(status) => {
+                    return Ok(Outcome::Responded {
+                        status,
+                        attempts: attempt,
+                    });
+                }
+                Err(failure) => failure,
+            };
+            if !failure.kind.retryable() || attempt >= policy.max_attempts() {
+                return Err(failure.kind);
+            }
+            let wait = failure
+                .retry_after
+                .unwrap_or_else(|| policy.backoff(attempt, random()));
+            if let Some(deadline) = policy.overall_deadline() {
+                if started.elapsed() + wait >= deadline {
+                    return Err(failure.kind);
+                }
+            }
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %failure.kind, "retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// One failed attempt: why, and how long the receiver asked us to wait.
+struct Failure {
+    kind: ErrorKind,
+    retry_after: Option<Duration>,
+}
+
+impl From<ErrorKind> for Failure {
+    fn from(kind: ErrorKind) -> Self {
+        Self {
+            kind,
+            retry_after: None,
+        }
+    }
+}
+
+impl HttpAdapter {
+    async fn attempt(
+        &self,
+        target: &HttpTarget,
+        signal: &Signal,
+        encoded: &Encoded,
+    ) -> Result<u16, Failure> {
+        let mut request = self
+            .client
+            .request(target.method_value().as_awc(), target.url().as_str())
+            .timeout(target.timeout_value());
+        let reserved = target.signing().map(Signing::reserved).unwrap_or_default();
+        for (name, value) in target.headers() {
+            if !reserved.contains(name) {
+                request = request.insert_header((name.clone(), value.clone()));
+            }
+        }
+        for (name, value) in &encoded.headers {
+            request = request.insert_header((name.clone(), value.clone()));
+        }
+        if let Some(content_type) = &encoded.content_type {
+            request = request.insert_header((CONTENT_TYPE, content_type.clone()));
+        }
+        if let Some(signing) = target.signing() {
+            for (name, value) in sign(signing, signal, &encoded.body)? {
+                request = request.insert_header((name, value));
+            }
+        }
+        let mut response = request
+            .send_body(encoded.body.clone())
+            .await
+            .map_err(|error| Failure::from(classify(error, target.timeout_value())))?;
+        let status = response.status();
+        if status.is_success() {
+            read_at_most(&mut response, DRAIN_LIMIT).await;
+            return Ok(status.as_u16());
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| target.retry_policy().retry_after(value, SystemTime::now()));
+        let body = read_at_most(&mut response, ERROR_BODY_LIMIT).await;
+        Err(Failure {
+            kind: ErrorKind::HttpStatus {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            },
+            retry_after,
+        })
+    }
+}
+
+/// Reads at most `limit` bytes of a response body, and stops there.
+async fn read_at_most<S>(response: &mut awc::ClientResponse<S>, limit: usize) -> Vec<u8>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.next().await {
+            Some(Ok(chunk)) => {
+                let room = limit - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    body
+}
+
+/// The scheme's headers for one attempt, signed now.
+fn sign(
+    signing: &Signing,
+    signal: &Signal,
+    body: &[u8],
+) -> Result<Vec<(HeaderName, HeaderValue)>, ErrorKind> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let value = |text: &str, what: &str| {
+        HeaderValue::from_str(text).map_err(|_| {
+            ErrorKind::InvalidTarget(TargetError::Invalid(format!(
+                "the signal's {what} is not a valid header value"
+            )))
+        })
+    };
+    let key = signing.secret.key();
+    Ok(match &signing.secret {
+        WebhookSecret::Standard(_) => vec![
+            (WEBHOOK_ID, value(signal.id(), "id")?),
+            (WEBHOOK_TIMESTAMP, HeaderValue::from(now)),
+            (
+                WEBHOOK_SIGNATURE,
+                value(
+                    &standard_signature(key, signal.id(), now, body),
+                    "signature",
+                )?,
+            ),
+        ],
+        WebhookSecret::Jido(_) => {
+            let [signature, timestamp, event] = signing.jido_headers.clone();
+            let event_type = signing
+                .event_types
+                .get(signal.ty())
+                .map_or(signal.ty(), String::as_str);
+            vec![
+                (
+                    signature,
+                    value(&jido_signature(key, now, body), "signature")?,
+                ),
+                (timestamp, HeaderValue::from(now)),
+                (event, value(event_type, "type")?),
+            ]
+        }
+    })
+}
+
+/// Sorts awc's errors into Herald's kinds: refused, timeout, TLS, other connect.
+fn classify(error: SendRequestError, timeout: Duration) -> ErrorKind {
+    match error {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            ErrorKind::Timeout(timeout)
+        }
+        SendRequestError::Connect(ConnectError::Io(io)) => {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                ErrorKind::ConnectionRefused
+            } else if is_tls(&io) {
+                ErrorKind::Tls(io.to_string())
+            } else {
+                ErrorKind::Connect(io.to_string())
+            }
+        }
+        SendRequestError::Connect(other) => ErrorKind::Connect(other.to_string()),
+        SendRequestError::Send(io) if is_tls(&io) => ErrorKind::Tls(io.to_string()),
+        other => ErrorKind::Connect(other.to_string()),
+    }
+}
+
+fn is_tls(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+/// `Target::http(url)` and `Target::webhook(url)`.
+pub trait HttpTargetExt {
+    /// A plain HTTP(S) target. See [`HttpTarget`].
+    ///
+    /// # Errors
+    ///
+    /// A URL that is not http(s), has no host, has userinfo, whitespace or control
+    /// characters.
+    fn http(url: &str) -> Result<HttpTarget, TargetError>;
+
+    /// A signed webhook target; give it a secret next. See [`Webhook`].
+    ///
+    /// # Errors
+    ///
+    /// As [`HttpTargetExt::http`].
+    fn webhook(url: &str) -> Result<Webhook, TargetError>;
+}
+
+impl HttpTargetExt for Target {
+    fn http(url: &str) -> Result<HttpTarget, TargetError> {
+        HttpTarget::new(url)
+    }
+
+    fn webhook(url: &str) -> Result<Webhook, TargetError> {
+        Webhook::new(url)
+    }
+}
+
+/// Registers the `http` and `webhook` adapters on a dispatcher builder.
+pub trait HttpDispatcherExt {
+    /// Adds the `http` and `webhook` adapters.
+    fn with_http(self) -> Self;
+}
+
+impl HttpDispatcherExt for DispatcherBuilder {
+    fn with_http(self) -> Self {
+        self.adapter("http", || HttpAdapter::new(false))
+            .adapter("webhook", || HttpAdapter::new(true))
+    }
+}

@@ -1,0 +1,58 @@
+//! HTTP and signed webhook delivery for Herald, on awc.
+//!
+//! Two adapters — `http` (plain) and `webhook` (signed) — and the receiver-side
+//! [`verify`], so a Rust service receiving Herald's webhooks needs nothing else.
+//!
+//! ```
+//! use herald_core::{Dispatch, Dispatcher, Target};
+//! use herald_http::{HttpDispatcherExt, HttpTargetExt};
+//!
+//! # actix::System::new().block_on(async {
+//! let dispatcher = Dispatcher::builder().with_http().start();
+//! let webhook = Target::webhook("https://example.com/hooks")?
+//!     .secret("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")?;
+//! let dispatch = Dispatch::new(herald_signal::Signal::new("user.created", serde_json::json!({}))?, [webhook]);
+//! # let _ = (dispatcher, dispatch);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Requests
+//!
+//! - URL: http or https, with a host, no userinfo, no whitespace or control characters.
+//! - Method: `POST` (default), `PUT`, `PATCH`. Timeout: 1 ms – 60 s, default 5 s.
+//! - Body: CloudEvents structured mode (`application/cloudevents+json`) by default;
+//!   binary mode (`ce-*` headers, data as the body) as an option.
+//! - TLS certificates are always verified; there is no option to turn that off.
+//!   Redirects are not followed. Connections are pooled and kept alive per arbiter.
+//!
+//! # Retries
+//!
+//! See [`RetryPolicy`]: up to 10 attempts, exponential backoff with jitter, an optional
+//! deadline, `Retry-After` honoured; only connect errors, timeouts, 408, 425, 429 and 5xx
+//! are retried. Errors keep the status and at most 4 KiB of the body.
+//!
+//! # Signing
+//!
+//! - **Standard Webhooks** (`.secret("whsec_…")`): `webhook-id` (the signal id),
+//!   `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`.
+//! - **jido-compatible** (`.jido_secret("…")`): `x-webhook-signature` (hex HMAC-SHA256 of
+//!   `timestamp.body`), `x-webhook-timestamp`, `x-webhook-event` (the signal type, or its
+//!   mapping from [`HttpTarget::event_type`]).
+//!
+//! Caller headers that collide with the scheme's are dropped. Secrets never appear in
+//! `Debug`, logs, telemetry or errors.
+
+mod adapter;
+mod encode;
+mod retry;
+mod secret;
+mod sign;
+mod target;
+mod verify;
+
+pub use adapter::{HttpAdapter, HttpDispatcherExt, HttpTargetExt};
+pub use retry::RetryPolicy;
+pub use secret::{Key, WebhookSecret};
+pub use target::{BodyMode, HttpMethod, HttpTarget, Webhook};
+pub use verify::{DEFAULT_TOLERANCE, HeaderLookup, VerifyError, verify, verify_at};

@@ -1,0 +1,224 @@
+//! When and how long to wait before trying a delivery again.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime};
+
+use herald_core::TargetError;
+
+/// How an `http` or `webhook` target retries: how many attempts, the backoff between
+/// them, and an optional overall deadline.
+///
+/// Only retryable failures are retried: connect errors, timeouts, and statuses 408, 425,
+/// 429 and 5xx. The wait before attempt *n + 1* is exponential (`base × 2ⁿ⁻¹`, capped at
+/// `max`) with jitter, and never less than `base`; a `Retry-After` header (seconds or
+/// an HTTP date) replaces it, capped at `max`. Waiting never blocks a thread.
+///
+/// ```
+/// use std::time::Duration;
+/// use herald_http::RetryPolicy;
+///
+/// let policy = RetryPolicy::new(5, Duration::from_millis(200), Duration::from_secs(5))?
+///     .deadline(Duration::from_secs(30));
+/// assert_eq!(policy.max_attempts(), 5);
+/// assert_eq!(RetryPolicy::default().max_attempts(), 3);
+/// # Ok::<(), herald_core::TargetError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    deadline: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts, 100 ms to 10 s between them, no deadline.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+            deadline: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The most attempts a policy may make.
+    pub const MAX_ATTEMPTS: u32 = 10;
+
+    /// A policy of `max_attempts` (1–10, the first try counts) with waits between
+    /// `base_delay` and `max_delay`.
+    ///
+    /// # Errors
+    ///
+    /// Attempts outside 1–10, a zero base delay, or a max delay below the base.
+    pub fn new(
+        max_attempts: u32,
+        base_delay: Duration,
+        max_delay: Duration,
+    ) -> Result<Self, TargetError> {
+        if !(1..=Self::MAX_ATTEMPTS).contains(&max_attempts) {
+            return Err(TargetError::invalid_field(
+                "max_attempts",
+                "must be between 1 and 10",
+            ));
+        }
+        if base_delay.is_zero() {
+            return Err(TargetError::invalid_field(
+                "base_delay_ms",
+                "must be at least 1 ms",
+            ));
+        }
+        if max_delay < base_delay {
+            return Err(TargetError::invalid_field(
+                "max_delay_ms",
+                "must not be less than base_delay_ms",
+            ));
+        }
+        Ok(Self {
+            max_attempts,
+            base_delay,
+            max_delay,
+            deadline: None,
+        })
+    }
+
+    /// One attempt, no retries.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets an overall budget for all attempts and waits: no retry starts that would
+    /// wait past it. Default is none.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The most attempts, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The shortest wait between attempts.
+    pub fn base_delay(&self) -> Duration {
+        self.base_delay
+    }
+
+    /// The longest wait between attempts.
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// The overall budget, if any.
+    pub fn overall_deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// The wait after failed attempt `attempt` (from 1), given a random number: half the
+    /// exponential step plus a random part of the other half, within `[base, max]`.
+    pub(crate) fn backoff(&self, attempt: u32, random: u64) -> Duration {
+        let step = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+            .min(self.max_delay);
+        let half = step / 2;
+        let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        let jitter = Duration::from_nanos(random % jitter_nanos.saturating_add(1));
+        (half + jitter).clamp(self.base_delay, self.max_delay)
+    }
+
+    /// The wait a `Retry-After` value asks for, capped at the max delay.
+    pub(crate) fn retry_after(&self, value: &str, now: SystemTime) -> Option<Duration> {
+        let value = value.trim();
+        let wait = match value.parse::<u64>() {
+            Ok(seconds) => Duration::from_secs(seconds),
+            Err(_) => httpdate::parse_http_date(value)
+                .ok()?
+                .duration_since(now)
+                .unwrap_or_default(),
+        };
+        Some(wait.min(self.max_delay))
+    }
+}
+
+/// A random number for jitter, from the standard library's randomly keyed hasher.
+pub(crate) fn random() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn bounds_are_checked() {
+        let ms = Duration::from_millis;
+        assert!(RetryPolicy::new(0, ms(1), ms(2)).is_err());
+        assert!(RetryPolicy::new(11, ms(1), ms(2)).is_err());
+        assert!(RetryPolicy::new(1, ms(0), ms(2)).is_err());
+        let error = RetryPolicy::new(3, ms(10), ms(5)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "field `max_delay_ms` must not be less than base_delay_ms"
+        );
+        assert!(RetryPolicy::new(10, ms(5), ms(5)).is_ok());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_and_is_capped() {
+        let policy =
+            RetryPolicy::new(3, Duration::from_millis(100), Duration::from_secs(10)).unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(policy.retry_after("1", now), Some(Duration::from_secs(1)));
+        assert_eq!(
+            policy.retry_after("3600", now),
+            Some(Duration::from_secs(10))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(4));
+        assert_eq!(
+            policy.retry_after(&later, now),
+            Some(Duration::from_secs(4))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(4));
+        assert_eq!(policy.retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(policy.retry_after("soon", now), None);
+    }
+
+    proptest! {
+        #[test]
+        fn backoff_stays_within_base_and_max(
+            attempts in 1u32..=10,
+            base_ms in 1u64..5_000,
+            spread in 0u64..60_000,
+            attempt in 1u32..40,
+            random in any::<u64>(),
+        ) {
+            let base = Duration::from_millis(base_ms);
+            let max = base + Duration::from_millis(spread);
+            let policy = RetryPolicy::new(attempts, base, max).unwrap();
+            let wait = policy.backoff(attempt, random);
+            prop_assert!(base <= wait && wait <= max, "{wait:?} outside {base:?}..={max:?}");
+        }
+
+        #[test]
+        fn backoff_grows_until_the_cap(base_ms in 1u64..100, random in any::<u64>()) {
+            let base = Duration::from_millis(base_ms);
+            let policy = RetryPolicy::new(10, base, Duration::from_secs(3600)).unwrap();
+            // The lower bound of each step doubles: half of base × 2ⁿ⁻¹.
+            for attempt in 2..8u32 {
+                let floor = (base * (1 << (attempt - 1))) / 2;
+                prop_assert!(policy.backoff(attempt, random) >= floor.max(base));
+            }
+        }
+    }
+}

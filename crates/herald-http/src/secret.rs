@@ -1,0 +1,104 @@
+//! Webhook secrets: which signing scheme, and the key. Never printed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use herald_core::TargetError;
+
+/// A webhook signing secret, which also chooses the signing scheme.
+///
+/// Its `Debug` output never shows the key, and it has no `Display`.
+///
+/// ```
+/// use herald_http::WebhookSecret;
+///
+/// let standard = WebhookSecret::standard("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")?;
+/// let jido = WebhookSecret::jido("mysecret")?;
+/// assert_eq!(format!("{standard:?}"), "WebhookSecret::Standard([REDACTED])");
+/// assert!(!format!("{jido:?}").contains("mysecret"));
+/// # Ok::<(), herald_core::TargetError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum WebhookSecret {
+    /// [Standard Webhooks]: the key is the base64 after `whsec_`.
+    ///
+    /// [Standard Webhooks]: https://www.standardwebhooks.com/
+    Standard(Key),
+    /// `jido_signal`'s scheme: the key is the secret's UTF-8 bytes.
+    Jido(Key),
+}
+
+/// Secret key bytes; redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(Arc<[u8]>);
+
+impl Key {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl WebhookSecret {
+    /// A Standard Webhooks secret: `whsec_` followed by the base64 of the key.
+    ///
+    /// # Errors
+    ///
+    /// When the prefix is missing, the rest is not base64, or the key is empty. The
+    /// error never repeats the secret.
+    pub fn standard(secret: &str) -> Result<Self, TargetError> {
+        let invalid = |rule: &str| TargetError::invalid_field("secret", rule);
+        let encoded = secret
+            .strip_prefix("whsec_")
+            .ok_or_else(|| invalid("must start with `whsec_` (a Standard Webhooks secret)"))?;
+        let key = STANDARD
+            .decode(encoded)
+            .map_err(|_| invalid("must be `whsec_` followed by base64"))?;
+        if key.is_empty() {
+            return Err(invalid("must not be empty"));
+        }
+        Ok(Self::Standard(Key(key.into())))
+    }
+
+    /// A `jido_signal`-compatible secret: any non-empty text.
+    ///
+    /// # Errors
+    ///
+    /// When `secret` is empty.
+    pub fn jido(secret: &str) -> Result<Self, TargetError> {
+        if secret.is_empty() {
+            return Err(TargetError::invalid_field("secret", "must not be empty"));
+        }
+        Ok(Self::Jido(Key(secret.as_bytes().into())))
+    }
+
+    /// The scheme's name: `"standard"` or `"jido"`.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Self::Standard(_) => "standard",
+            Self::Jido(_) => "jido",
+        }
+    }
+
+    pub(crate) fn key(&self) -> &[u8] {
+        match self {
+            Self::Standard(key) | Self::Jido(key) => key.bytes(),
+        }
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Standard(_) => f.write_str("WebhookSecret::Standard([REDACTED])"),
+            Self::Jido(_) => f.write_str("WebhookSecret::Jido([REDACTED])"),
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! The options of an `http` or `webhook` target, checked once when built.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use awc::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use herald_core::{Target, TargetError, TargetOptions};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::sign::{X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE, X_WEBHOOK_TIMESTAMP};
+use crate::{RetryPolicy, WebhookSecret};
+
+/// The HTTP methods a delivery may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HttpMethod {
+    /// `POST`.
+    #[default]
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+}
+
+impl HttpMethod {
+    pub(crate) fn as_awc(self) -> awc::http::Method {
+        match self {
+            Self::Post => awc::http::Method::POST,
+            Self::Put => awc::http::Method::PUT,
+            Self::Patch => awc::http::Method::PATCH,
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_uppercase().as_str() {
+            "POST" => Some(Self::Post),
+            "PUT" => Some(Self::Put),
+            "PATCH" => Some(Self::Patch),
+            _ => None,
+        }
+    }
+}
+
+/// How the signal travels in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BodyMode {
+    /// CloudEvents structured mode: the whole event as `application/cloudevents+json`.
+    #[default]
+    Structured,
+    /// CloudEvents binary mode: attributes as `ce-*` headers, the data as the body.
+    Binary,
+}
+
+/// The shortest and longest request timeout.
+const TIMEOUTS: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(60));
+
+/// A target that delivers a signal over HTTP(S): build with
+/// [`Target::http`](crate::HttpTargetExt::http) (plain) or
+/// [`Target::webhook`](crate::HttpTargetExt::webhook) (signed).
+///
+/// Every setter checks its input; a built target is valid.
+///
+/// ```
+/// use std::time::Duration;
+/// use herald_core::Target;
+/// use herald_http::{BodyMode, HttpMethod, HttpTargetExt, RetryPolicy};
+///
+/// let target = Target::http("https://example.com/events")?
+///     .method(HttpMethod::Put)
+///     .header("x-tenant", "acme")?
+///     .timeout(Duration::from_secs(2))?
+///     .retry(RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(2))?)
+///     .body(BodyMode::Binary);
+/// assert_eq!(target.url().as_str(), "https://example.com/events");
+/// # Ok::<(), herald_core::TargetError>(())
+/// ```
+#[derive(Clone)]
+#[must_use = "a target does nothing until it is dispatched to"]
+pub struct HttpTarget {
+    url: Url,
+    method: HttpMethod,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Duration,
+    retry: RetryPolicy,
+    body: BodyMode,
+    signing: Option<Signing>,
+}
+
+/// How a webhook is signed.
+#[derive(Clone)]
+pub(crate) struct Signing {
+    pub(crate) secret: WebhookSecret,
+    /// Jido scheme: the three header names (signature, timestamp, event).
+    pub(crate) jido_headers: [HeaderName; 3],
+    /// Jido scheme: signal type → value of the event header.
+    pub(crate) event_types: HashMap<String, String>,
+}
+
+impl Signing {
+    /// The headers this scheme sets itself; callers' headers of these names are dropped.
+    pub(crate) fn reserved(&self) -> &[HeaderName] {
+        static STANDARD: [HeaderName; 3] = [
+            crate::sign::WEBHOOK_ID,
+            crate::sign::WEBHOOK_TIMESTAMP,
+            crate::sign::WEBHOOK_SIGNATURE,
+        ];
+        match self.secret {
+            WebhookSecret::Standard(_) => &STANDARD,
+            WebhookSecret::Jido(_) => &self.jido_headers,
+        }
+    }
+}
+
+impl HttpTarget {
+    /// The default request timeout.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A plain target for `url`: http or https, with a host, no userinfo, no whitespace
+    /// or control characters.
+    ///
+    /// # Errors
+    ///
+    /// A [`TargetError`] naming `url` and the broken rule.
+    pub fn new(url: &str) -> Result<Self, TargetError> {
+        Ok(Self {
+            url: parse_url(url)?,
+            method: HttpMethod::Post,
+            headers: Vec::new(),
+            timeout: Self::DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+            body: BodyMode::Structured,
+            signing: None,
+        })
+    }
+
+    /// Sets the method. Default is [`HttpMethod::Post`].
+    pub fn method(mut self, method: HttpMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds a request header. Names are RFC 7230 tokens, compared case-insensitively and
+    /// given once each; values have no control characters. `content-type` is set by
+    /// Herald from the body mode. Headers a webhook's signing scheme sets itself are
+    /// dropped. Default is no extra headers.
+    ///
+    /// # Errors
+    ///
+    /// An invalid or repeated name, `content-type`, or an invalid value.
+    pub fn header(mut self, name: &str, value: &str) -> Result<Self, TargetError> {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            TargetError::invalid_field("headers", format!("name {name:?} is not an HTTP token"))
+        })?;
+        if name == CONTENT_TYPE {
+            return Err(TargetError::invalid_field(
+                "headers",
+                "must not set content-type; it follows the body mode",
+            ));
+        }
+        if self.headers.iter().any(|(existing, _)| *existing == name) {
+            return Err(TargetError::invalid_field(
+                "headers",
+                format!("name `{name}` is given more than once"),
+            ));
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            TargetError::invalid_field(
+                "headers",
+                format!("value of `{name}` has control characters or non-visible bytes"),
+            )
+        })?;
+        self.headers.push((name, value));
+        Ok(self)
+    }
+
+    /// Sets the time one attempt may take, from connecting to the response's status:
+    /// 1 ms to 60 s. Default is 5 seconds.
+    ///
+    /// # Errors
+    ///
+    /// A timeout outside 1 ms – 60 s.
+    pub fn timeout(mut self, timeout: Duration) -> Result<Self, TargetError> {
+        if timeout < TIMEOUTS.0 || timeout > TIMEOUTS.1 {
+            return Err(TargetError::invalid_field(
+                "timeout_ms",
+                "must be between 1 ms and 60 s",
+            ));
+        }
+        self.timeout = timeout;
+        Ok(self)
+    }
+
+    /// Sets the retry policy. Default is [`RetryPolicy::default`]: 3 attempts, 100 ms
+    /// to 10 s apart.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets how the signal travels. Default is [`BodyMode::Structured`].
+    pub fn body(mut self, body: BodyMode) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Maps a signal type to the value of the jido scheme's event header (other types
+    /// are sent as they are). Default is no mapping.
+    pub fn event_type(mut self, signal_type: &str, event: &str) -> Self {
+        if let Some(signing) = &mut self.signing {
+            signing
+                .event_types
+                .insert(signal_type.to_owned(), event.to_owned());
+        }
+        self
+    }
+
+    /// Renames the jido scheme's headers (signature, timestamp, event), which must be
+    /// distinct tokens. Default is `x-webhook-signature`, `x-webhook-timestamp`,
+    /// `x-webhook-event`.
+    ///
+    /// # Errors
+    ///
+    /// A name that is not a token, or names that are not distinct.
+    pub fn jido_headers(
+        mut self,
+        signature: &str,
+        timestamp: &str,
+        event: &str,
+    ) -> Result<Self, TargetError> {
+        let parse = |name: &str| {
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                TargetError::invalid_field("jido_headers", format!("{name:?} is not an HTTP token"))
+            })
+        };
+        let names = [parse(signature)?, parse(timestamp)?, parse(event)?];
+        if names[0] == names[1] || names[1] == names[2] || names[0] == names[2] {
+            return Err(TargetError::invalid_field(
+                "jido_headers",
+                "must be three distinct names",
+            ));
+        }
+        if let Some(signing) = &mut self.signing {
+            signing.jido_headers = names;
+        }
+        Ok(self)
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    pub(crate) fn method_value(&self) -> HttpMethod {
+        self.method
+    }
+
+    pub(crate) fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
+    pub(crate) fn timeout_value(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub(crate) fn body_mode(&self) -> BodyMode {
+        self.body
+    }
+
+    pub(crate) fn signing(&self) -> Option<&Signing> {
+        self.signing.as_ref()
+    }
+
+    fn signed(mut self, secret: WebhookSecret) -> Self {
+        self.signing = Some(Signing {
+            secret,
+            jido_headers: [X_WEBHOOK_SIGNATURE, X_WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT],
+            event_types: HashMap::new(),
+        });
+        self
+    }
+
+    /// Reads a target from a config object (without its `adapter` field): `url`,
+    /// `method`, `headers` (object), `timeout_ms`, `body` (`structured` | `binary`),
+    /// `retry` (`max_attempts`, `base_delay_ms`, `max_delay_ms`, `deadline_ms`); and for
+    /// webhooks `secret`, `scheme` (`standard` | `jido`), `event_types` (object).
+    ///
+    /// # Errors
+    ///
+    /// A [`TargetError`] naming the field and the rule.
+    pub fn from_config(config: &Value, webhook: bool) -> Result<Self, TargetError> {
+        let Value::Object(map) = config else {
+            return Err(TargetError::Invalid(
+                "a target config must be a JSON object".to_owned(),
+            ));
+        };
+        let mut fields = Config(map.clone());
+        let url = fields.string("url")?.ok_or_else(|| missing("url"))?;
+        let mut target = Self::new(&url)?;
+        if let Some(method) = fields.string("method")? {
+            target.method = HttpMethod::parse(&method).ok_or_else(|| {
+                TargetError::invalid_field("method", "must be one of POST, PUT, PATCH")
+            })?;
+        }
+        if let Some(headers) = fields.object("headers")? {
+            for (name, value) in headers {
+                let Value::String(value) = value else {
+                    return Err(TargetError::invalid_field(
+                        "headers",
+                        "values must be strings",
+                    ));
+                };
+                target = target.header(&name, &value)?;
+            }
+        }
+        if let Some(ms) = fields.millis("timeout_ms")? {
+            target = target.timeout(ms)?;
+        }
+        if let Some(body) = fields.string("body")? {
+            target.body = match body.as_str() {
+                "structured" => BodyMode::Structured,
+                "binary" => BodyMode::Binary,
+                _ => {
+                    return Err(TargetError::invalid_field(
+                        "body",
+                        "must be one of structured, binary",
+                    ));
+                }
+            };
+        }
+        if let Some(retry) = fields.object("retry")? {
+            target.retry = retry_from(retry)?;
+        }
+        if webhook {
+            let secret = fields.string("secret")?.ok_or_else(|| missing("secret"))?;
+            let secret = match fields.string("scheme")?.as_deref() {
+                None | Some("standard") => WebhookSecret::standard(&secret)?,
+                Some("jido") => WebhookSecret::jido(&secret)?,
+                Some(_) => {
+                    return Err(TargetError::invalid_field(
+                        "scheme",
+                        "must be one of standard, jido",
+                    ));
+                }
+            };
+            target = target.signed(secret);
+            if let Some(types) = fields.object("event_types")? {
+                for (ty, event) in types {
+                    let Value::String(event) = event else {
+                        return Err(TargetError::invalid_field(
+                            "event_types",
+                            "values must be strings",
+                        ));
+                    };
+                    target = target.event_type(&ty, &event);
+                }
+            }
+        }
+        fields.finish(webhook)?;
+        Ok(target)
+    }
+}
+
+fn missing(field: &str) -> TargetError {
+    TargetError::MissingField {
+        field: field.to_owned(),
+    }
+}
+
+fn retry_from(map: Map<String, Value>) -> Result<RetryPolicy, TargetError> {
+    let mut fields = Config(map);
+    let default = RetryPolicy::default();
+    let attempts = match fields.0.remove("max_attempts") {
+        None => default.max_attempts(),
+        Some(Value::Number(n)) => {
+            n.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    TargetError::invalid_field("max_attempts", "must be between 1 and 10")
+                })?
+        }
+        Some(_) => {
+            return Err(TargetError::invalid_field(
+                "max_attempts",
+                "must be between 1 and 10",
+            ));
+        }
+    };
+    let base = fields
+        .millis("base_delay_ms")?
+        .unwrap_or(default.base_delay());
+    let max = fields
+        .millis("max_delay_ms")?
+        .unwrap_or(default.max_delay().max(base));
+    let mut policy = RetryPolicy::new(attempts, base, max)?;
+    if let Some(deadline) = fields.millis("deadline_ms")? {
+        policy = policy.deadline(deadline);
+    }
+    if let Some((field, _)) = fields.0.into_iter().next() {
+        return Err(TargetError::UnknownField {
+            field,
+            expected: vec![
+                "max_attempts",
+                "base_delay_ms",
+                "max_delay_ms",
+                "deadline_ms",
+            ],
+        });
+    }
+    Ok(policy)
+}
+
+/// Reads fields out of a config object.
+struct Config(Map<String, Value>);
+
+impl Config {
+    fn string(&mut self, name: &str) -> Result<Option<String>, TargetError> {
+        match self.0.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(TargetError::invalid_field(name, "must be a string")),
+        }
+    }
+
+    fn object(&mut self, name: &str) -> Result<Option<Map<String, Value>>, TargetError> {
+        match self.0.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(_) => Err(TargetError::invalid_field(name, "must be an object")),
+        }
+    }
+
+    fn millis(&mut self, name: &str) -> Result<Option<Duration>, TargetError> {
+        match self.0.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(|ms| Some(Duration::from_millis(ms)))
+                .ok_or_else(|| {
+                    TargetError::invalid_field(name, "must be a whole number of milliseconds")
+                }),
+            Some(_) => Err(TargetError::invalid_field(
+                name,
+                "must be a whole number of milliseconds",
+            )),
+        }
+    }
+
+    fn finish(self, webhook: bool) -> Result<(), TargetError> {
+        let mut expected = vec!["url", "method", "headers", "timeout_ms", "body", "retry"];
+        if webhook {
+            expected.extend(["secret", "scheme", "event_types"]);
+        }
+        match self.0.into_iter().next() {
+            None => Ok(()),
+            Some((field, _)) => Err(TargetError::UnknownField { field, expected }),
+        }
+    }
+}
+
+/// Checks a target URL: http or https, a host, a valid non-zero port, no userinfo, no
+/// whitespace or control characters. Errors never echo the URL (it may hold a token).
+fn parse_url(text: &str) -> Result<Url, TargetError> {
+    let invalid = |rule: &str| TargetError::invalid_field("url", rule);
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not contain whitespace or control characters"));
+    }
+    let url =
+        Url::parse(text).map_err(|error| invalid(&format!("is not a valid URL ({error})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("must use http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("must have a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not contain userinfo (user:password@)"));
+    }
+    if url.port() == Some(0) {
+        return Err(invalid("must not use port 0"));
+    }
+    Ok(url)
+}
+
+/// The URL as telemetry and errors show it: no userinfo, query or fragment.
+pub(crate) fn redacted_url(url: &Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    shown
+}
+
+impl fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("url", &redacted_url(&self.url))
+            .field("method", &self.method)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("body", &self.body)
+            .field("scheme", &self.signing.as_ref().map(|s| s.secret.scheme()))
+            .finish()
+    }
+}
+
+impl TargetOptions for HttpTarget {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redacted_url(&self.url))
+    }
+}
+
+impl From<HttpTarget> for Target {
+    fn from(options: HttpTarget) -> Self {
+        let adapter = if options.signing.is_some() {
+            "webhook"
+        } else {
+            "http"
+        };
+        Target::new(adapter, options)
+    }
+}
+
+/// A webhook target that still needs its secret: [`Webhook::secret`] (Standard Webhooks)
+/// or [`Webhook::jido_secret`] makes it an [`HttpTarget`] that signs every request.
+#[derive(Debug, Clone)]
+#[must_use = "a webhook needs a secret: call `.secret(..)` or `.jido_secret(..)`"]
+pub struct Webhook(HttpTarget);
+
+impl Webhook {
+    pub(crate) fn new(url: &str) -> Result<Self, TargetError> {
+        HttpTarget::new(url).map(Self)
+    }
+
+    /// Signs with [Standard Webhooks](https://www.standardwebhooks.com/); `secret` is
+    /// `whsec_` followed by base64.
+    ///
+    /// # Errors
+    ///
+    /// A malformed secret (the error does not repeat it).
+    pub fn secret(self, secret: &str) -> Result<HttpTarget, TargetError> {
+        Ok(self.0.signed(WebhookSecret::standard(secret)?))
+    }
+
+    /// Signs with the `jido_signal`-compatible scheme (hex HMAC-SHA256 of
+    /// `timestamp.body`).
+    ///
+    /// # Errors
+    ///
+    /// An empty secret.
+    pub fn jido_secret(self, secret: &str) -> Result<HttpTarget, TargetError> {
+        Ok(self.0.signed(WebhookSecret::jido(secret)?))
+    }
+
+    /// Signs with an already parsed secret.
+    pub fn signed(self, secret: WebhookSecret) -> HttpTarget {
+        self.0.signed(secret)
+    }
+}
