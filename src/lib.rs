@@ -17,6 +17,13 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Feature flags
+//!
+//! - `http` (default): the `http` and `webhook` adapters on awc
+//!   ([`Target::http`](http::HttpTargetExt::http), [`Target::webhook`](http::HttpTargetExt::webhook),
+//!   registered with [`with_http`](http::HttpDispatcherExt::with_http)) and
+//!   [`http::verify`] for receivers.
+//!
 //! This crate only re-exports; the pieces live in [`herald_signal`] (the envelope) and
 //! [`herald_core`] (the dispatcher, targets, adapters). The guide is in the repository's
 //! `docs/` folder; start with `docs/ARCHITECTURE.md`.
@@ -51,12 +58,19 @@ pub use herald_core::{
 // Errors.
 pub use herald_core::{DeliveryError, ErrorKind, TargetError};
 
+/// HTTP and signed webhook delivery (feature `http`, on by default): targets, retry
+/// policy, signing secrets, and the receiver-side [`verify`](http::verify).
+#[cfg(feature = "http")]
+pub use herald_http as http;
+
 /// The names most applications need: `use herald::prelude::*;`.
 pub mod prelude {
     pub use herald_core::{
         Bus, Dispatch, DispatchExt, Dispatcher, PubSub, Registry, Rejection, SignalMessage,
         Subscribe, Target,
     };
+    #[cfg(feature = "http")]
+    pub use herald_http::{HttpDispatcherExt, HttpTargetExt};
     pub use herald_signal::Signal;
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use herald_core::{ErrorKind, Outcome, Target};
 use herald_http::{HttpTargetExt, RetryPolicy};
-use support::{Reply, Receiver, closed_port, deliver, dispatcher, signal};
+use support::{Receiver, Reply, closed_port, deliver, dispatcher, signal};
 
 fn fast_retries(attempts: u32) -> RetryPolicy {
     RetryPolicy::new(attempts, Duration::from_millis(1), Duration::from_millis(5)).unwrap()
@@ -15,12 +15,27 @@ fn fast_retries(attempts: u32) -> RetryPolicy {
 #[actix_rt::test]
 async fn success_is_ok_with_the_status() {
     let receiver = Receiver::start([Reply::Status(202)]);
-    let report = deliver(&dispatcher(), signal(), Target::http(&receiver.url).unwrap()).await.unwrap();
-    assert_eq!(report.outcomes(), &[Outcome::Responded { status: 202, attempts: 1 }]);
+    let report = deliver(
+        &dispatcher(),
+        signal(),
+        Target::http(&receiver.url).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.outcomes(),
+        &[Outcome::Responded {
+            status: 202,
+            attempts: 1
+        }]
+    );
     let requests = receiver.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].method, "POST");
-    assert_eq!(requests[0].header("content-type"), Some("application/cloudevents+json"));
+    assert_eq!(
+        requests[0].header("content-type"),
+        Some("application/cloudevents+json")
+    );
 }
 
 #[actix_rt::test]
@@ -30,7 +45,10 @@ async fn not_found_fails_after_exactly_one_request() {
     let error = deliver(&dispatcher(), signal(), target).await.unwrap_err();
     assert_eq!(receiver.requests().len(), 1);
     let failure = &error.first().error;
-    assert!(matches!(failure.kind(), ErrorKind::HttpStatus { status: 404, .. }));
+    assert!(matches!(
+        failure.kind(),
+        ErrorKind::HttpStatus { status: 404, .. }
+    ));
     assert!(!failure.retryable());
     assert_eq!(failure.attempts(), 1);
 }
@@ -40,7 +58,13 @@ async fn unavailable_twice_then_ok_takes_three_requests() {
     let receiver = Receiver::start([Reply::Status(503), Reply::Status(503), Reply::Status(200)]);
     let target = Target::http(&receiver.url).unwrap().retry(fast_retries(3));
     let report = deliver(&dispatcher(), signal(), target).await.unwrap();
-    assert_eq!(report.outcomes(), &[Outcome::Responded { status: 200, attempts: 3 }]);
+    assert_eq!(
+        report.outcomes(),
+        &[Outcome::Responded {
+            status: 200,
+            attempts: 3
+        }]
+    );
     assert_eq!(receiver.requests().len(), 3);
 }
 
@@ -51,8 +75,16 @@ async fn retryable_statuses_exhaust_the_policy_and_report_attempts() {
     let error = deliver(&dispatcher(), signal(), target).await.unwrap_err();
     let failure = &error.first().error;
     assert_eq!(failure.attempts(), 3);
-    assert!(matches!(failure.kind(), ErrorKind::HttpStatus { status: 408, .. }));
-    assert!(failure.to_string().contains("failed after 3 attempts: http status 408"), "{failure}");
+    assert!(matches!(
+        failure.kind(),
+        ErrorKind::HttpStatus { status: 408, .. }
+    ));
+    assert!(
+        failure
+            .to_string()
+            .contains("failed after 3 attempts: http status 408"),
+        "{failure}"
+    );
     assert_eq!(receiver.requests().len(), 3);
 }
 
@@ -70,7 +102,10 @@ async fn retry_after_is_honoured_up_to_the_max_delay() {
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2);
     let gap = requests[1].at - requests[0].at;
-    assert!(gap >= Duration::from_millis(150), "the retry came after only {gap:?}");
+    assert!(
+        gap >= Duration::from_millis(150),
+        "the retry came after only {gap:?}"
+    );
 }
 
 #[actix_rt::test]
@@ -79,7 +114,10 @@ async fn connection_refused_is_its_own_kind_and_is_retried() {
     let target = Target::http(&url).unwrap().retry(fast_retries(3));
     let error = deliver(&dispatcher(), signal(), target).await.unwrap_err();
     let failure = &error.first().error;
-    assert!(matches!(failure.kind(), ErrorKind::ConnectionRefused), "{failure:?}");
+    assert!(
+        matches!(failure.kind(), ErrorKind::ConnectionRefused),
+        "{failure:?}"
+    );
     assert!(failure.retryable());
     assert_eq!(failure.attempts(), 3);
 }
@@ -94,7 +132,10 @@ async fn a_receiver_that_never_answers_is_a_timeout() {
         .retry(RetryPolicy::none());
     let error = deliver(&dispatcher(), signal(), target).await.unwrap_err();
     let failure = &error.first().error;
-    assert!(matches!(failure.kind(), ErrorKind::Timeout(d) if *d == Duration::from_millis(100)), "{failure:?}");
+    assert!(
+        matches!(failure.kind(), ErrorKind::Timeout(d) if *d == Duration::from_millis(100)),
+        "{failure:?}"
+    );
     assert!(failure.retryable());
     assert_eq!(receiver.requests().len(), 1);
 }
@@ -102,7 +143,9 @@ async fn a_receiver_that_never_answers_is_a_timeout() {
 #[actix_rt::test]
 async fn a_huge_error_body_is_cut_to_four_kib() {
     let receiver = Receiver::start([Reply::With(500, vec![], vec![b'x'; 1024 * 1024])]);
-    let target = Target::http(&receiver.url).unwrap().retry(RetryPolicy::none());
+    let target = Target::http(&receiver.url)
+        .unwrap()
+        .retry(RetryPolicy::none());
     let error = deliver(&dispatcher(), signal(), target).await.unwrap_err();
     match error.first().error.kind() {
         ErrorKind::HttpStatus { status, body } => {
@@ -120,10 +163,16 @@ async fn a_hundred_sequential_deliveries_reuse_connections() {
     let dispatcher = dispatcher();
     let target: Target = Target::http(&receiver.url).unwrap().into();
     for _ in 0..100 {
-        deliver(&dispatcher, signal(), target.clone()).await.unwrap();
+        deliver(&dispatcher, signal(), target.clone())
+            .await
+            .unwrap();
     }
     assert_eq!(receiver.requests().len(), 100);
-    assert!(receiver.connections() <= 2, "{} connections for 100 requests", receiver.connections());
+    assert!(
+        receiver.connections() <= 2,
+        "{} connections for 100 requests",
+        receiver.connections()
+    );
 }
 
 #[actix_rt::test]

@@ -42,7 +42,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn count(&self, name: &str) -> usize {
@@ -114,7 +117,12 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<Arc<State>>)
         headers: request
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("<binary>").to_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    v.to_str().unwrap_or("<binary>").to_owned(),
+                )
+            })
             .collect(),
         body,
     });
@@ -125,7 +133,8 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<Arc<State>>)
             HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
         }
         Some(Reply::With(status, headers, body)) => {
-            let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+            let mut response =
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
             for (name, value) in headers {
                 response.insert_header((name, value));
             }
@@ -149,10 +158,17 @@ pub fn dispatcher() -> actix::Addr<Dispatcher> {
 }
 
 /// Dispatches `signal` to one target.
-pub async fn deliver(dispatcher: &actix::Addr<Dispatcher>, signal: Signal, target: impl Into<Target>) -> DispatchResult {
-    within("dispatch", dispatcher.send(Dispatch::new(signal, [target.into()])))
-        .await
-        .expect("dispatcher running")
+pub async fn deliver(
+    dispatcher: &actix::Addr<Dispatcher>,
+    signal: Signal,
+    target: impl Into<Target>,
+) -> DispatchResult {
+    within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal, [target.into()])),
+    )
+    .await
+    .expect("dispatcher running")
 }
 
 /// A loopback port nobody listens on (bound, then released).

@@ -1,0 +1,84 @@
+//! Secrets and URL tokens never reach logs or spans, even when deliveries fail.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use herald_core::Target;
+use herald_http::{HttpTargetExt, RetryPolicy};
+use support::{Receiver, Reply, closed_port, deliver, dispatcher, signal};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Log {
+    type Writer = Log;
+    fn make_writer(&'a self) -> Log {
+        self.clone()
+    }
+}
+
+#[actix_rt::test]
+async fn failing_webhooks_log_no_secret() {
+    let log = Log::default();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .init();
+
+    let receiver = Receiver::start([Reply::With(401, vec![], b"bad signature".to_vec())]);
+    let dispatcher = dispatcher();
+    let rejected = Target::webhook(&format!("{}?token=qu3ry-t0ken", receiver.url))
+        .unwrap()
+        .secret("whsec_c2VjcmV0LWtleS1ieXRlcw==")
+        .unwrap()
+        .header("authorization", "Bearer h3ader-t0ken")
+        .unwrap();
+    let refused = Target::webhook(&format!(
+        "http://127.0.0.1:{}/hook?sig=p4ram",
+        closed_port()
+    ))
+    .unwrap()
+    .jido_secret("jid0-s3cret")
+    .unwrap()
+    .retry(
+        RetryPolicy::new(
+            2,
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(2),
+        )
+        .unwrap(),
+    );
+    let first = deliver(&dispatcher, signal(), rejected).await.unwrap_err();
+    let second = deliver(&dispatcher, signal(), refused).await.unwrap_err();
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap()
+        + &format!("{first} {first:?} {second} {second:?}");
+    assert!(text.contains("herald.deliver"), "spans were logged: {text}");
+    assert!(text.contains("http status 401"), "{text}");
+    for secret in [
+        "c2VjcmV0LWtleS1ieXRlcw",
+        "secret-key-bytes",
+        "qu3ry-t0ken",
+        "h3ader-t0ken",
+        "p4ram",
+        "jid0-s3cret",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+}
