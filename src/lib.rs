@@ -51,8 +51,8 @@ pub use herald_core::{
 
 // In-process routing: named actors, topics, the pattern-routed bus.
 pub use herald_core::{
-    Bus, BusError, Pattern, PatternError, PubSub, PubSubError, Publish, Registry, RegistryError,
-    Subscribe, SubscriptionId, Unsubscribe,
+    Bus, BusError, Pattern, PatternError, PatternSet, PubSub, PubSubError, Publish, Registry,
+    RegistryError, Subscribe, SubscriptionId, Unsubscribe,
 };
 
 // Errors.

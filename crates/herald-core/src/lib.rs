@@ -68,7 +68,8 @@ pub use adapters::{
     PubSubTarget,
 };
 pub use bus::{
-    Bus, BusError, Pattern, PatternError, Publish, Subscribe, SubscriptionId, Unsubscribe,
+    Bus, BusError, Pattern, PatternError, PatternSet, Publish, Subscribe, SubscriptionId,
+    Unsubscribe,
 };
 pub use caller::ActorId;
 pub use dispatcher::{

@@ -87,6 +87,18 @@ impl WebhookSecret {
         }
     }
 
+    /// The signature header value for a message: `v1,<base64>` over `id.timestamp.body`
+    /// (Standard Webhooks) or lower-case hex over `timestamp.body` (jido, which ignores
+    /// `id`). Handy for testing a receiver.
+    pub fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
+        match self {
+            Self::Standard(key) => {
+                crate::sign::standard_signature(key.bytes(), id, timestamp, body)
+            }
+            Self::Jido(key) => crate::sign::jido_signature(key.bytes(), timestamp, body),
+        }
+    }
+
     pub(crate) fn key(&self) -> &[u8] {
         match self {
             Self::Standard(key) | Self::Jido(key) => key.bytes(),

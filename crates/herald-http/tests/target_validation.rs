@@ -69,7 +69,10 @@ fn headers() {
         error.to_string().contains("given more than once"),
         "{error}"
     );
-    let both = target().header("x-a", "1").unwrap().header("x-b", "tab\tok");
+    let both = target()
+        .header("x-a", "1")
+        .unwrap()
+        .header("x-b", "tab\tok");
     assert!(both.is_ok(), "{both:?}");
 }
 

@@ -11,8 +11,7 @@ use herald_signal::Signal;
 use thiserror::Error;
 use tracing::Span;
 
-use pattern::Trie;
-pub use pattern::{Pattern, PatternError};
+pub use pattern::{Pattern, PatternError, PatternSet};
 
 use crate::{Dispatch, DispatchExt, Dispatcher, Target};
 
@@ -47,7 +46,7 @@ pub struct SubscriptionId(u64);
 /// ```
 #[derive(Default)]
 pub struct Bus {
-    trie: Trie<SubscriptionId>,
+    trie: PatternSet<SubscriptionId>,
     subscriptions: HashMap<SubscriptionId, Subscription>,
     next_id: u64,
     dispatcher: Option<WeakAddr<Dispatcher>>,

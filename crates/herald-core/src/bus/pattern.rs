@@ -137,14 +137,30 @@ impl fmt::Display for Pattern {
     }
 }
 
-/// Patterns arranged by segment, so that matching a type walks its segments instead of
-/// testing every pattern.
+/// A set of patterns, each with a value, matched together: a trie by segment, so that
+/// matching a type walks its segments instead of testing every pattern. The [`Bus`]
+/// routes with one.
+///
+/// [`Bus`]: crate::Bus
+///
+/// ```
+/// use herald_core::{Pattern, PatternSet};
+///
+/// let mut set = PatternSet::new();
+/// set.insert(&Pattern::parse("audit.**")?, 1);
+/// set.insert(&Pattern::parse("user.*.updated")?, 2);
+/// set.insert(&Pattern::parse("**")?, 3);
+/// assert_eq!(set.matches("audit.login"), [1, 3]);
+/// assert!(set.remove(&Pattern::parse("**")?, 3));
+/// assert_eq!(set.matches("user.7.updated"), [2]);
+/// # Ok::<(), herald_core::PatternError>(())
+/// ```
 #[derive(Debug)]
-pub(crate) struct Trie<T> {
+pub struct PatternSet<T> {
     root: Node<T>,
 }
 
-impl<T> Default for Trie<T> {
+impl<T> Default for PatternSet<T> {
     fn default() -> Self {
         Self {
             root: Node::default(),
@@ -171,8 +187,14 @@ impl<T> Default for Node<T> {
     }
 }
 
-impl<T: Copy + Ord> Trie<T> {
-    pub(crate) fn insert(&mut self, pattern: &Pattern, value: T) {
+impl<T: Copy + Ord> PatternSet<T> {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `value` under `pattern`.
+    pub fn insert(&mut self, pattern: &Pattern, value: T) {
         let mut node = &mut self.root;
         for segment in &pattern.segments {
             node = match segment {
@@ -184,13 +206,14 @@ impl<T: Copy + Ord> Trie<T> {
         node.values.push(value);
     }
 
-    /// Removes `value` from `pattern`'s node, pruning nodes left empty.
-    pub(crate) fn remove(&mut self, pattern: &Pattern, value: T) -> bool {
+    /// Removes `value` from under `pattern`; returns whether it was there. Nodes left
+    /// empty are pruned.
+    pub fn remove(&mut self, pattern: &Pattern, value: T) -> bool {
         remove_from(&mut self.root, &pattern.segments, value)
     }
 
-    /// Every value whose pattern matches `ty`, sorted, each once.
-    pub(crate) fn matches(&self, ty: &str) -> Vec<T> {
+    /// Every value whose pattern matches the type `ty`, sorted, each once.
+    pub fn matches(&self, ty: &str) -> Vec<T> {
         let parts: Vec<&str> = ty.split('.').collect();
         let mut found = Vec::new();
         collect(&self.root, &parts, &mut found);
@@ -313,7 +336,7 @@ mod tests {
 
     #[test]
     fn trie_insert_match_remove() {
-        let mut trie = Trie::default();
+        let mut trie = PatternSet::new();
         let patterns = ["audit.**", "user.*.updated", "user.created", "**"];
         for (id, pattern) in patterns.iter().enumerate() {
             trie.insert(&p(pattern), id);
@@ -368,7 +391,7 @@ mod tests {
             patterns in prop::collection::vec(pattern_text(), 1..12),
             types in prop::collection::vec(type_text(), 1..12),
         ) {
-            let mut trie = Trie::default();
+            let mut trie = PatternSet::new();
             for (id, text) in patterns.iter().enumerate() {
                 trie.insert(&p(text), id);
             }
