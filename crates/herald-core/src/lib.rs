@@ -62,7 +62,7 @@ mod registry;
 mod target;
 mod telemetry;
 
-pub use adapter::{Adapter, Delivery};
+pub use adapter::{Adapter, Delivery, Placement};
 pub use adapters::{
     BusTarget, ConsoleTarget, LogFormat, LogLevel, LoggerTarget, Mode, NamedTarget, PidTarget,
     PubSubTarget,

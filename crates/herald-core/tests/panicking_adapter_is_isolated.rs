@@ -7,11 +7,22 @@ use herald_core::{Dispatch, Dispatcher, ErrorKind, Target};
 use serde_json::json;
 use support::{Probe, signal, within};
 
+/// With a pool, the adapter's deliveries run in its actor on another arbiter.
 #[actix_rt::test]
-async fn panic_fails_only_its_index_and_the_next_dispatch_succeeds() {
+async fn on_a_pool_arbiter_a_panic_fails_only_its_index() {
+    panic_fails_only_its_index_and_the_next_dispatch_succeeds(1).await;
+}
+
+/// Without one, they run inline in the dispatch; the actor is still restarted.
+#[actix_rt::test]
+async fn inline_a_panic_fails_only_its_index() {
+    panic_fails_only_its_index_and_the_next_dispatch_succeeds(0).await;
+}
+
+async fn panic_fails_only_its_index_and_the_next_dispatch_succeeds(pool: usize) {
     let probe = Probe::default();
     let dispatcher = Dispatcher::builder()
-        .pool_size(1)
+        .pool_size(pool)
         .adapter("probe", probe.factory())
         .start();
     let targets = vec![
@@ -45,5 +56,12 @@ async fn panic_fails_only_its_index_and_the_next_dispatch_succeeds() {
         .unwrap();
 
     // The adapter was made again by its supervisor: once at start, once on restart.
-    assert_eq!(Probe::get(&probe.made), 2);
+    let made = within("restart", async {
+        while Probe::get(&probe.made) < 2 {
+            tokio::task::yield_now().await;
+        }
+        Probe::get(&probe.made)
+    })
+    .await;
+    assert_eq!(made, 2);
 }

@@ -1,6 +1,7 @@
 //! The `http` and `webhook` adapters: one awc client per arbiter, retries, signing.
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use awc::error::{ConnectError, SendRequestError};
@@ -17,7 +18,7 @@ use crate::sign::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, jido_signature, standard_signature,
 };
 use crate::target::Signing;
-use crate::{HttpTarget, Webhook, WebhookSecret};
+use crate::{BodyMode, HttpTarget, Webhook, WebhookSecret};
 
 /// How much of an error response's body is kept.
 pub(crate) const ERROR_BODY_LIMIT: usize = 4096;
@@ -32,6 +33,9 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 pub struct HttpAdapter {
     client: Client,
     webhook: bool,
+    /// The last body encoded, for the signal it was encoded from: a dispatch to many
+    /// targets encodes its signal once per mode, not once per target.
+    last: RefCell<Option<(Weak<Signal>, BodyMode, Encoded)>>,
 }
 
 impl std::fmt::Debug for HttpAdapter {
@@ -48,7 +52,22 @@ impl HttpAdapter {
         Self {
             client: client(),
             webhook,
+            last: RefCell::new(None),
         }
+    }
+
+    /// `signal` encoded in `mode`, from the cache when it is the same signal. The cache
+    /// holds a `Weak`, which keeps the allocation (so its address cannot be reused by
+    /// another signal) but not the signal itself.
+    fn encoded(&self, signal: &Arc<Signal>, mode: BodyMode) -> Result<Encoded, ErrorKind> {
+        if let Some((cached, cached_mode, encoded)) = &*self.last.borrow() {
+            if *cached_mode == mode && std::ptr::eq(cached.as_ptr(), Arc::as_ptr(signal)) {
+                return Ok(encoded.clone());
+            }
+        }
+        let encoded = encode(signal, mode)?;
+        *self.last.borrow_mut() = Some((Arc::downgrade(signal), mode, encoded.clone()));
+        Ok(encoded)
     }
 }
 
@@ -85,7 +104,7 @@ impl Adapter for HttpAdapter {
         if self.webhook && target.signing().is_none() {
             return Err(TargetError::Invalid("a webhook target needs a secret".to_owned()).into());
         }
-        let encoded = encode(delivery.signal, target.body_mode())?;
+        let encoded = self.encoded(delivery.signal, target.body_mode())?;
         let policy = target.retry_policy();
         let started = Instant::now();
         let mut attempt = 1;

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::rc::Rc;
@@ -26,7 +26,7 @@ use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError};
 pub(crate) type Reply = (usize, Result<Outcome, DeliveryError>);
 
 /// What every delivery of one dispatch shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct DispatchContext {
     pub(crate) signal: Arc<Signal>,
     pub(crate) caller: Option<ActorId>,
@@ -34,9 +34,6 @@ pub(crate) struct DispatchContext {
     /// is off).
     pub(crate) span: Span,
     pub(crate) telemetry: bool,
-    /// Closed by the dispatch when it stops waiting (deadline): outstanding deliveries
-    /// are then dropped.
-    pub(crate) replies: UnboundedSender<Reply>,
 }
 
 /// One target to deliver to. Dropped without [`Job::complete`] — the adapter's actor
@@ -58,10 +55,10 @@ impl Job {
         }
     }
 
-    fn complete(mut self, result: Result<Outcome, DeliveryError>) {
+    fn complete(mut self, reply: Reply) {
         if let Some(replies) = self.replies.take() {
             // The dispatch may have stopped waiting (deadline); then nobody needs this.
-            let _ = replies.send((self.index, result));
+            let _ = replies.send(reply);
         }
     }
 }
@@ -83,6 +80,9 @@ impl Drop for Job {
 #[derive(Debug)]
 pub(crate) struct DeliverBatch {
     pub(crate) context: Arc<DispatchContext>,
+    /// Where the answers go. Closed by the dispatch when it stops waiting (deadline):
+    /// outstanding deliveries are then dropped.
+    pub(crate) replies: UnboundedSender<Reply>,
     pub(crate) jobs: Vec<Job>,
 }
 
@@ -98,20 +98,46 @@ impl Message for Restart {
     type Result = ();
 }
 
-/// Runs one adapter instance on one arbiter.
-pub(crate) struct AdapterActor<A: Adapter> {
+/// One adapter instance and how to make a fresh one: shared by its actor and, for an
+/// actor on the dispatcher's own arbiter, by the dispatcher that runs its deliveries
+/// inline.
+pub(crate) struct Slot<A> {
     name: Cow<'static, str>,
-    adapter: Rc<A>,
+    adapter: RefCell<Rc<A>>,
     factory: Arc<dyn Fn() -> A + Send + Sync>,
 }
 
-impl<A: Adapter> AdapterActor<A> {
-    pub(crate) fn new(name: Cow<'static, str>, factory: Arc<dyn Fn() -> A + Send + Sync>) -> Self {
-        Self {
+impl<A: Adapter> Slot<A> {
+    pub(crate) fn new(
+        name: Cow<'static, str>,
+        factory: Arc<dyn Fn() -> A + Send + Sync>,
+    ) -> Rc<Self> {
+        Rc::new(Self {
             name,
-            adapter: Rc::new(factory()),
+            adapter: RefCell::new(Rc::new(factory())),
             factory,
+        })
+    }
+
+    /// What one delivery needs: the current adapter instance, and the actor to restart
+    /// if it panics.
+    pub(crate) fn worker(&self, actor: Addr<AdapterActor<A>>) -> Worker<A> {
+        Worker {
+            name: self.name.clone(),
+            adapter: Rc::clone(&self.adapter.borrow()),
+            myself: actor,
         }
+    }
+}
+
+/// Runs one adapter instance on one arbiter.
+pub(crate) struct AdapterActor<A: Adapter> {
+    slot: Rc<Slot<A>>,
+}
+
+impl<A: Adapter> AdapterActor<A> {
+    pub(crate) fn new(slot: Rc<Slot<A>>) -> Self {
+        Self { slot }
     }
 }
 
@@ -121,8 +147,8 @@ impl<A: Adapter> Actor for AdapterActor<A> {
 
 impl<A: Adapter> Supervised for AdapterActor<A> {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        tracing::warn!(adapter = %self.name, "restarting adapter after a panic");
-        self.adapter = Rc::new((self.factory)());
+        tracing::warn!(adapter = %self.slot.name, "restarting adapter after a panic");
+        *self.slot.adapter.borrow_mut() = Rc::new((self.slot.factory)());
     }
 }
 
@@ -139,19 +165,15 @@ impl<A: Adapter> Handler<DeliverBatch> for AdapterActor<A> {
     type Result = ();
 
     fn handle(&mut self, batch: DeliverBatch, ctx: &mut Context<Self>) {
-        let worker = Worker {
-            name: self.name.clone(),
-            adapter: Rc::clone(&self.adapter),
-            myself: ctx.address(),
-        };
+        let worker = self.slot.worker(ctx.address());
         // Detached from the actor: a restart (after another delivery's panic) must not
         // cancel deliveries already under way.
         actix_rt::spawn(worker.run(batch));
     }
 }
 
-/// What the deliveries of one batch need from their actor.
-struct Worker<A: Adapter> {
+/// What deliveries need from their actor.
+pub(crate) struct Worker<A: Adapter> {
     name: Cow<'static, str>,
     adapter: Rc<A>,
     myself: Addr<AdapterActor<A>>,
@@ -159,44 +181,58 @@ struct Worker<A: Adapter> {
 
 impl<A: Adapter> Worker<A> {
     async fn run(self, batch: DeliverBatch) {
-        let DeliverBatch { context, jobs } = batch;
+        let DeliverBatch {
+            context,
+            replies,
+            jobs,
+        } = batch;
         let work = async {
             let mut deliveries: FuturesUnordered<_> = jobs
                 .into_iter()
-                .map(|job| self.deliver(&context, job))
+                .map(|job| async {
+                    let reply = self.deliver(&context, job.index, &job.target).await;
+                    job.complete(reply);
+                })
                 .collect();
             while deliveries.next().await.is_some() {}
         };
         // Stop (dropping what is left, which reports nothing further) once the dispatch
         // no longer waits for answers.
-        let abandoned = context.replies.closed();
+        let abandoned = replies.closed();
         if let Either::Right(_) = select(pin!(work), pin!(abandoned)).await {
             tracing::debug!(adapter = %self.name, "dispatch stopped waiting; deliveries dropped");
         }
     }
 
-    async fn deliver(&self, context: &DispatchContext, job: Job) {
+    /// Delivers to one target: checks its options, runs the adapter under
+    /// `catch_unwind` inside the delivery span, and returns the target's reply.
+    pub(crate) async fn deliver(
+        &self,
+        context: &DispatchContext,
+        index: usize,
+        target: &Target,
+    ) -> Reply {
         let span = if context.telemetry {
-            telemetry::delivery_span(&context.span, &job.target, A::KIND, &context.signal)
+            telemetry::delivery_span(&context.span, target, A::KIND, &context.signal)
         } else {
             Span::none()
         };
         let timer = telemetry::Timer::start(context.telemetry);
         let attempts = Cell::new(1);
-        let attempt = AssertUnwindSafe(self.attempt(context, &job.target, &attempts));
+        let attempt = AssertUnwindSafe(self.attempt(context, target, &attempts));
         let result = match attempt.catch_unwind().instrument(span.clone()).await {
             Ok(result) => result,
             Err(payload) => self.panicked(payload),
         };
         let result = result.map_err(|kind| {
-            DeliveryError::new(self.name.clone(), job.target.describe().to_string(), kind)
+            DeliveryError::new(self.name.clone(), target.describe().to_string(), kind)
                 .with_attempts(attempts.get())
         });
-        span.record("attempts", attempts.get());
         if context.telemetry {
+            span.record("attempts", attempts.get());
             telemetry::record(&span, &result, timer.elapsed());
         }
-        job.complete(result);
+        (index, result)
     }
 
     async fn attempt(

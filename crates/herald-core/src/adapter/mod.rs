@@ -13,6 +13,20 @@ use serde_json::Value;
 pub(crate) use actor::{DeliverBatch, DispatchContext, Job, Reply};
 pub(crate) use pool::{AdapterPool, Registration, registration};
 
+/// Where an adapter's deliveries run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Placement {
+    /// On the dispatcher's own arbiter, inside the dispatch: for adapters whose delivery
+    /// is a mailbox push or a table lookup, where another thread would only add a hop.
+    Local,
+    /// On the dispatcher's pool of arbiters, one actor per arbiter: for adapters that
+    /// do real work (I/O, encoding, signing) and gain from more cores. With a pool of
+    /// size 0 these run on the dispatcher's arbiter too.
+    #[default]
+    Pool,
+}
+
 use crate::{ActorId, ErrorKind, Outcome, TargetError, TargetOptions};
 
 /// Delivers signals to one kind of target.
@@ -71,6 +85,9 @@ pub trait Adapter: 'static {
 
     /// What telemetry reports as `target.kind`. Default is `"custom"`.
     const KIND: &'static str = "custom";
+
+    /// Where deliveries run. Default is [`Placement::Pool`].
+    const PLACEMENT: Placement = Placement::Pool;
 
     /// Checks a raw target config (a [`Target::custom`](crate::Target::custom), or a
     /// target read from data) and returns its options. Called once per target per

@@ -1,18 +1,23 @@
-//! Starting an adapter's actors on the dispatcher's arbiters.
+//! Starting an adapter's actors, and sending them work.
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::fmt;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use actix::{Recipient, Supervisor};
+use actix::{Addr, Recipient, Supervisor};
 use actix_rt::ArbiterHandle;
+use futures_util::future::LocalBoxFuture;
 
-use super::Adapter;
-use super::actor::{AdapterActor, DeliverBatch};
+use super::actor::{AdapterActor, DeliverBatch, DispatchContext, Reply, Slot};
+use super::{Adapter, Placement};
+use crate::Target;
 
 /// An adapter as registered on the builder, before it runs.
 pub(crate) trait Registration: Send + Sync {
-    /// Starts one actor per arbiter (or one on the current arbiter when there are none).
+    /// Starts the adapter's actors: one on the current arbiter for a local adapter (or
+    /// when there is no pool), else one per pool arbiter.
     fn start(&self, name: Cow<'static, str>, arbiters: &[ArbiterHandle]) -> AdapterPool;
 }
 
@@ -34,44 +39,94 @@ struct Registered<A> {
 
 impl<A: Adapter> Registration for Registered<A> {
     fn start(&self, name: Cow<'static, str>, arbiters: &[ArbiterHandle]) -> AdapterPool {
-        let start = |arbiter: Option<&ArbiterHandle>| -> Recipient<DeliverBatch> {
-            let name = name.clone();
-            let factory = Arc::clone(&self.factory);
-            let make = move |_: &mut _| AdapterActor::new(name, factory);
-            match arbiter {
-                Some(arbiter) => Supervisor::start_in_arbiter(arbiter, make).recipient(),
-                None => Supervisor::start(make).recipient(),
-            }
-        };
-        let workers = if arbiters.is_empty() {
-            vec![start(None)]
-        } else {
-            arbiters
-                .iter()
-                .map(|arbiter| start(Some(arbiter)))
-                .collect()
-        };
+        if A::PLACEMENT == Placement::Local || arbiters.is_empty() {
+            let slot = Slot::new(name, Arc::clone(&self.factory));
+            let shared = Rc::clone(&slot);
+            let actor = Supervisor::start(move |_| AdapterActor::new(shared));
+            return AdapterPool {
+                kind: A::KIND,
+                workers: vec![actor.clone().recipient()],
+                next: Cell::new(0),
+                inline: Some(Box::new(InlineAdapter { slot, actor })),
+            };
+        }
+        let workers = arbiters
+            .iter()
+            .map(|arbiter| {
+                let name = name.clone();
+                let factory = Arc::clone(&self.factory);
+                Supervisor::start_in_arbiter(arbiter, move |_| {
+                    AdapterActor::new(Slot::new(name, factory))
+                })
+                .recipient()
+            })
+            .collect();
         AdapterPool {
             kind: A::KIND,
             workers,
             next: Cell::new(0),
+            inline: None,
         }
     }
 }
 
-/// The running actors of one adapter; batches go to them in turn.
-#[derive(Debug)]
+/// Runs deliveries of an adapter whose actor lives on the dispatcher's arbiter, inside
+/// the dispatch itself: no message, no task, no answer channel.
+pub(crate) trait Inline {
+    fn deliver<'a>(
+        &self,
+        context: &'a DispatchContext,
+        index: usize,
+        target: &'a Target,
+    ) -> LocalBoxFuture<'a, Reply>;
+}
+
+struct InlineAdapter<A: Adapter> {
+    slot: Rc<Slot<A>>,
+    actor: Addr<AdapterActor<A>>,
+}
+
+impl<A: Adapter> Inline for InlineAdapter<A> {
+    fn deliver<'a>(
+        &self,
+        context: &'a DispatchContext,
+        index: usize,
+        target: &'a Target,
+    ) -> LocalBoxFuture<'a, Reply> {
+        let worker = self.slot.worker(self.actor.clone());
+        Box::pin(async move { worker.deliver(context, index, target).await })
+    }
+}
+
+/// The running actors of one adapter.
 pub(crate) struct AdapterPool {
     pub(crate) kind: &'static str,
     workers: Vec<Recipient<DeliverBatch>>,
     next: Cell<usize>,
+    inline: Option<Box<dyn Inline>>,
 }
 
 impl AdapterPool {
+    /// The inline runner, when the adapter's actor is on the dispatcher's arbiter.
+    pub(crate) fn inline(&self) -> Option<&dyn Inline> {
+        self.inline.as_deref()
+    }
+
+    /// Sends a batch to the pool's actors in turn.
     pub(crate) fn send(&self, batch: DeliverBatch) {
         let index = self.next.get();
         self.next.set((index + 1) % self.workers.len());
         // A closed mailbox drops the batch; each job then reports itself as lost.
         self.workers[index].do_send(batch);
+    }
+}
+
+impl fmt::Debug for AdapterPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdapterPool")
+            .field("kind", &self.kind)
+            .field("workers", &self.workers.len())
+            .field("inline", &self.inline.is_some())
+            .finish()
     }
 }

@@ -9,7 +9,7 @@ use actix::{Addr, MailboxError};
 use crate::bus::{Bus, BusError, Publish};
 use crate::registry::validate_name;
 use crate::target::Fields;
-use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
+use crate::{Adapter, Delivery, ErrorKind, Outcome, Placement, Target, TargetError, TargetOptions};
 
 /// A target that publishes to a bus by name: build with
 /// [`Target::bus`](crate::Target::bus), or from data as `{"adapter": "bus", "bus": "main"}`.
@@ -67,6 +67,7 @@ pub(crate) struct BusAdapter(pub(crate) Arc<HashMap<String, Addr<Bus>>>);
 impl Adapter for BusAdapter {
     type Options = BusTarget;
     const KIND: &'static str = "topic";
+    const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<BusTarget, TargetError> {
         BusTarget::from_fields(Fields::from_config(config)?)

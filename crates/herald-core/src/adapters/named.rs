@@ -7,8 +7,8 @@ use super::pid::{self, Mode};
 use crate::registry::validate_name;
 use crate::target::Fields;
 use crate::{
-    Adapter, Delivery, ErrorKind, Outcome, Registry, RegistryError, SignalMessage, Target,
-    TargetError, TargetOptions,
+    Adapter, Delivery, ErrorKind, Outcome, Placement, Registry, RegistryError, SignalMessage,
+    Target, TargetError, TargetOptions,
 };
 
 /// A target that delivers to the actor registered under a name: build with
@@ -103,6 +103,7 @@ pub(crate) struct NamedAdapter(pub(crate) Registry);
 impl Adapter for NamedAdapter {
     type Options = NamedTarget;
     const KIND: &'static str = "process";
+    const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<NamedTarget, TargetError> {
         NamedTarget::from_fields(Fields::from_config(config)?)

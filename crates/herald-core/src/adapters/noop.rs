@@ -1,7 +1,7 @@
 //! `noop`: discards the signal.
 
 use crate::target::Fields;
-use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
+use crate::{Adapter, Delivery, ErrorKind, Outcome, Placement, Target, TargetError, TargetOptions};
 
 /// The options of a `noop` target (there are none).
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,6 +32,7 @@ pub(crate) struct NoopAdapter;
 impl Adapter for NoopAdapter {
     type Options = NoopTarget;
     const KIND: &'static str = "noop";
+    const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<NoopTarget, TargetError> {
         NoopTarget::from_fields(Fields::from_config(config)?)

@@ -6,7 +6,9 @@ use std::time::Duration;
 use actix::dev::SendError;
 use actix::{MailboxError, Recipient};
 
-use crate::{ActorId, Adapter, Delivery, ErrorKind, Outcome, SignalMessage, Target, TargetOptions};
+use crate::{
+    ActorId, Adapter, Delivery, ErrorKind, Outcome, Placement, SignalMessage, Target, TargetOptions,
+};
 
 /// How a delivery to an actor waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,6 +127,7 @@ pub(crate) struct PidAdapter;
 impl Adapter for PidAdapter {
     type Options = PidTarget;
     const KIND: &'static str = "process";
+    const PLACEMENT: Placement = Placement::Local;
 
     async fn deliver(&self, delivery: Delivery<'_, PidTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;

@@ -7,8 +7,8 @@ use actix::dev::SendError;
 use crate::pubsub::validate_topic;
 use crate::target::Fields;
 use crate::{
-    ActorId, Adapter, Delivery, ErrorKind, Outcome, PubSub, SignalMessage, Target, TargetError,
-    TargetOptions,
+    ActorId, Adapter, Delivery, ErrorKind, Outcome, Placement, PubSub, SignalMessage, Target,
+    TargetError, TargetOptions,
 };
 
 /// A target that broadcasts to every subscriber of a topic: build with
@@ -84,6 +84,7 @@ pub(crate) struct PubSubAdapter(pub(crate) PubSub);
 impl Adapter for PubSubAdapter {
     type Options = PubSubTarget;
     const KIND: &'static str = "topic";
+    const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<PubSubTarget, TargetError> {
         PubSubTarget::from_fields(Fields::from_config(config)?)

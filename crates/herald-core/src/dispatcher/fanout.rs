@@ -5,8 +5,12 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use std::pin::pin;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use futures_util::future::{Either, LocalBoxFuture, select};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tracing::Span;
 
 use super::report::{DispatchReport, DispatchResult, conclude};
@@ -39,14 +43,12 @@ pub(crate) async fn run(
     } else {
         Span::none()
     };
-    let (replies, mut inbox) = unbounded_channel::<Reply>();
-    let context = Arc::new(DispatchContext {
+    let context = DispatchContext {
         signal,
         caller,
         span: span.clone(),
         telemetry: inner.telemetry,
-        replies: replies.clone(),
-    });
+    };
     let mut run = Run {
         inner: &inner,
         context: &context,
@@ -54,6 +56,8 @@ pub(crate) async fn run(
         results: (0..total).map(|_| None).collect(),
         settled: 0,
         in_flight: 0,
+        inline: None,
+        remote: None,
     };
 
     let Some(permit) = permit else {
@@ -71,22 +75,25 @@ pub(crate) async fn run(
     while run.settled < total {
         if next < total && run.in_flight < limit {
             let end = total.min(next + limit - run.in_flight);
-            run.launch(next..end, &replies);
+            run.launch(next..end);
             next = end;
             continue;
         }
         let reply = match deadline {
-            None => inbox.recv().await,
-            Some(deadline) => match tokio::time::timeout_at(deadline, inbox.recv()).await {
+            None => run.next_reply().await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, run.next_reply()).await {
                 Ok(reply) => reply,
                 Err(_elapsed) => break,
             },
         };
-        // We hold a sender ourselves, so the inbox never closes while we wait.
         let Some((index, result)) = reply else { break };
         run.settle(index, result, true);
+        run.settle_arrived();
     }
-    // Whatever is still open ran out of time (or, in theory, lost its sender).
+    // Stop what is still running (inline futures are dropped; pool batches see the
+    // inbox close), then report whatever is open: it ran out of time.
+    run.inline = None;
+    run.remote = None;
     for index in 0..total {
         if run.results[index].is_none() {
             run.fail_here(index, ErrorKind::DeadlineExceeded, index < next);
@@ -96,23 +103,36 @@ pub(crate) async fn run(
     run.finish(&span)
 }
 
+/// What deliveries on the pool share: made on the first batch sent there.
+struct Remote {
+    context: Arc<DispatchContext>,
+    replies: UnboundedSender<Reply>,
+    inbox: UnboundedReceiver<Reply>,
+}
+
 /// The state of one dispatch's run.
 struct Run<'a> {
     inner: &'a Inner,
-    context: &'a Arc<DispatchContext>,
+    context: &'a DispatchContext,
     targets: &'a [Target],
     results: Vec<Option<Result<Outcome, DeliveryError>>>,
     settled: usize,
     in_flight: usize,
+    /// Deliveries of adapters on this arbiter, run right here (made on first use).
+    inline: Option<FuturesUnordered<LocalBoxFuture<'a, Reply>>>,
+    /// The answers of deliveries on the pool (made on first use).
+    remote: Option<Remote>,
 }
 
-impl Run<'_> {
-    /// Sends targets `range` to their adapters, one batch per adapter.
-    fn launch(&mut self, range: Range<usize>, replies: &UnboundedSender<Reply>) {
+impl<'a> Run<'a> {
+    /// Starts targets `range`: inline for adapters on this arbiter, else one batch per
+    /// adapter.
+    fn launch(&mut self, range: Range<usize>) {
+        let targets = self.targets;
         let mut batches: Vec<(&AdapterPool, Vec<Job>)> = Vec::new();
         let mut launched = 0;
         for index in range {
-            let target = &self.targets[index];
+            let target = &targets[index];
             let Some(pool) = self.inner.pools.get(target.adapter()) else {
                 let unknown = TargetError::UnknownAdapter {
                     name: target.adapter().to_owned(),
@@ -121,20 +141,68 @@ impl Run<'_> {
                 self.fail_here(index, ErrorKind::InvalidTarget(unknown), false);
                 continue;
             };
+            launched += 1;
+            if let Some(runner) = pool.inline() {
+                let delivery = runner.deliver(self.context, index, target);
+                self.inline
+                    .get_or_insert_with(FuturesUnordered::new)
+                    .push(delivery);
+                continue;
+            }
+            let replies = &self.remote(self.context).replies;
             let job = Job::new(index, target.clone(), replies.clone());
             match batches.iter_mut().find(|(p, _)| std::ptr::eq(*p, pool)) {
                 Some((_, jobs)) => jobs.push(job),
                 None => batches.push((pool, vec![job])),
             }
-            launched += 1;
         }
         self.in_flight += launched;
         self.inner.counters.deliveries_started(launched);
-        for (pool, jobs) in batches {
-            pool.send(DeliverBatch {
-                context: Arc::clone(self.context),
-                jobs,
-            });
+        if let Some(remote) = &self.remote {
+            for (pool, jobs) in batches {
+                pool.send(DeliverBatch {
+                    context: Arc::clone(&remote.context),
+                    replies: remote.replies.clone(),
+                    jobs,
+                });
+            }
+        }
+    }
+
+    fn remote(&mut self, context: &DispatchContext) -> &Remote {
+        self.remote.get_or_insert_with(|| {
+            let (replies, inbox) = unbounded_channel();
+            Remote {
+                context: Arc::new(context.clone()),
+                replies,
+                inbox,
+            }
+        })
+    }
+
+    /// The next answer, from an inline delivery or from the pool. (We hold a sender
+    /// ourselves, so the inbox never closes while we wait.)
+    async fn next_reply(&mut self) -> Option<Reply> {
+        let inline = self.inline.as_mut().filter(|set| !set.is_empty());
+        let remote = self.remote.as_mut();
+        match (inline, remote) {
+            (None, None) => None,
+            (Some(inline), None) => inline.next().await,
+            (None, Some(remote)) => remote.inbox.recv().await,
+            (Some(inline), Some(remote)) => {
+                match select(inline.next(), pin!(remote.inbox.recv())).await {
+                    Either::Left((Some(reply), _)) => Some(reply),
+                    Either::Left((None, waiting)) => waiting.await,
+                    Either::Right((reply, _)) => reply,
+                }
+            }
+        }
+    }
+
+    /// Settles whatever the pool has already answered.
+    fn settle_arrived(&mut self) {
+        while let Some(Ok((index, result))) = self.remote.as_mut().map(|r| r.inbox.try_recv()) {
+            self.settle(index, result, true);
         }
     }
 
