@@ -496,7 +496,13 @@ fn main() {
         quick,
         runs: if quick { 1 } else { 7 },
     };
-    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    // A filter selects scenarios whose name contains it; `=name` selects one exactly.
+    let wanted = |name: &str| {
+        filter.as_deref().is_none_or(|f| match f.strip_prefix('=') {
+            Some(exact) => name == exact,
+            None => name.contains(f),
+        })
+    };
     let mut rows = Vec::new();
     actix::System::new().block_on(async {
         let s = &scale;
@@ -521,6 +527,8 @@ fn main() {
                 fanout_pid(s, herald::Mode::Async).await,
                 Some(1.5),
             ));
+        }
+        if wanted("fanout_pid_1k_sync") {
             rows.push(seconds(
                 "fanout_pid_1k_sync",
                 fanout_pid(s, herald::Mode::Sync).await,
@@ -546,6 +554,8 @@ fn main() {
                 sustained_pid(s, herald::Mode::Async).await,
                 Some(2.0),
             ));
+        }
+        if wanted("sustained_pid_100k_sync") {
             rows.push(seconds(
                 "sustained_pid_100k_sync",
                 sustained_pid(s, herald::Mode::Sync).await,

@@ -119,11 +119,11 @@ impl<A: Adapter> Slot<A> {
         })
     }
 
-    /// What one delivery needs: the current adapter instance, and the actor to restart
-    /// if it panics.
-    pub(crate) fn worker(&self, actor: Addr<AdapterActor<A>>) -> Worker<A> {
+    /// What deliveries need: the current adapter instance, and the actor to restart if
+    /// one panics.
+    pub(crate) fn worker<'w>(&'w self, actor: &'w Addr<AdapterActor<A>>) -> Worker<'w, A> {
         Worker {
-            name: self.name.clone(),
+            name: &self.name,
             adapter: Rc::clone(&self.adapter.borrow()),
             myself: actor,
         }
@@ -165,21 +165,22 @@ impl<A: Adapter> Handler<DeliverBatch> for AdapterActor<A> {
     type Result = ();
 
     fn handle(&mut self, batch: DeliverBatch, ctx: &mut Context<Self>) {
-        let worker = self.slot.worker(ctx.address());
+        let slot = Rc::clone(&self.slot);
+        let myself = ctx.address();
         // Detached from the actor: a restart (after another delivery's panic) must not
         // cancel deliveries already under way.
-        actix_rt::spawn(worker.run(batch));
+        actix_rt::spawn(async move { slot.worker(&myself).run(batch).await });
     }
 }
 
 /// What deliveries need from their actor.
-pub(crate) struct Worker<A: Adapter> {
-    name: Cow<'static, str>,
+pub(crate) struct Worker<'w, A: Adapter> {
+    name: &'w Cow<'static, str>,
     adapter: Rc<A>,
-    myself: Addr<AdapterActor<A>>,
+    myself: &'w Addr<AdapterActor<A>>,
 }
 
-impl<A: Adapter> Worker<A> {
+impl<A: Adapter> Worker<'_, A> {
     async fn run(self, batch: DeliverBatch) {
         let DeliverBatch {
             context,
@@ -212,12 +213,15 @@ impl<A: Adapter> Worker<A> {
         index: usize,
         target: &Target,
     ) -> Reply {
-        let span = if context.telemetry {
+        // Delivery spans hang under the dispatch span; when no subscriber wants that
+        // one, none is made and no clock is read.
+        let traced = context.telemetry && !context.span.is_disabled();
+        let span = if traced {
             telemetry::delivery_span(&context.span, target, A::KIND, &context.signal)
         } else {
             Span::none()
         };
-        let timer = telemetry::Timer::start(context.telemetry);
+        let timer = telemetry::Timer::start(traced);
         let attempts = Cell::new(1);
         let attempt = AssertUnwindSafe(self.attempt(context, target, &attempts));
         let result = match attempt.catch_unwind().instrument(span.clone()).await {
@@ -228,7 +232,7 @@ impl<A: Adapter> Worker<A> {
             DeliveryError::new(self.name.clone(), target.describe().to_string(), kind)
                 .with_attempts(attempts.get())
         });
-        if context.telemetry {
+        if traced {
             span.record("attempts", attempts.get());
             telemetry::record(&span, &result, timer.elapsed());
         }

@@ -74,7 +74,7 @@ impl<A: Adapter> Registration for Registered<A> {
 /// the dispatch itself: no message, no task, no answer channel.
 pub(crate) trait Inline {
     fn deliver<'a>(
-        &self,
+        &'a self,
         context: &'a DispatchContext,
         index: usize,
         target: &'a Target,
@@ -88,13 +88,17 @@ struct InlineAdapter<A: Adapter> {
 
 impl<A: Adapter> Inline for InlineAdapter<A> {
     fn deliver<'a>(
-        &self,
+        &'a self,
         context: &'a DispatchContext,
         index: usize,
         target: &'a Target,
     ) -> LocalBoxFuture<'a, Reply> {
-        let worker = self.slot.worker(self.actor.clone());
-        Box::pin(async move { worker.deliver(context, index, target).await })
+        Box::pin(async move {
+            self.slot
+                .worker(&self.actor)
+                .deliver(context, index, target)
+                .await
+        })
     }
 }
 

@@ -5,7 +5,9 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use std::future::poll_fn;
 use std::pin::pin;
+use std::task::{Context, Poll};
 use tokio::sync::OwnedSemaphorePermit;
 
 use futures_util::future::{Either, LocalBoxFuture, select};
@@ -75,7 +77,11 @@ pub(crate) async fn run(
     while run.settled < total {
         if next < total && run.in_flight < limit {
             let end = total.min(next + limit - run.in_flight);
-            run.launch(next..end);
+            poll_fn(|cx| {
+                run.launch(next..end, cx);
+                Poll::Ready(())
+            })
+            .await;
             next = end;
             continue;
         }
@@ -126,11 +132,11 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// Starts targets `range`: inline for adapters on this arbiter, else one batch per
-    /// adapter.
-    fn launch(&mut self, range: Range<usize>) {
+    /// adapter. An inline delivery is polled once at once: most (a mailbox push) finish
+    /// there, and only those still pending are kept.
+    fn launch(&mut self, range: Range<usize>, cx: &mut Context<'_>) {
         let targets = self.targets;
         let mut batches: Vec<(&AdapterPool, Vec<Job>)> = Vec::new();
-        let mut launched = 0;
         for index in range {
             let target = &targets[index];
             let Some(pool) = self.inner.pools.get(target.adapter()) else {
@@ -141,12 +147,17 @@ impl<'a> Run<'a> {
                 self.fail_here(index, ErrorKind::InvalidTarget(unknown), false);
                 continue;
             };
-            launched += 1;
+            self.in_flight += 1;
+            self.inner.counters.deliveries_started(1);
             if let Some(runner) = pool.inline() {
-                let delivery = runner.deliver(self.context, index, target);
-                self.inline
-                    .get_or_insert_with(FuturesUnordered::new)
-                    .push(delivery);
+                let mut delivery = runner.deliver(self.context, index, target);
+                match delivery.as_mut().poll(cx) {
+                    Poll::Ready((index, result)) => self.settle(index, result, true),
+                    Poll::Pending => self
+                        .inline
+                        .get_or_insert_with(FuturesUnordered::new)
+                        .push(delivery),
+                }
                 continue;
             }
             let replies = &self.remote(self.context).replies;
@@ -156,8 +167,6 @@ impl<'a> Run<'a> {
                 None => batches.push((pool, vec![job])),
             }
         }
-        self.in_flight += launched;
-        self.inner.counters.deliveries_started(launched);
         if let Some(remote) = &self.remote {
             for (pool, jobs) in batches {
                 pool.send(DeliverBatch {
@@ -236,7 +245,7 @@ impl<'a> Run<'a> {
             kind,
         );
         let result = Err(error);
-        if self.context.telemetry {
+        if self.context.telemetry && !self.context.span.is_disabled() {
             let kind = self
                 .inner
                 .pools
