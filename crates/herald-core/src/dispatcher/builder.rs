@@ -62,7 +62,7 @@ impl Default for DispatcherBuilder {
             max_concurrency: 8,
             max_in_flight: 10_000,
             overload: Overload::Wait,
-            pool_size: std::thread::available_parallelism().map_or(1, usize::from),
+            pool_size: 0,
             telemetry: true,
             mailbox_capacity: 1024,
             adapters: BTreeMap::new(),
@@ -99,9 +99,12 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Sets how many arbiters (threads) the adapters run on; each adapter gets one
-    /// actor per arbiter. `0` runs adapters on the arbiter that calls `start` (handy for
-    /// tests on tokio's paused clock). Default is the number of CPUs.
+    /// Sets how many extra arbiters (threads) [`Placement::Pool`] adapters run on, one
+    /// actor per arbiter. With `0` every adapter runs on the dispatcher's own arbiter,
+    /// inside the dispatch: no thread hop per delivery, which is fastest unless
+    /// deliveries are CPU-heavy (see `docs/PERFORMANCE.md`). Default is 0.
+    ///
+    /// [`Placement::Pool`]: crate::Placement::Pool
     pub fn pool_size(mut self, arbiters: usize) -> Self {
         self.pool_size = arbiters;
         self

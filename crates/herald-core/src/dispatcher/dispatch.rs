@@ -108,11 +108,11 @@ impl Dispatch {
             self.targets
                 .iter()
                 .map(|target| {
-                    Err(DeliveryError::new(
+                    Some(Err(DeliveryError::new(
                         target.adapter_name().clone(),
                         target.describe().to_string(),
                         kind(),
-                    ))
+                    )))
                 })
                 .collect(),
         )

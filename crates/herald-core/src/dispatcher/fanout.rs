@@ -259,10 +259,13 @@ impl<'a> Run<'a> {
     }
 
     fn finish(self, span: &Span) -> DispatchResult {
-        let results: Vec<_> = self.results.into_iter().flatten().collect();
-        let failed = results.iter().filter(|result| result.is_err()).count();
-        span.record("delivered", results.len() - failed);
+        let failed = self
+            .results
+            .iter()
+            .filter(|result| matches!(result, Some(Err(_))))
+            .count();
+        span.record("delivered", self.results.len() - failed);
         span.record("failed", failed);
-        conclude(results)
+        conclude(self.results)
     }
 }

@@ -133,19 +133,20 @@ impl std::error::Error for DispatchError {
 /// The answer to a [`Dispatch`](crate::Dispatch).
 pub type DispatchResult = Result<DispatchReport, DispatchError>;
 
-/// Turns per-target results into the dispatch's answer.
-pub(crate) fn conclude(results: Vec<Result<Outcome, DeliveryError>>) -> DispatchResult {
-    if results.iter().all(Result::is_ok) {
+/// Turns per-target results (every slot filled) into the dispatch's answer.
+pub(crate) fn conclude(results: Vec<Option<Result<Outcome, DeliveryError>>>) -> DispatchResult {
+    if results.iter().all(|result| matches!(result, Some(Ok(_)))) {
         return Ok(DispatchReport::new(
-            results.into_iter().filter_map(Result::ok).collect(),
+            results.into_iter().flatten().flatten().collect(),
         ));
     }
     let mut failures = Vec::new();
     let mut delivered = Vec::new();
     for (index, result) in results.into_iter().enumerate() {
         match result {
-            Ok(outcome) => delivered.push((index, outcome)),
-            Err(error) => failures.push(TargetFailure { index, error }),
+            Some(Ok(outcome)) => delivered.push((index, outcome)),
+            Some(Err(error)) => failures.push(TargetFailure { index, error }),
+            None => {}
         }
     }
     Err(DispatchError::new(failures, delivered))
