@@ -63,12 +63,12 @@ pub enum TargetError {
     },
 
     /// The target's options were made for another adapter.
-    #[error("options of type `{options}` do not belong to adapter `{adapter}`")]
+    #[error("the target's options are not what adapter `{adapter}` takes (`{expected}`)")]
     WrongOptions {
         /// The adapter's name.
         adapter: String,
-        /// The type name of the options given.
-        options: &'static str,
+        /// The options type the adapter takes.
+        expected: &'static str,
     },
 
     /// Any other rule, in the adapter's own words.

@@ -18,6 +18,15 @@ fn typed(ty: &str) -> herald_signal::Signal {
     herald_signal::Signal::new(ty, json!({})).unwrap()
 }
 
+async fn subscribe<T: Into<Target>>(
+    bus: &Addr<Bus>,
+    pattern: &str,
+    targets: impl IntoIterator<Item = T>,
+) -> herald_core::SubscriptionId {
+    let subscription = Subscribe::new(pattern, targets).unwrap();
+    within("subscribe", bus.send(subscription)).await.unwrap()
+}
+
 async fn publish(dispatcher: &Addr<Dispatcher>, ty: &str) -> Outcome {
     let report = within(
         "publish",
@@ -39,49 +48,24 @@ async fn signals_reach_the_subscriptions_whose_pattern_matches() {
     let (audit, audit_count) = Inbox::start(Answer::Accept);
     let (updates, updates_count) = Inbox::start(Answer::Accept);
     let (exact, exact_count) = Inbox::start(Answer::Accept);
-    let audit_id = within(
-        "subscribe",
-        bus.send(Subscribe::new("audit.**", [Target::pid(audit.recipient())]).unwrap()),
-    )
-    .await
-    .unwrap();
-    within(
-        "subscribe",
-        bus.send(Subscribe::new("user.*.updated", [Target::pid(updates.recipient())]).unwrap()),
-    )
-    .await
-    .unwrap();
-    within(
-        "subscribe",
-        bus.send(Subscribe::new("user.created", [Target::pid(exact.recipient())]).unwrap()),
-    )
-    .await
-    .unwrap();
+    let audit_id = subscribe(&bus, "audit.**", [Target::pid(audit.recipient())]).await;
+    subscribe(&bus, "user.*.updated", [Target::pid(updates.recipient())]).await;
+    subscribe(&bus, "user.created", [Target::pid(exact.recipient())]).await;
 
-    assert_eq!(
-        publish(&dispatcher, "audit").await,
-        Outcome::Routed { subscriptions: 1 }
-    );
-    assert_eq!(
-        publish(&dispatcher, "audit.user").await,
-        Outcome::Routed { subscriptions: 1 }
-    );
-    assert_eq!(
-        publish(&dispatcher, "audit.user.login").await,
-        Outcome::Routed { subscriptions: 1 }
-    );
-    assert_eq!(
-        publish(&dispatcher, "user.a.updated").await,
-        Outcome::Routed { subscriptions: 1 }
-    );
-    assert_eq!(
-        publish(&dispatcher, "user.a.b.updated").await,
-        Outcome::Routed { subscriptions: 0 }
-    );
-    assert_eq!(
-        publish(&dispatcher, "user.created").await,
-        Outcome::Routed { subscriptions: 1 }
-    );
+    for (ty, subscriptions) in [
+        ("audit", 1),
+        ("audit.user", 1),
+        ("audit.user.login", 1),
+        ("user.a.updated", 1),
+        ("user.a.b.updated", 0),
+        ("user.created", 1),
+    ] {
+        assert_eq!(
+            publish(&dispatcher, ty).await,
+            Outcome::Routed { subscriptions },
+            "{ty}"
+        );
+    }
 
     within("deliveries", async {
         while audit_count.load(Ordering::SeqCst) < 3
@@ -120,18 +104,8 @@ async fn a_slow_subscriber_does_not_delay_the_next_publish() {
     let (fast, fast_count) = Inbox::start(Answer::Accept);
     // Every `job.*` signal goes to a subscriber that takes an hour, and to a fast one.
     let slow = Target::custom("probe", json!({"delay_ms": 3_600_000}));
-    within(
-        "subscribe",
-        bus.send(Subscribe::new("job.*", [slow]).unwrap()),
-    )
-    .await
-    .unwrap();
-    within(
-        "subscribe",
-        bus.send(Subscribe::new("job.*", [Target::pid(fast.recipient()).sync()]).unwrap()),
-    )
-    .await
-    .unwrap();
+    subscribe(&bus, "job.*", [slow]).await;
+    subscribe(&bus, "job.*", [Target::pid(fast.recipient()).sync()]).await;
 
     let start = tokio::time::Instant::now();
     assert_eq!(
@@ -169,12 +143,7 @@ async fn subscriber_failures_reach_the_dispatcher_stats() {
         .bus("main", bus.clone())
         .adapter("probe", probe.factory())
         .start();
-    within(
-        "subscribe",
-        bus.send(Subscribe::new("**", [Target::custom("probe", json!({"fail": true}))]).unwrap()),
-    )
-    .await
-    .unwrap();
+    subscribe(&bus, "**", [Target::custom("probe", json!({"fail": true}))]).await;
     publish(&dispatcher, "anything").await;
     let stats = within("failure counted", async {
         loop {

@@ -145,3 +145,22 @@ async fn builtin_adapters_all_succeed() {
         ]
     );
 }
+
+#[actix_rt::test]
+async fn typed_options_for_another_adapter_are_an_invalid_target() {
+    let dispatcher = Dispatcher::builder().start();
+    // Logger options sent to the noop adapter.
+    let target = Target::new("noop", herald_core::LoggerTarget::default());
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    let message = error.first().error.to_string();
+    assert!(
+        message.contains("invalid target: the target's options are not what adapter `noop` takes"),
+        "{message}"
+    );
+}

@@ -208,7 +208,8 @@ impl HttpTarget {
     }
 
     /// Maps a signal type to the value of the jido scheme's event header (other types
-    /// are sent as they are). Default is no mapping.
+    /// are sent as they are). Only webhooks signed with the jido scheme send that header;
+    /// on other targets this has no effect. Default is no mapping.
     pub fn event_type(mut self, signal_type: &str, event: &str) -> Self {
         if let Some(signing) = &mut self.signing {
             signing
@@ -219,8 +220,8 @@ impl HttpTarget {
     }
 
     /// Renames the jido scheme's headers (signature, timestamp, event), which must be
-    /// distinct tokens. Default is `x-webhook-signature`, `x-webhook-timestamp`,
-    /// `x-webhook-event`.
+    /// distinct tokens; no effect on other targets. Default is `x-webhook-signature`,
+    /// `x-webhook-timestamp`, `x-webhook-event`.
     ///
     /// # Errors
     ///

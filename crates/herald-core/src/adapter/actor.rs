@@ -245,24 +245,22 @@ impl<A: Adapter> Worker<'_, A> {
         target: &Target,
         attempts: &Cell<u32>,
     ) -> Result<Outcome, ErrorKind> {
-        {
-            let validated;
-            let options = match target.options() {
-                Options::Typed(options) => (options.as_ref() as &dyn Any)
-                    .downcast_ref::<A::Options>()
-                    .ok_or_else(|| TargetError::WrongOptions {
-                        adapter: self.name.to_string(),
-                        options: std::any::type_name_of_val(options.as_ref()),
-                    })?,
-                Options::Config(config) => {
-                    validated = self.adapter.validate(config)?;
-                    &validated
-                }
-            };
-            let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
-            delivery.caller = context.caller;
-            self.adapter.deliver(delivery).await
-        }
+        let validated;
+        let options = match target.options() {
+            Options::Typed(options) => (options.as_ref() as &dyn Any)
+                .downcast_ref::<A::Options>()
+                .ok_or_else(|| TargetError::WrongOptions {
+                    adapter: self.name.to_string(),
+                    expected: std::any::type_name::<A::Options>(),
+                })?,
+            Options::Config(config) => {
+                validated = self.adapter.validate(config)?;
+                &validated
+            }
+        };
+        let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
+        delivery.caller = context.caller;
+        self.adapter.deliver(delivery).await
     }
 
     fn panicked(&self, payload: Box<dyn Any + Send>) -> Result<Outcome, ErrorKind> {
