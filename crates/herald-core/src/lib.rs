@@ -75,7 +75,8 @@ pub use bus::{
 pub use caller::ActorId;
 pub use dispatcher::{
     AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
-    DispatchResult, Dispatcher, DispatcherBuilder, Overload, Stats, StatsSnapshot, TargetFailure,
+    DispatchResponse, DispatchResult, Dispatcher, DispatcherBuilder, Overload, Stats,
+    StatsSnapshot, TargetFailure,
 };
 pub use error::{DeliveryError, ErrorKind, TargetError};
 pub use message::{Rejection, SignalMessage};

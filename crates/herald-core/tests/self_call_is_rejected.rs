@@ -159,11 +159,18 @@ async fn async_self_delivery_is_allowed() {
     let received = Arc::new(AtomicUsize::new(0));
     let agent = Agent {
         dispatcher: dispatcher.clone(),
-        registry,
+        registry: registry.clone(),
         witness: witness.recipient(),
         received: received.clone(),
     }
     .start();
+    // The agent registers itself in `started`, on its first turn.
+    within("agent registered", async {
+        while registry.lookup("a").is_err() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     let dispatch = Dispatch::new(signal(), [Target::named("a").unwrap()]).caller(&agent);
     within("dispatch", dispatcher.send(dispatch))
         .await

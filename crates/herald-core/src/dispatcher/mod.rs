@@ -12,6 +12,9 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use std::task::Poll;
+
+use actix::dev::{MessageResponse, OneshotSender};
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, MessageResult, WrapFuture,
 };
@@ -21,6 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 pub use builder::{DispatcherBuilder, Overload};
 pub use dispatch::{Dispatch, DispatchExt, DispatchHandle};
+
 pub use report::{DispatchError, DispatchReport, DispatchResult, TargetFailure};
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
@@ -112,11 +116,22 @@ impl Dispatcher {
         }
     }
 
+    /// Admits a dispatch and starts it: polled once here, it is often done at once
+    /// (every delivery a mailbox push); only an unfinished one is spawned.
+    fn begin(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Started {
+        let mut run = self.admit(dispatch, ctx);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match run.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => Started::Done(result),
+            Poll::Pending => Started::Running(run),
+        }
+    }
+
     /// Admits a dispatch under the in-flight bound and returns its run.
     ///
     /// A dispatch reserves as many in-flight slots as it can use at once; when they are
     /// not free it waits (blocking this mailbox, so memory stays bounded) or fails.
-    fn begin(
+    fn admit(
         &mut self,
         dispatch: Dispatch,
         ctx: &mut Context<Self>,
@@ -169,11 +184,57 @@ impl Actor for Dispatcher {
     }
 }
 
+/// A dispatch after its first poll.
+enum Started {
+    Done(DispatchResult),
+    Running(LocalBoxFuture<'static, DispatchResult>),
+}
+
+impl Started {
+    /// Hands the result to `finish` now, or when the spawned rest of the run ends.
+    fn finish(self, finish: impl FnOnce(DispatchResult) + 'static) {
+        match self {
+            Self::Done(result) => finish(result),
+            Self::Running(run) => {
+                actix_rt::spawn(async move { finish(run.await) });
+            }
+        }
+    }
+}
+
+/// How a [`Dispatcher`] answers a [`Dispatch`]: at once when the dispatch finished on
+/// the spot (every delivery a mailbox push), else when it completes. Await it through
+/// `Addr::send` like any actix response.
+#[derive(Debug)]
+pub struct DispatchResponse(StartedDebug);
+
+/// `Started` behind a `Debug`-able wrapper (futures are not `Debug`).
+struct StartedDebug(Started);
+
+impl fmt::Debug for StartedDebug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Started::Done(_) => "Done",
+            Started::Running(_) => "Running",
+        })
+    }
+}
+
+impl MessageResponse<Dispatcher, Dispatch> for DispatchResponse {
+    fn handle(self, _: &mut Context<Dispatcher>, tx: Option<OneshotSender<DispatchResult>>) {
+        self.0.0.finish(move |result| {
+            if let Some(tx) = tx {
+                let _ = tx.send(result);
+            }
+        });
+    }
+}
+
 impl Handler<Dispatch> for Dispatcher {
-    type Result = actix::ResponseFuture<DispatchResult>;
+    type Result = DispatchResponse;
 
     fn handle(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Self::Result {
-        self.begin(dispatch, ctx)
+        DispatchResponse(StartedDebug(self.begin(dispatch, ctx)))
     }
 }
 
@@ -183,9 +244,7 @@ impl Handler<Detached> for Dispatcher {
     fn handle(&mut self, mut detached: Detached, ctx: &mut Context<Self>) {
         let (dispatch, reply) = detached.take();
         let signal = Arc::clone(&dispatch.signal);
-        let run = self.begin(dispatch, ctx);
-        actix_rt::spawn(async move {
-            let result = run.await;
+        self.begin(dispatch, ctx).finish(move |result| {
             if let Err(error) = &result {
                 tracing::warn!(
                     signal.r#type = signal.ty(),
