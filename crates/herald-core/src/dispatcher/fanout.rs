@@ -1,17 +1,17 @@
-//! One dispatch's run: launch targets in per-adapter batches under the concurrency
-//! limit, collect every answer, and account for every target.
-
-use std::ops::Range;
-use std::rc::Rc;
-use std::sync::Arc;
+//! One dispatch's run: launch targets under the concurrency limit — inline for
+//! adapters on this arbiter, in per-adapter batches for the pool — collect every answer,
+//! and account for every target.
 
 use std::future::poll_fn;
+use std::ops::Range;
 use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::OwnedSemaphorePermit;
 
 use futures_util::future::{Either, LocalBoxFuture, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tracing::Span;
 
