@@ -18,6 +18,19 @@ fn dispatcher(pubsub: &PubSub) -> Addr<Dispatcher> {
         .start()
 }
 
+/// One dispatch to `topic`'s `pubsub` target; the outcome of the broadcast.
+async fn broadcast(pubsub: &PubSub, topic: &str) -> Outcome {
+    let target = Target::pubsub(topic).unwrap();
+    let report = within(
+        "dispatch",
+        dispatcher(pubsub).send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    report.outcomes()[0].clone()
+}
+
 /// Waits until every counter reaches `expected` (messages are queued asynchronously).
 async fn settle(counters: &[std::sync::Arc<std::sync::atomic::AtomicUsize>], expected: usize) {
     within("subscribers handled their messages", async {
@@ -57,20 +70,13 @@ async fn three_subscribers_each_receive_exactly_once_and_topics_are_isolated() {
     assert_eq!(pubsub.subscriber_count("orders"), 3);
     assert_eq!(pubsub.topics(), ["orders", "payments"]);
 
-    let report = within(
-        "dispatch",
-        dispatcher(&pubsub).send(Dispatch::new(signal(), [Target::pubsub("orders").unwrap()])),
-    )
-    .await
-    .unwrap()
-    .unwrap();
     assert_eq!(
-        report.outcomes(),
-        &[Outcome::Broadcast {
+        broadcast(&pubsub, "orders").await,
+        Outcome::Broadcast {
             delivered: 3,
             full: 0,
             gone: 0
-        }]
+        }
     );
     let counters: Vec<_> = inboxes.iter().map(|(_, c)| c.clone()).collect();
     settle(&counters, 1).await;
@@ -89,20 +95,13 @@ async fn unsubscribe_stops_delivery() {
     pubsub.subscribe("t", kept.clone().recipient()).unwrap();
     pubsub.subscribe("t", left.clone().recipient()).unwrap();
     assert!(pubsub.unsubscribe("t", &left.recipient()));
-    let report = within(
-        "dispatch",
-        dispatcher(&pubsub).send(Dispatch::new(signal(), [Target::pubsub("t").unwrap()])),
-    )
-    .await
-    .unwrap()
-    .unwrap();
     assert_eq!(
-        report.outcomes(),
-        &[Outcome::Broadcast {
+        broadcast(&pubsub, "t").await,
+        Outcome::Broadcast {
             delivered: 1,
             full: 0,
             gone: 0
-        }]
+        }
     );
     settle(&[kept_count], 1).await;
     assert_eq!(left_count.load(Ordering::SeqCst), 0);
@@ -152,20 +151,13 @@ async fn a_stopped_subscriber_is_counted_and_pruned() {
     pubsub.subscribe("t", dead.clone().recipient()).unwrap();
     within("stop", dead.send(Stop)).await.unwrap();
 
-    let report = within(
-        "dispatch",
-        dispatcher(&pubsub).send(Dispatch::new(signal(), [Target::pubsub("t").unwrap()])),
-    )
-    .await
-    .unwrap()
-    .unwrap();
     assert_eq!(
-        report.outcomes(),
-        &[Outcome::Broadcast {
+        broadcast(&pubsub, "t").await,
+        Outcome::Broadcast {
             delivered: 1,
             full: 0,
             gone: 1
-        }]
+        }
     );
     assert_eq!(
         pubsub.subscriber_count("t"),

@@ -42,22 +42,7 @@ impl NamedTarget {
         })
     }
 
-    /// Waits for the handler's answer. Default is [`Mode::Async`].
-    pub fn sync(self) -> Self {
-        self.mode(Mode::Sync)
-    }
-
-    /// Sets how the delivery waits. Default is [`Mode::Async`].
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Sets how long a synchronous delivery waits for the answer. Default is 5 seconds.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    pid::mode_setters!();
 
     /// The name.
     pub fn name(&self) -> &str {

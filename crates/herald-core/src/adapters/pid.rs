@@ -56,6 +56,31 @@ pub struct PidTarget {
 /// The default wait for a synchronous answer.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The `sync`, `mode` and `timeout` setters of targets that end at an actor's mailbox
+/// (`pid`, `named`); the type needs `mode: Mode` and `timeout: Duration` fields.
+macro_rules! mode_setters {
+    () => {
+        /// Waits for the handler's answer. Default is [`Mode::Async`].
+        pub fn sync(self) -> Self {
+            self.mode(Mode::Sync)
+        }
+
+        /// Sets how the delivery waits. Default is [`Mode::Async`].
+        pub fn mode(mut self, mode: Mode) -> Self {
+            self.mode = mode;
+            self
+        }
+
+        /// Sets how long a synchronous delivery waits for the answer, mailbox wait
+        /// included. Default is 5 seconds.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.timeout = timeout;
+            self
+        }
+    };
+}
+pub(crate) use mode_setters;
+
 impl Mode {
     pub(crate) const CHOICES: [(&'static str, Self); 2] =
         [("async", Self::Async), ("sync", Self::Sync)];
@@ -73,23 +98,7 @@ impl PidTarget {
         }
     }
 
-    /// Waits for the handler's answer. Default is [`Mode::Async`].
-    pub fn sync(self) -> Self {
-        self.mode(Mode::Sync)
-    }
-
-    /// Sets how the delivery waits. Default is [`Mode::Async`].
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Sets how long a synchronous delivery waits for the answer, mailbox wait
-    /// included. Default is 5 seconds.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    mode_setters!();
 
     /// The receiving actor's identity.
     pub fn actor(&self) -> ActorId {
