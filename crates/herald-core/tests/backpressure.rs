@@ -101,3 +101,24 @@ async fn detached_dispatch_runs_and_its_result_can_be_awaited_or_ignored() {
     .await;
     assert_eq!(delivered, 2);
 }
+
+#[actix_rt::test]
+async fn detached_dispatch_never_waits_a_full_mailbox_is_overloaded() {
+    let dispatcher = Dispatcher::builder().mailbox_capacity(1).start();
+    // Let the dispatcher start (and apply its mailbox capacity).
+    within("stats", dispatcher.send(Stats)).await.unwrap();
+    // Nothing runs between these calls: the first fills the mailbox, the second finds
+    // it full and answers at once.
+    let first = dispatcher.dispatch_async(Dispatch::new(signal(), [Target::noop()]));
+    let second =
+        dispatcher.dispatch_async(Dispatch::new(signal(), [Target::noop(), Target::noop()]));
+    let error = within("second", second).await.unwrap_err();
+    assert_eq!(error.failures().len(), 2);
+    assert!(
+        error
+            .failures()
+            .iter()
+            .all(|f| matches!(f.error.kind(), ErrorKind::Overloaded))
+    );
+    within("first", first).await.unwrap();
+}

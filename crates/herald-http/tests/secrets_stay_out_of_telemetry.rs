@@ -32,7 +32,7 @@ impl<'a> MakeWriter<'a> for Log {
 }
 
 #[actix_rt::test]
-async fn failing_webhooks_log_no_secret() {
+async fn failing_webhooks_log_no_secret_but_their_attempts() {
     let log = Log::default();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -71,6 +71,8 @@ async fn failing_webhooks_log_no_secret() {
         + &format!("{first} {first:?} {second} {second:?}");
     assert!(text.contains("herald.deliver"), "spans were logged: {text}");
     assert!(text.contains("http status 401"), "{text}");
+    // The refused webhook was tried twice: the count reaches its span.
+    assert!(text.contains("attempts=2"), "{text}");
     for secret in [
         "c2VjcmV0LWtleS1ieXRlcw",
         "secret-key-bytes",
