@@ -22,17 +22,7 @@ impl ConsoleTarget {
     /// The default cap on printed data.
     pub const DEFAULT_MAX_DATA_BYTES: usize = DataView::DEFAULT_MAX_BYTES;
 
-    /// Sets whether the (redacted, truncated) data is printed. Default is `true`.
-    pub fn include_data(mut self, include: bool) -> Self {
-        self.data.include = include;
-        self
-    }
-
-    /// Sets the cap on printed data, in bytes. Default is 4096.
-    pub fn max_data_bytes(mut self, bytes: usize) -> Self {
-        self.data.max_bytes = bytes;
-        self
-    }
+    super::data_setters!();
 
     pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
         let data = DataView::from_fields(&mut fields)?;

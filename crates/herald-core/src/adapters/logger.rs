@@ -100,17 +100,7 @@ impl LoggerTarget {
         self
     }
 
-    /// Sets whether the (redacted, truncated) data is logged. Default is `true`.
-    pub fn include_data(mut self, include: bool) -> Self {
-        self.data.include = include;
-        self
-    }
-
-    /// Sets the cap on logged data, in bytes. Default is 4096.
-    pub fn max_data_bytes(mut self, bytes: usize) -> Self {
-        self.data.max_bytes = bytes;
-        self
-    }
+    super::data_setters!();
 
     pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
         let default = Self::default();

@@ -1,5 +1,24 @@
 //! The adapters built into the core: `pid`, `logger`, `console`, `noop`.
 
+/// The `include_data` and `max_data_bytes` setters of targets that show data to people
+/// (`logger`, `console`); the type needs a `data: DataView` field.
+macro_rules! data_setters {
+    () => {
+        /// Sets whether the (redacted, truncated) data is shown. Default is `true`.
+        pub fn include_data(mut self, include: bool) -> Self {
+            self.data.include = include;
+            self
+        }
+
+        /// Sets the cap on shown data, in bytes. Default is 4096.
+        pub fn max_data_bytes(mut self, bytes: usize) -> Self {
+            self.data.max_bytes = bytes;
+            self
+        }
+    };
+}
+use data_setters;
+
 mod bus;
 mod console;
 mod logger;
