@@ -25,7 +25,7 @@ impl Handler<SignalMessage> for Keeper {
 
 #[actix_rt::test]
 async fn every_receiver_gets_the_same_shared_signal() {
-    let json = include_str!("../../shared/vectors/jido-body.json");
+    let json = include_str!("../vectors/jido-body.json");
     let signal = Arc::new(Signal::from_json(json).expect("the shared vector parses"));
     let kept = Arc::new(Mutex::new(Vec::new()));
     let keepers: Vec<_> = (0..3).map(|_| Keeper(kept.clone()).start()).collect();

@@ -59,7 +59,7 @@ mod tests {
     use super::*;
     use crate::WebhookSecret;
 
-    /// `shared/vectors/webhook-signatures.md`, Standard Webhooks.
+    /// `vectors/webhook-signatures.md`, Standard Webhooks.
     #[test]
     fn standard_webhooks_vector() {
         let secret = WebhookSecret::standard("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
@@ -75,11 +75,11 @@ mod tests {
         );
     }
 
-    /// `shared/vectors/webhook-signatures.md`, jido-compatible.
+    /// `vectors/webhook-signatures.md`, jido-compatible.
     #[test]
     fn jido_vector() {
         let secret = WebhookSecret::jido("mysecret").unwrap();
-        let body = include_bytes!("../../../../shared/vectors/jido-body.json");
+        let body = include_bytes!("../../../vectors/jido-body.json");
         assert_eq!(
             jido_signature(secret.key(), 1_764_158_400, body),
             "3709b35110ec7b0e675b921d6e297984389773810a184fb230114dc46c94b44f"

@@ -81,7 +81,7 @@ impl HeaderLookup for HashMap<String, String> {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use herald_http::{verify_at, VerifyError, WebhookSecret, DEFAULT_TOLERANCE};
 ///
-/// // The jido-compatible test vector (`shared/vectors/webhook-signatures.md`).
+/// // The jido-compatible test vector (`vectors/webhook-signatures.md`).
 /// let secret = WebhookSecret::jido("mysecret")?;
 /// let body = br#"{"specversion":"1.0","id":"0192f5a0-0000-7000-8000-000000000001","source":"/billing","type":"invoice.paid","time":"2026-11-26T12:00:00Z","datacontenttype":"application/json","data":{"amount":42}}"#;
 /// let headers = [

@@ -59,7 +59,7 @@ fn reads_jido_signal_output_with_patch_specversion() {
 
 #[test]
 fn reads_the_shared_test_vector_body() {
-    let text = include_str!("../../../../shared/vectors/jido-body.json");
+    let text = include_str!("../../../vectors/jido-body.json");
     let signal = Signal::from_json(text).unwrap();
     assert_eq!(signal.source(), "/billing");
 }
