@@ -146,6 +146,12 @@ pub enum ErrorKind {
     #[error("tls failed: {0}")]
     Tls(String),
 
+    /// The request went out but the response could not be read: malformed, cut off,
+    /// or a protocol error. Not retried, since the receiver may have acted on the
+    /// request (unlike [`Connect`](Self::Connect), where nothing reached it).
+    #[error("bad response: {0}")]
+    Protocol(String),
+
     /// A synchronous receiver rejected the signal.
     #[error("rejected by receiver: {0}")]
     Rejected(Rejection),
@@ -165,9 +171,16 @@ pub enum ErrorKind {
     #[error("dispatch deadline exceeded")]
     DeadlineExceeded,
 
-    /// The dispatcher is at its in-flight bound and is set to fail fast.
+    /// The dispatcher is at its in-flight bound and is set to fail fast, or its
+    /// admission queue is full.
     #[error("dispatcher is overloaded")]
     Overloaded,
+
+    /// The dispatcher was shutting down or had stopped: the dispatch came after
+    /// [`Shutdown`](crate::Shutdown), or the delivery was still running when the grace
+    /// period ended. Retryable: another dispatcher (or this one restarted) may take it.
+    #[error("dispatcher is shutting down")]
+    Shutdown,
 
     /// A custom adapter's own error.
     #[error("{error}")]
@@ -198,15 +211,16 @@ impl ErrorKind {
     }
 
     /// Whether trying the same delivery again may succeed: timeouts, full mailboxes,
-    /// connection failures, overload, HTTP 408, 425, 429 and 5xx, and custom errors
-    /// marked retryable.
+    /// connection failures, overload, shutdown, HTTP 408, 425, 429 and 5xx, and custom
+    /// errors marked retryable.
     pub fn retryable(&self) -> bool {
         match self {
             Self::Timeout(_)
             | Self::MailboxFull
             | Self::ConnectionRefused
             | Self::Connect(_)
-            | Self::Overloaded => true,
+            | Self::Overloaded
+            | Self::Shutdown => true,
             Self::HttpStatus { status, .. } => {
                 matches!(status, 408 | 425 | 429) || (500..600).contains(status)
             }
@@ -230,11 +244,13 @@ impl ErrorKind {
             Self::ConnectionRefused => "connection_refused",
             Self::Connect(_) => "connect",
             Self::Tls(_) => "tls",
+            Self::Protocol(_) => "protocol",
             Self::Rejected(_) => "rejected",
             Self::Panicked { .. } => "panicked",
             Self::AdapterStopped => "adapter_stopped",
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::Overloaded => "overloaded",
+            Self::Shutdown => "shutdown",
             Self::Custom { .. } => "custom",
         }
     }

@@ -62,6 +62,7 @@ mod redact;
 mod registry;
 mod target;
 mod telemetry;
+mod time;
 
 pub use adapter::{Adapter, Delivery, Placement};
 pub use adapters::{
@@ -75,7 +76,7 @@ pub use bus::{
 pub use caller::ActorId;
 pub use dispatcher::{
     AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
-    DispatchResponse, DispatchResult, Dispatcher, DispatcherBuilder, Overload, Stats,
+    DispatchResponse, DispatchResult, Dispatcher, DispatcherBuilder, Overload, Shutdown, Stats,
     StatsSnapshot, TargetFailure,
 };
 pub use error::{DeliveryError, ErrorKind, TargetError};

@@ -69,28 +69,33 @@ async fn a_stopped_actor_is_not_alive_then_pruned_and_its_name_is_free() {
 }
 
 #[actix_rt::test]
-async fn entries_do_not_keep_actors_alive() {
+async fn an_entry_keeps_its_actor_reachable_until_unregistered() {
     let registry = Registry::new();
-    let (inbox, _) = Inbox::start(Answer::Accept);
-    registry.register("ephemeral", inbox.recipient()).unwrap();
-    // The only strong address is gone: the actor stops.
-    let result = within("actor stops", async {
-        loop {
-            // Bind the result first: a match on the call would hold the strong
-            // recipient across the await and keep the actor alive.
-            let found = registry.lookup("ephemeral");
-            match found {
-                Ok(recipient) => drop(recipient),
-                Err(error) => return error,
-            }
+    let (inbox, received) = Inbox::start(Answer::Accept);
+    let weak = inbox.downgrade();
+    registry.register("kept", inbox.recipient()).unwrap();
+    // The registry holds the only address, as actix's own registry does.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let target = Target::named("kept").unwrap().sync();
+    within(
+        "dispatch",
+        dispatcher(&registry).send(Dispatch::new(signal(), [target])),
+    )
+    .await
+    .unwrap()
+    .expect("the registered actor is alive");
+    assert_eq!(received.load(Ordering::SeqCst), 1);
+    assert!(weak.upgrade().is_some());
+
+    assert!(registry.unregister("kept"));
+    within("the unregistered actor stops", async {
+        while weak.upgrade().is_some() {
             tokio::task::yield_now().await;
         }
     })
     .await;
-    assert!(matches!(
-        result,
-        RegistryError::NotAlive { .. } | RegistryError::NotFound { .. }
-    ));
 }
 
 #[actix_rt::test]
@@ -215,5 +220,8 @@ fn named_targets_from_data() {
     let error =
         Target::from_config(serde_json::json!({"adapter": "named", "name": "a", "mode": "maybe"}))
             .unwrap_err();
-    assert_eq!(error.to_string(), "field `mode` must be one of async, sync");
+    assert_eq!(
+        error.to_string(),
+        "field `mode` must be one of async, best_effort, sync"
+    );
 }

@@ -99,6 +99,21 @@ impl Adapter for HttpAdapter {
         HttpTarget::from_config(config, self.webhook)
     }
 
+    /// Every attempt's timeout plus the longest wait before each retry, or the retry
+    /// deadline plus one attempt when that is shorter.
+    fn timeout(&self, target: &HttpTarget) -> Option<Duration> {
+        let policy = target.retry_policy();
+        let attempts = policy.max_attempts();
+        let per_attempt = target.timeout_value();
+        let worst = per_attempt
+            .saturating_mul(attempts)
+            .saturating_add((policy.max_delay()).saturating_mul(attempts.saturating_sub(1)));
+        Some(match policy.overall_deadline() {
+            Some(deadline) => worst.min(deadline.saturating_add(per_attempt)),
+            None => worst,
+        })
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, HttpTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
         if self.webhook && target.signing().is_none() {
@@ -153,16 +168,20 @@ impl From<ErrorKind> for Failure {
 }
 
 impl HttpAdapter {
+    /// One attempt, bounded end to end by the target's timeout: connect, send, the
+    /// response head and the body read after it.
     async fn attempt(
         &self,
         target: &HttpTarget,
         signal: &Signal,
         encoded: &Encoded,
     ) -> Result<u16, Failure> {
+        let timeout = target.timeout_value();
+        // At most 60 s from now: validated when the target was built.
+        let deadline = Instant::now() + timeout;
         let mut request = self
             .client
-            .request(target.method_value().as_awc(), target.url().as_str())
-            .timeout(target.timeout_value());
+            .request(target.method_value().as_awc(), target.url().as_str());
         let reserved = target.signing().map(Signing::reserved).unwrap_or_default();
         for (name, value) in target.headers() {
             if !reserved.contains(name) {
@@ -180,13 +199,19 @@ impl HttpAdapter {
                 request = request.insert_header((name, value));
             }
         }
-        let mut response = request
-            .send_body(encoded.body.clone())
-            .await
-            .map_err(|error| Failure::from(classify(error, target.timeout_value())))?;
+        let sent = tokio::time::timeout_at(deadline, request.send_body(encoded.body.clone()));
+        let mut response = match sent.await {
+            Err(_elapsed) => return Err(ErrorKind::Timeout(timeout).into()),
+            Ok(Err(error)) => return Err(classify(error, timeout).into()),
+            Ok(Ok(response)) => response,
+        };
         let status = response.status();
         if status.is_success() {
-            read_at_most(&mut response, DRAIN_LIMIT).await;
+            // The receiver accepted the signal with its status line. Its body is read
+            // (so the connection can be reused) until the attempt's time is up; a body
+            // that stalls, trickles or breaks does not undo the acceptance, and the
+            // connection is then closed rather than reused.
+            read_at_most(&mut response, DRAIN_LIMIT, deadline).await;
             return Ok(status.as_u16());
         }
         let retry_after = response
@@ -194,7 +219,8 @@ impl HttpAdapter {
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| target.retry_policy().retry_after(value, SystemTime::now()));
-        let body = read_at_most(&mut response, ERROR_BODY_LIMIT).await;
+        // What of the error body arrives in time; the status alone decides the kind.
+        let body = read_at_most(&mut response, ERROR_BODY_LIMIT, deadline).await;
         Err(Failure {
             kind: ErrorKind::HttpStatus {
                 status: status.as_u16(),
@@ -205,15 +231,20 @@ impl HttpAdapter {
     }
 }
 
-/// Reads at most `limit` bytes of a response body, and stops there.
-async fn read_at_most<S>(response: &mut awc::ClientResponse<S>, limit: usize) -> Vec<u8>
+/// Reads at most `limit` bytes of a response body, stopping there, at the body's end,
+/// at a body error, or at `deadline`, whichever comes first.
+async fn read_at_most<S>(
+    response: &mut awc::ClientResponse<S>,
+    limit: usize,
+    deadline: Instant,
+) -> Vec<u8>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
 {
     let mut body = Vec::new();
     while body.len() < limit {
-        match response.next().await {
-            Some(Ok(chunk)) => {
+        match tokio::time::timeout_at(deadline, response.next()).await {
+            Ok(Some(Ok(chunk))) => {
                 let room = limit - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
@@ -271,7 +302,9 @@ fn sign(
     })
 }
 
-/// Sorts awc's errors into Herald's kinds: refused, timeout, TLS, other connect.
+/// Sorts awc's errors into Herald's kinds: refused, timeout, TLS and other connect
+/// failures (nothing reached the receiver, or not all of the request), and protocol
+/// failures (the request went out, the response could not be read).
 fn classify(error: SendRequestError, timeout: Duration) -> ErrorKind {
     match error {
         SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
@@ -288,7 +321,11 @@ fn classify(error: SendRequestError, timeout: Duration) -> ErrorKind {
         }
         SendRequestError::Connect(other) => ErrorKind::Connect(other.to_string()),
         SendRequestError::Send(io) if is_tls(&io) => ErrorKind::Tls(io.to_string()),
-        other => ErrorKind::Connect(other.to_string()),
+        SendRequestError::Send(io) => ErrorKind::Connect(io.to_string()),
+        SendRequestError::Url(error) => ErrorKind::InvalidTarget(TargetError::Invalid(format!(
+            "the url cannot be requested: {error}"
+        ))),
+        other => ErrorKind::Protocol(other.to_string()),
     }
 }
 

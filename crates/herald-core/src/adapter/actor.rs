@@ -3,10 +3,13 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Supervised};
 use futures_util::FutureExt;
@@ -34,7 +37,13 @@ pub(crate) struct DispatchContext {
     /// is off).
     pub(crate) span: Span,
     pub(crate) telemetry: bool,
+    /// The bound on a delivery whose adapter states none of its own.
+    pub(crate) delivery_timeout: Duration,
 }
+
+/// How long past an adapter's own stated bound the dispatcher waits before it cuts a
+/// delivery off: enough for the adapter's own error to arrive first.
+const GRACE: Duration = Duration::from_secs(1);
 
 /// One target to deliver to. Dropped without [`Job::complete`] — the adapter's actor
 /// stopped, or its arbiter went away — it reports [`ErrorKind::AdapterStopped`], so a
@@ -66,11 +75,7 @@ impl Job {
 impl Drop for Job {
     fn drop(&mut self) {
         if let Some(replies) = self.replies.take() {
-            let error = DeliveryError::new(
-                self.target.adapter_name().clone(),
-                self.target.describe().to_string(),
-                ErrorKind::AdapterStopped,
-            );
+            let error = self.target.error(ErrorKind::AdapterStopped);
             let _ = replies.send((self.index, Err(error)));
         }
     }
@@ -173,6 +178,21 @@ impl<A: Adapter> Handler<DeliverBatch> for AdapterActor<A> {
     }
 }
 
+/// Runs a delivery for at most `limit`. The first poll runs without a timer: most
+/// deliveries (a mailbox push) end there, and then no clock is read.
+async fn bounded(
+    delivery: impl Future<Output = Result<Outcome, ErrorKind>>,
+    limit: Duration,
+) -> Result<Outcome, ErrorKind> {
+    let mut delivery = pin!(delivery);
+    if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(delivery.as_mut().poll(cx))).await {
+        return result;
+    }
+    tokio::time::timeout(limit, delivery)
+        .await
+        .unwrap_or(Err(ErrorKind::Timeout(limit)))
+}
+
 /// What deliveries need from their actor.
 pub(crate) struct Worker<'w, A: Adapter> {
     name: &'w Cow<'static, str>,
@@ -228,10 +248,7 @@ impl<A: Adapter> Worker<'_, A> {
             Ok(result) => result,
             Err(payload) => self.panicked(payload),
         };
-        let result = result.map_err(|kind| {
-            DeliveryError::new(self.name.clone(), target.describe().to_string(), kind)
-                .with_attempts(attempts.get())
-        });
+        let result = result.map_err(|kind| target.error(kind).with_attempts(attempts.get()));
         if traced {
             span.record("attempts", attempts.get());
             telemetry::record(&span, &result, timer.elapsed());
@@ -258,9 +275,13 @@ impl<A: Adapter> Worker<'_, A> {
                 &validated
             }
         };
+        let limit = self
+            .adapter
+            .timeout(options)
+            .map_or(context.delivery_timeout, |own| own.saturating_add(GRACE));
         let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
         delivery.caller = context.caller;
-        self.adapter.deliver(delivery).await
+        bounded(self.adapter.deliver(delivery), limit).await
     }
 
     fn panicked(&self, payload: Box<dyn Any + Send>) -> Result<Outcome, ErrorKind> {

@@ -6,6 +6,7 @@ mod pool;
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use herald_signal::Signal;
 use serde_json::Value;
@@ -99,7 +100,21 @@ pub trait Adapter: 'static {
         ))
     }
 
+    /// The longest one delivery to a target with these options can take by the
+    /// adapter's own rules: its timeouts, retries and waits between them. The dispatcher
+    /// cuts a delivery off with [`ErrorKind::Timeout`] one second after this has passed,
+    /// so the adapter's own, more precise error comes first. Default is `None`: the
+    /// dispatcher's [`delivery_timeout`](crate::DispatcherBuilder::delivery_timeout)
+    /// bounds the delivery.
+    fn timeout(&self, options: &Self::Options) -> Option<Duration> {
+        let _ = options;
+        None
+    }
+
     /// Delivers one signal to one target.
+    ///
+    /// Every delivery is bounded in time (see [`Adapter::timeout`]): a future that never
+    /// finishes is dropped and reported as [`ErrorKind::Timeout`], never held forever.
     ///
     /// The delivery runs inside its telemetry span, so an adapter can add to it, e.g.
     /// `tracing::Span::current().record("attempts", 3)`.

@@ -40,10 +40,11 @@ struct Registered<A> {
 impl<A: Adapter> Registration for Registered<A> {
     fn start(&self, name: Cow<'static, str>, arbiters: &[ArbiterHandle]) -> AdapterPool {
         if A::PLACEMENT == Placement::Local || arbiters.is_empty() {
-            let slot = Slot::new(name, Arc::clone(&self.factory));
+            let slot = Slot::new(name.clone(), Arc::clone(&self.factory));
             let shared = Rc::clone(&slot);
             let actor = Supervisor::start(move |_| AdapterActor::new(shared));
             return AdapterPool {
+                name,
                 kind: A::KIND,
                 workers: vec![actor.clone().recipient()],
                 next: Cell::new(0),
@@ -62,6 +63,7 @@ impl<A: Adapter> Registration for Registered<A> {
             })
             .collect();
         AdapterPool {
+            name,
             kind: A::KIND,
             workers,
             next: Cell::new(0),
@@ -104,6 +106,7 @@ impl<A: Adapter> Inline for InlineAdapter<A> {
 
 /// The running actors of one adapter.
 pub(crate) struct AdapterPool {
+    pub(crate) name: Cow<'static, str>,
     pub(crate) kind: &'static str,
     workers: Vec<Recipient<DeliverBatch>>,
     next: Cell<usize>,
@@ -128,6 +131,7 @@ impl AdapterPool {
 impl fmt::Debug for AdapterPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdapterPool")
+            .field("name", &self.name)
             .field("kind", &self.kind)
             .field("workers", &self.workers.len())
             .field("inline", &self.inline.is_some())

@@ -80,7 +80,8 @@ impl Adapter for BusAdapter {
             .ok_or(ErrorKind::BusNotFound)?;
         match bus.send(Publish::new(delivery.signal.clone())).await {
             Ok(Ok(subscriptions)) => Ok(Outcome::Routed { subscriptions }),
-            Ok(Err(BusError::NoDispatcher)) => Err(ErrorKind::custom(BusError::NoDispatcher)),
+            Ok(Err(BusError::Overloaded)) => Err(ErrorKind::Overloaded),
+            Ok(Err(error)) => Err(ErrorKind::custom(error)),
             Err(MailboxError::Closed) => Err(ErrorKind::NotAlive),
             Err(MailboxError::Timeout) => Err(ErrorKind::Timeout(std::time::Duration::ZERO)),
         }

@@ -3,11 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::pid::{self, Mode};
+use super::mailbox::{self, mode_setters};
 use crate::registry::validate_name;
 use crate::target::Fields;
 use crate::{
-    Adapter, Delivery, ErrorKind, Outcome, Placement, Registry, RegistryError, SignalMessage,
+    Adapter, Delivery, ErrorKind, Mode, Outcome, Placement, Registry, RegistryError, SignalMessage,
     Target, TargetError, TargetOptions,
 };
 
@@ -15,9 +15,11 @@ use crate::{
 /// [`Target::named`](crate::Target::named), or from data as
 /// `{"adapter": "named", "name": "audit", "mode": "sync", "timeout_ms": 1000}`.
 ///
-/// The name is resolved at each delivery, so it follows re-registrations. Modes and
-/// errors are those of [`PidTarget`](crate::PidTarget), plus "not found" for a name
-/// nobody holds and "not alive" for one whose actor stopped.
+/// The name is resolved at each delivery, so it follows re-registrations. Every delivery
+/// to a name goes through the one sender the registry holds for it, so a full mailbox
+/// is seen (and waited on, or refused in [`Mode::BestEffort`]) exactly as for a `pid`
+/// target. Modes and errors are those of [`PidTarget`](crate::PidTarget), plus "not
+/// found" for a name nobody holds and "not alive" for one whose actor stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a target does nothing until it is dispatched to"]
 pub struct NamedTarget {
@@ -38,11 +40,11 @@ impl NamedTarget {
         Ok(Self {
             name,
             mode: Mode::Async,
-            timeout: pid::DEFAULT_TIMEOUT,
+            timeout: mailbox::DEFAULT_TIMEOUT,
         })
     }
 
-    pid::mode_setters!();
+    mode_setters!();
 
     /// The name.
     pub fn name(&self) -> &str {
@@ -71,7 +73,13 @@ impl TargetOptions for NamedTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
             Mode::Async => write!(f, "named({})", self.name),
-            Mode::Sync => write!(f, "named({}, sync, timeout {:?})", self.name, self.timeout),
+            mode => write!(
+                f,
+                "named({}, {}, timeout {:?})",
+                self.name,
+                mode.as_str(),
+                self.timeout
+            ),
         }
     }
 }
@@ -94,14 +102,18 @@ impl Adapter for NamedAdapter {
         NamedTarget::from_fields(Fields::from_config(config)?)
     }
 
+    fn timeout(&self, options: &NamedTarget) -> Option<Duration> {
+        Some(options.timeout)
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, NamedTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
-        let recipient = self.0.lookup(&target.name).map_err(|error| match error {
+        let recipient = self.0.resolve(&target.name).map_err(|error| match error {
             RegistryError::NotAlive { .. } => ErrorKind::NotAlive,
             _ => ErrorKind::NotFound,
         })?;
         let message = SignalMessage::new(delivery.signal.clone());
-        pid::send(
+        mailbox::deliver(
             &recipient,
             message,
             target.mode,

@@ -1,13 +1,16 @@
 //! `pubsub`: every subscriber of a topic.
 
 use std::fmt;
+use std::time::Duration;
 
-use actix::dev::SendError;
+use futures_util::future::join_all;
 
+use super::mailbox;
 use crate::pubsub::validate_topic;
 use crate::target::Fields;
+use crate::time::deadline_after;
 use crate::{
-    ActorId, Adapter, Delivery, ErrorKind, Outcome, Placement, PubSub, SignalMessage, Target,
+    ActorId, Adapter, Delivery, ErrorKind, Mode, Outcome, Placement, PubSub, SignalMessage, Target,
     TargetError, TargetOptions,
 };
 
@@ -15,8 +18,11 @@ use crate::{
 /// [`Target::pubsub`](crate::Target::pubsub), or from data as
 /// `{"adapter": "pubsub", "topic": "orders", "require_subscribers": true}`.
 ///
-/// Each subscriber gets the signal without waiting (like `pid` async). The outcome,
-/// [`Outcome::Broadcast`], counts subscribers reached, full and gone; full or gone
+/// Each subscriber gets the signal without awaiting its handler. A subscriber whose
+/// mailbox is full is waited on, up to the target's [timeout](Self::timeout), all of
+/// them at once ([`Mode::Async`], the default), or skipped at once
+/// ([`best_effort`](Self::best_effort)). The outcome, [`Outcome::Broadcast`], counts
+/// subscribers reached, full (still full when the wait ended) and gone; full or gone
 /// subscribers are also reported as a `WARN` event. Gone subscribers are removed from
 /// the topic. An empty topic succeeds with zero deliveries, unless
 /// [`require_subscribers`](Self::require_subscribers) is set: then it fails with
@@ -26,10 +32,12 @@ use crate::{
 pub struct PubSubTarget {
     topic: String,
     require_subscribers: bool,
+    mode: Mode,
+    timeout: Duration,
 }
 
 impl PubSubTarget {
-    const FIELDS: [&'static str; 2] = ["topic", "require_subscribers"];
+    const FIELDS: [&'static str; 4] = ["topic", "require_subscribers", "mode", "timeout_ms"];
 
     pub(crate) fn new(topic: impl Into<String>) -> Result<Self, TargetError> {
         let topic = topic.into();
@@ -38,7 +46,32 @@ impl PubSubTarget {
         Ok(Self {
             topic,
             require_subscribers: false,
+            mode: Mode::Async,
+            timeout: mailbox::DEFAULT_TIMEOUT,
         })
+    }
+
+    /// Skips a subscriber whose mailbox is full at once, counting it as full. Default
+    /// is to wait for room, up to the [timeout](Self::timeout).
+    pub fn best_effort(mut self) -> Self {
+        self.mode = Mode::BestEffort;
+        self
+    }
+
+    /// Sets how long a broadcast waits for room in full mailboxes. Default is 5 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// [`Mode::Async`] (wait for room) or [`Mode::BestEffort`].
+    pub fn delivery_mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// How long a broadcast waits for room.
+    pub fn timeout_value(&self) -> Duration {
+        self.timeout
     }
 
     /// Fails with [`ErrorKind::NoSubscribers`] when no live subscriber took the signal.
@@ -59,8 +92,14 @@ impl PubSubTarget {
             .ok_or_else(|| TargetError::MissingField {
                 field: "topic".to_owned(),
             })?;
-        let target = Self::new(topic)?
+        let mut target = Self::new(topic)?
             .require_subscribers(fields.bool("require_subscribers")?.unwrap_or(false));
+        if let Some(Mode::BestEffort) = fields.one_of("mode", &Mode::CHOICES[..2])? {
+            target = target.best_effort();
+        }
+        if let Some(timeout) = fields.millis("timeout_ms")? {
+            target.timeout = timeout;
+        }
         fields.finish(&Self::FIELDS)?;
         Ok(target)
     }
@@ -90,17 +129,39 @@ impl Adapter for PubSubAdapter {
         PubSubTarget::from_fields(Fields::from_config(config)?)
     }
 
+    fn timeout(&self, options: &PubSubTarget) -> Option<Duration> {
+        Some(options.timeout)
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, PubSubTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
         let subscribers = self.0.subscribers(&target.topic);
         let message = SignalMessage::new(delivery.signal.clone());
         let (mut delivered, mut full) = (0, 0);
         let mut gone: Vec<ActorId> = Vec::new();
+        let mut waiting = Vec::new();
         for subscriber in subscribers.iter() {
-            match subscriber.recipient.try_send(message.clone()) {
-                Ok(()) => delivered += 1,
-                Err(SendError::Full(_)) => full += 1,
-                Err(SendError::Closed(_)) => gone.push(subscriber.actor),
+            match mailbox::try_push(&subscriber.recipient, message.clone()) {
+                Ok(_) => delivered += 1,
+                Err((_, Some(message))) if target.mode == Mode::Async => {
+                    waiting.push((subscriber, message));
+                }
+                Err((ErrorKind::MailboxFull, _)) => full += 1,
+                Err(_) => gone.push(subscriber.actor),
+            }
+        }
+        if !waiting.is_empty() {
+            let deadline = deadline_after(target.timeout);
+            let waits = waiting.into_iter().map(|(subscriber, message)| async move {
+                let result = mailbox::wait_for_room(&subscriber.recipient, message, deadline);
+                (subscriber.actor, result.await)
+            });
+            for (actor, result) in join_all(waits).await {
+                match result {
+                    Ok(_) => delivered += 1,
+                    Err(ErrorKind::MailboxFull) => full += 1,
+                    Err(_) => gone.push(actor),
+                }
             }
         }
         self.0.remove(&target.topic, &gone);

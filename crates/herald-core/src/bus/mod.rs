@@ -5,6 +5,7 @@ mod pattern;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use actix::{Actor, Context, Handler, Message, MessageResult, WeakAddr};
 use herald_signal::Signal;
@@ -13,7 +14,8 @@ use tracing::Span;
 
 pub use pattern::{Pattern, PatternError, PatternSet};
 
-use crate::{Dispatch, DispatchExt, Dispatcher, Target};
+use crate::dispatcher::{Admission, Detached};
+use crate::{Dispatch, Dispatcher, Target};
 
 /// Identifies one subscription on one bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,6 +29,13 @@ pub struct SubscriptionId(u64);
 /// a scan) and hands the matching targets to the dispatcher as a detached dispatch: it
 /// never waits for a subscriber's delivery, so a slow subscriber cannot hold back the
 /// next publish. Delivery failures reach telemetry and the dispatcher's [`Stats`].
+///
+/// Each publish takes one of the dispatcher's admission permits (as many as its
+/// [mailbox capacity](crate::DispatcherBuilder::mailbox_capacity)) until the dispatcher
+/// takes it up, so publishing can never queue more than that: past it a publish fails
+/// with [`BusError::Overloaded`], counted in [`Stats`]'s `refused` and reported as a
+/// `WARN` event. A bus given to several dispatchers delivers through the first that is
+/// still running.
 ///
 /// [`Stats`]: crate::Stats
 ///
@@ -49,7 +58,8 @@ pub struct Bus {
     trie: PatternSet<SubscriptionId>,
     subscriptions: HashMap<SubscriptionId, Subscription>,
     next_id: u64,
-    dispatcher: Option<WeakAddr<Dispatcher>>,
+    /// The dispatchers it was given to, in order; it delivers through the first alive.
+    dispatchers: Vec<Attach>,
 }
 
 struct Subscription {
@@ -72,7 +82,7 @@ impl fmt::Debug for Bus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bus")
             .field("subscriptions", &self.subscriptions.len())
-            .field("attached", &self.dispatcher.is_some())
+            .field("dispatchers", &self.dispatchers.len())
             .finish()
     }
 }
@@ -150,6 +160,9 @@ pub enum BusError {
     /// The bus was never given to a running dispatcher, or that dispatcher stopped.
     #[error("the bus has no running dispatcher")]
     NoDispatcher,
+    /// The dispatcher's admission queue is full: the signal was not routed.
+    #[error("the bus's dispatcher is overloaded")]
+    Overloaded,
 }
 
 /// Routes a signal through a [`Bus`]; answered with how many subscriptions matched.
@@ -178,31 +191,47 @@ impl Handler<Publish> for Bus {
     type Result = Result<usize, BusError>;
 
     fn handle(&mut self, publish: Publish, _: &mut Context<Self>) -> Self::Result {
-        let dispatcher = self
-            .dispatcher
-            .as_ref()
-            .and_then(WeakAddr::upgrade)
-            .ok_or(BusError::NoDispatcher)?;
+        self.dispatchers
+            .retain(|attached| attached.dispatcher.upgrade().is_some());
+        let attached = self.dispatchers.first().ok_or(BusError::NoDispatcher)?;
         let matched = self.trie.matches(publish.signal.ty());
         let targets: Vec<Target> = matched
             .iter()
             .filter_map(|id| self.subscriptions.get(id))
             .flat_map(|subscription| subscription.targets.iter().cloned())
             .collect();
-        if !targets.is_empty() {
-            let dispatch = publish
-                .span
-                .in_scope(|| Dispatch::new(publish.signal, targets));
-            // Detached: the publish never waits for a subscriber's delivery.
-            drop(dispatcher.dispatch_async(dispatch));
+        if targets.is_empty() {
+            return Ok(matched.len());
+        }
+        let Ok(permit) = Arc::clone(&attached.admission.permits).try_acquire_owned() else {
+            attached.admission.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                signal.r#type = publish.signal.ty(),
+                signal.id = publish.signal.id(),
+                targets = targets.len(),
+                "bus publish refused: the dispatcher's admission queue is full"
+            );
+            return Err(BusError::Overloaded);
+        };
+        let dispatch = publish
+            .span
+            .in_scope(|| Dispatch::new(publish.signal, targets));
+        // Detached, under an admission permit: the publish never waits for a
+        // subscriber's delivery, and never queues past the dispatcher's bound.
+        if let Some(dispatcher) = attached.dispatcher.upgrade() {
+            dispatcher.do_send(Detached::new(dispatch, None, Some(permit)));
         }
         Ok(matched.len())
     }
 }
 
-/// Gives a bus the dispatcher that delivers to its subscribers.
+/// Gives a bus a dispatcher that delivers to its subscribers, and the admission
+/// permits it publishes under.
 #[derive(Debug)]
-pub(crate) struct Attach(pub(crate) WeakAddr<Dispatcher>);
+pub(crate) struct Attach {
+    pub(crate) dispatcher: WeakAddr<Dispatcher>,
+    pub(crate) admission: Arc<Admission>,
+}
 
 impl Message for Attach {
     type Result = ();
@@ -211,7 +240,10 @@ impl Message for Attach {
 impl Handler<Attach> for Bus {
     type Result = ();
 
-    fn handle(&mut self, Attach(dispatcher): Attach, _: &mut Context<Self>) {
-        self.dispatcher = Some(dispatcher);
+    fn handle(&mut self, attach: Attach, _: &mut Context<Self>) {
+        if !self.dispatchers.is_empty() {
+            tracing::debug!("bus given to another dispatcher; it delivers through the first alive");
+        }
+        self.dispatchers.push(attach);
     }
 }

@@ -4,14 +4,16 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::{Actor, Addr};
 
-use super::Dispatcher;
+use super::{Admission, Dispatcher};
 use crate::adapter::{Registration, registration};
 use crate::adapters::{
     BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter,
 };
+use crate::bus::Attach;
 use crate::{Adapter, Bus, PubSub, Registry};
 
 /// What a dispatch does when the dispatcher is at its in-flight bound.
@@ -49,6 +51,7 @@ pub struct DispatcherBuilder {
     pub(crate) overload: Overload,
     pub(crate) pool_size: usize,
     pub(crate) telemetry: bool,
+    pub(crate) delivery_timeout: Duration,
     pub(crate) mailbox_capacity: usize,
     pub(crate) adapters: BTreeMap<Cow<'static, str>, Box<dyn Registration>>,
     pub(crate) registry: Registry,
@@ -64,6 +67,7 @@ impl Default for DispatcherBuilder {
             overload: Overload::Wait,
             pool_size: 0,
             telemetry: true,
+            delivery_timeout: DispatcherBuilder::DEFAULT_DELIVERY_TIMEOUT,
             mailbox_capacity: 1024,
             adapters: BTreeMap::new(),
             registry: Registry::new(),
@@ -79,6 +83,19 @@ impl Default for DispatcherBuilder {
 }
 
 impl DispatcherBuilder {
+    /// The default bound on one delivery whose adapter states none of its own.
+    pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Sets the longest one delivery may take when its adapter states no bound of its
+    /// own ([`Adapter::timeout`]), custom adapters included; a delivery still running
+    /// then fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) and gives its
+    /// in-flight slot back. Built-in adapters bound themselves by their targets'
+    /// timeouts. Values below 1 ms count as 1 ms. Default is 30 seconds.
+    pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
     /// Sets how many targets of one dispatch may be in flight at once; values below 1
     /// count as 1. Default is 8.
     pub fn max_concurrency(mut self, limit: usize) -> Self {
@@ -116,8 +133,12 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Sets how many messages the dispatcher's mailbox holds before senders wait.
-    /// Default is 1024.
+    /// Sets how many messages the dispatcher's mailbox holds before senders wait (or,
+    /// with [`dispatch_async`](crate::DispatchExt::dispatch_async), are refused). The
+    /// bound is in place before the dispatcher handles its first message. actix counts
+    /// it per sender: each `Addr` clone may add one message past it, and `do_send`
+    /// ignores it; buses publish under admission permits of the same number. Default
+    /// is 1024.
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = capacity.max(1);
         self
@@ -150,8 +171,10 @@ impl DispatcherBuilder {
     }
 
     /// Gives the dispatcher a bus under `name`, for `bus` targets; the bus delivers its
-    /// subscriptions' targets through this dispatcher. A name given again replaces the
-    /// earlier bus. Default is no buses.
+    /// subscriptions' targets through this dispatcher, from the moment
+    /// [`start`](Self::start) returns. A bus given to several dispatchers delivers
+    /// through the first of them still running; the others publish to it. A name given
+    /// again replaces the earlier bus. Default is no buses.
     pub fn bus(mut self, name: impl Into<String>, bus: Addr<Bus>) -> Self {
         self.buses.insert(name.into(), bus);
         self
@@ -166,7 +189,7 @@ impl DispatcherBuilder {
     }
 
     /// Starts the adapters' arbiters and actors and the dispatcher on the current
-    /// arbiter.
+    /// arbiter. Its mailbox bound is set, and its buses know it, before this returns.
     ///
     /// # Panics
     ///
@@ -192,7 +215,23 @@ impl DispatcherBuilder {
         for (name, registration) in routing {
             self.adapters.entry(name.into()).or_insert(registration);
         }
-        Dispatcher::new(self).start()
+        let admission = Admission::new(self.mailbox_capacity);
+        let capacity = self.mailbox_capacity;
+        let buses: Vec<Addr<Bus>> = self.buses.values().cloned().collect();
+        let attached = Arc::clone(&admission);
+        let dispatcher = Dispatcher::create(move |ctx| {
+            ctx.set_mailbox_capacity(capacity);
+            Dispatcher::new(self, attached)
+        });
+        for bus in buses {
+            // Queued before anything the caller sends the bus next, so a publish right
+            // after `start` already finds the dispatcher.
+            bus.do_send(Attach {
+                dispatcher: dispatcher.downgrade(),
+                admission: Arc::clone(&admission),
+            });
+        }
+        dispatcher
     }
 }
 
@@ -204,6 +243,7 @@ impl fmt::Debug for DispatcherBuilder {
             .field("overload", &self.overload)
             .field("pool_size", &self.pool_size)
             .field("telemetry", &self.telemetry)
+            .field("delivery_timeout", &self.delivery_timeout)
             .field("mailbox_capacity", &self.mailbox_capacity)
             .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
             .field("buses", &self.buses.keys().collect::<Vec<_>>())

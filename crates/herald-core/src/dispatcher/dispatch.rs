@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use actix::{Addr, Message};
 use herald_signal::Signal;
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
 use super::Dispatcher;
-use super::report::{DispatchError, DispatchResult, TargetFailure, conclude};
-use crate::{ActorId, DeliveryError, ErrorKind, Target};
+use super::report::{DispatchReport, DispatchResult, conclude};
+use crate::time::deadline_after;
+use crate::{ActorId, ErrorKind, Target};
 
 /// Deliver one signal to one or many targets: the message a [`Dispatcher`] handles.
 ///
@@ -45,7 +46,9 @@ use crate::{ActorId, DeliveryError, ErrorKind, Target};
 #[must_use = "a dispatch does nothing until it is sent to a dispatcher"]
 pub struct Dispatch {
     pub(crate) signal: Arc<Signal>,
-    pub(crate) targets: Vec<Target>,
+    /// Shared with the dispatch's answer, which reports every target even if the run
+    /// is dropped.
+    pub(crate) targets: Arc<[Target]>,
     pub(crate) max_concurrency: Option<usize>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) caller: Option<ActorId>,
@@ -80,7 +83,7 @@ impl Dispatch {
     /// fail with [`ErrorKind::DeadlineExceeded`]. Default is none (each adapter's own
     /// timeouts still apply).
     pub fn deadline(mut self, budget: Duration) -> Self {
-        self.deadline = Some(Instant::now() + budget);
+        self.deadline = Some(deadline_after(budget));
         self
     }
 
@@ -104,18 +107,51 @@ impl Dispatch {
 
     /// Every target failing with the same reason: for a dispatch that never ran.
     pub(crate) fn fail_all(&self, kind: impl Fn() -> ErrorKind) -> DispatchResult {
-        conclude(
-            self.targets
-                .iter()
-                .map(|target| {
-                    Some(Err(DeliveryError::new(
-                        target.adapter_name().clone(),
-                        target.describe().to_string(),
-                        kind(),
-                    )))
-                })
-                .collect(),
-        )
+        fail_all(&self.targets, kind)
+    }
+}
+
+/// Every one of `targets` failing with the same reason, each at its own index.
+pub(crate) fn fail_all(targets: &[Target], kind: impl Fn() -> ErrorKind) -> DispatchResult {
+    if targets.is_empty() {
+        return Ok(DispatchReport::default());
+    }
+    conclude(
+        targets
+            .iter()
+            .map(|target| Some(Err(target.error(kind()))))
+            .collect(),
+    )
+}
+
+/// Where a dispatch's result goes. Dropped unanswered — the run was dropped because
+/// the dispatcher's arbiter or system stopped — it answers with every target failed
+/// as [`ErrorKind::Shutdown`], each at its own index, so nothing is lost silently.
+pub(crate) struct Answer<F: FnOnce(DispatchResult)> {
+    finish: Option<F>,
+    targets: Arc<[Target]>,
+}
+
+impl<F: FnOnce(DispatchResult)> Answer<F> {
+    pub(crate) fn new(targets: Arc<[Target]>, finish: F) -> Self {
+        Self {
+            finish: Some(finish),
+            targets,
+        }
+    }
+
+    pub(crate) fn send(mut self, result: DispatchResult) {
+        if let Some(finish) = self.finish.take() {
+            finish(result);
+        }
+    }
+}
+
+impl<F: FnOnce(DispatchResult)> Drop for Answer<F> {
+    fn drop(&mut self) {
+        if let Some(finish) = self.finish.take() {
+            finish(fail_all(&self.targets, || ErrorKind::Shutdown));
+        }
     }
 }
 
@@ -126,15 +162,40 @@ impl Message for Dispatch {
 /// A dispatch that runs on its own; see [`DispatchExt::dispatch_async`].
 #[derive(Debug)]
 pub(crate) struct Detached {
-    pub(crate) dispatch: Option<Dispatch>,
-    pub(crate) reply: Option<oneshot::Sender<DispatchResult>>,
+    dispatch: Option<Dispatch>,
+    /// Where the result goes; `None` when nobody awaits it (a bus publish).
+    reply: Option<oneshot::Sender<DispatchResult>>,
+    /// The admission permit it was queued under, returned when it is handled.
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Detached {
-    pub(crate) fn take(&mut self) -> (Dispatch, oneshot::Sender<DispatchResult>) {
-        match (self.dispatch.take(), self.reply.take()) {
-            (Some(dispatch), Some(reply)) => (dispatch, reply),
-            _ => unreachable!("a detached dispatch is taken once"),
+    pub(crate) fn new(
+        dispatch: Dispatch,
+        reply: Option<oneshot::Sender<DispatchResult>>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Self {
+        Self {
+            dispatch: Some(dispatch),
+            reply,
+            permit,
+        }
+    }
+
+    /// Takes the dispatch and where its result goes, returning the admission permit.
+    pub(crate) fn take(&mut self) -> Option<(Dispatch, Option<oneshot::Sender<DispatchResult>>)> {
+        self.permit = None;
+        Some((self.dispatch.take()?, self.reply.take()))
+    }
+
+    /// Answers without running: every target fails with `kind`.
+    pub(crate) fn refuse(mut self, kind: fn() -> ErrorKind) {
+        if let Some((dispatch, reply)) = self.take() {
+            let result = dispatch.fail_all(kind);
+            warn_failures(&dispatch.signal, &result);
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
         }
     }
 }
@@ -142,9 +203,28 @@ impl Detached {
 impl Drop for Detached {
     /// Dropped unhandled (the dispatcher stopped): every target is reported failed.
     fn drop(&mut self) {
-        if let (Some(dispatch), Some(reply)) = (self.dispatch.take(), self.reply.take()) {
-            let _ = reply.send(dispatch.fail_all(|| ErrorKind::NotAlive));
+        if self.dispatch.is_some() {
+            let unhandled = Self {
+                dispatch: self.dispatch.take(),
+                reply: self.reply.take(),
+                permit: None,
+            };
+            unhandled.refuse(|| ErrorKind::Shutdown);
         }
+    }
+}
+
+/// The `WARN` event a detached dispatch with failures leaves, since nobody may be
+/// awaiting its result.
+pub(crate) fn warn_failures(signal: &Signal, result: &DispatchResult) {
+    if let Err(error) = result {
+        tracing::warn!(
+            signal.r#type = signal.ty(),
+            signal.id = signal.id(),
+            failed = error.failures().len(),
+            error = %error,
+            "detached dispatch had failures"
+        );
     }
 }
 
@@ -158,32 +238,28 @@ pub trait DispatchExt {
     /// result, or drop it: the dispatch runs to completion either way, and its failures
     /// still reach telemetry (a `WARN` event) and [`Stats`](crate::Stats).
     ///
-    /// Never waits: when the dispatcher's mailbox is full, the handle resolves at once
-    /// with every target failing [`ErrorKind::Overloaded`].
+    /// Never waits: when the dispatcher's mailbox is full (see
+    /// [`mailbox_capacity`](crate::DispatcherBuilder::mailbox_capacity)), the handle
+    /// resolves at once with every target failing [`ErrorKind::Overloaded`]; when the
+    /// dispatcher has stopped, with [`ErrorKind::Shutdown`]. Either way a `WARN` event
+    /// says so.
     fn dispatch_async(&self, dispatch: Dispatch) -> DispatchHandle;
 }
 
 impl DispatchExt for Addr<Dispatcher> {
     fn dispatch_async(&self, dispatch: Dispatch) -> DispatchHandle {
         let (reply, receiver) = oneshot::channel();
-        let detached = Detached {
-            dispatch: Some(dispatch),
-            reply: Some(reply),
-        };
-        if let Err(error) = self.try_send(detached) {
+        let targets = Arc::clone(&dispatch.targets);
+        if let Err(error) = self.try_send(Detached::new(dispatch, Some(reply), None)) {
             let full = matches!(error, actix::dev::SendError::Full(_));
-            let mut detached = error.into_inner();
-            let (dispatch, reply) = detached.take();
-            let result = dispatch.fail_all(|| {
-                if full {
-                    ErrorKind::Overloaded
-                } else {
-                    ErrorKind::NotAlive
-                }
-            });
-            let _ = reply.send(result);
+            let kind: fn() -> ErrorKind = if full {
+                || ErrorKind::Overloaded
+            } else {
+                || ErrorKind::Shutdown
+            };
+            error.into_inner().refuse(kind);
         }
-        DispatchHandle { receiver }
+        DispatchHandle { receiver, targets }
     }
 }
 
@@ -192,22 +268,18 @@ impl DispatchExt for Addr<Dispatcher> {
 #[must_use = "drop the handle explicitly to ignore the dispatch's result"]
 pub struct DispatchHandle {
     receiver: oneshot::Receiver<DispatchResult>,
+    targets: Arc<[Target]>,
 }
 
 impl Future for DispatchHandle {
     type Output = DispatchResult;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DispatchResult> {
-        // The message reports on drop, so the sender only vanishes unanswered if the
-        // dispatch task itself died; that is reported too, not lost.
+        // The message and the run both answer as they drop, so this only finds the
+        // sender gone if the thread that held it died; every target is reported then
+        // too, each at its own index.
         Pin::new(&mut self.receiver).poll(cx).map(|result| {
-            result.unwrap_or_else(|_| {
-                let error = DeliveryError::new("dispatcher", "dispatch", ErrorKind::AdapterStopped);
-                Err(DispatchError::new(
-                    vec![TargetFailure { index: 0, error }],
-                    Vec::new(),
-                ))
-            })
+            result.unwrap_or_else(|_| fail_all(&self.targets, || ErrorKind::Shutdown))
         })
     }
 }

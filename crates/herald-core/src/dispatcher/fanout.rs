@@ -2,7 +2,7 @@
 //! adapters on this arbiter, in per-adapter batches for the pool — collect every answer,
 //! and account for every target.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::ops::Range;
 use std::pin::pin;
 use std::rc::Rc;
@@ -13,8 +13,10 @@ use futures_util::future::{Either, LocalBoxFuture, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::Instant;
 use tracing::Span;
 
+use super::lifecycle::Lifecycle;
 use super::report::{DispatchReport, DispatchResult, conclude};
 use super::{Dispatch, Inner};
 use crate::adapter::{AdapterPool, DeliverBatch, DispatchContext, Job, Reply};
@@ -23,10 +25,14 @@ use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetError};
 
 /// Runs a dispatch. Without a `permit` (the dispatcher is overloaded and set to fail
 /// fast) every target fails with [`ErrorKind::Overloaded`].
+///
+/// The in-flight slots follow the deliveries: the dispatch holds one per delivery it
+/// may have running at once while targets remain to launch, and gives each back as its
+/// delivery ends once none remain.
 pub(crate) async fn run(
     inner: Rc<Inner>,
     dispatch: Dispatch,
-    permit: Option<OwnedSemaphorePermit>,
+    mut permit: Option<OwnedSemaphorePermit>,
 ) -> DispatchResult {
     let Dispatch {
         signal,
@@ -50,6 +56,7 @@ pub(crate) async fn run(
         caller,
         span: span.clone(),
         telemetry: inner.telemetry,
+        delivery_timeout: inner.delivery_timeout,
     };
     let mut run = Run {
         inner: &inner,
@@ -62,7 +69,7 @@ pub(crate) async fn run(
         remote: None,
     };
 
-    let Some(permit) = permit else {
+    let Some(held) = &permit else {
         for index in 0..total {
             run.fail_here(index, ErrorKind::Overloaded, false);
         }
@@ -70,10 +77,12 @@ pub(crate) async fn run(
     };
     let limit = max_concurrency
         .unwrap_or(inner.max_concurrency)
-        .min(permit.num_permits())
+        .min(held.num_permits())
         .max(1);
 
     let mut next = 0;
+    // What fails the targets still open when the loop ends early.
+    let mut unfinished: fn() -> ErrorKind = || ErrorKind::DeadlineExceeded;
     while run.settled < total {
         if next < total && run.in_flight < limit {
             let end = total.min(next + limit - run.in_flight);
@@ -85,16 +94,21 @@ pub(crate) async fn run(
             next = end;
             continue;
         }
-        let reply = match deadline {
-            None => run.next_reply().await,
-            Some(deadline) => match tokio::time::timeout_at(deadline, run.next_reply()).await {
-                Ok(reply) => reply,
-                Err(_elapsed) => break,
-            },
-        };
-        let Some((index, result)) = reply else { break };
-        run.settle(index, result, true);
-        run.settle_arrived();
+        if next == total {
+            give_back(&mut permit, run.in_flight);
+        }
+        match run.wait(deadline, &inner.lifecycle).await {
+            Wake::Reply(Some((index, result))) => {
+                run.settle(index, result, true);
+                run.settle_arrived();
+            }
+            Wake::Reply(None) | Wake::Deadline => break,
+            Wake::Changed => {}
+            Wake::Cutoff => {
+                unfinished = || ErrorKind::Shutdown;
+                break;
+            }
+        }
     }
     // Stop what is still running (inline futures are dropped; pool batches see the
     // inbox close), then report whatever is open: it ran out of time.
@@ -102,11 +116,33 @@ pub(crate) async fn run(
     run.remote = None;
     for index in 0..total {
         if run.results[index].is_none() {
-            run.fail_here(index, ErrorKind::DeadlineExceeded, index < next);
+            run.fail_here(index, unfinished(), index < next);
         }
     }
     drop(permit);
     run.finish(&span)
+}
+
+/// Returns the slots a dispatch holds beyond its `in_flight` deliveries.
+fn give_back(permit: &mut Option<OwnedSemaphorePermit>, in_flight: usize) {
+    if let Some(held) = permit {
+        let spare = held.num_permits().saturating_sub(in_flight);
+        if spare > 0 {
+            drop(held.split(spare));
+        }
+    }
+}
+
+/// What ended a wait for the next answer.
+enum Wake {
+    /// An answer, or `None` when nothing is left to answer.
+    Reply(Option<Reply>),
+    /// The shutdown cutoff changed: wait again with the new one.
+    Changed,
+    /// The dispatch's deadline passed.
+    Deadline,
+    /// The shutdown cutoff passed.
+    Cutoff,
 }
 
 /// What deliveries on the pool share: made on the first batch sent there.
@@ -139,7 +175,7 @@ impl<'a> Run<'a> {
         let mut batches: Vec<(&AdapterPool, Vec<Job>)> = Vec::new();
         for index in range {
             let target = &targets[index];
-            let Some(pool) = self.inner.pools.get(target.adapter()) else {
+            let Some(pool) = self.inner.adapter(target.adapter()).map(|(_, pool)| pool) else {
                 let unknown = TargetError::UnknownAdapter {
                     name: target.adapter().to_owned(),
                     known: self.inner.known_adapters(),
@@ -208,6 +244,34 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Waits for the next answer, the dispatch's deadline, or the shutdown cutoff.
+    async fn wait(&mut self, deadline: Option<Instant>, lifecycle: &Lifecycle) -> Wake {
+        let mut changed = pin!(lifecycle.changed());
+        let (until, ends) = match (deadline, lifecycle.cutoff()) {
+            (Some(deadline), Some(cutoff)) if cutoff < deadline => (Some(cutoff), Wake::Cutoff),
+            (None, Some(cutoff)) => (Some(cutoff), Wake::Cutoff),
+            (deadline, _) => (deadline, Wake::Deadline),
+        };
+        let mut timer = pin!(async move {
+            match until {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => std::future::pending().await,
+            }
+        });
+        let mut reply = pin!(self.next_reply());
+        let mut ends = Some(ends);
+        poll_fn(|cx| {
+            if let Poll::Ready(reply) = reply.as_mut().poll(cx) {
+                Poll::Ready(Wake::Reply(reply))
+            } else if timer.as_mut().poll(cx).is_ready() {
+                Poll::Ready(ends.take().unwrap_or(Wake::Deadline))
+            } else {
+                changed.as_mut().poll(cx).map(|()| Wake::Changed)
+            }
+        })
+        .await
+    }
+
     /// Settles whatever the pool has already answered.
     fn settle_arrived(&mut self) {
         while let Some(Ok((index, result))) = self.remote.as_mut().map(|r| r.inbox.try_recv()) {
@@ -223,8 +287,9 @@ impl<'a> Run<'a> {
         if slot.is_some() {
             return;
         }
+        let adapter = self.inner.adapter(self.targets[index].adapter());
         self.inner.counters.delivery_finished(
-            self.targets[index].adapter(),
+            adapter.map(|(index, _)| index),
             result.is_ok(),
             in_flight,
         );
@@ -239,18 +304,12 @@ impl<'a> Run<'a> {
     /// with the same telemetry an adapter's failure gets.
     fn fail_here(&mut self, index: usize, kind: ErrorKind, in_flight: bool) {
         let target = &self.targets[index];
-        let error = DeliveryError::new(
-            target.adapter_name().clone(),
-            target.describe().to_string(),
-            kind,
-        );
-        let result = Err(error);
+        let result = Err(target.error(kind));
         if self.context.telemetry && !self.context.span.is_disabled() {
             let kind = self
                 .inner
-                .pools
-                .get(target.adapter())
-                .map_or("unknown", |pool| pool.kind);
+                .adapter(target.adapter())
+                .map_or("unknown", |(_, pool)| pool.kind);
             let span =
                 telemetry::delivery_span(&self.context.span, target, kind, &self.context.signal);
             telemetry::record(&span, &result, Default::default());

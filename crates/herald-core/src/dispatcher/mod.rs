@@ -3,34 +3,37 @@
 mod builder;
 mod dispatch;
 mod fanout;
+mod lifecycle;
 mod report;
 mod stats;
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
-
 use std::task::Poll;
+use std::time::Duration;
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, MessageResult, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, MessageResult,
+    ResponseActFuture, WrapFuture,
 };
-use actix_rt::{Arbiter, ArbiterHandle};
+use actix_rt::Arbiter;
 use futures_util::future::LocalBoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 pub use builder::{DispatcherBuilder, Overload};
 pub use dispatch::{Dispatch, DispatchExt, DispatchHandle};
-
+pub use lifecycle::Shutdown;
 pub use report::{DispatchError, DispatchReport, DispatchResult, TargetFailure};
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::adapter::AdapterPool;
-use crate::bus::{Attach, Bus};
-use dispatch::Detached;
+use crate::{ErrorKind, Target};
+pub(crate) use dispatch::Detached;
+use dispatch::{Answer, warn_failures};
+pub(crate) use lifecycle::Admission;
+use lifecycle::Lifecycle;
 use stats::Counters;
 
 /// The actor that delivers signals: send it [`Dispatch`] messages.
@@ -57,27 +60,39 @@ use stats::Counters;
 pub struct Dispatcher {
     inner: Rc<Inner>,
     arbiters: Vec<Arbiter>,
-    mailbox_capacity: usize,
-    buses: Vec<Addr<Bus>>,
 }
 
 /// What the dispatcher and its running dispatches share (all on its arbiter).
 pub(crate) struct Inner {
-    pub(crate) pools: HashMap<Cow<'static, str>, AdapterPool>,
+    /// Sorted by name.
+    adapters: Vec<AdapterPool>,
     pub(crate) max_concurrency: usize,
     pub(crate) telemetry: bool,
+    pub(crate) delivery_timeout: Duration,
     pub(crate) counters: Counters,
+    pub(crate) lifecycle: Rc<Lifecycle>,
+    pub(crate) admission: Arc<Admission>,
     max_in_flight: usize,
     overload: Overload,
     permits: Arc<Semaphore>,
 }
 
 impl Inner {
+    /// The adapter registered as `name`, with its index. A scan: there are a handful,
+    /// and comparing a few short names is cheaper than hashing one.
+    pub(crate) fn adapter(&self, name: &str) -> Option<(usize, &AdapterPool)> {
+        self.adapters
+            .iter()
+            .enumerate()
+            .find(|(_, pool)| pool.name == name)
+    }
+
     /// Every adapter name, sorted, for "unknown adapter" errors.
     pub(crate) fn known_adapters(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.pools.keys().map(|name| name.to_string()).collect();
-        names.sort();
-        names
+        self.adapters
+            .iter()
+            .map(|pool| pool.name.to_string())
+            .collect()
     }
 }
 
@@ -87,13 +102,13 @@ impl Dispatcher {
         DispatcherBuilder::default()
     }
 
-    fn new(builder: DispatcherBuilder) -> Self {
+    fn new(builder: DispatcherBuilder, admission: Arc<Admission>) -> Self {
         let arbiters: Vec<Arbiter> = (0..builder.pool_size).map(|_| Arbiter::new()).collect();
-        let handles: Vec<ArbiterHandle> = arbiters.iter().map(Arbiter::handle).collect();
-        let pools = builder
+        let handles: Vec<_> = arbiters.iter().map(Arbiter::handle).collect();
+        let adapters: Vec<AdapterPool> = builder
             .adapters
             .iter()
-            .map(|(name, registration)| (name.clone(), registration.start(name.clone(), &handles)))
+            .map(|(name, registration)| registration.start(name.clone(), &handles))
             .collect();
         // Reservations are `u32`s (tokio's `acquire_many`), so the bound fits one.
         let max_in_flight = builder
@@ -102,28 +117,36 @@ impl Dispatcher {
             .min(u32::MAX as usize);
         Self {
             inner: Rc::new(Inner {
-                pools,
+                counters: Counters::new(adapters.len()),
+                adapters,
                 max_concurrency: builder.max_concurrency,
                 telemetry: builder.telemetry,
-                counters: Counters::default(),
+                delivery_timeout: builder.delivery_timeout,
+                lifecycle: Rc::default(),
+                admission,
                 max_in_flight,
                 overload: builder.overload,
                 permits: Arc::new(Semaphore::new(max_in_flight)),
             }),
             arbiters,
-            mailbox_capacity: builder.mailbox_capacity,
-            buses: builder.buses.into_values().collect(),
         }
     }
 
     /// Admits a dispatch and starts it: polled once here, it is often done at once
-    /// (every delivery a mailbox push); only an unfinished one is spawned.
+    /// (every delivery a mailbox push); only an unfinished one is spawned. After a
+    /// [`Shutdown`] it fails at once.
     fn begin(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Started {
+        if self.inner.lifecycle.closing() {
+            let refused = &self.inner.admission.refused;
+            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Started::Done(dispatch.fail_all(|| ErrorKind::Shutdown));
+        }
+        let targets = Arc::clone(&dispatch.targets);
         let mut run = self.admit(dispatch, ctx);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match run.as_mut().poll(&mut cx) {
             Poll::Ready(result) => Started::Done(result),
-            Poll::Pending => Started::Running(run),
+            Poll::Pending => Started::Running(run, targets),
         }
     }
 
@@ -138,6 +161,7 @@ impl Dispatcher {
     ) -> LocalBoxFuture<'static, DispatchResult> {
         self.inner.counters.dispatch_started();
         let inner = Rc::clone(&self.inner);
+        let running = inner.lifecycle.enter();
         let concurrency = dispatch.max_concurrency.unwrap_or(inner.max_concurrency);
         let wanted = dispatch
             .targets
@@ -145,10 +169,14 @@ impl Dispatcher {
             .min(concurrency)
             .min(inner.max_in_flight) as u32;
         match Arc::clone(&inner.permits).try_acquire_many_owned(wanted) {
-            Ok(permit) => Box::pin(fanout::run(inner, dispatch, Some(permit))),
-            Err(_) if inner.overload == Overload::Fail => {
-                Box::pin(fanout::run(inner, dispatch, None))
-            }
+            Ok(permit) => Box::pin(async move {
+                let _running = running;
+                fanout::run(inner, dispatch, Some(permit)).await
+            }),
+            Err(_) if inner.overload == Overload::Fail => Box::pin(async move {
+                let _running = running;
+                fanout::run(inner, dispatch, None).await
+            }),
             Err(_) => {
                 let (sender, receiver) = oneshot::channel::<OwnedSemaphorePermit>();
                 let permits = Arc::clone(&inner.permits);
@@ -159,6 +187,7 @@ impl Dispatcher {
                 };
                 ctx.wait(acquire.into_actor(self).map(|(), _, _| ()));
                 Box::pin(async move {
+                    let _running = running;
                     let permit = receiver.await.ok();
                     fanout::run(inner, dispatch, permit).await
                 })
@@ -170,13 +199,6 @@ impl Dispatcher {
 impl Actor for Dispatcher {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(self.mailbox_capacity);
-        for bus in &self.buses {
-            bus.do_send(Attach(ctx.address().downgrade()));
-        }
-    }
-
     fn stopped(&mut self, _: &mut Context<Self>) {
         for arbiter in &self.arbiters {
             arbiter.stop();
@@ -187,7 +209,8 @@ impl Actor for Dispatcher {
 /// A dispatch after its first poll.
 enum Started {
     Done(DispatchResult),
-    Running(LocalBoxFuture<'static, DispatchResult>),
+    /// The rest of the run, and its targets (to report them should the run be dropped).
+    Running(LocalBoxFuture<'static, DispatchResult>, Arc<[Target]>),
 }
 
 impl Started {
@@ -195,8 +218,9 @@ impl Started {
     fn finish(self, finish: impl FnOnce(DispatchResult) + 'static) {
         match self {
             Self::Done(result) => finish(result),
-            Self::Running(run) => {
-                actix_rt::spawn(async move { finish(run.await) });
+            Self::Running(run, targets) => {
+                let answer = Answer::new(targets, finish);
+                actix_rt::spawn(async move { answer.send(run.await) });
             }
         }
     }
@@ -215,7 +239,7 @@ impl fmt::Debug for StartedDebug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.0 {
             Started::Done(_) => "Done",
-            Started::Running(_) => "Running",
+            Started::Running(..) => "Running",
         })
     }
 }
@@ -242,20 +266,31 @@ impl Handler<Detached> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, mut detached: Detached, ctx: &mut Context<Self>) {
-        let (dispatch, reply) = detached.take();
+        let Some((dispatch, reply)) = detached.take() else {
+            return;
+        };
         let signal = Arc::clone(&dispatch.signal);
         self.begin(dispatch, ctx).finish(move |result| {
-            if let Err(error) = &result {
-                tracing::warn!(
-                    signal.r#type = signal.ty(),
-                    signal.id = signal.id(),
-                    failed = error.failures().len(),
-                    error = %error,
-                    "detached dispatch had failures"
-                );
+            warn_failures(&signal, &result);
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
             }
-            let _ = reply.send(result);
         });
+    }
+}
+
+impl Handler<Shutdown> for Dispatcher {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, shutdown: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        let lifecycle = Rc::clone(&self.inner.lifecycle);
+        lifecycle.close(crate::time::deadline_after(shutdown.grace));
+        tracing::info!(grace = ?shutdown.grace, "dispatcher shutting down");
+        Box::pin(
+            async move { lifecycle.idle().await }
+                .into_actor(self)
+                .map(|(), _, ctx| ctx.stop()),
+        )
     }
 }
 
@@ -263,7 +298,12 @@ impl Handler<Stats> for Dispatcher {
     type Result = MessageResult<Stats>;
 
     fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.inner.counters.snapshot())
+        let names = self.inner.adapters.iter().map(|pool| &*pool.name);
+        MessageResult(
+            self.inner
+                .counters
+                .snapshot(names, &self.inner.admission.refused),
+        )
     }
 }
 

@@ -1,7 +1,8 @@
 //! Counters the dispatcher keeps, and the `Stats` message that reads them.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::Message;
 
@@ -14,6 +15,9 @@ impl Message for Stats {
 }
 
 /// A dispatcher's counters since it started.
+///
+/// Every target of every dispatch the dispatcher took is counted once, in `delivered`
+/// or `failed`, when it ends; `in_flight` counts those started and not yet ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StatsSnapshot {
@@ -21,11 +25,20 @@ pub struct StatsSnapshot {
     pub dispatched: u64,
     /// Target deliveries that succeeded.
     pub delivered: u64,
-    /// Target deliveries that failed.
+    /// Target deliveries that failed (those in `unknown_adapter` included).
     pub failed: u64,
-    /// Target deliveries started and not yet finished.
+    /// Target deliveries started and not yet finished: the in-flight slots in use
+    /// (see [`max_in_flight`](crate::DispatcherBuilder::max_in_flight)).
     pub in_flight: u64,
-    /// Per adapter name: deliveries that succeeded and failed.
+    /// Dispatches refused whole before they ran: a bus publish that found the
+    /// dispatcher's admission queue full, and dispatches that came after
+    /// [`Shutdown`](crate::Shutdown).
+    pub refused: u64,
+    /// Failed deliveries to targets naming an adapter this dispatcher does not have.
+    /// Counted here rather than per name, so that names from untrusted data cannot
+    /// grow the table.
+    pub unknown_adapter: u64,
+    /// Per adapter the dispatcher has: deliveries that succeeded and failed.
     pub per_adapter: BTreeMap<String, AdapterStats>,
 }
 
@@ -39,15 +52,27 @@ pub struct AdapterStats {
     pub failed: u64,
 }
 
-/// The live counters. Only the dispatcher's own arbiter touches them.
-#[derive(Debug, Default)]
+/// The live counters. Only the dispatcher's own arbiter touches the cells; `refused`
+/// is shared with the buses that publish through this dispatcher.
+#[derive(Debug)]
 pub(crate) struct Counters {
     dispatched: Cell<u64>,
     in_flight: Cell<u64>,
-    per_adapter: RefCell<BTreeMap<String, AdapterStats>>,
+    /// Indexed like the dispatcher's adapters.
+    per_adapter: Box<[Cell<AdapterStats>]>,
+    unknown_adapter: Cell<u64>,
 }
 
 impl Counters {
+    pub(crate) fn new(adapters: usize) -> Self {
+        Self {
+            dispatched: Cell::new(0),
+            in_flight: Cell::new(0),
+            per_adapter: (0..adapters).map(|_| Cell::default()).collect(),
+            unknown_adapter: Cell::new(0),
+        }
+    }
+
     pub(crate) fn dispatch_started(&self) {
         self.dispatched.set(self.dispatched.get() + 1);
     }
@@ -56,29 +81,42 @@ impl Counters {
         self.in_flight.set(self.in_flight.get() + count as u64);
     }
 
-    pub(crate) fn delivery_finished(&self, adapter: &str, ok: bool, was_in_flight: bool) {
+    /// One target ended; `adapter` is its index, `None` for an unknown adapter.
+    pub(crate) fn delivery_finished(&self, adapter: Option<usize>, ok: bool, was_in_flight: bool) {
         if was_in_flight {
             self.in_flight.set(self.in_flight.get() - 1);
         }
-        let mut per_adapter = self.per_adapter.borrow_mut();
-        let stats = match per_adapter.get_mut(adapter) {
-            Some(stats) => stats,
-            None => per_adapter.entry(adapter.to_owned()).or_default(),
+        let Some(cell) = adapter.and_then(|index| self.per_adapter.get(index)) else {
+            self.unknown_adapter.set(self.unknown_adapter.get() + 1);
+            return;
         };
+        let mut stats = cell.get();
         if ok {
             stats.delivered += 1;
         } else {
             stats.failed += 1;
         }
+        cell.set(stats);
     }
 
-    pub(crate) fn snapshot(&self) -> StatsSnapshot {
-        let per_adapter = self.per_adapter.borrow().clone();
+    /// The counters, with the adapters' names in index order.
+    pub(crate) fn snapshot<'a>(
+        &self,
+        names: impl Iterator<Item = &'a str>,
+        refused: &AtomicU64,
+    ) -> StatsSnapshot {
+        let per_adapter: BTreeMap<String, AdapterStats> = names
+            .zip(self.per_adapter.iter())
+            .map(|(name, cell)| (name.to_owned(), cell.get()))
+            .collect();
+        let unknown_adapter = self.unknown_adapter.get();
         StatsSnapshot {
             dispatched: self.dispatched.get(),
             delivered: per_adapter.values().map(|s| s.delivered).sum(),
-            failed: per_adapter.values().map(|s| s.failed).sum(),
+            failed: per_adapter.values().map(|s| s.failed).sum::<u64>() + unknown_adapter,
             in_flight: self.in_flight.get(),
+            refused: refused.load(Ordering::Relaxed),
+            unknown_adapter,
             per_adapter,
         }
     }

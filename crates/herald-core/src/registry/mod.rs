@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use actix::{Recipient, WeakRecipient};
+use actix::Recipient;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use thiserror::Error;
@@ -66,27 +66,32 @@ pub(crate) fn validate_name(name: &str) -> Result<(), RegistryError> {
 #[derive(Clone)]
 struct Registered {
     actor: ActorId,
-    recipient: WeakRecipient<SignalMessage>,
+    /// One sender per name, shared by every delivery: actix bounds a mailbox per sender,
+    /// so this is what lets a `named` delivery see (and wait on) a full mailbox.
+    recipient: Arc<Recipient<SignalMessage>>,
 }
 
 impl Registered {
-    fn new(recipient: &Recipient<SignalMessage>) -> Self {
+    fn new(recipient: Recipient<SignalMessage>) -> Self {
         Self {
-            actor: ActorId::of_recipient(recipient),
-            recipient: recipient.downgrade(),
+            actor: ActorId::of_recipient(&recipient),
+            recipient: Arc::new(recipient),
         }
     }
 
     /// The live recipient, if the actor has not stopped.
-    fn live(&self) -> Option<Recipient<SignalMessage>> {
-        self.recipient.upgrade().filter(Recipient::connected)
+    fn live(&self) -> Option<&Arc<Recipient<SignalMessage>>> {
+        Some(&self.recipient).filter(|recipient| recipient.connected())
     }
 }
 
 /// Actors by name, for `named` targets. Cheap to clone: clones share one table.
 ///
-/// Entries are weak: registering an actor does not keep it alive. An actor that stopped
-/// is reported as [`RegistryError::NotAlive`] once and removed.
+/// An entry holds the actor's address, as actix's own registry does: a registered
+/// actor stays reachable until it stops itself (`ctx.stop()`), is unregistered, or its
+/// name is replaced. An actor that stopped is reported as [`RegistryError::NotAlive`]
+/// once and removed. Every delivery to a name goes through the one sender held here,
+/// so a full mailbox is seen and waited on (see [`Mode`](crate::Mode)).
 ///
 /// Registering a name that a live actor holds is an error
 /// ([`RegistryError::AlreadyRegistered`]); [`Registry::replace`] takes a name over on
@@ -146,10 +151,10 @@ impl Registry {
                         name: occupied.key().clone(),
                     });
                 }
-                occupied.insert(Registered::new(&recipient));
+                occupied.insert(Registered::new(recipient));
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(Registered::new(&recipient));
+                vacant.insert(Registered::new(recipient));
             }
         }
         Ok(())
@@ -168,7 +173,7 @@ impl Registry {
     ) -> Result<bool, RegistryError> {
         let name = name.into();
         validate_name(&name)?;
-        let previous = self.entries.insert(name, Registered::new(&recipient));
+        let previous = self.entries.insert(name, Registered::new(recipient));
         Ok(previous.is_some_and(|entry| entry.live().is_some()))
     }
 
@@ -192,13 +197,21 @@ impl Registry {
     /// [`RegistryError::NotFound`], or [`RegistryError::NotAlive`] (and the entry is
     /// removed) when its actor stopped.
     pub fn lookup(&self, name: &str) -> Result<Recipient<SignalMessage>, RegistryError> {
+        self.resolve(name).map(|recipient| (*recipient).clone())
+    }
+
+    /// The shared sender of the live actor registered under `name`.
+    pub(crate) fn resolve(
+        &self,
+        name: &str,
+    ) -> Result<Arc<Recipient<SignalMessage>>, RegistryError> {
         let live = match self.entries.get(name) {
             None => {
                 return Err(RegistryError::NotFound {
                     name: name.to_owned(),
                 });
             }
-            Some(entry) => entry.live(),
+            Some(entry) => entry.live().cloned(),
         };
         live.ok_or_else(|| {
             self.entries

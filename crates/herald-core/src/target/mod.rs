@@ -5,6 +5,7 @@ mod config;
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use actix::Recipient;
@@ -18,7 +19,7 @@ use crate::adapters::{
 };
 use crate::error::DisplayFn;
 use crate::redact;
-use crate::{SignalMessage, TargetError};
+use crate::{DeliveryError, ErrorKind, SignalMessage, TargetError};
 
 /// The validated options of one target, as an adapter defines them.
 ///
@@ -178,10 +179,6 @@ impl Target {
         &self.adapter
     }
 
-    pub(crate) fn adapter_name(&self) -> &Cow<'static, str> {
-        &self.adapter
-    }
-
     pub(crate) fn options(&self) -> &Options {
         &self.options
     }
@@ -195,13 +192,26 @@ impl Target {
     }
 
     /// A short, redacted description for errors and telemetry.
+    ///
+    /// A [`TargetOptions::describe`] that panics is contained here: the description
+    /// then ends in `<describe panicked>`, and the dispatcher keeps serving.
     pub fn describe(&self) -> impl fmt::Display + '_ {
         DisplayFn(move |f: &mut fmt::Formatter<'_>| match &self.options {
-            Options::Typed(options) => options.describe(f),
+            Options::Typed(options) => {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| options.describe(f))) {
+                    Ok(written) => written,
+                    Err(_) => f.write_str("<describe panicked>"),
+                }
+            }
             Options::Config(config) => {
                 write!(f, "{} {}", self.adapter, redact::compact(config, 256))
             }
         })
+    }
+
+    /// This target's failure with `kind`, from its adapter name and description.
+    pub(crate) fn error(&self, kind: ErrorKind) -> DeliveryError {
+        DeliveryError::new(self.adapter.clone(), self.describe().to_string(), kind)
     }
 }
 

@@ -1,0 +1,142 @@
+//! Admission and shutdown: what decides whether a dispatch may run, and until when.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use actix::Message;
+use tokio::sync::futures::Notified;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+/// Stops a dispatcher gracefully; answered once it has stopped.
+///
+/// From the moment the dispatcher handles it, new dispatches fail at once with
+/// [`ErrorKind::Shutdown`](crate::ErrorKind::Shutdown) (retryable) and count as
+/// [`refused`](crate::StatsSnapshot::refused). Dispatches already running get up to
+/// `grace` to finish; targets still running then fail with the same kind, so every
+/// target is reported. Then the dispatcher stops, and so do its pool's arbiters.
+/// Messages still in its mailbox are dropped: detached dispatches among them report
+/// every target as [`ErrorKind::Shutdown`](crate::ErrorKind::Shutdown), and
+/// `Addr::send` callers get actix's `MailboxError::Closed`.
+///
+/// ```
+/// use std::time::Duration;
+/// use herald_core::{Dispatch, Dispatcher, ErrorKind, Shutdown, Target};
+///
+/// # actix::System::new().block_on(async {
+/// let dispatcher = Dispatcher::builder().start();
+/// dispatcher.send(Shutdown::new(Duration::from_secs(5))).await.unwrap();
+/// assert!(!dispatcher.connected());
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[must_use = "a shutdown does nothing until it is sent to a dispatcher"]
+pub struct Shutdown {
+    pub(crate) grace: Duration,
+}
+
+impl Shutdown {
+    /// A shutdown that gives running dispatches up to `grace` to finish.
+    pub fn new(grace: Duration) -> Self {
+        Self { grace }
+    }
+
+    /// The grace period.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+}
+
+impl Message for Shutdown {
+    type Result = ();
+}
+
+/// Which dispatches are running, and when they must end (all on the dispatcher's
+/// arbiter).
+#[derive(Debug, Default)]
+pub(crate) struct Lifecycle {
+    running: Cell<usize>,
+    /// Set by `Shutdown`: when running deliveries are cut off.
+    cutoff: Cell<Option<Instant>>,
+    /// Woken when `cutoff` is set.
+    changed: Notify,
+    /// Woken when the last running dispatch ends.
+    idle: Notify,
+}
+
+impl Lifecycle {
+    /// Whether a `Shutdown` arrived.
+    pub(crate) fn closing(&self) -> bool {
+        self.cutoff.get().is_some()
+    }
+
+    /// When running deliveries are cut off, once shutting down.
+    pub(crate) fn cutoff(&self) -> Option<Instant> {
+        self.cutoff.get()
+    }
+
+    /// A future that completes when the cutoff changes. Take it before reading
+    /// [`cutoff`](Self::cutoff), so that no change is missed.
+    pub(crate) fn changed(&self) -> Notified<'_> {
+        self.changed.notified()
+    }
+
+    /// Starts shutting down: deliveries still running at `cutoff` fail.
+    pub(crate) fn close(&self, cutoff: Instant) {
+        let earliest = self.cutoff.get().map_or(cutoff, |set| set.min(cutoff));
+        self.cutoff.set(Some(earliest));
+        self.changed.notify_waiters();
+    }
+
+    /// Counts a dispatch as running until the returned guard drops.
+    pub(crate) fn enter(self: &std::rc::Rc<Self>) -> Running {
+        self.running.set(self.running.get() + 1);
+        Running(std::rc::Rc::clone(self))
+    }
+
+    /// Waits until no dispatch is running.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.running.get() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// One running dispatch, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct Running(std::rc::Rc<Lifecycle>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let running = self.0.running.get() - 1;
+        self.0.running.set(running);
+        if running == 0 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Admission to the dispatcher's mailbox for senders that would otherwise bypass its
+/// bound (a bus publishing through a weak address): a permit per queued message,
+/// returned when the dispatcher takes the message out.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    pub(crate) permits: Arc<Semaphore>,
+    /// Dispatches refused whole (shared with buses, which count their refusals).
+    pub(crate) refused: AtomicU64,
+}
+
+impl Admission {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(capacity.min(Semaphore::MAX_PERMITS))),
+            refused: AtomicU64::new(0),
+        })
+    }
+}
