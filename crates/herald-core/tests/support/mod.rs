@@ -161,3 +161,47 @@ impl Handler<Stop> for Inbox {
         ctx.stop();
     }
 }
+
+/// A receiving actor that takes `per_message` over each message, holding its mailbox
+/// shut meanwhile (`ctx.wait`), so a burst fills its mailbox (actix's default: 16). A
+/// `per_message` of an hour makes it blocked for the length of a test.
+pub struct Busy {
+    pub received: Arc<AtomicUsize>,
+    pub per_message: Duration,
+}
+
+impl Busy {
+    pub fn start(per_message: Duration) -> (Addr<Busy>, Arc<AtomicUsize>) {
+        let received = Arc::new(AtomicUsize::new(0));
+        let addr = Busy {
+            received: received.clone(),
+            per_message,
+        }
+        .start();
+        (addr, received)
+    }
+}
+
+impl Actor for Busy {
+    type Context = Context<Self>;
+}
+
+impl Handler<SignalMessage> for Busy {
+    type Result = Result<(), Rejection>;
+
+    fn handle(&mut self, _: SignalMessage, ctx: &mut Context<Self>) -> Self::Result {
+        self.received.fetch_add(1, Ordering::SeqCst);
+        ctx.wait(actix::clock::sleep(self.per_message).into_actor(self));
+        Ok(())
+    }
+}
+
+/// Waits (bounded) until `counter` reaches `value`.
+pub async fn until_count(what: &str, counter: &AtomicUsize, value: usize) {
+    within(what, async {
+        while counter.load(Ordering::SeqCst) < value {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+}

@@ -153,7 +153,13 @@ pub fn signal() -> Signal {
         .unwrap()
 }
 
+/// A dispatcher as shipped: default pool size.
 pub fn dispatcher() -> actix::Addr<Dispatcher> {
+    Dispatcher::builder().with_http().start()
+}
+
+/// A dispatcher whose HTTP adapters run on a pool of one arbiter.
+pub fn pooled_dispatcher() -> actix::Addr<Dispatcher> {
     Dispatcher::builder().pool_size(1).with_http().start()
 }
 
@@ -175,4 +181,109 @@ pub async fn deliver(
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// How a [`RawReceiver`] misbehaves after reading a request.
+#[derive(Debug, Clone, Copy)]
+pub enum Raw {
+    /// Sends a status line and headers promising a 1,000-byte body, then nothing.
+    StatusThenSilence(u16),
+    /// Sends a status line, then the body one byte per period.
+    Trickle(u16, Duration),
+    /// Reads the request and never answers.
+    SilentHead,
+    /// Answers with bytes that are not HTTP, then closes.
+    Garbage,
+}
+
+/// A TCP receiver on 127.0.0.1 that speaks just enough HTTP to misbehave. Each
+/// connection is served by a thread that ends when the client closes it, or after
+/// 60 s at the latest.
+pub struct RawReceiver {
+    pub url: String,
+    pub requests: Arc<AtomicUsize>,
+}
+
+impl RawReceiver {
+    pub fn start(behaviour: Raw) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let counted = counted.clone();
+                std::thread::spawn(move || serve_raw(stream, behaviour, &counted));
+            }
+        });
+        Self { url, requests }
+    }
+}
+
+fn serve_raw(mut stream: std::net::TcpStream, behaviour: Raw, requests: &AtomicUsize) {
+    use std::io::{Read, Write};
+    let until = Instant::now() + Duration::from_secs(60);
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    // Read one request: its head, then as many body bytes as it announces.
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let head_end = loop {
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(n) => seen.extend_from_slice(&buffer[..n]),
+            Err(_) if Instant::now() < until => continue,
+            Err(_) => return,
+        }
+    };
+    let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    while seen.len() < head_end + length && Instant::now() < until {
+        match stream.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(n) => seen.extend_from_slice(&buffer[..n]),
+            Err(_) => continue,
+        }
+    }
+    requests.fetch_add(1, Ordering::SeqCst);
+    let head_of = |status: u16| {
+        format!("HTTP/1.1 {status} Whatever\r\ncontent-length: 1000\r\n\r\n").into_bytes()
+    };
+    match behaviour {
+        Raw::StatusThenSilence(status) => {
+            let _ = stream.write_all(&head_of(status));
+        }
+        Raw::Trickle(status, period) => {
+            if stream.write_all(&head_of(status)).is_err() {
+                return;
+            }
+            for _ in 0..1000 {
+                std::thread::sleep(period);
+                if stream.write_all(b"x").is_err() || Instant::now() > until {
+                    return;
+                }
+            }
+        }
+        Raw::SilentHead => {}
+        Raw::Garbage => {
+            let _ = stream.write_all(b"this is not http\r\n\r\n");
+            return;
+        }
+    }
+    // Hold the connection until the client closes it.
+    while Instant::now() < until {
+        match stream.read(&mut buffer) {
+            Ok(0) => return,
+            _ => continue,
+        }
+    }
 }

@@ -1,0 +1,181 @@
+//! Every target is accounted for, whatever happens to the run, the counters stay
+//! bounded, and "in flight" means deliveries in flight.
+
+mod support;
+
+use std::fmt;
+use std::time::Duration;
+
+use actix::prelude::*;
+use herald_core::{
+    Adapter, Delivery, Dispatch, DispatchExt, Dispatcher, ErrorKind, Outcome, Overload, Stats,
+    Target, TargetOptions,
+};
+use serde_json::json;
+use support::{Probe, signal, until_count, within};
+
+#[actix_rt::test]
+async fn a_dropped_run_fails_every_target_with_its_own_index() {
+    let probe = Probe::default();
+    let arbiter = Arbiter::new();
+    let factory = probe.factory();
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    arbiter.spawn(async move {
+        let dispatcher = Dispatcher::builder().adapter("probe", factory).start();
+        let slow = || Target::custom("probe", json!({"delay_ms": 3_600_000}));
+        let handle = dispatcher.dispatch_async(Dispatch::new(signal(), [slow(), slow(), slow()]));
+        let _ = sender.send(handle);
+    });
+    let handle = within("handle", receiver).await.unwrap();
+    until_count("deliveries started", &probe.current, 3).await;
+    arbiter.stop();
+
+    let error = within("handle resolves", handle).await.unwrap_err();
+    let indices: Vec<usize> = error.failures().iter().map(|f| f.index).collect();
+    assert_eq!(indices, [0, 1, 2]);
+    for failure in error.failures() {
+        assert!(matches!(failure.error.kind(), ErrorKind::Shutdown));
+        assert_eq!(failure.error.adapter(), "probe");
+    }
+}
+
+#[actix_rt::test]
+async fn stats_stay_bounded_under_a_hundred_thousand_unknown_adapter_names() {
+    let dispatcher = Dispatcher::builder().telemetry(false).start();
+    for batch in 0..10 {
+        let targets: Vec<Target> = (0..10_000)
+            .map(|i| Target::custom(format!("unknown-{batch}-{i}"), json!({})))
+            .collect();
+        let error = within(
+            "dispatch",
+            dispatcher.send(Dispatch::new(signal(), targets)),
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(error.failures().len(), 10_000);
+    }
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!(stats.unknown_adapter, 100_000);
+    assert_eq!(stats.failed, 100_000);
+    assert!(
+        stats.per_adapter.len() <= 10,
+        "{:?}",
+        stats.per_adapter.keys()
+    );
+}
+
+/// Options whose description panics.
+struct Treacherous;
+
+impl fmt::Debug for Treacherous {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("debug panicked")
+    }
+}
+
+impl TargetOptions for Treacherous {
+    fn describe(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("describe panicked")
+    }
+}
+
+struct Failing;
+
+impl Adapter for Failing {
+    type Options = Treacherous;
+
+    async fn deliver(&self, _: Delivery<'_, Treacherous>) -> Result<Outcome, ErrorKind> {
+        Err(ErrorKind::custom("always fails"))
+    }
+}
+
+#[actix_rt::test]
+async fn a_panicking_describe_does_not_stop_the_dispatcher() {
+    let dispatcher = Dispatcher::builder().adapter("failing", || Failing).start();
+    for _ in 0..3 {
+        let targets = [Target::new("failing", Treacherous), Target::noop()];
+        let error = within(
+            "dispatch",
+            dispatcher.send(Dispatch::new(signal(), targets)),
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(error.failures().len(), 1);
+        assert!(error.first().error.target().contains("<describe panicked>"));
+    }
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!((stats.delivered, stats.failed), (3, 3));
+}
+
+#[actix_rt::test]
+async fn in_flight_slots_follow_deliveries() {
+    tokio::time::pause();
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .max_in_flight(3)
+        .on_overload(Overload::Fail)
+        .start();
+    let after = |ms: u64| Target::custom("probe", json!({"delay_ms": ms}));
+    // Takes all three slots, then gives the fast target's back when it ends.
+    let first = dispatcher.dispatch_async(Dispatch::new(
+        signal(),
+        [after(10), after(10_000), after(10_000)],
+    ));
+    until_count("fast target done", &probe.deliveries, 1).await;
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!(stats.in_flight, 2);
+
+    // The freed slot admits another dispatch instead of an overload.
+    let second = within(
+        "second",
+        dispatcher.send(Dispatch::new(signal(), [after(10)])),
+    )
+    .await
+    .unwrap();
+    assert!(second.is_ok(), "{second:?}");
+    within("first", first).await.unwrap();
+    assert_eq!(Probe::get(&probe.deliveries), 4);
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!(stats.in_flight, 0);
+}
+
+#[actix_rt::test]
+async fn a_delivery_that_never_ends_times_out_and_frees_its_slot() {
+    tokio::time::pause();
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .delivery_timeout(Duration::from_secs(2))
+        .max_in_flight(2)
+        .start();
+    let hang = || Target::custom("probe", json!({"delay_ms": 3_600_000}));
+    let started = tokio::time::Instant::now();
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), [hang(), hang()])),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    // Within tokio's timer resolution (1 ms).
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(2) && waited <= Duration::from_millis(2002));
+    for failure in error.failures() {
+        assert!(
+            matches!(failure.error.kind(), ErrorKind::Timeout(t) if *t == Duration::from_secs(2))
+        );
+    }
+    // Both slots came back: the dispatcher keeps serving.
+    within(
+        "next dispatch",
+        dispatcher.send(Dispatch::new(signal(), [Target::noop(), Target::noop()])),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!(stats.in_flight, 0);
+}

@@ -1,0 +1,76 @@
+//! `Shutdown { grace }`: new dispatches fail at once, running ones get the grace
+//! period, the rest are reported, and the dispatcher stops.
+
+mod support;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use herald_core::{Dispatch, DispatchExt, Dispatcher, ErrorKind, Shutdown, Stats, Target};
+use serde_json::json;
+use support::{Probe, signal, until_count, within};
+
+#[actix_rt::test]
+async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_rest() {
+    tokio::time::pause();
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .start();
+    let after = |ms: u64| Target::custom("probe", json!({"delay_ms": ms}));
+    let running = dispatcher.dispatch_async(Dispatch::new(
+        signal(),
+        [after(100), after(10_000), Target::noop()],
+    ));
+    until_count("deliveries started", &probe.current, 2).await;
+
+    let started = tokio::time::Instant::now();
+    let shutdown = dispatcher.send(Shutdown::new(Duration::from_secs(1)));
+    // Queued behind the shutdown: refused at once.
+    let late = dispatcher.send(Dispatch::new(signal(), [Target::noop()]));
+    let late = within("late dispatch", late).await.unwrap().unwrap_err();
+    assert!(matches!(late.first().error.kind(), ErrorKind::Shutdown));
+    assert!(late.first().error.retryable());
+
+    let error = within("running dispatch", running).await.unwrap_err();
+    assert_eq!(error.total(), 3);
+    assert_eq!(error.failures().len(), 1);
+    assert_eq!(error.first().index, 1);
+    assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
+
+    within("shutdown", shutdown).await.unwrap();
+    // Within tokio's timer resolution (1 ms).
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_millis(1002));
+    within("stopped", async {
+        while dispatcher.connected() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let after_stop = dispatcher.dispatch_async(Dispatch::new(signal(), [Target::noop()]));
+    let error = within("after stop", after_stop).await.unwrap_err();
+    assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
+}
+
+#[actix_rt::test]
+async fn shutdown_of_an_idle_dispatcher_stops_it_at_once() {
+    tokio::time::pause();
+    let dispatcher = Dispatcher::builder().start();
+    within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), [Target::noop()])),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    within(
+        "shutdown",
+        dispatcher.send(Shutdown::new(Duration::from_secs(60))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert!(dispatcher.send(Stats).await.is_err() || !dispatcher.connected());
+}
