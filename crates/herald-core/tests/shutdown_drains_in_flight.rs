@@ -5,7 +5,6 @@ mod support;
 
 use std::time::Duration;
 
-use actix::prelude::*;
 use herald_core::{Dispatch, DispatchExt, Dispatcher, ErrorKind, Shutdown, Stats, Target};
 use serde_json::json;
 use support::{Probe, signal, until_count, within};
