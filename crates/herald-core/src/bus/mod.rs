@@ -5,7 +5,6 @@ mod pattern;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use actix::{Actor, Context, Handler, Message, MessageResult, WeakAddr};
 use herald_signal::Signal;
@@ -203,8 +202,7 @@ impl Handler<Publish> for Bus {
         if targets.is_empty() {
             return Ok(matched.len());
         }
-        let Ok(permit) = Arc::clone(&attached.admission.permits).try_acquire_owned() else {
-            attached.admission.refused.fetch_add(1, Ordering::Relaxed);
+        let Some(permit) = attached.admission.admit() else {
             tracing::warn!(
                 signal.r#type = publish.signal.ty(),
                 signal.id = publish.signal.id(),

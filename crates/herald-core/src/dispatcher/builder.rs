@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, AsyncContext};
 
 use super::{Admission, Dispatcher};
 use crate::adapter::{Registration, registration};
@@ -14,7 +14,7 @@ use crate::adapters::{
     BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter,
 };
 use crate::bus::Attach;
-use crate::{Adapter, Bus, PubSub, Registry};
+use crate::{ActorId, Adapter, Bus, PubSub, Registry};
 
 /// What a dispatch does when the dispatcher is at its in-flight bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,12 +133,13 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Sets how many messages the dispatcher's mailbox holds before senders wait (or,
-    /// with [`dispatch_async`](crate::DispatchExt::dispatch_async), are refused). The
-    /// bound is in place before the dispatcher handles its first message. actix counts
-    /// it per sender: each `Addr` clone may add one message past it, and `do_send`
-    /// ignores it; buses publish under admission permits of the same number. Default
-    /// is 1024.
+    /// Sets how many messages the dispatcher's mailbox holds before senders wait or are
+    /// refused. The bound is in place before the dispatcher handles its first message.
+    /// Detached dispatches ([`dispatch_async`](crate::DispatchExt::dispatch_async)) and
+    /// bus publishes take one of this many admission permits each, whichever address
+    /// clone sends them, and are refused past it. `Addr::send` waits on actix's own
+    /// bound, which actix counts per sender (each `Addr` clone may add one message past
+    /// it); `Addr::do_send` ignores every bound and is best avoided. Default is 1024.
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = capacity.max(1);
         self
@@ -221,7 +222,7 @@ impl DispatcherBuilder {
         let attached = Arc::clone(&admission);
         let dispatcher = Dispatcher::create(move |ctx| {
             ctx.set_mailbox_capacity(capacity);
-            Dispatcher::new(self, attached)
+            Dispatcher::new(self, attached, ActorId::of(&ctx.address()))
         });
         for bus in buses {
             // Queued before anything the caller sends the bus next, so a publish right

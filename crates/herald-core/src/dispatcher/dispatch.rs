@@ -12,7 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::Dispatcher;
+use super::{Admission, Dispatcher};
 use super::report::{DispatchReport, DispatchResult, conclude};
 use crate::time::deadline_after;
 use crate::{ActorId, ErrorKind, Target};
@@ -238,11 +238,12 @@ pub trait DispatchExt {
     /// result, or drop it: the dispatch runs to completion either way, and its failures
     /// still reach telemetry (a `WARN` event) and [`Stats`](crate::Stats).
     ///
-    /// Never waits: when the dispatcher's mailbox is full (see
-    /// [`mailbox_capacity`](crate::DispatcherBuilder::mailbox_capacity)), the handle
-    /// resolves at once with every target failing [`ErrorKind::Overloaded`]; when the
-    /// dispatcher has stopped, with [`ErrorKind::Shutdown`]. Either way a `WARN` event
-    /// says so.
+    /// Never waits. Detached dispatches queue under the dispatcher's admission permits
+    /// (as many as its [mailbox capacity](crate::DispatcherBuilder::mailbox_capacity)),
+    /// whichever clone of the address sends them: when none is free, the handle
+    /// resolves at once with every target failing [`ErrorKind::Overloaded`], counted in
+    /// [`StatsSnapshot::refused`](crate::StatsSnapshot::refused); when the dispatcher has
+    /// stopped, with [`ErrorKind::Shutdown`]. Either way a `WARN` event says so.
     fn dispatch_async(&self, dispatch: Dispatch) -> DispatchHandle;
 }
 
@@ -250,14 +251,15 @@ impl DispatchExt for Addr<Dispatcher> {
     fn dispatch_async(&self, dispatch: Dispatch) -> DispatchHandle {
         let (reply, receiver) = oneshot::channel();
         let targets = Arc::clone(&dispatch.targets);
-        if let Err(error) = self.try_send(Detached::new(dispatch, Some(reply), None)) {
-            let full = matches!(error, actix::dev::SendError::Full(_));
-            let kind: fn() -> ErrorKind = if full {
-                || ErrorKind::Overloaded
-            } else {
-                || ErrorKind::Shutdown
-            };
-            error.into_inner().refuse(kind);
+        let detached = |permit| Detached::new(dispatch, Some(reply), permit);
+        match Admission::of(self) {
+            None => detached(None).refuse(|| ErrorKind::Shutdown),
+            Some(admission) => match admission.admit() {
+                None => detached(None).refuse(|| ErrorKind::Overloaded),
+                // The permit is the bound; a closed mailbox drops the message, which
+                // then reports every target.
+                Some(permit) => self.do_send(detached(Some(permit))),
+            },
         }
         DispatchHandle { receiver, targets }
     }

@@ -1,14 +1,18 @@
 //! Admission and shutdown: what decides whether a dispatch may run, and until when.
 
 use std::cell::Cell;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use actix::Message;
+use actix::{Addr, Message};
+use dashmap::DashMap;
 use tokio::sync::futures::Notified;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+use super::Dispatcher;
+use crate::ActorId;
 
 /// Stops a dispatcher gracefully; answered once it has stopped.
 ///
@@ -122,15 +126,23 @@ impl Drop for Running {
     }
 }
 
-/// Admission to the dispatcher's mailbox for senders that would otherwise bypass its
-/// bound (a bus publishing through a weak address): a permit per queued message,
-/// returned when the dispatcher takes the message out.
+/// Admission to the dispatcher's mailbox for detached dispatches (`dispatch_async`, bus
+/// publishes): a permit per queued message, returned when the dispatcher takes the
+/// message out. actix bounds a mailbox per sender, and every `Addr` clone is a new
+/// sender with a message's worth of room of its own; the permits bound the mailbox
+/// whichever clone sends.
 #[derive(Debug)]
 pub(crate) struct Admission {
     pub(crate) permits: Arc<Semaphore>,
-    /// Dispatches refused whole (shared with buses, which count their refusals).
+    /// Dispatches refused whole (shared with the callers that count their refusals).
     pub(crate) refused: AtomicU64,
 }
+
+/// Every running dispatcher's admission, by its mailbox's identity: how
+/// `dispatch_async` on any clone of an `Addr<Dispatcher>` finds its dispatcher's permits
+/// (an actix address has no room for more state). An entry lives as long as its
+/// dispatcher actor: an address whose dispatcher is gone finds none.
+static ADMISSIONS: LazyLock<DashMap<ActorId, Arc<Admission>>> = LazyLock::new(DashMap::new);
 
 impl Admission {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
@@ -138,5 +150,31 @@ impl Admission {
             permits: Arc::new(Semaphore::new(capacity.min(Semaphore::MAX_PERMITS))),
             refused: AtomicU64::new(0),
         })
+    }
+
+    /// Makes `admission` the one `dispatcher`'s detached dispatches go through.
+    pub(crate) fn register(dispatcher: ActorId, admission: Arc<Self>) {
+        ADMISSIONS.insert(dispatcher, admission);
+    }
+
+    /// Forgets a dispatcher that is gone.
+    pub(crate) fn unregister(dispatcher: ActorId) {
+        ADMISSIONS.remove(&dispatcher);
+    }
+
+    /// The admission of the dispatcher behind `dispatcher`, while it runs.
+    pub(crate) fn of(dispatcher: &Addr<Dispatcher>) -> Option<Arc<Self>> {
+        let found = ADMISSIONS.get(&ActorId::of(dispatcher))?;
+        Some(Arc::clone(&found))
+    }
+
+    /// A permit for one queued message, or `None` (counted as refused) when the queue
+    /// is full.
+    pub(crate) fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        let permit = Arc::clone(&self.permits).try_acquire_owned().ok();
+        if permit.is_none() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        permit
     }
 }

@@ -29,7 +29,7 @@ pub use report::{DispatchError, DispatchReport, DispatchResult, TargetFailure};
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::adapter::AdapterPool;
-use crate::{ErrorKind, Target};
+use crate::{ActorId, ErrorKind, Target};
 pub(crate) use dispatch::Detached;
 use dispatch::{Answer, warn_failures};
 pub(crate) use lifecycle::Admission;
@@ -60,6 +60,8 @@ use stats::Counters;
 pub struct Dispatcher {
     inner: Rc<Inner>,
     arbiters: Vec<Arbiter>,
+    /// Its mailbox's identity, under which its admission is registered.
+    id: ActorId,
 }
 
 /// What the dispatcher and its running dispatches share (all on its arbiter).
@@ -102,7 +104,8 @@ impl Dispatcher {
         DispatcherBuilder::default()
     }
 
-    fn new(builder: DispatcherBuilder, admission: Arc<Admission>) -> Self {
+    fn new(builder: DispatcherBuilder, admission: Arc<Admission>, id: ActorId) -> Self {
+        Admission::register(id, Arc::clone(&admission));
         let arbiters: Vec<Arbiter> = (0..builder.pool_size).map(|_| Arbiter::new()).collect();
         let handles: Vec<_> = arbiters.iter().map(Arbiter::handle).collect();
         let adapters: Vec<AdapterPool> = builder
@@ -129,6 +132,7 @@ impl Dispatcher {
                 permits: Arc::new(Semaphore::new(max_in_flight)),
             }),
             arbiters,
+            id,
         }
     }
 
@@ -203,6 +207,12 @@ impl Actor for Dispatcher {
         for arbiter in &self.arbiters {
             arbiter.stop();
         }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        Admission::unregister(self.id);
     }
 }
 

@@ -30,9 +30,10 @@ pub struct StatsSnapshot {
     /// Target deliveries started and not yet finished: the in-flight slots in use
     /// (see [`max_in_flight`](crate::DispatcherBuilder::max_in_flight)).
     pub in_flight: u64,
-    /// Dispatches refused whole before they ran: a bus publish that found the
-    /// dispatcher's admission queue full, and dispatches that came after
-    /// [`Shutdown`](crate::Shutdown).
+    /// Dispatches refused whole before they ran: detached dispatches
+    /// ([`dispatch_async`](crate::DispatchExt::dispatch_async), bus publishes) that found
+    /// no admission permit free, and dispatches that came after
+    /// [`Shutdown`](crate::Shutdown). Their targets are not counted in `failed`.
     pub refused: u64,
     /// Failed deliveries to targets naming an adapter this dispatcher does not have.
     /// Counted here rather than per name, so that names from untrusted data cannot
