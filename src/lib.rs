@@ -40,13 +40,15 @@ pub use herald_signal::{
 // Dispatching.
 pub use herald_core::{
     AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
-    DispatchResult, Dispatcher, DispatcherBuilder, Overload, Stats, StatsSnapshot, TargetFailure,
+    DispatchResult, Dispatcher, DispatcherBuilder, Overload, Shutdown, Stats, StatsSnapshot,
+    TargetFailure,
 };
 
 // Targets and the adapters behind them.
 pub use herald_core::{
     ActorId, Adapter, BusTarget, ConsoleTarget, Delivery, LogFormat, LogLevel, LoggerTarget, Mode,
-    NamedTarget, Outcome, PidTarget, PubSubTarget, Rejection, SignalMessage, Target, TargetOptions,
+    NamedTarget, Outcome, PidTarget, Placement, PubSubTarget, Rejection, SignalMessage, Target,
+    TargetOptions,
 };
 
 // In-process routing: named actors, topics, the pattern-routed bus.
@@ -66,8 +68,8 @@ pub use herald_http as http;
 /// The names most applications need: `use herald::prelude::*;`.
 pub mod prelude {
     pub use herald_core::{
-        Bus, Dispatch, DispatchExt, Dispatcher, PubSub, Registry, Rejection, SignalMessage,
-        Subscribe, Target,
+        Bus, Dispatch, DispatchExt, Dispatcher, PubSub, Registry, Rejection, Shutdown,
+        SignalMessage, Subscribe, Target,
     };
     #[cfg(feature = "http")]
     pub use herald_http::{HttpDispatcherExt, HttpTargetExt};
