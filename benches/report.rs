@@ -227,6 +227,46 @@ async fn fanout_pid(scale: &Scale, mode: herald::Mode) -> (f64, f64) {
     .await
 }
 
+/// The default mailbox mode (waits for room when full) against `best_effort` (a bare
+/// `try_send`), both Herald, both to sinks with room: what waiting costs when it never
+/// has to wait.
+async fn mailbox_modes(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let dispatcher = builder().start();
+    let signal = signal();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(10);
+    let targets = |mode: herald::Mode| -> Vec<Target> {
+        (0..n)
+            .map(|i| {
+                Target::pid(sinks[i % 10].clone().recipient())
+                    .mode(mode)
+                    .into()
+            })
+            .collect()
+    };
+    let (waiting, best_effort) = (
+        targets(herald::Mode::Async),
+        targets(herald::Mode::BestEffort),
+    );
+    measure(
+        scale,
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), waiting.clone()).max_concurrency(n),
+            )
+        },
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), best_effort.clone()).max_concurrency(n),
+            )
+        },
+    )
+    .await
+}
+
 async fn slow(scale: &Scale, concurrency: usize) -> (f64, f64) {
     let dispatcher = builder().adapter("sleep", || Sleep).start();
     let signal = signal();
@@ -532,6 +572,13 @@ fn main() {
             rows.push(seconds(
                 "fanout_pid_1k_sync",
                 fanout_pid(s, herald::Mode::Sync).await,
+                None,
+            ));
+        }
+        if wanted("pid_wait_vs_best_effort_1k") {
+            rows.push(seconds(
+                "pid_wait_vs_best_effort_1k",
+                mailbox_modes(s).await,
                 None,
             ));
         }

@@ -60,7 +60,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                                 ErrorKind::Shutdown => "shutting down",
                                 _ => "failed",
                             };
-                            println!("tick {n}: target {} {why}: {}", failure.index, failure.error);
+                            println!(
+                                "tick {n}: target {} {why}: {}",
+                                failure.index, failure.error
+                            );
                         }
                     }
                 });
@@ -74,7 +77,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ = actix_rt::time::sleep(Duration::from_secs(3)) => println!("3 s passed: shutting down"),
     }
     let stats = dispatcher.send(Stats).await?;
-    dispatcher.send(Shutdown::new(Duration::from_secs(1))).await?;
+    dispatcher
+        .send(Shutdown::new(Duration::from_secs(1)))
+        .await?;
     ticker.abort();
     println!(
         "stopped; before shutdown: {} dispatched, {} delivered, {} failed, {} in flight",

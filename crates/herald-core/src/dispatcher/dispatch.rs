@@ -12,8 +12,8 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::{Admission, Dispatcher};
 use super::report::{DispatchReport, DispatchResult, conclude};
+use super::{Admission, Dispatcher};
 use crate::time::deadline_after;
 use crate::{ActorId, ErrorKind, Target};
 
