@@ -92,11 +92,6 @@ struct Sink;
 
 impl Actor for Sink {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        // Room for every async delivery a scenario makes before the sink catches up.
-        ctx.set_mailbox_capacity(1 << 20);
-    }
 }
 
 /// Receivers live on an arbiter of their own, as an application's actors would.
@@ -107,10 +102,25 @@ impl Receivers {
         Self(Arbiter::new())
     }
 
-    fn start(&self, n: usize) -> Vec<Addr<Sink>> {
-        (0..n)
-            .map(|_| Sink::start_in_arbiter(&self.0.handle(), |_| Sink))
-            .collect()
+    /// Starts `n` sinks and waits until each has handled a message, so that their
+    /// mailbox capacity is in place before a scenario sends.
+    async fn start(&self, n: usize) -> Vec<Addr<Sink>> {
+        let sinks: Vec<Addr<Sink>> = (0..n)
+            .map(|_| {
+                // Room for every async delivery a scenario makes before the sink catches
+                // up, set before the sink runs (not in `started`, which would race the
+                // first sends).
+                Sink::start_in_arbiter(&self.0.handle(), |ctx| {
+                    ctx.set_mailbox_capacity(1 << 20);
+                    Sink
+                })
+            })
+            .collect();
+        for sink in &sinks {
+            let ready = sink.send(SignalMessage::new(signal())).await;
+            ready.expect("sink started").expect("sink accepts");
+        }
+        sinks
     }
 }
 
@@ -187,7 +197,7 @@ async fn fanout_noop(scale: &Scale, telemetry: bool, n: usize, concurrency: usiz
     let signal = signal();
     let targets = vec![Target::noop(); n];
     let receivers = Receivers::new();
-    let sinks = receivers.start(1);
+    let sinks = receivers.start(1).await;
     measure(
         scale,
         || {
@@ -206,7 +216,7 @@ async fn fanout_pid(scale: &Scale, mode: herald::Mode) -> (f64, f64) {
     let dispatcher = builder().start();
     let signal = signal();
     let receivers = Receivers::new();
-    let sinks = receivers.start(10);
+    let sinks = receivers.start(10).await;
     let targets: Vec<Target> = (0..n)
         .map(|i| {
             Target::pid(sinks[i % 10].clone().recipient())
@@ -235,7 +245,7 @@ async fn mailbox_modes(scale: &Scale) -> (f64, f64) {
     let dispatcher = builder().start();
     let signal = signal();
     let receivers = Receivers::new();
-    let sinks = receivers.start(10);
+    let sinks = receivers.start(10).await;
     let targets = |mode: herald::Mode| -> Vec<Target> {
         (0..n)
             .map(|i| {
@@ -291,7 +301,7 @@ async fn sustained_pid(scale: &Scale, mode: herald::Mode) -> (f64, f64) {
     let dispatcher = builder().start();
     let signal = signal();
     let receivers = Receivers::new();
-    let sink = receivers.start(1).remove(0);
+    let sink = receivers.start(1).await.remove(0);
     let target: Target = Target::pid(sink.clone().recipient()).mode(mode).into();
     measure(
         scale,
@@ -320,7 +330,7 @@ async fn pubsub(scale: &Scale) -> (f64, f64) {
     let n = scale.of(1000, 100);
     let hub = PubSub::new();
     let receivers = Receivers::new();
-    let sinks = receivers.start(n);
+    let sinks = receivers.start(n).await;
     for sink in &sinks {
         hub.subscribe("bench", sink.clone().recipient())
             .expect("valid topic");
@@ -452,7 +462,7 @@ async fn memory(scale: &Scale) -> (f64, f64) {
     let dispatcher = builder().start();
     let signal = signal();
     let receivers = Receivers::new();
-    let sink = receivers.start(1).remove(0);
+    let sink = receivers.start(1).await.remove(0);
     let targets: [Target; 2] = [Target::noop(), Target::pid(sink.recipient()).sync().into()];
     let mut after_first = 0.0;
     let mut done = 0;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
@@ -17,6 +17,7 @@ use futures_util::future::{Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use herald_signal::Signal;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Sleep;
 use tracing::{Instrument, Span};
 
 use super::{Adapter, Delivery};
@@ -40,10 +41,6 @@ pub(crate) struct DispatchContext {
     /// The bound on a delivery whose adapter states none of its own.
     pub(crate) delivery_timeout: Duration,
 }
-
-/// How long past an adapter's own stated bound the dispatcher waits before it cuts a
-/// delivery off: enough for the adapter's own error to arrive first.
-const GRACE: Duration = Duration::from_secs(1);
 
 /// One target to deliver to. Dropped without [`Job::complete`] — the adapter's actor
 /// stopped, or its arbiter went away — it reports [`ErrorKind::AdapterStopped`], so a
@@ -178,19 +175,24 @@ impl<A: Adapter> Handler<DeliverBatch> for AdapterActor<A> {
     }
 }
 
-/// Runs a delivery for at most `limit`. The first poll runs without a timer: most
-/// deliveries (a mailbox push) end there, and then no clock is read.
-async fn bounded(
-    delivery: impl Future<Output = Result<Outcome, ErrorKind>>,
+/// Polls a delivery that may run for at most `limit`. The timer is made (boxed, so that
+/// it does not grow every delivery's future) only if a poll leaves the delivery
+/// pending: most deliveries (a mailbox push) end on their first poll, and then no clock
+/// is read.
+fn poll_bounded<F: Future<Output = Result<Outcome, ErrorKind>>>(
+    delivery: Pin<&mut F>,
+    timer: &mut Option<Pin<Box<Sleep>>>,
     limit: Duration,
-) -> Result<Outcome, ErrorKind> {
-    let mut delivery = pin!(delivery);
-    if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(delivery.as_mut().poll(cx))).await {
-        return result;
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Result<Outcome, ErrorKind>> {
+    if let Poll::Ready(result) = delivery.poll(cx) {
+        return Poll::Ready(result);
     }
-    tokio::time::timeout(limit, delivery)
-        .await
-        .unwrap_or(Err(ErrorKind::Timeout(limit)))
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+    timer
+        .as_mut()
+        .poll(cx)
+        .map(|()| Err(ErrorKind::Timeout(limit)))
 }
 
 /// What deliveries need from their actor.
@@ -275,13 +277,16 @@ impl<A: Adapter> Worker<'_, A> {
                 &validated
             }
         };
-        let limit = self
-            .adapter
-            .timeout(options)
-            .map_or(context.delivery_timeout, |own| own.saturating_add(GRACE));
         let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
         delivery.caller = context.caller;
-        bounded(self.adapter.deliver(delivery), limit).await
+        if self.adapter.timeout(options).is_some() {
+            // The adapter bounds its own deliveries: no second timer.
+            return self.adapter.deliver(delivery).await;
+        }
+        let limit = context.delivery_timeout;
+        let mut delivering = pin!(self.adapter.deliver(delivery));
+        let mut timer = None;
+        poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
     }
 
     fn panicked(&self, payload: Box<dyn Any + Send>) -> Result<Outcome, ErrorKind> {

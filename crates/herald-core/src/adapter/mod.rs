@@ -101,11 +101,11 @@ pub trait Adapter: 'static {
     }
 
     /// The longest one delivery to a target with these options can take by the
-    /// adapter's own rules: its timeouts, retries and waits between them. The dispatcher
-    /// cuts a delivery off with [`ErrorKind::Timeout`] one second after this has passed,
-    /// so the adapter's own, more precise error comes first. Default is `None`: the
-    /// dispatcher's [`delivery_timeout`](crate::DispatcherBuilder::delivery_timeout)
-    /// bounds the delivery.
+    /// adapter's own rules: its timeouts, retries and waits between them. An adapter
+    /// that states it promises its deliveries end by then, and the dispatcher arms no
+    /// timer of its own for them. Default is `None`: the dispatcher cuts each delivery
+    /// off with [`ErrorKind::Timeout`] after its
+    /// [`delivery_timeout`](crate::DispatcherBuilder::delivery_timeout).
     fn timeout(&self, options: &Self::Options) -> Option<Duration> {
         let _ = options;
         None
@@ -113,8 +113,9 @@ pub trait Adapter: 'static {
 
     /// Delivers one signal to one target.
     ///
-    /// Every delivery is bounded in time (see [`Adapter::timeout`]): a future that never
-    /// finishes is dropped and reported as [`ErrorKind::Timeout`], never held forever.
+    /// Every delivery is bounded in time: by the adapter itself when it states
+    /// [`Adapter::timeout`], else by the dispatcher, which drops a future that has not
+    /// finished by its delivery timeout and reports [`ErrorKind::Timeout`].
     ///
     /// The delivery runs inside its telemetry span, so an adapter can add to it, e.g.
     /// `tracing::Span::current().record("attempts", 3)`.

@@ -119,8 +119,9 @@ pub(crate) async fn deliver(
     match mode {
         Mode::BestEffort => try_push(recipient, message).map_err(|(kind, _)| kind),
         Mode::Async => match try_push(recipient, message) {
+            // Boxed: the wait is rare, and would otherwise grow every delivery's future.
             Err((ErrorKind::MailboxFull, Some(message))) => {
-                wait_for_room(recipient, message, deadline_after(timeout)).await
+                Box::pin(wait_for_room(recipient, message, deadline_after(timeout))).await
             }
             other => other.map_err(|(kind, _)| kind),
         },

@@ -16,7 +16,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::lifecycle::Lifecycle;
+use super::lifecycle::{Lifecycle, Running};
 use super::report::{DispatchReport, DispatchResult, conclude};
 use super::{Dispatch, Inner};
 use crate::adapter::{AdapterPool, DeliverBatch, DispatchContext, Job, Reply};
@@ -33,35 +33,30 @@ pub(crate) async fn run(
     inner: Rc<Inner>,
     dispatch: Dispatch,
     mut permit: Option<OwnedSemaphorePermit>,
+    _running: Running,
 ) -> DispatchResult {
-    let Dispatch {
-        signal,
-        targets,
-        max_concurrency,
-        deadline,
-        caller,
-        parent,
-    } = dispatch;
-    let total = targets.len();
+    // Fields are borrowed, not moved out: a moved-out field would take a second place in
+    // this future, which is allocated once per dispatch.
+    let total = dispatch.targets.len();
     if total == 0 {
         return Ok(DispatchReport::default());
     }
     let span = if inner.telemetry {
-        telemetry::dispatch_span(&parent, &signal, total)
+        telemetry::dispatch_span(&dispatch.parent, &dispatch.signal, total)
     } else {
         Span::none()
     };
     let context = DispatchContext {
-        signal,
-        caller,
-        span: span.clone(),
+        signal: Arc::clone(&dispatch.signal),
+        caller: dispatch.caller,
+        span,
         telemetry: inner.telemetry,
         delivery_timeout: inner.delivery_timeout,
     };
     let mut run = Run {
         inner: &inner,
         context: &context,
-        targets: &targets,
+        targets: &dispatch.targets,
         results: (0..total).map(|_| None).collect(),
         settled: 0,
         in_flight: 0,
@@ -73,9 +68,10 @@ pub(crate) async fn run(
         for index in 0..total {
             run.fail_here(index, ErrorKind::Overloaded, false);
         }
-        return run.finish(&span);
+        return run.finish();
     };
-    let limit = max_concurrency
+    let limit = dispatch
+        .max_concurrency
         .unwrap_or(inner.max_concurrency)
         .min(held.num_permits())
         .max(1);
@@ -97,7 +93,7 @@ pub(crate) async fn run(
         if next == total {
             give_back(&mut permit, run.in_flight);
         }
-        match run.wait(deadline, &inner.lifecycle).await {
+        match run.wait(dispatch.deadline, &inner.lifecycle).await {
             Wake::Reply(Some((index, result))) => {
                 run.settle(index, result, true);
                 run.settle_arrived();
@@ -120,7 +116,7 @@ pub(crate) async fn run(
         }
     }
     drop(permit);
-    run.finish(&span)
+    run.finish()
 }
 
 /// Returns the slots a dispatch holds beyond its `in_flight` deliveries.
@@ -247,27 +243,28 @@ impl<'a> Run<'a> {
     /// Waits for the next answer, the dispatch's deadline, or the shutdown cutoff.
     async fn wait(&mut self, deadline: Option<Instant>, lifecycle: &Lifecycle) -> Wake {
         let mut changed = pin!(lifecycle.changed());
-        let (until, ends) = match (deadline, lifecycle.cutoff()) {
-            (Some(deadline), Some(cutoff)) if cutoff < deadline => (Some(cutoff), Wake::Cutoff),
-            (None, Some(cutoff)) => (Some(cutoff), Wake::Cutoff),
-            (deadline, _) => (deadline, Wake::Deadline),
+        let (until, cut_off) = match (deadline, lifecycle.cutoff()) {
+            (Some(deadline), Some(cutoff)) if cutoff < deadline => (Some(cutoff), true),
+            (None, Some(cutoff)) => (Some(cutoff), true),
+            (deadline, _) => (deadline, false),
         };
-        let mut timer = pin!(async move {
-            match until {
-                Some(until) => tokio::time::sleep_until(until).await,
-                None => std::future::pending().await,
-            }
-        });
+        // Boxed: a timer would otherwise grow every dispatch's future.
+        let mut timer = until.map(|until| Box::pin(tokio::time::sleep_until(until)));
         let mut reply = pin!(self.next_reply());
-        let mut ends = Some(ends);
         poll_fn(|cx| {
             if let Poll::Ready(reply) = reply.as_mut().poll(cx) {
-                Poll::Ready(Wake::Reply(reply))
-            } else if timer.as_mut().poll(cx).is_ready() {
-                Poll::Ready(ends.take().unwrap_or(Wake::Deadline))
-            } else {
-                changed.as_mut().poll(cx).map(|()| Wake::Changed)
+                return Poll::Ready(Wake::Reply(reply));
             }
+            if let Some(timer) = &mut timer {
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(if cut_off {
+                        Wake::Cutoff
+                    } else {
+                        Wake::Deadline
+                    });
+                }
+            }
+            changed.as_mut().poll(cx).map(|()| Wake::Changed)
         })
         .await
     }
@@ -317,7 +314,8 @@ impl<'a> Run<'a> {
         self.settle(index, result, in_flight);
     }
 
-    fn finish(self, span: &Span) -> DispatchResult {
+    fn finish(self) -> DispatchResult {
+        let span = &self.context.span;
         let failed = self
             .results
             .iter()

@@ -173,14 +173,10 @@ impl Dispatcher {
             .min(concurrency)
             .min(inner.max_in_flight) as u32;
         match Arc::clone(&inner.permits).try_acquire_many_owned(wanted) {
-            Ok(permit) => Box::pin(async move {
-                let _running = running;
-                fanout::run(inner, dispatch, Some(permit)).await
-            }),
-            Err(_) if inner.overload == Overload::Fail => Box::pin(async move {
-                let _running = running;
-                fanout::run(inner, dispatch, None).await
-            }),
+            Ok(permit) => Box::pin(fanout::run(inner, dispatch, Some(permit), running)),
+            Err(_) if inner.overload == Overload::Fail => {
+                Box::pin(fanout::run(inner, dispatch, None, running))
+            }
             Err(_) => {
                 let (sender, receiver) = oneshot::channel::<OwnedSemaphorePermit>();
                 let permits = Arc::clone(&inner.permits);
@@ -191,9 +187,8 @@ impl Dispatcher {
                 };
                 ctx.wait(acquire.into_actor(self).map(|(), _, _| ()));
                 Box::pin(async move {
-                    let _running = running;
                     let permit = receiver.await.ok();
-                    fanout::run(inner, dispatch, permit).await
+                    fanout::run(inner, dispatch, permit, running).await
                 })
             }
         }
