@@ -94,8 +94,15 @@ impl Actor for Sink {
     type Context = Context<Self>;
 }
 
-/// Receivers live on an arbiter of their own, as an application's actors would.
+/// Receivers live on an arbiter of their own, as an application's actors would. The
+/// arbiter stops with the scenario, so no scenario runs beside another's threads.
 struct Receivers(Arbiter);
+
+impl Drop for Receivers {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
 
 impl Receivers {
     fn new() -> Self {
