@@ -165,3 +165,41 @@ async fn a_bus_given_to_two_dispatchers_delivers_through_the_first_alive() {
 fn signal_of(ty: &str) -> herald_signal::Signal {
     herald_signal::Signal::new(ty, json!({})).unwrap()
 }
+
+/// A `tracing` writer that keeps what it is given.
+#[derive(Clone, Default)]
+struct Written(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Written {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn a_refused_detached_dispatch_leaves_a_warning() {
+    let written = Written::default();
+    let writer = written.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let dispatcher = Dispatcher::builder().mailbox_capacity(1).start();
+    let (first, second) = tracing::subscriber::with_default(subscriber, || {
+        let dispatch = || Dispatch::new(signal(), [Target::noop()]);
+        (
+            dispatcher.dispatch_async(dispatch()),
+            dispatcher.dispatch_async(dispatch()),
+        )
+    });
+    within("first", first).await.unwrap();
+    within("second", second).await.unwrap_err();
+    let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("WARN"), "{text}");
+    assert!(text.contains("dispatcher is overloaded"), "{text}");
+}
