@@ -141,12 +141,16 @@ pub fn verify_at(
     }
 }
 
+/// Reads a timestamp and checks it against `now`. Every step is checked arithmetic: the
+/// header comes from an unauthenticated request, so no value of it may panic.
 fn timestamp(text: &str, tolerance: Duration, now: SystemTime) -> Result<u64, VerifyError> {
     let seconds: u64 = text
         .trim()
         .parse()
         .map_err(|_| VerifyError::InvalidTimestamp)?;
-    let then = UNIX_EPOCH + Duration::from_secs(seconds);
+    let then = UNIX_EPOCH
+        .checked_add(Duration::from_secs(seconds))
+        .ok_or(VerifyError::InvalidTimestamp)?;
     let skew = match now.duration_since(then) {
         Ok(ago) => ago,
         Err(ahead) => ahead.duration(),

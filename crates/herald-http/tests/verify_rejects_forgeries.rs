@@ -160,3 +160,46 @@ fn missing_and_malformed_headers_are_named() {
     let error = VerifyError::MissingHeader { name: "webhook-id" }.to_string();
     assert_eq!(error, "webhook header `webhook-id` is missing");
 }
+
+#[test]
+fn hostile_timestamps_are_errors_never_panics() {
+    let jido = WebhookSecret::jido("mysecret").unwrap();
+    let standard = WebhookSecret::standard(SW_SECRET).unwrap();
+    let now = at(1_764_158_400);
+    for stamp in [
+        "18446744073709551615", // u64::MAX: past what a SystemTime can hold
+        "9223372036854775808",  // i64::MAX + 1
+        "9223372036854775807",
+        "18446744073709551616", // does not fit a u64
+        "-1",
+        "0",
+        "",
+        "1e9",
+        "0x10",
+    ] {
+        for (secret, headers) in [
+            (&jido, vec![("x-webhook-timestamp", stamp), ("x-webhook-signature", "00")]),
+            (
+                &standard,
+                vec![
+                    ("webhook-id", "msg_1"),
+                    ("webhook-timestamp", stamp),
+                    ("webhook-signature", "v1,AAAA"),
+                ],
+            ),
+        ] {
+            let result = verify_at(&headers, BODY, secret, DEFAULT_TOLERANCE, now);
+            assert!(
+                matches!(
+                    result,
+                    Err(VerifyError::InvalidTimestamp | VerifyError::OutsideTolerance { .. })
+                ),
+                "{stamp:?}: {result:?}"
+            );
+        }
+        // Even the widest tolerance cannot turn an overflow into a panic.
+        let headers = vec![("x-webhook-timestamp", stamp), ("x-webhook-signature", "00")];
+        let _ = verify_at(&headers, BODY, &jido, Duration::MAX, now);
+        let _ = verify_at(&headers, BODY, &jido, DEFAULT_TOLERANCE, UNIX_EPOCH);
+    }
+}
