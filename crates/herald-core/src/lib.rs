@@ -62,6 +62,7 @@ mod redact;
 mod registry;
 mod target;
 mod telemetry;
+mod text;
 mod time;
 
 pub use adapter::{Adapter, Delivery, Placement};

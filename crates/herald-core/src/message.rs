@@ -89,7 +89,8 @@ impl Rejection {
 }
 
 impl fmt::Display for Rejection {
+    /// The reason, with control and format characters escaped: it may come from afar.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
+        crate::text::Escaped(&self.reason).fmt(f)
     }
 }

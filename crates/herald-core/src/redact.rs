@@ -1,9 +1,19 @@
 //! Keeping secrets and bulk out of logs: redaction by key, truncation by size.
+//!
+//! Rendering walks the value with an explicit stack (never the call stack, so no
+//! nesting depth can overflow a thread), shows containers nested deeper than
+//! [`MAX_DEPTH`] as `[…]`/`{…}`, and stops writing at its byte limit: it never copies
+//! more of a value than it prints.
+
+use std::fmt::Write as _;
 
 use serde_json::Value;
 
 /// What replaces a redacted value.
 pub(crate) const REDACTED: &str = "[REDACTED]";
+
+/// How deep rendering descends into nested data before showing `[…]` or `{…}`.
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Key fragments that mark a value as sensitive (compared case-insensitively, ignoring
 /// `-` and `_`).
@@ -31,52 +41,161 @@ pub(crate) fn is_sensitive(key: &str) -> bool {
     SENSITIVE.iter().any(|fragment| key.contains(fragment))
 }
 
-/// A copy of `value` with every sensitive key's value replaced, at any depth.
-pub(crate) fn redact(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| {
-                    let value = if is_sensitive(key) {
-                        Value::String(REDACTED.to_owned())
-                    } else {
-                        redact(value)
-                    };
-                    (key.clone(), value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Cuts `text` to at most `limit` bytes (on a character boundary), saying how much was
-/// left out.
-pub(crate) fn truncate(mut text: String, limit: usize) -> String {
-    if text.len() <= limit {
-        return text;
-    }
-    let total = text.len();
-    let mut cut = limit;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text.truncate(cut);
-    text.push_str(&format!("… ({} more bytes)", total - cut));
-    text
-}
-
-/// `value`, redacted, as one line of at most `limit` bytes.
+/// `value`, redacted, as one line of at most `limit` bytes (plus a marker when cut).
 pub(crate) fn compact(value: &Value, limit: usize) -> String {
-    truncate(redact(value).to_string(), limit)
+    render(value, limit, false)
 }
 
-/// `value`, redacted, pretty-printed, at most `limit` bytes.
+/// `value`, redacted, pretty-printed, at most `limit` bytes (plus a marker when cut).
 pub(crate) fn pretty(value: &Value, limit: usize) -> String {
-    let text =
-        serde_json::to_string_pretty(&redact(value)).unwrap_or_else(|_| redact(value).to_string());
-    truncate(text, limit)
+    render(value, limit, true)
+}
+
+/// One open container: what is left of it, and whether an item was written yet.
+enum Open<'a> {
+    Array(std::slice::Iter<'a, Value>, bool),
+    Object(serde_json::map::Iter<'a>, bool),
+}
+
+fn render(value: &Value, limit: usize, pretty: bool) -> String {
+    let mut out = Out {
+        text: String::new(),
+        limit,
+        cut: false,
+        pretty,
+    };
+    let mut open: Vec<Open<'_>> = Vec::new();
+    out.value(value, &mut open);
+    while !out.cut {
+        let depth = open.len();
+        let Some(top) = open.last_mut() else { break };
+        match top {
+            Open::Array(items, first) => match items.next() {
+                Some(item) => {
+                    out.separator(first, depth);
+                    out.value(item, &mut open);
+                }
+                None => {
+                    open.pop();
+                    out.close(']', depth - 1);
+                }
+            },
+            Open::Object(entries, first) => match entries.next() {
+                Some((key, item)) => {
+                    out.separator(first, depth);
+                    out.string(key);
+                    out.push(if pretty { ": " } else { ":" });
+                    if is_sensitive(key) {
+                        out.string(REDACTED);
+                    } else {
+                        out.value(item, &mut open);
+                    }
+                }
+                None => {
+                    open.pop();
+                    out.close('}', depth - 1);
+                }
+            },
+        }
+    }
+    if out.cut {
+        out.text.push_str("… (truncated)");
+    }
+    out.text
+}
+
+/// The text being written, up to its limit.
+struct Out {
+    text: String,
+    limit: usize,
+    cut: bool,
+    pretty: bool,
+}
+
+impl Out {
+    /// Writes a scalar, or opens a container (pushing it on `open`).
+    fn value<'a>(&mut self, value: &'a Value, open: &mut Vec<Open<'a>>) {
+        match value {
+            Value::Array(items) if items.is_empty() => self.push("[]"),
+            Value::Object(map) if map.is_empty() => self.push("{}"),
+            Value::Array(_) if open.len() >= MAX_DEPTH => self.push("[…]"),
+            Value::Object(_) if open.len() >= MAX_DEPTH => self.push("{…}"),
+            Value::Array(items) => {
+                self.push("[");
+                open.push(Open::Array(items.iter(), true));
+            }
+            Value::Object(map) => {
+                self.push("{");
+                open.push(Open::Object(map.iter(), true));
+            }
+            Value::String(text) => self.string(text),
+            Value::Number(number) => {
+                let mut text = String::new();
+                let _ = write!(text, "{number}");
+                self.push(&text);
+            }
+            Value::Bool(true) => self.push("true"),
+            Value::Bool(false) => self.push("false"),
+            Value::Null => self.push("null"),
+        }
+    }
+
+    /// A JSON string; of a long one, only what can still be shown is escaped.
+    fn string(&mut self, text: &str) {
+        let room = self.limit.saturating_sub(self.text.len());
+        let mut end = text.len().min(room);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let escaped = serde_json::to_string(&text[..end]).unwrap_or_default();
+        if end < text.len() {
+            // Cut inside the string: show it open-ended.
+            self.push(&escaped[..escaped.len() - 1]);
+            self.cut = true;
+        } else {
+            self.push(&escaped);
+        }
+    }
+
+    fn separator(&mut self, first: &mut bool, depth: usize) {
+        if !std::mem::take(first) {
+            self.push(",");
+        }
+        self.indent(depth);
+    }
+
+    fn close(&mut self, bracket: char, depth: usize) {
+        self.indent(depth);
+        let mut text = [0u8; 4];
+        self.push(bracket.encode_utf8(&mut text));
+    }
+
+    fn indent(&mut self, depth: usize) {
+        if self.pretty {
+            self.push("\n");
+            for _ in 0..depth {
+                self.push("  ");
+            }
+        }
+    }
+
+    /// Appends as much of `text` as fits; past the limit, marks the output cut.
+    fn push(&mut self, text: &str) {
+        if self.cut {
+            return;
+        }
+        let room = self.limit.saturating_sub(self.text.len());
+        if text.len() <= room {
+            self.text.push_str(text);
+            return;
+        }
+        let mut end = room;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&text[..end]);
+        self.cut = true;
+    }
 }
 
 #[cfg(test)]
@@ -93,7 +212,7 @@ mod tests {
             "nested": {"api_key": "k", "list": [{"accessToken": "t"}, 1]},
             "x-webhook-signature": "s",
         });
-        let text = redact(&value).to_string();
+        let text = compact(&value, 4096);
         for secret in ["hunter2", "\"k\"", "\"t\"", "\"s\""] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
@@ -102,11 +221,42 @@ mod tests {
     }
 
     #[test]
-    fn truncation_respects_char_boundaries_and_says_so() {
-        let text = "é".repeat(10); // 20 bytes
-        let cut = truncate(text, 5);
-        assert!(cut.starts_with("éé"));
-        assert!(cut.ends_with("(16 more bytes)"), "{cut}");
-        assert_eq!(truncate("short".into(), 10), "short");
+    fn rendering_matches_serde_json_when_nothing_is_cut_or_redacted() {
+        let value = json!({"a": [1, 2.5, {"b": null, "c": [true, false, []]}], "d": "é\n\"", "e": {}});
+        assert_eq!(compact(&value, 4096), value.to_string());
+        assert_eq!(
+            pretty(&value, 4096),
+            serde_json::to_string_pretty(&value).unwrap()
+        );
+    }
+
+    #[test]
+    fn output_is_cut_at_the_limit_on_a_char_boundary_and_says_so() {
+        let value = json!({"text": "é".repeat(1000)});
+        let text = compact(&value, 20);
+        assert!(text.ends_with("… (truncated)"), "{text}");
+        assert!(text.len() <= 20 + "… (truncated)".len());
+        assert_eq!(compact(&json!("short"), 10), "\"short\"");
+    }
+
+    #[test]
+    fn deep_nesting_is_shown_to_a_depth_without_recursion() {
+        let mut value = json!(1);
+        for _ in 0..100_000 {
+            value = Value::Array(vec![value]);
+        }
+        // Rendered on a small stack: recursion would overflow it.
+        let text = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let text = compact(&value, 1 << 20);
+                // Dropping 100,000 nested arrays recurses in serde_json: leak it instead.
+                std::mem::forget(value);
+                text
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(text, format!("{}[…]{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)));
     }
 }

@@ -163,12 +163,64 @@ impl SignalBuilder {
             extensions,
         };
         check_required(&signal)?;
+        if let Some(Data::Json(value)) = &signal.data {
+            if let Err(error) = check_depth(value) {
+                if let Some(Data::Json(value)) = signal.data {
+                    dismantle(value);
+                }
+                return Err(error);
+            }
+        }
         Ok(signal)
     }
 }
 
+/// The deepest nesting of JSON data (arrays and objects inside each other) a signal
+/// may hold: what `serde_json`'s parser accepts inside a signal inside a batch (its
+/// recursion limit, 128, less the batch array and the event object, less one), so that
+/// every signal built in code also parses back from its JSON, alone or in a batch.
+pub const MAX_DATA_DEPTH: usize = 125;
+
+/// Drops `value` without recursion: `serde_json` drops nested values recursively, which
+/// on the very data refused for its depth could overflow the stack.
+fn dismantle(value: serde_json::Value) {
+    use serde_json::Value;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, item)| item)),
+            _ => {}
+        }
+    }
+}
+
+/// Checks that `value` nests no deeper than [`MAX_DATA_DEPTH`], walking it with an
+/// explicit stack (a recursive walk could overflow on the very input it rejects).
+fn check_depth(value: &serde_json::Value) -> Result<(), SignalError> {
+    use serde_json::Value;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth > MAX_DATA_DEPTH {
+            return Err(SignalError::DataTooDeep {
+                limit: MAX_DATA_DEPTH,
+            });
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
 /// Checks the attributes every signal needs, whether built or parsed.
 pub(crate) fn check_required(signal: &Signal) -> Result<(), SignalError> {
+    if let Some(time) = &signal.time {
+        check_time(time)?;
+    }
     for (name, value) in [
         ("id", &signal.id),
         ("source", &signal.source),
@@ -188,4 +240,17 @@ pub(crate) fn check_required(signal: &Signal) -> Result<(), SignalError> {
         }
     }
     Ok(())
+}
+
+/// Times are years 0000 to 9999: what RFC 3339 can write, and so what a signal's JSON
+/// can carry and read back.
+fn check_time(time: &DateTime<Utc>) -> Result<(), SignalError> {
+    use chrono::Datelike;
+    if (0..=9999).contains(&time.year()) {
+        Ok(())
+    } else {
+        Err(SignalError::InvalidTime {
+            value: time.to_rfc3339(),
+        })
+    }
 }

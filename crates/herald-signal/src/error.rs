@@ -30,8 +30,8 @@ pub enum SignalError {
         expected: &'static str,
     },
 
-    /// `time` is not an RFC 3339 timestamp.
-    #[error("signal attribute `time` is not an RFC 3339 timestamp: {value:?}")]
+    /// `time` is not an RFC 3339 timestamp, or is outside years 0000 to 9999.
+    #[error("signal attribute `time` is not an RFC 3339 timestamp of years 0000 to 9999: {value:?}")]
     InvalidTime {
         /// The rejected value.
         value: String,
@@ -74,6 +74,14 @@ pub enum SignalError {
         /// What the decoder said.
         #[source]
         source: base64::DecodeError,
+    },
+
+    /// The data nests deeper than [`MAX_DATA_DEPTH`](crate::MAX_DATA_DEPTH), which the
+    /// JSON parser would refuse.
+    #[error("signal data nests deeper than {limit} levels")]
+    DataTooDeep {
+        /// The deepest nesting allowed.
+        limit: usize,
     },
 
     /// Both `data` and `data_base64` are present.

@@ -1,6 +1,7 @@
 //! The CloudEvents JSON event format, structured mode.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -164,7 +165,7 @@ struct RawSignal {
     core: [Option<Value>; 8],
     data: Option<Value>,
     data_base64: Option<Value>,
-    extensions: Vec<(String, Value)>,
+    extensions: BTreeMap<String, Value>,
 }
 
 /// Indices into [`RawSignal::core`].
@@ -280,13 +281,17 @@ impl<'de> Visitor<'de> for RawSignalVisitor {
                 other => match CORE.iter().position(|name| *name == other) {
                     Some(index) => &mut raw.core[index],
                     None => {
-                        if raw.extensions.iter().any(|(name, _)| *name == key) {
-                            return Err(de::Error::custom(SignalError::DuplicateAttribute {
-                                name: key,
-                            }));
+                        // A map, not a scan: a duplicate check must not be quadratic.
+                        match raw.extensions.entry(key) {
+                            Entry::Occupied(taken) => {
+                                return Err(de::Error::custom(SignalError::DuplicateAttribute {
+                                    name: taken.key().clone(),
+                                }));
+                            }
+                            Entry::Vacant(free) => {
+                                free.insert(map.next_value()?);
+                            }
                         }
-                        let value = map.next_value()?;
-                        raw.extensions.push((key, value));
                         continue;
                     }
                 },

@@ -45,7 +45,7 @@ mod json;
 mod signal;
 mod source;
 
-pub use builder::SignalBuilder;
+pub use builder::{MAX_DATA_DEPTH, SignalBuilder};
 pub use data::Data;
 pub use error::SignalError;
 pub use extension::ExtensionValue;

@@ -6,6 +6,7 @@ use std::io::Write as _;
 use herald_signal::Signal;
 
 use super::DataView;
+use crate::text::Escaped;
 use crate::target::Fields;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
@@ -37,13 +38,14 @@ impl ConsoleTarget {
             .time()
             .map_or_else(|| "-".to_owned(), |time| time.to_rfc3339());
         // Writing to a String cannot fail.
-        let _ = writeln!(block, "── signal {} ──", signal.ty());
+        // The signal's text is escaped: one field, one line.
+        let _ = writeln!(block, "── signal {} ──", Escaped(signal.ty()));
         let _ = writeln!(block, "  time    {time}");
-        let _ = writeln!(block, "  id      {}", signal.id());
-        let _ = writeln!(block, "  type    {}", signal.ty());
-        let _ = writeln!(block, "  source  {}", signal.source());
+        let _ = writeln!(block, "  id      {}", Escaped(signal.id()));
+        let _ = writeln!(block, "  type    {}", Escaped(signal.ty()));
+        let _ = writeln!(block, "  source  {}", Escaped(signal.source()));
         if let Some(subject) = signal.subject() {
-            let _ = writeln!(block, "  subject {subject}");
+            let _ = writeln!(block, "  subject {}", Escaped(subject));
         }
         if let Some(data) = self.data.render(signal, true) {
             let _ = writeln!(block, "  data    {}", data.replace('\n', "\n          "));

@@ -5,6 +5,7 @@ use std::fmt;
 use tracing::Level;
 
 use super::DataView;
+use crate::text::Escaped;
 use crate::target::Fields;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
@@ -173,12 +174,13 @@ impl Adapter for LoggerAdapter {
                 data = data.as_deref(),
                 "signal"
             ),
+            // One line, whatever the signal holds: its text is escaped.
             LogFormat::Line => event_at!(
                 level,
                 "signal {} {} from {}{}{}",
-                signal.ty(),
-                signal.id(),
-                signal.source(),
+                Escaped(signal.ty()),
+                Escaped(signal.id()),
+                Escaped(signal.source()),
                 if data.is_some() { ": " } else { "" },
                 data.as_deref().unwrap_or("")
             ),

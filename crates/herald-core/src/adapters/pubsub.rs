@@ -41,8 +41,9 @@ impl PubSubTarget {
 
     pub(crate) fn new(topic: impl Into<String>) -> Result<Self, TargetError> {
         let topic = topic.into();
-        validate_topic(&topic)
-            .map_err(|_| TargetError::invalid_field("topic", "must not be empty"))?;
+        validate_topic(&topic).map_err(|error| {
+            TargetError::invalid_field("topic", error.to_string().replacen("topic ", "", 1))
+        })?;
         Ok(Self {
             topic,
             require_subscribers: false,

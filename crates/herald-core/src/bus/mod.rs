@@ -67,6 +67,10 @@ struct Subscription {
 }
 
 impl Bus {
+    /// The longest signal type a bus routes, in bytes. Matching is linear in the type's
+    /// length; the bound keeps one publish from holding the bus for long.
+    pub const MAX_TYPE_LEN: usize = 1024;
+
     /// A bus with no subscriptions.
     pub fn new() -> Self {
         Self::default()
@@ -162,6 +166,13 @@ pub enum BusError {
     /// The dispatcher's admission queue is full: the signal was not routed.
     #[error("the bus's dispatcher is overloaded")]
     Overloaded,
+    /// The signal's type is longer than a bus routes
+    /// ([`Bus::MAX_TYPE_LEN`](crate::Bus::MAX_TYPE_LEN) bytes).
+    #[error("signal type of {len} bytes is too long to route")]
+    TypeTooLong {
+        /// The type's length in bytes.
+        len: usize,
+    },
 }
 
 /// Routes a signal through a [`Bus`]; answered with how many subscriptions matched.
@@ -193,6 +204,10 @@ impl Handler<Publish> for Bus {
         self.dispatchers
             .retain(|attached| attached.dispatcher.upgrade().is_some());
         let attached = self.dispatchers.first().ok_or(BusError::NoDispatcher)?;
+        let len = publish.signal.ty().len();
+        if len > Self::MAX_TYPE_LEN {
+            return Err(BusError::TypeTooLong { len });
+        }
         let matched = self.trie.matches(publish.signal.ty());
         let targets: Vec<Target> = matched
             .iter()

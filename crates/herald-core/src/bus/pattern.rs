@@ -1,6 +1,6 @@
 //! Signal type patterns and the trie that matches them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -97,29 +97,46 @@ impl Pattern {
         &self.text
     }
 
-    /// Whether the signal type `ty` matches.
+    /// Whether the signal type `ty` matches. Linear in the type's length for any
+    /// pattern: the pattern is run as a small automaton over the type's segments, one
+    /// set of live positions per segment, never by backtracking.
     pub fn matches(&self, ty: &str) -> bool {
-        let parts: Vec<&str> = ty.split('.').collect();
-        matches_from(&self.segments, &parts)
+        let segments = &self.segments;
+        // live[i]: the first i segments of the pattern have matched the type so far.
+        let mut live = vec![false; segments.len() + 1];
+        let mut next = live.clone();
+        live[0] = true;
+        close_over_many(segments, &mut live);
+        for part in ty.split('.') {
+            next.fill(false);
+            for (i, segment) in segments.iter().enumerate() {
+                if !live[i] {
+                    continue;
+                }
+                match segment {
+                    // `**` takes this segment and stays.
+                    Segment::Many => next[i] = true,
+                    Segment::One => next[i + 1] = true,
+                    Segment::Exact(exact) => next[i + 1] |= exact == part,
+                }
+            }
+            close_over_many(segments, &mut next);
+            std::mem::swap(&mut live, &mut next);
+            if !live.contains(&true) {
+                return false;
+            }
+        }
+        live[segments.len()]
     }
 }
 
-fn matches_from(segments: &[Segment], parts: &[&str]) -> bool {
-    match segments.split_first() {
-        None => parts.is_empty(),
-        Some((Segment::Many, rest)) => {
-            (0..=parts.len()).any(|skip| matches_from(rest, &parts[skip..]))
+/// A `**` may also take no segment: a live position before one makes the position
+/// after it live too.
+fn close_over_many(segments: &[Segment], live: &mut [bool]) {
+    for (i, segment) in segments.iter().enumerate() {
+        if live[i] && *segment == Segment::Many {
+            live[i + 1] = true;
         }
-        Some((segment, rest)) => match parts.split_first() {
-            None => false,
-            Some((part, parts)) => {
-                let here = match segment {
-                    Segment::Exact(exact) => exact == part,
-                    _ => true,
-                };
-                here && matches_from(rest, parts)
-            }
-        },
     }
 }
 
@@ -172,7 +189,10 @@ impl<T> Default for PatternSet<T> {
 struct Node<T> {
     exact: HashMap<String, Node<T>>,
     one: Option<Box<Node<T>>>,
+    /// The node after a `**`.
     many: Option<Box<Node<T>>>,
+    /// Whether this node is the one after a `**`, which takes any number of segments.
+    absorbs: bool,
     values: Vec<T>,
 }
 
@@ -182,6 +202,7 @@ impl<T> Default for Node<T> {
             exact: HashMap::new(),
             one: None,
             many: None,
+            absorbs: false,
             values: Vec::new(),
         }
     }
@@ -200,7 +221,12 @@ impl<T: Copy + Ord> PatternSet<T> {
             node = match segment {
                 Segment::Exact(exact) => node.exact.entry(exact.clone()).or_default(),
                 Segment::One => node.one.get_or_insert_with(Default::default),
-                Segment::Many => node.many.get_or_insert_with(Default::default),
+                Segment::Many => node.many.get_or_insert_with(|| {
+                    Box::new(Node {
+                        absorbs: true,
+                        ..Node::default()
+                    })
+                }),
             };
         }
         node.values.push(value);
@@ -213,31 +239,58 @@ impl<T: Copy + Ord> PatternSet<T> {
     }
 
     /// Every value whose pattern matches the type `ty`, sorted, each once.
+    ///
+    /// Linear in the type's length: the trie is run as an automaton over the type's
+    /// segments, keeping the set of live nodes (each at most once) rather than
+    /// backtracking, so no pattern can make a type expensive to match. Each step costs
+    /// at most the number of live nodes, which the trie's size bounds.
     pub fn matches(&self, ty: &str) -> Vec<T> {
-        let parts: Vec<&str> = ty.split('.').collect();
-        let mut found = Vec::new();
-        collect(&self.root, &parts, &mut found);
+        let mut live: Vec<&Node<T>> = Vec::new();
+        let mut seen: HashSet<*const Node<T>> = HashSet::new();
+        enter(&self.root, &mut live, &mut seen);
+        let mut next = Vec::new();
+        for part in ty.split('.') {
+            seen.clear();
+            for node in &live {
+                if node.absorbs {
+                    enter(node, &mut next, &mut seen);
+                }
+                if let Some(child) = node.exact.get(part) {
+                    enter(child, &mut next, &mut seen);
+                }
+                if let Some(one) = &node.one {
+                    enter(one, &mut next, &mut seen);
+                }
+            }
+            std::mem::swap(&mut live, &mut next);
+            next.clear();
+            if live.is_empty() {
+                return Vec::new();
+            }
+        }
+        let mut found: Vec<T> = live.iter().flat_map(|node| node.values.iter().copied()).collect();
         found.sort_unstable();
         found.dedup();
         found
     }
 }
 
-fn collect<T: Copy>(node: &Node<T>, parts: &[&str], found: &mut Vec<T>) {
-    if let Some(many) = &node.many {
-        for skip in 0..=parts.len() {
-            collect(many, &parts[skip..], found);
+/// Makes `node` live (once), and with it the nodes its `**` edges reach taking no
+/// segment.
+fn enter<'a, T>(
+    mut node: &'a Node<T>,
+    live: &mut Vec<&'a Node<T>>,
+    seen: &mut HashSet<*const Node<T>>,
+) {
+    loop {
+        if !seen.insert(node as *const Node<T>) {
+            return;
         }
-    }
-    let Some((part, rest)) = parts.split_first() else {
-        found.extend_from_slice(&node.values);
-        return;
-    };
-    if let Some(child) = node.exact.get(*part) {
-        collect(child, rest, found);
-    }
-    if let Some(one) = &node.one {
-        collect(one, rest, found);
+        live.push(node);
+        match &node.many {
+            Some(many) => node = many,
+            None => return,
+        }
     }
 }
 

@@ -13,14 +13,23 @@ use crate::{ActorId, SignalMessage};
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum PubSubError {
-    /// Topics are any non-empty text.
+    /// A topic must not be empty.
     #[error("topic must not be empty")]
     EmptyTopic,
+    /// A topic is at most 1,024 bytes, without control or invisible format characters
+    /// (so that it cannot forge a log line or pass for another topic).
+    #[error("topic must be at most 1024 bytes, without control or invisible format characters")]
+    InvalidTopic,
 }
+
+/// The longest topic, in bytes.
+pub(crate) const MAX_TOPIC_LEN: usize = 1024;
 
 pub(crate) fn validate_topic(topic: &str) -> Result<(), PubSubError> {
     if topic.is_empty() {
         Err(PubSubError::EmptyTopic)
+    } else if topic.len() > MAX_TOPIC_LEN || topic.chars().any(crate::text::is_hidden) {
+        Err(PubSubError::InvalidTopic)
     } else {
         Ok(())
     }
@@ -43,7 +52,8 @@ pub(crate) struct Subscriber {
 /// removed when a broadcast finds them gone, and by
 /// [`subscriber_count`](PubSub::subscriber_count). Holding one sender per subscriber is
 /// what lets a broadcast see a full mailbox (actix refuses a sender whose earlier message
-/// filled it). A topic is any non-empty text.
+/// filled it). A topic is non-empty text of at most 1,024 bytes without control or
+/// invisible format characters.
 ///
 /// ```
 /// # use actix::prelude::*;

@@ -8,6 +8,7 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use thiserror::Error;
 
+use crate::text::is_hidden;
 use crate::{ActorId, SignalMessage};
 
 /// The longest name a registry accepts, in bytes.
@@ -17,7 +18,8 @@ pub(crate) const MAX_NAME_LEN: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum RegistryError {
-    /// The name is empty, too long, or has whitespace or control characters.
+    /// The name is empty, too long, or has whitespace, control or invisible format
+    /// characters.
     #[error("invalid actor name {name:?}: {reason}")]
     InvalidName {
         /// The rejected name.
@@ -45,15 +47,16 @@ pub enum RegistryError {
     },
 }
 
-/// Checks a registry name: non-empty, at most `MAX_NAME_LEN` bytes, printable, no
-/// whitespace.
+/// Checks a registry name: non-empty, at most `MAX_NAME_LEN` bytes, no whitespace, no
+/// control (`Cc`) or invisible format (`Cf`) characters, so two names that look the
+/// same are the same.
 pub(crate) fn validate_name(name: &str) -> Result<(), RegistryError> {
     let reason = if name.is_empty() {
         "must not be empty"
     } else if name.len() > MAX_NAME_LEN {
         "must be at most 255 bytes"
-    } else if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        "must not contain whitespace or control characters"
+    } else if name.chars().any(|c| is_hidden(c) || c.is_whitespace()) {
+        "must not contain whitespace, control or invisible format characters"
     } else {
         return Ok(());
     };
