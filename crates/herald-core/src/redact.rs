@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn rendering_matches_serde_json_when_nothing_is_cut_or_redacted() {
-        let value = json!({"a": [1, 2.5, {"b": null, "c": [true, false, []]}], "d": "é\n\"", "e": {}});
+        let value =
+            json!({"a": [1, 2.5, {"b": null, "c": [true, false, []]}], "d": "é\n\"", "e": {}});
         assert_eq!(compact(&value, 4096), value.to_string());
         assert_eq!(
             pretty(&value, 4096),
@@ -257,6 +258,9 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!(text, format!("{}[…]{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)));
+        assert_eq!(
+            text,
+            format!("{}[…]{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH))
+        );
     }
 }

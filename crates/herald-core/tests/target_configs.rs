@@ -135,3 +135,28 @@ fn target_debug_is_the_redacted_description() {
     assert!(!debug.contains("s3cr3t"), "{debug}");
     assert!(debug.contains("[REDACTED]"), "{debug}");
 }
+
+#[test]
+fn durations_have_upper_bounds() {
+    for adapter in ["named", "pubsub"] {
+        let config = serde_json::json!({
+            "adapter": adapter, "name": "a", "topic": "t", "timeout_ms": u64::MAX,
+        });
+        let mut config = config;
+        // Each adapter takes only its own field.
+        let unused = if adapter == "named" { "topic" } else { "name" };
+        config.as_object_mut().unwrap().remove(unused);
+        let error = Target::from_config(config).unwrap_err().to_string();
+        assert_eq!(error, "field `timeout_ms` must be at most 3600000 ms");
+    }
+    let target = Target::named("a")
+        .unwrap()
+        .timeout(std::time::Duration::MAX);
+    assert_eq!(target.timeout_value(), std::time::Duration::from_secs(3600));
+    // An overall deadline of any length never panics.
+    let _ = herald_core::Dispatch::new(
+        herald_signal::Signal::new("t", serde_json::json!({})).unwrap(),
+        [Target::noop()],
+    )
+    .deadline(std::time::Duration::MAX);
+}

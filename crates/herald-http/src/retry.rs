@@ -47,12 +47,19 @@ impl RetryPolicy {
     /// The most attempts a policy may make.
     pub const MAX_ATTEMPTS: u32 = 10;
 
+    /// The longest wait between two attempts: one hour.
+    pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+
+    /// The longest overall deadline: one day.
+    pub const MAX_DEADLINE: Duration = Duration::from_secs(86_400);
+
     /// A policy of `max_attempts` (1–10, the first try counts) with waits between
-    /// `base_delay` and `max_delay`.
+    /// `base_delay` and `max_delay` (at most [`MAX_DELAY`](Self::MAX_DELAY), one hour).
     ///
     /// # Errors
     ///
-    /// Attempts outside 1–10, a zero base delay, or a max delay below the base.
+    /// Attempts outside 1–10, a zero base delay, a max delay below the base or above an
+    /// hour.
     pub fn new(
         max_attempts: u32,
         base_delay: Duration,
@@ -76,6 +83,12 @@ impl RetryPolicy {
                 "must not be less than base_delay_ms",
             ));
         }
+        if max_delay > Self::MAX_DELAY {
+            return Err(TargetError::invalid_field(
+                "max_delay_ms",
+                "must be at most one hour (3600000)",
+            ));
+        }
         Ok(Self {
             max_attempts,
             base_delay,
@@ -93,10 +106,11 @@ impl RetryPolicy {
     }
 
     /// Sets an overall budget for all attempts and waits: no retry starts that would
-    /// wait past it. Default is none.
+    /// wait past it. A budget over [`MAX_DEADLINE`](Self::MAX_DEADLINE) (one day) counts
+    /// as one day. Default is none.
     #[must_use]
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
+        self.deadline = Some(deadline.min(Self::MAX_DEADLINE));
         self
     }
 

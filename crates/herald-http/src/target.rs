@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use awc::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use awc::http::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
+};
 use herald_core::{Target, TargetError, TargetOptions};
 use serde_json::{Map, Value};
 use url::Url;
@@ -144,33 +146,28 @@ impl HttpTarget {
     }
 
     /// Adds a request header. Names are RFC 7230 tokens, compared case-insensitively and
-    /// given once each; values have no control characters. `content-type` is set by
-    /// Herald from the body mode. Headers a webhook's signing scheme sets itself are
-    /// dropped. Default is no extra headers.
+    /// given once each; values are visible ASCII and spaces (no control characters, TAB
+    /// included). The headers that frame and route a request — `host`,
+    /// `content-length`, `transfer-encoding`, `connection`, and `content-type` (which
+    /// follows the body mode) — are Herald's, not the caller's. Headers a webhook's
+    /// signing scheme sets itself are dropped. Default is no extra headers.
     ///
     /// # Errors
     ///
-    /// An invalid or repeated name, `content-type`, or an invalid value.
+    /// An invalid or repeated name, a framing header, or an invalid value. Errors name
+    /// the header, never its value.
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, TargetError> {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            TargetError::invalid_field("headers", format!("name {name:?} is not an HTTP token"))
-        })?;
-        if name == CONTENT_TYPE {
-            return Err(TargetError::invalid_field(
-                "headers",
-                "must not set content-type; it follows the body mode",
-            ));
-        }
+        let name = header_name("headers", name)?;
         if self.headers.iter().any(|(existing, _)| *existing == name) {
             return Err(TargetError::invalid_field(
                 "headers",
                 format!("name `{name}` is given more than once"),
             ));
         }
-        let value = HeaderValue::from_str(value).map_err(|_| {
+        let value = header_value(value).ok_or_else(|| {
             TargetError::invalid_field(
                 "headers",
-                format!("value of `{name}` has control characters or non-visible bytes"),
+                format!("value of `{name}` must be visible ASCII and spaces only"),
             )
         })?;
         self.headers.push((name, value));
@@ -208,46 +205,74 @@ impl HttpTarget {
     }
 
     /// Maps a signal type to the value of the jido scheme's event header (other types
-    /// are sent as they are). Only webhooks signed with the jido scheme send that header;
-    /// on other targets this has no effect. Default is no mapping.
-    pub fn event_type(mut self, signal_type: &str, event: &str) -> Self {
-        if let Some(signing) = &mut self.signing {
-            signing
-                .event_types
-                .insert(signal_type.to_owned(), event.to_owned());
-        }
-        self
-    }
-
-    /// Renames the jido scheme's headers (signature, timestamp, event), which must be
-    /// distinct tokens; no effect on other targets. Default is `x-webhook-signature`,
-    /// `x-webhook-timestamp`, `x-webhook-event`.
+    /// are sent as they are). Default is no mapping.
     ///
     /// # Errors
     ///
-    /// A name that is not a token, or names that are not distinct.
+    /// A target not signed with the jido scheme (only it sends that header), an empty
+    /// signal type, or an event that is not a valid header value (visible ASCII and
+    /// spaces).
+    pub fn event_type(mut self, signal_type: &str, event: &str) -> Result<Self, TargetError> {
+        let signing = self.jido_signing("event_types")?;
+        if signal_type.is_empty() {
+            return Err(TargetError::invalid_field(
+                "event_types",
+                "signal types must not be empty",
+            ));
+        }
+        if event.is_empty() || header_value(event).is_none() {
+            return Err(TargetError::invalid_field(
+                "event_types",
+                format!(
+                    "event for {:?} must be non-empty visible ASCII and spaces",
+                    signal_type
+                ),
+            ));
+        }
+        signing
+            .event_types
+            .insert(signal_type.to_owned(), event.to_owned());
+        Ok(self)
+    }
+
+    /// Renames the jido scheme's headers (signature, timestamp, event), which must be
+    /// distinct tokens and none of the headers that frame a request. Default is
+    /// `x-webhook-signature`, `x-webhook-timestamp`, `x-webhook-event`.
+    ///
+    /// # Errors
+    ///
+    /// A target not signed with the jido scheme, a name that is not a token or is a
+    /// framing header, or names that are not distinct.
     pub fn jido_headers(
         mut self,
         signature: &str,
         timestamp: &str,
         event: &str,
     ) -> Result<Self, TargetError> {
-        let parse = |name: &str| {
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                TargetError::invalid_field("jido_headers", format!("{name:?} is not an HTTP token"))
-            })
-        };
-        let names = [parse(signature)?, parse(timestamp)?, parse(event)?];
+        let names = [
+            header_name("jido_headers", signature)?,
+            header_name("jido_headers", timestamp)?,
+            header_name("jido_headers", event)?,
+        ];
         if names[0] == names[1] || names[1] == names[2] || names[0] == names[2] {
             return Err(TargetError::invalid_field(
                 "jido_headers",
                 "must be three distinct names",
             ));
         }
-        if let Some(signing) = &mut self.signing {
-            signing.jido_headers = names;
-        }
+        self.jido_signing("jido_headers")?.jido_headers = names;
         Ok(self)
+    }
+
+    /// The signing of a jido-signed target, or an error naming `field` for any other.
+    fn jido_signing(&mut self, field: &str) -> Result<&mut Signing, TargetError> {
+        match &mut self.signing {
+            Some(signing) if matches!(signing.secret, WebhookSecret::Jido(_)) => Ok(signing),
+            _ => Err(TargetError::invalid_field(
+                field,
+                "applies only to webhooks signed with the jido scheme",
+            )),
+        }
     }
 
     /// The URL.
@@ -360,12 +385,45 @@ impl HttpTarget {
                             "values must be strings",
                         ));
                     };
-                    target = target.event_type(&ty, &event);
+                    target = target.event_type(&ty, &event)?;
                 }
             }
         }
         fields.finish(webhook)?;
         Ok(target)
+    }
+}
+
+/// The headers that frame and route a request: never the caller's to set or rename.
+const FRAMING: [HeaderName; 5] = [
+    HOST,
+    CONTENT_LENGTH,
+    TRANSFER_ENCODING,
+    CONNECTION,
+    CONTENT_TYPE,
+];
+
+/// A header name the caller may set: an RFC 7230 token, not a framing header.
+fn header_name(field: &str, name: &str) -> Result<HeaderName, TargetError> {
+    let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        TargetError::invalid_field(field, format!("name {name:?} is not an HTTP token"))
+    })?;
+    if FRAMING.contains(&parsed) {
+        return Err(TargetError::invalid_field(
+            field,
+            format!("must not set `{parsed}`; Herald sets the headers that frame a request"),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// A header value of visible ASCII and spaces: `http` also takes TAB and bytes above
+/// 0x7F, which the specification's "no control characters" rule keeps out.
+fn header_value(value: &str) -> Option<HeaderValue> {
+    if value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        HeaderValue::from_str(value).ok()
+    } else {
+        None
     }
 }
 
@@ -402,6 +460,12 @@ fn retry_from(map: Map<String, Value>) -> Result<RetryPolicy, TargetError> {
         .unwrap_or(default.max_delay().max(base));
     let mut policy = RetryPolicy::new(attempts, base, max)?;
     if let Some(deadline) = fields.millis("deadline_ms")? {
+        if deadline > RetryPolicy::MAX_DEADLINE {
+            return Err(TargetError::invalid_field(
+                "deadline_ms",
+                "must be at most one day (86400000)",
+            ));
+        }
         policy = policy.deadline(deadline);
     }
     if let Some((field, _)) = fields.0.into_iter().next() {

@@ -133,7 +133,8 @@ async fn jido_signatures_verify_and_carry_the_mapped_event() {
         .unwrap()
         .jido_secret("mysecret")
         .unwrap()
-        .event_type("invoice.paid", "billing:invoice_paid");
+        .event_type("invoice.paid", "billing:invoice_paid")
+        .unwrap();
     deliver(&dispatcher(), signal(), target).await.unwrap();
     let request = &receiver.requests()[0];
     assert_eq!(

@@ -53,9 +53,23 @@ fn headers() {
         ("bad name", "v", "is not an HTTP token"),
         ("x-a\r\n", "v", "is not an HTTP token"),
         ("", "v", "is not an HTTP token"),
-        ("x-a", "line\r\nx-injected: 1", "control characters"),
-        ("x-a", "nul\0", "control characters"),
-        ("Content-Type", "text/plain", "must not set content-type"),
+        (
+            "x-a",
+            "line\r\nx-injected: 1",
+            "visible ASCII and spaces only",
+        ),
+        ("x-a", "nul\0", "visible ASCII and spaces only"),
+        ("x-a", "tab\there", "visible ASCII and spaces only"),
+        ("x-a", "caf\u{e9}", "visible ASCII and spaces only"),
+        ("Content-Type", "text/plain", "must not set `content-type`"),
+        ("host", "evil.example", "must not set `host`"),
+        ("Content-Length", "0", "must not set `content-length`"),
+        (
+            "transfer-encoding",
+            "chunked",
+            "must not set `transfer-encoding`",
+        ),
+        ("Connection", "close", "must not set `connection`"),
     ] {
         let error = target().header(name, value).unwrap_err().to_string();
         assert!(error.contains(rule), "{name:?}: {value:?}: {error}");
@@ -72,7 +86,7 @@ fn headers() {
     let both = target()
         .header("x-a", "1")
         .unwrap()
-        .header("x-b", "tab\tok");
+        .header("x-b", "spaces are fine");
     assert!(both.is_ok(), "{both:?}");
 }
 
@@ -132,6 +146,49 @@ fn secrets() {
     assert_eq!(
         error.to_string(),
         "field `jido_headers` must be three distinct names"
+    );
+    let jido = || webhook().jido_secret("s").unwrap();
+    for framing in ["content-type", "Host", "content-length"] {
+        let error = jido()
+            .jido_headers(framing, "x-b", "x-c")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("must not set"), "{framing}: {error}");
+    }
+    for (ty, event) in [("", "e"), ("t", ""), ("t", "crlf\r\nx: 1"), ("t", "nul\0")] {
+        let error = jido().event_type(ty, event).unwrap_err();
+        assert!(
+            error.to_string().starts_with("field `event_types`"),
+            "{ty:?} {event:?}: {error}"
+        );
+    }
+    // Options of the jido scheme mean nothing elsewhere: errors, not silent no-ops.
+    let standard = webhook()
+        .secret("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")
+        .unwrap();
+    for error in [
+        standard.clone().event_type("t", "e").unwrap_err(),
+        standard.jido_headers("x-a", "x-b", "x-c").unwrap_err(),
+        Target::http("https://example.com")
+            .unwrap()
+            .event_type("t", "e")
+            .unwrap_err(),
+    ] {
+        assert!(
+            error
+                .to_string()
+                .contains("only to webhooks signed with the jido scheme"),
+            "{error}"
+        );
+    }
+    let config = serde_json::json!({
+        "url": "https://example.com", "secret": "s", "scheme": "jido",
+        "event_types": {"t": "bad\r\nx: 1"},
+    });
+    let error = HttpTarget::from_config(&config, true).unwrap_err();
+    assert!(
+        error.to_string().starts_with("field `event_types`"),
+        "{error}"
     );
 }
 
@@ -230,4 +287,39 @@ fn debug_and_descriptions_never_show_secrets_or_queries() {
     }
     assert!(text.contains("https://example.com/hook"));
     assert_eq!(described.adapter(), "webhook");
+}
+
+#[test]
+fn durations_have_upper_bounds() {
+    let parse = |config: serde_json::Value| HttpTarget::from_config(&config, false);
+    let url = "https://example.com";
+    for (config, field) in [
+        (json!({"url": url, "timeout_ms": u64::MAX}), "timeout_ms"),
+        (
+            json!({"url": url, "retry": {"max_delay_ms": u64::MAX}}),
+            "max_delay_ms",
+        ),
+        (
+            json!({"url": url, "retry": {"base_delay_ms": u64::MAX}}),
+            "max_delay_ms",
+        ),
+        (
+            json!({"url": url, "retry": {"deadline_ms": u64::MAX}}),
+            "deadline_ms",
+        ),
+        (
+            json!({"url": url, "retry": {"max_attempts": u64::MAX}}),
+            "max_attempts",
+        ),
+    ] {
+        let error = parse(config).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("field `{field}`")), "{error}");
+    }
+    let hour = Duration::from_secs(3600);
+    assert!(RetryPolicy::new(3, Duration::from_millis(1), hour).is_ok());
+    assert!(
+        RetryPolicy::new(3, Duration::from_millis(1), hour + Duration::from_millis(1)).is_err()
+    );
+    let policy = RetryPolicy::default().deadline(Duration::MAX);
+    assert_eq!(policy.overall_deadline(), Some(RetryPolicy::MAX_DEADLINE));
 }

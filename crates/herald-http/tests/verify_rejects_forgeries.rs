@@ -178,7 +178,13 @@ fn hostile_timestamps_are_errors_never_panics() {
         "0x10",
     ] {
         for (secret, headers) in [
-            (&jido, vec![("x-webhook-timestamp", stamp), ("x-webhook-signature", "00")]),
+            (
+                &jido,
+                vec![
+                    ("x-webhook-timestamp", stamp),
+                    ("x-webhook-signature", "00"),
+                ],
+            ),
             (
                 &standard,
                 vec![
@@ -198,7 +204,10 @@ fn hostile_timestamps_are_errors_never_panics() {
             );
         }
         // Even the widest tolerance cannot turn an overflow into a panic.
-        let headers = vec![("x-webhook-timestamp", stamp), ("x-webhook-signature", "00")];
+        let headers = vec![
+            ("x-webhook-timestamp", stamp),
+            ("x-webhook-signature", "00"),
+        ];
         let _ = verify_at(&headers, BODY, &jido, Duration::MAX, now);
         let _ = verify_at(&headers, BODY, &jido, DEFAULT_TOLERANCE, UNIX_EPOCH);
     }

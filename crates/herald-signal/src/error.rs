@@ -31,7 +31,9 @@ pub enum SignalError {
     },
 
     /// `time` is not an RFC 3339 timestamp, or is outside years 0000 to 9999.
-    #[error("signal attribute `time` is not an RFC 3339 timestamp of years 0000 to 9999: {value:?}")]
+    #[error(
+        "signal attribute `time` is not an RFC 3339 timestamp of years 0000 to 9999: {value:?}"
+    )]
     InvalidTime {
         /// The rejected value.
         value: String,

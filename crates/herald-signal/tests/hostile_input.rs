@@ -43,7 +43,10 @@ fn times_outside_years_0000_to_9999_are_refused_both_ways() {
         r#"{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"9999-12-31T23:59:59Z"}"#,
     )
     .unwrap();
-    assert_eq!(Signal::from_json(&at_the_edge.to_json()).unwrap(), at_the_edge);
+    assert_eq!(
+        Signal::from_json(&at_the_edge.to_json()).unwrap(),
+        at_the_edge
+    );
 
     for year in [-1, 10_000] {
         let time: DateTime<Utc> = format!("{year:+07}-06-01T00:00:00Z").parse().unwrap();

@@ -6,8 +6,8 @@ use std::io::Write as _;
 use herald_signal::Signal;
 
 use super::DataView;
-use crate::text::Escaped;
 use crate::target::Fields;
+use crate::text::Escaped;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
 /// A target that prints each signal to stdout as a readable block (time, id, type,

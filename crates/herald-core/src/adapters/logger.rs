@@ -5,8 +5,8 @@ use std::fmt;
 use tracing::Level;
 
 use super::DataView;
-use crate::text::Escaped;
 use crate::target::Fields;
+use crate::text::Escaped;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
 /// The level of a `logger` target's events.

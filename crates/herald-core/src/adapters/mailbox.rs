@@ -62,6 +62,9 @@ impl Mode {
 /// The default bound on a mailbox delivery: waiting for room, or for the answer.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest bound a mailbox delivery may have: one hour.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// The longest pause between two tries of a full mailbox.
 const MAX_PAUSE: Duration = Duration::from_millis(8);
 
@@ -89,9 +92,10 @@ macro_rules! mode_setters {
 
         /// Sets how long a delivery may wait: for room in a full mailbox
         /// ([`Mode::Async`]) or for the handler's answer, mailbox wait included
-        /// ([`Mode::Sync`]). Default is 5 seconds.
+        /// ([`Mode::Sync`]). Longer than an hour counts as an hour. Default is 5
+        /// seconds.
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.timeout = timeout;
+            self.timeout = timeout.min($crate::adapters::MAX_TIMEOUT);
             self
         }
 

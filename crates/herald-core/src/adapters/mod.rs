@@ -31,6 +31,7 @@ mod pubsub;
 pub use bus::BusTarget;
 pub use console::ConsoleTarget;
 pub use logger::{LogFormat, LogLevel, LoggerTarget};
+pub(crate) use mailbox::MAX_TIMEOUT;
 pub use mailbox::Mode;
 pub use named::NamedTarget;
 pub(crate) use noop::NoopTarget;

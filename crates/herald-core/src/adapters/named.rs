@@ -61,8 +61,8 @@ impl NamedTarget {
         if let Some(mode) = fields.one_of("mode", &Mode::CHOICES)? {
             target.mode = mode;
         }
-        if let Some(timeout) = fields.millis("timeout_ms")? {
-            target.timeout = timeout;
+        if let Some(timeout) = fields.millis("timeout_ms", mailbox::MAX_TIMEOUT)? {
+            target = target.timeout(timeout);
         }
         fields.finish(&Self::FIELDS)?;
         Ok(target)

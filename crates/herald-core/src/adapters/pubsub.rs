@@ -59,9 +59,10 @@ impl PubSubTarget {
         self
     }
 
-    /// Sets how long a broadcast waits for room in full mailboxes. Default is 5 seconds.
+    /// Sets how long a broadcast waits for room in full mailboxes. Longer than an hour
+    /// counts as an hour. Default is 5 seconds.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.min(mailbox::MAX_TIMEOUT);
         self
     }
 
@@ -98,8 +99,8 @@ impl PubSubTarget {
         if let Some(Mode::BestEffort) = fields.one_of("mode", &Mode::CHOICES[..2])? {
             target = target.best_effort();
         }
-        if let Some(timeout) = fields.millis("timeout_ms")? {
-            target.timeout = timeout;
+        if let Some(timeout) = fields.millis("timeout_ms", mailbox::MAX_TIMEOUT)? {
+            target = target.timeout(timeout);
         }
         fields.finish(&Self::FIELDS)?;
         Ok(target)

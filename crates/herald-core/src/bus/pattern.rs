@@ -268,7 +268,10 @@ impl<T: Copy + Ord> PatternSet<T> {
                 return Vec::new();
             }
         }
-        let mut found: Vec<T> = live.iter().flat_map(|node| node.values.iter().copied()).collect();
+        let mut found: Vec<T> = live
+            .iter()
+            .flat_map(|node| node.values.iter().copied())
+            .collect();
         found.sort_unstable();
         found.dedup();
         found

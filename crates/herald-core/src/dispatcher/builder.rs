@@ -90,9 +90,11 @@ impl DispatcherBuilder {
     /// own ([`Adapter::timeout`]), custom adapters included; a delivery still running
     /// then fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) and gives its
     /// in-flight slot back. Built-in adapters bound themselves by their targets'
-    /// timeouts. Values below 1 ms count as 1 ms. Default is 30 seconds.
+    /// timeouts. Values below 1 ms count as 1 ms, above a day as a day. Default is 30
+    /// seconds.
     pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
-        self.delivery_timeout = timeout.max(Duration::from_millis(1));
+        self.delivery_timeout =
+            timeout.clamp(Duration::from_millis(1), Duration::from_secs(86_400));
         self
     }
 

@@ -64,9 +64,23 @@ impl Fields {
         }
     }
 
-    /// A duration given in milliseconds, as `timeout_ms` fields are.
-    pub(crate) fn millis(&mut self, name: &str) -> Result<Option<Duration>, TargetError> {
-        Ok(self.usize(name)?.map(|ms| Duration::from_millis(ms as u64)))
+    /// A duration given in milliseconds, as `timeout_ms` fields are, of at most `max`.
+    pub(crate) fn millis(
+        &mut self,
+        name: &str,
+        max: Duration,
+    ) -> Result<Option<Duration>, TargetError> {
+        let Some(ms) = self.usize(name)? else {
+            return Ok(None);
+        };
+        let duration = Duration::from_millis(ms as u64);
+        if duration > max {
+            return Err(TargetError::invalid_field(
+                name,
+                format!("must be at most {} ms", max.as_millis()),
+            ));
+        }
+        Ok(Some(duration))
     }
 
     /// One of a fixed set of words.
