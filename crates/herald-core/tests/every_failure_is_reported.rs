@@ -44,7 +44,7 @@ async fn failures_are_all_reported_sorted_by_index() {
     assert!(matches!(failure.kind(), ErrorKind::Custom { .. }));
     assert_eq!(
         error.to_string(),
-        "2 of 4 targets failed; first: target 1: probe delivery to probe {\"delay_ms\":0,\"fail\":true} failed: probe told to fail"
+        "2 of 4 targets failed; first: target 1: probe delivery to probe{delay_ms, fail} failed: probe told to fail"
     );
 
     let stats = within("stats", dispatcher.send(Stats)).await.unwrap();

@@ -38,7 +38,7 @@ fn other_adapters_are_kept_for_their_adapter_to_validate() {
     assert_eq!(target.adapter(), "slack");
     assert_eq!(
         target.describe().to_string(),
-        "slack {\"channel\":\"#ops\"}"
+        "slack{channel}"
     );
 }
 
@@ -130,10 +130,16 @@ fn targets_deserialize_from_json_and_toml_with_serde() {
 
 #[test]
 fn target_debug_is_the_redacted_description() {
-    let target = Target::custom("vault", json!({"url": "https://x", "api_token": "s3cr3t"}));
+    let target = Target::custom(
+        "vault",
+        json!({"url": "https://u:pw@x/?token=q", "api_token": "s3cr3t"}),
+    );
     let debug = format!("{target:?}");
-    assert!(!debug.contains("s3cr3t"), "{debug}");
-    assert!(debug.contains("[REDACTED]"), "{debug}");
+    for secret in ["s3cr3t", "pw", "token=q"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    // Field names only: no value of an unchecked config is ever shown.
+    assert_eq!(target.describe().to_string(), "vault{api_token, url}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::adapters::{
     BusTarget, ConsoleTarget, LoggerTarget, NamedTarget, NoopTarget, PidTarget, PubSubTarget,
 };
 use crate::error::DisplayFn;
-use crate::redact;
+use crate::text::Escaped;
 use crate::{DeliveryError, ErrorKind, SignalMessage, TargetError};
 
 /// The validated options of one target, as an adapter defines them.
@@ -203,9 +203,7 @@ impl Target {
                     Err(_) => f.write_str("<describe panicked>"),
                 }
             }
-            Options::Config(config) => {
-                write!(f, "{} {}", self.adapter, redact::compact(config, 256))
-            }
+            Options::Config(config) => describe_config(f, &self.adapter, config),
         })
     }
 
@@ -213,6 +211,24 @@ impl Target {
     pub(crate) fn error(&self, kind: ErrorKind) -> DeliveryError {
         DeliveryError::new(self.adapter.clone(), self.describe().to_string(), kind)
     }
+}
+
+/// A target read from data, before its adapter checked it: the adapter's name and the
+/// config's field names, never their values (a URL's password, a header's token, a
+/// secret), each escaped.
+fn describe_config(f: &mut fmt::Formatter<'_>, adapter: &str, config: &Value) -> fmt::Result {
+    const SHOWN: usize = 16;
+    write!(f, "{}{{", Escaped(adapter))?;
+    if let Value::Object(map) = config {
+        for (index, key) in map.keys().take(SHOWN).enumerate() {
+            let comma = if index == 0 { "" } else { ", " };
+            write!(f, "{comma}{}", Escaped(key))?;
+        }
+        if map.len() > SHOWN {
+            write!(f, ", … {} more", map.len() - SHOWN)?;
+        }
+    }
+    f.write_str("}")
 }
 
 impl fmt::Debug for Target {
