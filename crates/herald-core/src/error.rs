@@ -182,6 +182,17 @@ pub enum ErrorKind {
     #[error("dispatcher is shutting down")]
     Shutdown,
 
+    /// The signal's JSON encoding is larger than the dispatcher takes
+    /// ([`max_signal_size`](crate::DispatcherBuilder::max_signal_size)); no target was
+    /// tried.
+    #[error("signal is {size} bytes encoded, over the limit of {limit}")]
+    TooLarge {
+        /// The signal's encoded size, in bytes.
+        size: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+
     /// A custom adapter's own error.
     #[error("{error}")]
     Custom {
@@ -251,6 +262,7 @@ impl ErrorKind {
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::Overloaded => "overloaded",
             Self::Shutdown => "shutdown",
+            Self::TooLarge { .. } => "too_large",
             Self::Custom { .. } => "custom",
         }
     }

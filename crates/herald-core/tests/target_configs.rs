@@ -36,10 +36,7 @@ fn builtin_configs_parse_into_typed_targets() {
 fn other_adapters_are_kept_for_their_adapter_to_validate() {
     let target = parse(json!({"adapter": "slack", "channel": "#ops"})).unwrap();
     assert_eq!(target.adapter(), "slack");
-    assert_eq!(
-        target.describe().to_string(),
-        "slack{channel}"
-    );
+    assert_eq!(target.describe().to_string(), "slack{channel}");
 }
 
 #[test]

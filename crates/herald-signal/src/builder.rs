@@ -161,17 +161,9 @@ impl SignalBuilder {
             dataschema: self.dataschema,
             data: self.data,
             extensions,
+            data_bound: 0,
         };
-        check_required(&signal)?;
-        if let Some(Data::Json(value)) = &signal.data {
-            if let Err(error) = check_depth(value) {
-                if let Some(Data::Json(value)) = signal.data {
-                    dismantle(value);
-                }
-                return Err(error);
-            }
-        }
-        Ok(signal)
+        seal(signal)
     }
 }
 
@@ -195,25 +187,59 @@ fn dismantle(value: serde_json::Value) {
     }
 }
 
-/// Checks that `value` nests no deeper than [`MAX_DATA_DEPTH`], walking it with an
-/// explicit stack (a recursive walk could overflow on the very input it rejects).
-fn check_depth(value: &serde_json::Value) -> Result<(), SignalError> {
+/// Checks a signal made by the builder or the parser — one rule, whichever way a
+/// signal is made — and notes the bound on its data's encoded size.
+pub(crate) fn seal(mut signal: Signal) -> Result<Signal, SignalError> {
+    signal.data_bound = match &signal.data {
+        None => 0,
+        Some(Data::Binary(bytes)) => bytes.len().div_ceil(3) * 4 + 2,
+        Some(Data::Json(value)) => match measure(value) {
+            Ok(bound) => bound,
+            Err(error) => {
+                if let Some(Data::Json(value)) = signal.data.take() {
+                    dismantle(value);
+                }
+                return Err(error);
+            }
+        },
+    };
+    check_required(&signal)?;
+    Ok(signal)
+}
+
+/// Checks that `value` nests no deeper than [`MAX_DATA_DEPTH`], and returns a bound on
+/// its encoded size (every string as if each byte needed escaping). Walks with an
+/// explicit stack: a recursive walk could overflow on the very input it rejects.
+fn measure(value: &serde_json::Value) -> Result<usize, SignalError> {
     use serde_json::Value;
+    let mut bound = 0usize;
     let mut stack = vec![(value, 1usize)];
     while let Some((value, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        if depth > MAX_DATA_DEPTH {
-            return Err(SignalError::DataTooDeep {
-                limit: MAX_DATA_DEPTH,
-            });
+        // A comma or colon after each value, and the value itself.
+        bound = bound.saturating_add(1);
+        match value {
+            Value::Null | Value::Bool(_) => bound = bound.saturating_add(5),
+            Value::Number(_) => bound = bound.saturating_add(24),
+            Value::String(text) => bound = bound.saturating_add(text.len() * 6 + 2),
+            Value::Array(_) | Value::Object(_) if depth > MAX_DATA_DEPTH => {
+                return Err(SignalError::DataTooDeep {
+                    limit: MAX_DATA_DEPTH,
+                });
+            }
+            Value::Array(items) => {
+                bound = bound.saturating_add(2);
+                stack.extend(items.iter().map(|item| (item, depth + 1)));
+            }
+            Value::Object(map) => {
+                bound = bound.saturating_add(2);
+                for (key, item) in map {
+                    bound = bound.saturating_add(key.len() * 6 + 3);
+                    stack.push((item, depth + 1));
+                }
+            }
         }
-        stack.extend(children.map(|child| (child, depth + 1)));
     }
-    Ok(())
+    Ok(bound)
 }
 
 /// Checks the attributes every signal needs, whether built or parsed.

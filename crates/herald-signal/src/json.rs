@@ -10,7 +10,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::builder::check_required;
+use crate::builder::seal;
 use crate::extension::validate_name;
 use crate::{Data, ExtensionValue, Signal, SignalError, SpecVersion};
 
@@ -231,9 +231,9 @@ impl RawSignal {
             dataschema: string(dataschema, "dataschema")?,
             data,
             extensions,
+            data_bound: 0,
         };
-        check_required(&signal)?;
-        Ok(signal)
+        seal(signal)
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Signal {
     pub(crate) dataschema: Option<String>,
     pub(crate) data: Option<Data>,
     pub(crate) extensions: BTreeMap<String, ExtensionValue>,
+    /// A bound on the data's encoded size, noted when the signal was made (it follows
+    /// from the data, so equal signals have equal bounds).
+    pub(crate) data_bound: usize,
 }
 
 impl Signal {
@@ -91,6 +94,53 @@ impl Signal {
     /// [`SignalError::EmptyAttribute`] when `ty` is empty.
     pub fn new(ty: impl Into<String>, data: serde_json::Value) -> Result<Self, SignalError> {
         Self::builder(ty).data(data).build()
+    }
+
+    /// The exact size of this signal in the JSON event format, in bytes: what
+    /// [`to_json`](Self::to_json) writes, counted without writing it.
+    pub fn encoded_len(&self) -> usize {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        // Writing to a counter cannot fail, and a signal always serializes.
+        let _ = serde_json::to_writer(&mut count, self);
+        count.0
+    }
+
+    /// A bound on [`encoded_len`](Self::encoded_len) that costs no serialization: every
+    /// string counted as if each byte needed escaping. When it is under a limit, the
+    /// signal is too; only above it is the exact size worth counting.
+    pub fn encoded_len_bound(&self) -> usize {
+        let text = |text: &str| text.len() * 6 + 16;
+        let optional = |value: &Option<String>| value.as_deref().map_or(0, text);
+        let extensions: usize = self
+            .extensions
+            .iter()
+            .map(|(name, value)| {
+                name.len()
+                    + 8
+                    + match value {
+                        ExtensionValue::String(value) => text(value),
+                        _ => 24,
+                    }
+            })
+            .sum();
+        128 + text(&self.id)
+            + text(&self.source)
+            + text(&self.ty)
+            + optional(&self.subject)
+            + optional(&self.datacontenttype)
+            + optional(&self.dataschema)
+            + extensions
+            + self.data_bound
     }
 
     /// A builder holding this signal's attributes, to derive a changed copy.

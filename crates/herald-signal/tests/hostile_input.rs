@@ -74,3 +74,44 @@ fn a_hundred_thousand_extensions_parse_in_linear_time() {
     let error = Signal::from_json(&text).unwrap_err();
     assert!(error.to_string().contains("x7"), "{error}");
 }
+
+mod sizes {
+    use herald_signal::Signal;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,12}", inner, 0..8)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_size_is_exact_and_the_bound_holds(data in value(), ty in ".{1,30}", subject in ".{0,30}") {
+            let mut builder = Signal::builder(ty).data(data).extension("tenant", "acme\u{1}");
+            if !subject.is_empty() {
+                builder = builder.subject(subject);
+            }
+            let signal = builder.build().unwrap();
+            let text = signal.to_json();
+            prop_assert_eq!(signal.encoded_len(), text.len());
+            prop_assert!(signal.encoded_len_bound() >= text.len());
+            let parsed = Signal::from_json(&text).unwrap();
+            prop_assert_eq!(parsed.encoded_len_bound(), signal.encoded_len_bound());
+        }
+    }
+}

@@ -52,6 +52,7 @@ pub struct DispatcherBuilder {
     pub(crate) pool_size: usize,
     pub(crate) telemetry: bool,
     pub(crate) delivery_timeout: Duration,
+    pub(crate) max_signal_size: usize,
     pub(crate) mailbox_capacity: usize,
     pub(crate) adapters: BTreeMap<Cow<'static, str>, Box<dyn Registration>>,
     pub(crate) registry: Registry,
@@ -68,6 +69,7 @@ impl Default for DispatcherBuilder {
             pool_size: 0,
             telemetry: true,
             delivery_timeout: DispatcherBuilder::DEFAULT_DELIVERY_TIMEOUT,
+            max_signal_size: DispatcherBuilder::DEFAULT_MAX_SIGNAL_SIZE,
             mailbox_capacity: 1024,
             adapters: BTreeMap::new(),
             registry: Registry::new(),
@@ -95,6 +97,22 @@ impl DispatcherBuilder {
     pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
         self.delivery_timeout =
             timeout.clamp(Duration::from_millis(1), Duration::from_secs(86_400));
+        self
+    }
+
+    /// The default largest signal a dispatcher takes: 4 MiB encoded.
+    pub const DEFAULT_MAX_SIGNAL_SIZE: usize = 4 << 20;
+
+    /// Sets the largest signal a dispatch may carry, measured once per dispatch on its
+    /// JSON encoding (the CloudEvents JSON event format); a larger one fails every
+    /// target with [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) before any is
+    /// tried. The default, 4 MiB, is above what webhook receivers and brokers commonly
+    /// take per event (NATS: 1 MiB by default), and keeps one fan-out of a huge payload
+    /// from holding the memory of many. Measuring costs nothing for a signal clearly
+    /// under the limit (a bound noted when it was built); only one near or above it is
+    /// counted exactly. Default is 4 MiB.
+    pub fn max_signal_size(mut self, bytes: usize) -> Self {
+        self.max_signal_size = bytes;
         self
     }
 
@@ -247,6 +265,7 @@ impl fmt::Debug for DispatcherBuilder {
             .field("pool_size", &self.pool_size)
             .field("telemetry", &self.telemetry)
             .field("delivery_timeout", &self.delivery_timeout)
+            .field("max_signal_size", &self.max_signal_size)
             .field("mailbox_capacity", &self.mailbox_capacity)
             .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
             .field("buses", &self.buses.keys().collect::<Vec<_>>())

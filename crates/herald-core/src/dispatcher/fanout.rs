@@ -64,6 +64,13 @@ pub(crate) async fn run(
         remote: None,
     };
 
+    if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
+        let limit = inner.max_signal_size;
+        for index in 0..total {
+            run.fail_here(index, ErrorKind::TooLarge { size, limit }, false);
+        }
+        return run.finish();
+    }
     let Some(held) = &permit else {
         for index in 0..total {
             run.fail_here(index, ErrorKind::Overloaded, false);
@@ -117,6 +124,15 @@ pub(crate) async fn run(
     }
     drop(permit);
     run.finish()
+}
+
+/// The signal's encoded size when it is over `limit`. The bound noted when the signal
+/// was made settles most signals without counting.
+fn oversized(signal: &herald_signal::Signal, limit: usize) -> Option<usize> {
+    if signal.encoded_len_bound() <= limit {
+        return None;
+    }
+    Some(signal.encoded_len()).filter(|size| *size > limit)
 }
 
 /// Returns the slots a dispatch holds beyond its `in_flight` deliveries.
