@@ -20,7 +20,7 @@
 //! # Feature flags
 //!
 //! - `http` (default): the `http` and `webhook` adapters on awc
-//!   ([`Target::http`](http::HttpTargetExt::http), [`Target::webhook`](http::HttpTargetExt::webhook),
+//!   ([`Target::http`](Target::http), [`Target::webhook`](Target::webhook),
 //!   registered with [`with_http`](http::HttpDispatcherExt::with_http)) and
 //!   [`http::verify`] for receivers.
 //!
@@ -72,7 +72,7 @@ pub mod prelude {
         SignalMessage, Subscribe, Target,
     };
     #[cfg(feature = "http")]
-    pub use herald_http::{HttpDispatcherExt, HttpTargetExt};
+    pub use herald_http::HttpDispatcherExt;
     pub use herald_signal::Signal;
 }
 

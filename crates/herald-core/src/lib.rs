@@ -55,6 +55,7 @@ mod bus;
 mod caller;
 mod dispatcher;
 mod error;
+pub mod http;
 mod message;
 mod outcome;
 mod pubsub;

@@ -8,17 +8,17 @@ use awc::error::{ConnectError, SendRequestError};
 use awc::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use awc::{Client, Connector};
 use futures_util::StreamExt;
-use herald_core::{Adapter, Delivery, DispatcherBuilder, ErrorKind, Outcome, Target, TargetError};
+use herald_core::{Adapter, Delivery, DispatcherBuilder, ErrorKind, Outcome, TargetError};
 use herald_signal::Signal;
 use tokio::time::Instant;
 
-use crate::encode::{Encoded, encode};
-use crate::retry::random;
-use crate::sign::{
-    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, jido_signature, standard_signature,
+use herald_core::http::{
+    BodyMode, HttpTarget, Signing, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WebhookSecret,
+    random,
 };
-use crate::target::Signing;
-use crate::{BodyMode, HttpTarget, Webhook, WebhookSecret};
+
+use crate::encode::{Encoded, encode};
+use crate::sign::{jido_signature, standard_signature};
 
 /// How much of an error response's body is kept.
 pub(crate) const ERROR_BODY_LIMIT: usize = 4096;
@@ -181,7 +181,7 @@ impl HttpAdapter {
         let deadline = Instant::now() + timeout;
         let mut request = self
             .client
-            .request(target.method_value().as_awc(), target.url().as_str());
+            .request(target.method_value().as_http(), target.url().as_str());
         let reserved = target.signing().map(Signing::reserved).unwrap_or_default();
         for (name, value) in target.headers() {
             if !reserved.contains(name) {
@@ -271,8 +271,8 @@ fn sign(
             )))
         })
     };
-    let key = signing.secret.key();
-    Ok(match &signing.secret {
+    let key = signing.secret().expose_key();
+    Ok(match signing.secret() {
         WebhookSecret::Standard(_) => vec![
             (WEBHOOK_ID, value(signal.id(), "id")?),
             (WEBHOOK_TIMESTAMP, HeaderValue::from(now)),
@@ -285,11 +285,8 @@ fn sign(
             ),
         ],
         WebhookSecret::Jido(_) => {
-            let [signature, timestamp, event] = signing.jido_headers.clone();
-            let event_type = signing
-                .event_types
-                .get(signal.ty())
-                .map_or(signal.ty(), String::as_str);
+            let [signature, timestamp, event] = signing.jido_headers().clone();
+            let event_type = signing.event_for(signal.ty());
             vec![
                 (
                     signature,
@@ -333,34 +330,6 @@ fn is_tls(error: &std::io::Error) -> bool {
     error
         .get_ref()
         .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-}
-
-/// `Target::http(url)` and `Target::webhook(url)`.
-pub trait HttpTargetExt {
-    /// A plain HTTP(S) target. See [`HttpTarget`].
-    ///
-    /// # Errors
-    ///
-    /// A URL that is not http(s), has no host, has userinfo, whitespace or control
-    /// characters.
-    fn http(url: &str) -> Result<HttpTarget, TargetError>;
-
-    /// A signed webhook target; give it a secret next. See [`Webhook`].
-    ///
-    /// # Errors
-    ///
-    /// As [`HttpTargetExt::http`].
-    fn webhook(url: &str) -> Result<Webhook, TargetError>;
-}
-
-impl HttpTargetExt for Target {
-    fn http(url: &str) -> Result<HttpTarget, TargetError> {
-        HttpTarget::new(url)
-    }
-
-    fn webhook(url: &str) -> Result<Webhook, TargetError> {
-        Webhook::new(url)
-    }
 }
 
 /// Registers the `http` and `webhook` adapters on a dispatcher builder.

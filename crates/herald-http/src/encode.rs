@@ -28,6 +28,9 @@ pub(crate) fn encode(signal: &Signal, mode: BodyMode) -> Result<Encoded, ErrorKi
             body: Bytes::from(signal.to_json_vec()),
         }),
         BodyMode::Binary => binary(signal),
+        _ => Err(ErrorKind::InvalidTarget(herald_core::TargetError::Invalid(
+            "this body mode is not supported by this version of herald-http".to_owned(),
+        ))),
     }
 }
 

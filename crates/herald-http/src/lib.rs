@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use herald_core::{Dispatch, Dispatcher, Target};
-//! use herald_http::{HttpDispatcherExt, HttpTargetExt};
+//! use herald_http::HttpDispatcherExt;
 //!
 //! # actix::System::new().block_on(async {
 //! let dispatcher = Dispatcher::builder().with_http().start();
@@ -45,14 +45,12 @@
 
 mod adapter;
 mod encode;
-mod retry;
-mod secret;
 mod sign;
-mod target;
 mod verify;
 
-pub use adapter::{HttpAdapter, HttpDispatcherExt, HttpTargetExt};
-pub use retry::RetryPolicy;
-pub use secret::{Key, WebhookSecret};
-pub use target::{BodyMode, HttpMethod, HttpTarget, Webhook};
+pub use adapter::{HttpAdapter, HttpDispatcherExt};
+pub use herald_core::http::{
+    BodyMode, HttpMethod, HttpTarget, Key, RetryPolicy, Signing, Webhook, WebhookSecret,
+};
+pub use sign::SignatureExt;
 pub use verify::{DEFAULT_TOLERANCE, HeaderLookup, VerifyError, verify, verify_at};

@@ -1,20 +1,37 @@
 //! Computing webhook signatures, for senders and receivers alike.
 
-use awc::http::header::HeaderName;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Standard Webhooks' headers.
-pub(crate) const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
-pub(crate) const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
-pub(crate) const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+use herald_core::http::WebhookSecret;
 
-/// The jido-compatible scheme's default headers.
-pub(crate) const X_WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("x-webhook-signature");
-pub(crate) const X_WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("x-webhook-timestamp");
-pub(crate) const X_WEBHOOK_EVENT: HeaderName = HeaderName::from_static("x-webhook-event");
+/// Signing with a [`WebhookSecret`]: the signature header value a sender puts on a
+/// message.
+pub trait SignatureExt {
+    /// The signature header value for a message: `v1,<base64>` over
+    /// `id.timestamp.body` (Standard Webhooks) or lower-case hex over `timestamp.body`
+    /// (jido, which ignores `id`). Handy for testing a receiver.
+    ///
+    /// ```
+    /// use herald_http::{SignatureExt, WebhookSecret};
+    ///
+    /// let secret = WebhookSecret::jido("mysecret")?;
+    /// assert_eq!(secret.signature("", 1, b"{}").len(), 64);
+    /// # Ok::<(), herald_core::TargetError>(())
+    /// ```
+    fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String;
+}
+
+impl SignatureExt for WebhookSecret {
+    fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
+        match self {
+            Self::Standard(_) => standard_signature(self.expose_key(), id, timestamp, body),
+            Self::Jido(_) => jido_signature(self.expose_key(), timestamp, body),
+        }
+    }
+}
 
 pub(crate) fn mac(key: &[u8]) -> Hmac<Sha256> {
     // HMAC takes keys of any length.
@@ -57,7 +74,7 @@ pub(crate) fn jido_signature(key: &[u8], timestamp: u64, body: &[u8]) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::WebhookSecret;
+    use herald_core::http::WebhookSecret;
 
     /// `vectors/webhook-signatures.md`, Standard Webhooks.
     #[test]
@@ -66,7 +83,7 @@ mod tests {
         let body = br#"{"email":"test@example.com","username":"test_user"}"#;
         assert_eq!(
             standard_signature(
-                secret.key(),
+                secret.expose_key(),
                 "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
                 1_649_367_553,
                 body
@@ -81,7 +98,7 @@ mod tests {
         let secret = WebhookSecret::jido("mysecret").unwrap();
         let body = include_bytes!("../../../vectors/jido-body.json");
         assert_eq!(
-            jido_signature(secret.key(), 1_764_158_400, body),
+            jido_signature(secret.expose_key(), 1_764_158_400, body),
             "3709b35110ec7b0e675b921d6e297984389773810a184fb230114dc46c94b44f"
         );
     }

@@ -122,7 +122,7 @@ pub fn verify_at(
         WebhookSecret::Standard(_) => {
             let id = header("webhook-id")?;
             let timestamp = timestamp(header("webhook-timestamp")?, tolerance, now)?;
-            let mac = standard_mac(secret.key(), id, timestamp, body);
+            let mac = standard_mac(secret.expose_key(), id, timestamp, body);
             let matches = header("webhook-signature")?
                 .split(' ')
                 .filter_map(|entry| entry.strip_prefix("v1,"))
@@ -134,7 +134,7 @@ pub fn verify_at(
             let timestamp = timestamp(header("x-webhook-timestamp")?, tolerance, now)?;
             let signature = hex::decode(header("x-webhook-signature")?.trim())
                 .map_err(|_| VerifyError::SignatureMismatch)?;
-            jido_mac(secret.key(), timestamp, body)
+            jido_mac(secret.expose_key(), timestamp, body)
                 .verify_slice(&signature)
                 .map_err(|_| VerifyError::SignatureMismatch)
         }

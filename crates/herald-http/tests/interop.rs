@@ -10,7 +10,7 @@ use actix_web::web;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use cloudevents::{AttributesReader, Event};
 use herald_core::Target;
-use herald_http::{BodyMode, DEFAULT_TOLERANCE, HttpTargetExt, WebhookSecret, verify};
+use herald_http::{BodyMode, DEFAULT_TOLERANCE, WebhookSecret, verify};
 use support::{Receiver, deliver, dispatcher, signal};
 
 /// A receiver built with cloudevents-sdk's actix-web binding; keeps what it decoded.

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use herald_core::{Dispatch, Dispatcher, ErrorKind, Outcome, Stats, Target};
-use herald_http::{HttpDispatcherExt, HttpTarget, HttpTargetExt, RetryPolicy};
+use herald_http::{HttpDispatcherExt, HttpTarget, RetryPolicy};
 use support::{Raw, RawReceiver, Receiver, deliver, dispatcher, signal, within};
 
 const TIMEOUT: Duration = Duration::from_millis(300);

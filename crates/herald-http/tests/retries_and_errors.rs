@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use herald_core::{ErrorKind, Outcome, Target};
-use herald_http::{HttpTargetExt, RetryPolicy};
+use herald_http::RetryPolicy;
 use support::{Receiver, Reply, closed_port, deliver, dispatcher, signal};
 
 fn fast_retries(attempts: u32) -> RetryPolicy {

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use herald_core::Target;
-use herald_http::{HttpTargetExt, RetryPolicy};
+use herald_http::RetryPolicy;
 use support::{Receiver, Reply, closed_port, deliver, dispatcher, signal};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;

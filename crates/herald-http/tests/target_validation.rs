@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use herald_core::{Target, TargetError};
-use herald_http::{HttpTarget, HttpTargetExt, RetryPolicy};
+use herald_http::{HttpTarget, RetryPolicy};
 use serde_json::json;
 
 fn rejects(url: &str, rule: &str) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use herald_core::{ErrorKind, Target};
-use herald_http::{HttpTargetExt, RetryPolicy};
+use herald_http::RetryPolicy;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use support::{deliver, dispatcher, signal};
 

@@ -128,6 +128,27 @@ impl Target {
         BusTarget::new(name)
     }
 
+    /// A plain HTTP(S) endpoint, delivered by the `http` adapter of `herald-http`. See
+    /// [`HttpTarget`](crate::http::HttpTarget).
+    ///
+    /// # Errors
+    ///
+    /// A URL that is not http(s), has no host, has userinfo, whitespace or control
+    /// characters (the error never repeats the URL).
+    pub fn http(url: &str) -> Result<crate::http::HttpTarget, TargetError> {
+        crate::http::HttpTarget::new(url)
+    }
+
+    /// A signed webhook, delivered by the `webhook` adapter of `herald-http`; give it a
+    /// secret next. See [`Webhook`](crate::http::Webhook).
+    ///
+    /// # Errors
+    ///
+    /// As [`Target::http`].
+    pub fn webhook(url: &str) -> Result<crate::http::Webhook, TargetError> {
+        crate::http::Webhook::new(url)
+    }
+
     /// A `tracing` event per signal. See [`LoggerTarget`].
     pub fn logger() -> LoggerTarget {
         LoggerTarget::default()
@@ -146,9 +167,10 @@ impl Target {
     /// Reads a target from data: an object with an `adapter` field and that adapter's
     /// options as the other fields, e.g. `{"adapter": "logger", "level": "warn"}`.
     ///
-    /// Built-in adapters' options are checked here. Any other adapter name becomes a
-    /// [`custom`](Target::custom) target, checked by that adapter when dispatched (an
-    /// unknown name then fails with the list of known adapters).
+    /// Built-in adapters' options — `http` and `webhook` included — are checked here,
+    /// once. Any other adapter name becomes a [`custom`](Target::custom) target, checked
+    /// by that adapter when dispatched (an unknown name then fails with the list of
+    /// known adapters); until then it is described by its field names only.
     ///
     /// # Errors
     ///
@@ -169,6 +191,11 @@ impl Target {
             "named" => Ok(NamedTarget::from_fields(fields)?.into()),
             "pubsub" => Ok(PubSubTarget::from_fields(fields)?.into()),
             "bus" => Ok(BusTarget::from_fields(fields)?.into()),
+            "http" | "webhook" => {
+                let config = Value::Object(fields.into_map());
+                let target = crate::http::HttpTarget::from_config(&config, adapter == "webhook")?;
+                Ok(target.into())
+            }
             "pid" => Err(TargetError::NotConfigurable { adapter }),
             _ => Ok(Self::custom(adapter, Value::Object(fields.into_map()))),
         }

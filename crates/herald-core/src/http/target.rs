@@ -4,15 +4,18 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use awc::http::header::{
+use http02::header::{
     CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
 };
-use herald_core::{Target, TargetError, TargetOptions};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::sign::{X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE, X_WEBHOOK_TIMESTAMP};
-use crate::{RetryPolicy, WebhookSecret};
+use super::names::{
+    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE,
+    X_WEBHOOK_TIMESTAMP,
+};
+use super::{RetryPolicy, WebhookSecret};
+use crate::{Target, TargetError, TargetOptions};
 
 /// The HTTP methods a delivery may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,11 +31,12 @@ pub enum HttpMethod {
 }
 
 impl HttpMethod {
-    pub(crate) fn as_awc(self) -> awc::http::Method {
+    /// The method as the `http` crate names it.
+    pub fn as_http(self) -> http02::Method {
         match self {
-            Self::Post => awc::http::Method::POST,
-            Self::Put => awc::http::Method::PUT,
-            Self::Patch => awc::http::Method::PATCH,
+            Self::Post => http02::Method::POST,
+            Self::Put => http02::Method::PUT,
+            Self::Patch => http02::Method::PATCH,
         }
     }
 
@@ -61,15 +65,16 @@ pub enum BodyMode {
 const TIMEOUTS: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(60));
 
 /// A target that delivers a signal over HTTP(S): build with
-/// [`Target::http`](crate::HttpTargetExt::http) (plain) or
-/// [`Target::webhook`](crate::HttpTargetExt::webhook) (signed).
+/// [`Target::http`](crate::Target::http) (plain) or
+/// [`Target::webhook`](crate::Target::webhook) (signed), or read one from data. The
+/// `http` and `webhook` adapters that deliver it live in `herald-http`.
 ///
 /// Every setter checks its input; a built target is valid.
 ///
 /// ```
 /// use std::time::Duration;
 /// use herald_core::Target;
-/// use herald_http::{BodyMode, HttpMethod, HttpTargetExt, RetryPolicy};
+/// use herald_core::http::{BodyMode, HttpMethod, RetryPolicy};
 ///
 /// let target = Target::http("https://example.com/events")?
 ///     .method(HttpMethod::Put)
@@ -92,28 +97,52 @@ pub struct HttpTarget {
     signing: Option<Signing>,
 }
 
-/// How a webhook is signed.
+/// How a webhook is signed: the secret (which chooses the scheme) and, for the jido
+/// scheme, its header names and event-type map. Read from
+/// [`HttpTarget::signing`]; `Debug` never shows the secret.
 #[derive(Clone)]
-pub(crate) struct Signing {
-    pub(crate) secret: WebhookSecret,
+pub struct Signing {
+    secret: WebhookSecret,
     /// Jido scheme: the three header names (signature, timestamp, event).
-    pub(crate) jido_headers: [HeaderName; 3],
+    jido_headers: [HeaderName; 3],
     /// Jido scheme: signal type → value of the event header.
-    pub(crate) event_types: HashMap<String, String>,
+    event_types: HashMap<String, String>,
 }
 
 impl Signing {
+    /// The secret, which also names the scheme.
+    pub fn secret(&self) -> &WebhookSecret {
+        &self.secret
+    }
+
+    /// The jido scheme's header names: signature, timestamp, event.
+    pub fn jido_headers(&self) -> &[HeaderName; 3] {
+        &self.jido_headers
+    }
+
+    /// What the jido scheme's event header says for a signal of type `ty`: its mapping,
+    /// or the type itself.
+    pub fn event_for<'a>(&'a self, ty: &'a str) -> &'a str {
+        self.event_types.get(ty).map_or(ty, String::as_str)
+    }
+
     /// The headers this scheme sets itself; callers' headers of these names are dropped.
-    pub(crate) fn reserved(&self) -> &[HeaderName] {
-        static STANDARD: [HeaderName; 3] = [
-            crate::sign::WEBHOOK_ID,
-            crate::sign::WEBHOOK_TIMESTAMP,
-            crate::sign::WEBHOOK_SIGNATURE,
-        ];
+    pub fn reserved(&self) -> &[HeaderName] {
+        static STANDARD: [HeaderName; 3] = [WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE];
         match self.secret {
             WebhookSecret::Standard(_) => &STANDARD,
             WebhookSecret::Jido(_) => &self.jido_headers,
         }
+    }
+}
+
+impl fmt::Debug for Signing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signing")
+            .field("scheme", &self.secret.scheme())
+            .field("jido_headers", &self.jido_headers)
+            .field("event_types", &self.event_types.len())
+            .finish()
     }
 }
 
@@ -280,27 +309,40 @@ impl HttpTarget {
         &self.url
     }
 
-    pub(crate) fn method_value(&self) -> HttpMethod {
+    /// The URL as errors and telemetry show it: no userinfo (there is none), query or
+    /// fragment.
+    pub fn redacted_url(&self) -> String {
+        redacted_url(&self.url)
+    }
+
+    /// The method.
+    pub fn method_value(&self) -> HttpMethod {
         self.method
     }
 
-    pub(crate) fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+    /// The extra request headers, in the order given. Their values are the caller's
+    /// (they may hold tokens): Herald never renders them.
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
         &self.headers
     }
 
-    pub(crate) fn timeout_value(&self) -> Duration {
+    /// The time one attempt may take.
+    pub fn timeout_value(&self) -> Duration {
         self.timeout
     }
 
-    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
     }
 
-    pub(crate) fn body_mode(&self) -> BodyMode {
+    /// How the signal travels.
+    pub fn body_mode(&self) -> BodyMode {
         self.body
     }
 
-    pub(crate) fn signing(&self) -> Option<&Signing> {
+    /// How requests are signed: `Some` for a webhook.
+    pub fn signing(&self) -> Option<&Signing> {
         self.signing.as_ref()
     }
 
@@ -555,7 +597,7 @@ fn parse_url(text: &str) -> Result<Url, TargetError> {
 }
 
 /// The URL as telemetry and errors show it: no userinfo, query or fragment.
-pub(crate) fn redacted_url(url: &Url) -> String {
+fn redacted_url(url: &Url) -> String {
     let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
     if let Some(port) = url.port() {
         shown.push_str(&format!(":{port}"));
@@ -609,7 +651,12 @@ impl From<HttpTarget> for Target {
 pub struct Webhook(HttpTarget);
 
 impl Webhook {
-    pub(crate) fn new(url: &str) -> Result<Self, TargetError> {
+    /// A webhook target for `url`, waiting for its secret.
+    ///
+    /// # Errors
+    ///
+    /// As [`HttpTarget::new`].
+    pub fn new(url: &str) -> Result<Self, TargetError> {
         HttpTarget::new(url).map(Self)
     }
 

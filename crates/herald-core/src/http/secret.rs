@@ -3,16 +3,16 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::TargetError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_core::TargetError;
 
 /// A webhook signing secret, which also chooses the signing scheme.
 ///
 /// Its `Debug` output never shows the key, and it has no `Display`.
 ///
 /// ```
-/// use herald_http::WebhookSecret;
+/// use herald_core::http::WebhookSecret;
 ///
 /// let standard = WebhookSecret::standard("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")?;
 /// let jido = WebhookSecret::jido("mysecret")?;
@@ -33,12 +33,6 @@ pub enum WebhookSecret {
 /// Secret key bytes; redacted in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Key(Arc<[u8]>);
-
-impl Key {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,21 +81,11 @@ impl WebhookSecret {
         }
     }
 
-    /// The signature header value for a message: `v1,<base64>` over `id.timestamp.body`
-    /// (Standard Webhooks) or lower-case hex over `timestamp.body` (jido, which ignores
-    /// `id`). Handy for testing a receiver.
-    pub fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
+    /// The key's bytes, for computing a signature (`herald-http` signs and verifies
+    /// with them). Handle with care: never log them.
+    pub fn expose_key(&self) -> &[u8] {
         match self {
-            Self::Standard(key) => {
-                crate::sign::standard_signature(key.bytes(), id, timestamp, body)
-            }
-            Self::Jido(key) => crate::sign::jido_signature(key.bytes(), timestamp, body),
-        }
-    }
-
-    pub(crate) fn key(&self) -> &[u8] {
-        match self {
-            Self::Standard(key) | Self::Jido(key) => key.bytes(),
+            Self::Standard(key) | Self::Jido(key) => &key.0,
         }
     }
 }

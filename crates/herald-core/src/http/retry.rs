@@ -3,7 +3,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime};
 
-use herald_core::TargetError;
+use crate::TargetError;
 
 /// How an `http` or `webhook` target retries: how many attempts, the backoff between
 /// them, and an optional overall deadline.
@@ -15,7 +15,7 @@ use herald_core::TargetError;
 ///
 /// ```
 /// use std::time::Duration;
-/// use herald_http::RetryPolicy;
+/// use herald_core::http::RetryPolicy;
 ///
 /// let policy = RetryPolicy::new(5, Duration::from_millis(200), Duration::from_secs(5))?
 ///     .deadline(Duration::from_secs(30));
@@ -136,7 +136,7 @@ impl RetryPolicy {
 
     /// The wait after failed attempt `attempt` (from 1), given a random number: half the
     /// exponential step plus a random part of the other half, within `[base, max]`.
-    pub(crate) fn backoff(&self, attempt: u32, random: u64) -> Duration {
+    pub fn backoff(&self, attempt: u32, random: u64) -> Duration {
         let step = self
             .base_delay
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
@@ -147,8 +147,9 @@ impl RetryPolicy {
         (half + jitter).clamp(self.base_delay, self.max_delay)
     }
 
-    /// The wait a `Retry-After` value asks for, capped at the max delay.
-    pub(crate) fn retry_after(&self, value: &str, now: SystemTime) -> Option<Duration> {
+    /// The wait a `Retry-After` value (seconds or an HTTP date) asks for, capped at the
+    /// max delay; `None` when it is neither.
+    pub fn retry_after(&self, value: &str, now: SystemTime) -> Option<Duration> {
         let value = value.trim();
         let wait = match value.parse::<u64>() {
             Ok(seconds) => Duration::from_secs(seconds),
@@ -162,7 +163,7 @@ impl RetryPolicy {
 }
 
 /// A random number for jitter, from the standard library's randomly keyed hasher.
-pub(crate) fn random() -> u64 {
+pub fn random() -> u64 {
     std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish()

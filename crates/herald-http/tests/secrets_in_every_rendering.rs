@@ -1,0 +1,175 @@
+//! One redaction rule for every target kind, typed or read from data: planted secrets
+//! (a URL's password, query and fragment, header values, signing secrets) appear in no
+//! rendering — `Debug`, `Display`, `describe()`, errors, captured spans and events.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use actix::prelude::*;
+use herald_core::{Dispatch, ErrorKind, Registry, Target};
+use serde_json::json;
+use support::{closed_port, signal, within};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Log {
+    type Writer = Log;
+    fn make_writer(&'a self) -> Log {
+        self.clone()
+    }
+}
+
+const PLANTED: [&str; 7] = [
+    "PWPLANT",
+    "QUERYPLANT",
+    "FRAGPLANT",
+    "HEADERPLANT",
+    "JIDOPLANT",
+    "c2VjcmV0LWtleS1ieXRlcw",
+    "secret-key-bytes",
+];
+
+fn assert_clean(what: &str, text: &str) {
+    for planted in PLANTED {
+        assert!(
+            !text.contains(planted),
+            "{planted} shown by {what}:\n{text}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn no_rendering_shows_a_planted_secret() {
+    let log = Log::default();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .init();
+
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}/x?token=QUERYPLANT#FRAGPLANT");
+    let from_data = |adapter: &str, secret: Option<&str>| {
+        let mut config = json!({
+            "adapter": adapter,
+            "url": url,
+            "headers": {"x-tenant": "HEADERPLANT", "authorization": "Bearer HEADERPLANT"},
+            "retry": {"max_attempts": 1},
+        });
+        if let Some(secret) = secret {
+            config["secret"] = json!(secret);
+        }
+        config
+    };
+    let mut targets: Vec<Target> = vec![
+        Target::http(&url)
+            .unwrap()
+            .header("x-tenant", "HEADERPLANT")
+            .unwrap()
+            .retry(herald_http::RetryPolicy::none())
+            .into(),
+        Target::webhook(&url)
+            .unwrap()
+            .secret("whsec_c2VjcmV0LWtleS1ieXRlcw==")
+            .unwrap()
+            .retry(herald_http::RetryPolicy::none())
+            .into(),
+        Target::webhook(&url)
+            .unwrap()
+            .jido_secret("JIDOPLANT")
+            .unwrap()
+            .retry(herald_http::RetryPolicy::none())
+            .into(),
+        Target::from_config(from_data("http", None)).unwrap(),
+        Target::from_config(from_data("webhook", Some("whsec_c2VjcmV0LWtleS1ieXRlcw=="))).unwrap(),
+        // Custom adapters' configs stay unchecked until dispatched: field names only.
+        Target::custom("vault", json!({"url": url, "api_key": "JIDOPLANT"})),
+        Target::custom("webhook", from_data("webhook", Some("JIDOPLANT"))),
+        Target::named("nobody").unwrap().into(),
+        Target::pubsub("orders").unwrap().into(),
+        Target::bus("nowhere").unwrap().into(),
+        Target::logger().into(),
+        Target::console().into(),
+        Target::noop(),
+    ];
+    // Every target read from data that is not well formed: errors name fields only.
+    let mut rendered = String::new();
+    for bad in [
+        json!({"adapter": "webhook", "url": "http://u:PWPLANT@h/?q=QUERYPLANT", "secret": "whsec_c2VjcmV0LWtleS1ieXRlcw=="}),
+        json!({"adapter": "webhook", "url": url, "secret": "JIDOPLANT"}),
+        json!({"adapter": "http", "url": url, "headers": {"x-a": "HEADERPLANT\r\n"}}),
+        json!({"adapter": "http", "url": "ftp://u:PWPLANT@h/"}),
+    ] {
+        let error = Target::from_config(bad).unwrap_err();
+        rendered.push_str(&format!("{error} {error:?}\n"));
+    }
+    assert!(Target::http("http://u:PWPLANT@h/").is_err());
+
+    let dispatcher = herald_core::Dispatcher::builder()
+        .registry(Registry::new())
+        .max_concurrency(64);
+    let dispatcher = herald_http::HttpDispatcherExt::with_http(dispatcher).start();
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets.clone())),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    for failure in error.failures() {
+        let kind = failure.error.kind();
+        rendered.push_str(&format!(
+            "{} | {:?} | {} | {kind} | {kind:?}\n",
+            failure.error,
+            failure.error,
+            failure.error.target()
+        ));
+    }
+    rendered.push_str(&format!("{error}\n{error:?}\n{error:#?}\n"));
+    for target in targets.drain(..) {
+        rendered.push_str(&format!("{target:?} {}\n", target.describe()));
+    }
+    // Every kind of error, rendered on its own.
+    for kind in [
+        ErrorKind::HttpStatus {
+            status: 500,
+            body: "body".into(),
+        },
+        ErrorKind::ConnectionRefused,
+        ErrorKind::Protocol("bad".into()),
+        ErrorKind::TooLarge { size: 2, limit: 1 },
+        ErrorKind::Shutdown,
+        ErrorKind::custom("custom"),
+    ] {
+        rendered.push_str(&format!("{kind} {kind:?}\n"));
+    }
+    let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("herald.deliver"),
+        "spans were captured:\n{logged}"
+    );
+    assert_clean("errors and descriptions", &rendered);
+    assert_clean("spans and events", &logged);
+    // Sanity: the targets did fail, and said where (without the secrets).
+    assert!(
+        rendered.contains(&format!("http://127.0.0.1:{port}/x")),
+        "{rendered}"
+    );
+    let _ = System::current();
+}
