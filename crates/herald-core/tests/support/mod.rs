@@ -205,3 +205,10 @@ pub async fn until_count(what: &str, counter: &AtomicUsize, value: usize) {
     })
     .await;
 }
+
+impl Inbox {
+    /// A recipient of a fresh inbox, for calls that need one but deliver nothing.
+    pub fn start_unbound() -> Recipient<SignalMessage> {
+        Inbox::start(Answer::Accept).0.recipient()
+    }
+}
