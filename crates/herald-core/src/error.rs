@@ -95,7 +95,7 @@ impl TargetError {
 pub enum ErrorKind {
     /// The target's options or config are invalid.
     #[error("invalid target: {0}")]
-    InvalidTarget(#[from] TargetError),
+    InvalidTarget(TargetError),
 
     /// The target (a name, a topic) does not exist.
     #[error("not found")]
@@ -193,18 +193,33 @@ pub enum ErrorKind {
         limit: usize,
     },
 
-    /// A custom adapter's own error.
+    /// A custom adapter's own error. Its message is this error's message; what caused
+    /// it is the [`DeliveryError`]'s `source()`.
     #[error("{error}")]
     Custom {
         /// The adapter's error.
-        #[source]
         error: Box<dyn StdError + Send + Sync>,
         /// Whether trying again may succeed.
         retryable: bool,
     },
 }
 
+impl From<TargetError> for ErrorKind {
+    fn from(error: TargetError) -> Self {
+        Self::InvalidTarget(error)
+    }
+}
+
 impl ErrorKind {
+    /// What caused this error, below its own message: for a custom adapter's error,
+    /// that error's own `source()`.
+    fn cause(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Custom { error, .. } => error.source(),
+            _ => None,
+        }
+    }
+
     /// A custom adapter's error that is not worth retrying.
     pub fn custom(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         Self::Custom {
@@ -270,6 +285,9 @@ impl ErrorKind {
 
 /// One target's failed delivery: which adapter, which target (redacted), and why.
 ///
+/// Its message includes the [`ErrorKind`]'s; `source()` goes on below that (a custom
+/// adapter's error's cause), so a chain printer shows each message once.
+///
 /// ```
 /// use herald_core::{DeliveryError, ErrorKind};
 ///
@@ -277,14 +295,31 @@ impl ErrorKind {
 /// assert_eq!(error.to_string(), "pid delivery to pid(sync) failed: receiver is not alive");
 /// assert!(!error.retryable());
 /// ```
-#[derive(Debug, Error)]
-#[error("{adapter} delivery to {target} failed{}: {kind}", Attempts(*attempts))]
+#[derive(Debug)]
 pub struct DeliveryError {
     adapter: Cow<'static, str>,
     target: String,
-    #[source]
     kind: ErrorKind,
     attempts: u32,
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} delivery to {} failed{}: {}",
+            self.adapter,
+            self.target,
+            Attempts(self.attempts),
+            self.kind
+        )
+    }
+}
+
+impl StdError for DeliveryError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.kind.cause()
+    }
 }
 
 /// Writes " after N attempts" when there was more than one.

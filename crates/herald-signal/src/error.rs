@@ -98,11 +98,11 @@ pub enum SignalError {
     },
 
     /// The input is not well-formed JSON, or not a JSON object (array for a batch).
-    #[error("malformed signal json: {source}")]
+    #[error("malformed signal json: {error}")]
     Json {
-        /// What the JSON parser said.
-        #[source]
-        source: serde_json::Error,
+        /// What the JSON parser said (shown in this error's message, so not also its
+        /// `source()`).
+        error: serde_json::Error,
     },
 
     /// The input is larger than the caller's size limit.
@@ -115,13 +115,13 @@ pub enum SignalError {
     },
 
     /// One signal of a batch is invalid.
-    #[error("signal {index} of the batch is invalid: {source}")]
+    #[error("signal {index} of the batch is invalid: {error}")]
     InBatch {
         /// The signal's position in the batch, from 0.
         index: usize,
-        /// What is wrong with it.
-        #[source]
-        source: Box<SignalError>,
+        /// What is wrong with it (shown in this error's message, so not also its
+        /// `source()`).
+        error: Box<SignalError>,
     },
 
     /// [`set_default_source`](crate::set_default_source) was called a second time.

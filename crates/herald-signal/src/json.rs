@@ -38,7 +38,7 @@ impl Signal {
     /// Reads a signal from CloudEvents JSON bytes. See [`Signal::from_json`].
     pub fn from_json_slice(json: &[u8]) -> Result<Self, SignalError> {
         let raw: RawSignal =
-            serde_json::from_slice(json).map_err(|source| SignalError::Json { source })?;
+            serde_json::from_slice(json).map_err(|error| SignalError::Json { error })?;
         raw.into_signal()
     }
 
@@ -73,13 +73,13 @@ impl Signal {
     /// Reads signals from batch JSON bytes. See [`Signal::batch_from_json`].
     pub fn batch_from_json_slice(json: &[u8]) -> Result<Vec<Self>, SignalError> {
         let raws: Vec<RawSignal> =
-            serde_json::from_slice(json).map_err(|source| SignalError::Json { source })?;
+            serde_json::from_slice(json).map_err(|error| SignalError::Json { error })?;
         raws.into_iter()
             .enumerate()
             .map(|(index, raw)| {
-                raw.into_signal().map_err(|source| SignalError::InBatch {
+                raw.into_signal().map_err(|error| SignalError::InBatch {
                     index,
-                    source: Box::new(source),
+                    error: Box::new(error),
                 })
             })
             .collect()

@@ -87,9 +87,9 @@ fn batches_read_and_write_as_arrays() {
 
     let bad = r#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"id":"2"}]"#;
     match Signal::batch_from_json(bad).unwrap_err() {
-        SignalError::InBatch { index, source } => {
+        SignalError::InBatch { index, error } => {
             assert_eq!(index, 1);
-            assert!(matches!(*source, SignalError::MissingAttribute { .. }));
+            assert!(matches!(*error, SignalError::MissingAttribute { .. }));
         }
         other => panic!("expected InBatch, got {other:?}"),
     }

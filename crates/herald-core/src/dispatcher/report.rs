@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use thiserror::Error;
-
 use crate::{DeliveryError, Outcome};
 
 /// Every target succeeded: their outcomes, in target order.
@@ -33,15 +31,26 @@ impl DispatchReport {
     }
 }
 
-/// One failed target of a dispatch.
-#[derive(Debug, Error)]
-#[error("target {index}: {error}")]
+/// One failed target of a dispatch. Its message includes the [`DeliveryError`]'s, and
+/// `source()` goes on below that.
+#[derive(Debug)]
 pub struct TargetFailure {
     /// The target's position in the dispatch, from 0.
     pub index: usize,
     /// What went wrong.
-    #[source]
     pub error: DeliveryError,
+}
+
+impl fmt::Display for TargetFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "target {}: {}", self.index, self.error)
+    }
+}
+
+impl std::error::Error for TargetFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
 }
 
 /// At least one target failed. Holds **every** failure, sorted by target index, and
@@ -125,8 +134,9 @@ impl fmt::Display for DispatchError {
 }
 
 impl std::error::Error for DispatchError {
+    /// Below the first failure, which this error's message already shows.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(self.first())
+        self.first().error.source()
     }
 }
 
