@@ -40,8 +40,8 @@ pub use herald_signal::{
 // Dispatching.
 pub use herald_core::{
     AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
-    DispatchResult, Dispatcher, DispatcherBuilder, Overload, Shutdown, Stats, StatsSnapshot,
-    TargetFailure,
+    DispatchResult, DispatchResultExt, Dispatcher, DispatcherBuilder, Overload, Shutdown, Stats,
+    StatsSnapshot, TargetFailure,
 };
 
 // Targets and the adapters behind them.
@@ -68,8 +68,8 @@ pub use herald_http as http;
 /// The names most applications need: `use herald::prelude::*;`.
 pub mod prelude {
     pub use herald_core::{
-        Bus, Dispatch, DispatchExt, Dispatcher, PubSub, Registry, Rejection, Shutdown,
-        SignalMessage, Subscribe, Target,
+        Bus, Dispatch, DispatchExt, DispatchResultExt, Dispatcher, PubSub, Registry, Rejection,
+        Shutdown, SignalMessage, Subscribe, Target,
     };
     #[cfg(feature = "http")]
     pub use herald_http::HttpDispatcherExt;
@@ -79,3 +79,7 @@ pub mod prelude {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+#[doc = include_str!("../docs/HTTP.md")]
+#[cfg(all(doctest, feature = "http"))]
+pub struct HttpGuideDoctests;

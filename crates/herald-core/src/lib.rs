@@ -78,8 +78,8 @@ pub use bus::{
 pub use caller::ActorId;
 pub use dispatcher::{
     AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
-    DispatchResponse, DispatchResult, Dispatcher, DispatcherBuilder, Overload, Shutdown, Stats,
-    StatsSnapshot, TargetFailure,
+    DispatchResponse, DispatchResult, DispatchResultExt, Dispatcher, DispatcherBuilder, Overload,
+    Shutdown, Stats, StatsSnapshot, TargetFailure,
 };
 pub use error::{DeliveryError, ErrorKind, TargetError};
 pub use message::{Rejection, SignalMessage};

@@ -164,3 +164,39 @@ async fn typed_options_for_another_adapter_are_an_invalid_target() {
         "{message}"
     );
 }
+
+#[actix_rt::test]
+async fn results_walk_every_target_once_in_order() {
+    use herald_core::DispatchResultExt;
+    let probe = support::Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .start();
+    let ok = || Target::custom("probe", json!({}));
+    let fail = || Target::custom("probe", json!({"fail": true}));
+    for (targets, failed) in [
+        (vec![ok(), ok(), ok()], vec![]),
+        (
+            vec![fail(), ok(), fail(), ok(), ok(), fail()],
+            vec![0, 2, 5],
+        ),
+        (vec![fail(), fail()], vec![0, 1]),
+        (vec![], vec![]),
+    ] {
+        let total = targets.len();
+        let result = within(
+            "dispatch",
+            dispatcher.send(Dispatch::new(signal(), targets)),
+        )
+        .await
+        .unwrap();
+        let walked: Vec<(usize, bool)> = result
+            .results()
+            .map(|(index, result)| (index, result.is_err()))
+            .collect();
+        let expected: Vec<(usize, bool)> = (0..total)
+            .map(|index| (index, failed.contains(&index)))
+            .collect();
+        assert_eq!(walked, expected);
+    }
+}

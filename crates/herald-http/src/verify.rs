@@ -38,14 +38,23 @@ pub enum VerifyError {
     SignatureMismatch,
 }
 
-/// Read access to request headers, by case-insensitive name; implemented for awc's and
-/// actix-web's `HeaderMap`, string-pair slices and maps.
+/// Read access to request headers, by case-insensitive name; implemented for
+/// actix-web's and awc's `HeaderMap`, the `http` crate's `HeaderMap` (axum, hyper),
+/// string-pair slices and maps.
 pub trait HeaderLookup {
     /// The value of header `name` (lower-case), if present and text.
     fn header(&self, name: &str) -> Option<&str>;
 }
 
+/// actix-web's and awc's request and response headers.
 impl HeaderLookup for awc::http::header::HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// The `http` crate's headers (1.x): what axum, hyper and tower hand a receiver.
+impl HeaderLookup for http::HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|value| value.to_str().ok())
     }

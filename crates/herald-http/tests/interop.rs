@@ -121,9 +121,17 @@ async fn standard_webhooks_signatures_verify_with_the_official_crate() {
             .starts_with("v1,")
     );
 
-    // And Herald's own verify.
+    // And Herald's own verify, from the recorded pairs and from an `http::HeaderMap`
+    // (what axum and hyper hand a receiver) built from the real request.
     let secret = WebhookSecret::standard(SECRET).unwrap();
     verify(&request.headers, &request.body, &secret, DEFAULT_TOLERANCE).unwrap();
+    verify(
+        &http_headers(request),
+        &request.body,
+        &secret,
+        DEFAULT_TOLERANCE,
+    )
+    .unwrap();
 }
 
 #[actix_rt::test]

@@ -25,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 pub use builder::{DispatcherBuilder, Overload};
 pub use dispatch::{Dispatch, DispatchExt, DispatchHandle};
 pub use lifecycle::Shutdown;
-pub use report::{DispatchError, DispatchReport, DispatchResult, TargetFailure};
+pub use report::{DispatchError, DispatchReport, DispatchResult, DispatchResultExt, TargetFailure};
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::adapter::AdapterPool;

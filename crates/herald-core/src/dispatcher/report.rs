@@ -29,6 +29,14 @@ impl DispatchReport {
     pub fn is_empty(&self) -> bool {
         self.outcomes.is_empty()
     }
+
+    /// Every target's result, in target order: `(index, Ok(outcome))` for each, as
+    /// [`DispatchError::results`] gives them when some failed.
+    pub fn results(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (usize, Result<&Outcome, &DeliveryError>)> {
+        self.outcomes.iter().map(Ok).enumerate()
+    }
 }
 
 /// One failed target of a dispatch. Its message includes the [`DeliveryError`]'s, and
@@ -119,6 +127,41 @@ impl DispatchError {
     pub fn total(&self) -> usize {
         self.failures.len() + self.delivered.len()
     }
+
+    /// Every target's result, in target order, each index once: the outcome of those
+    /// that succeeded and the error of those that failed.
+    ///
+    /// ```
+    /// # use herald_core::DispatchError;
+    /// fn print(error: &DispatchError) {
+    ///     for (index, result) in error.results() {
+    ///         match result {
+    ///             Ok(outcome) => println!("target {index}: {outcome:?}"),
+    ///             Err(error) => println!("target {index}: {error}"),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn results(&self) -> impl Iterator<Item = (usize, Result<&Outcome, &DeliveryError>)> {
+        let mut delivered = self.delivered.iter().peekable();
+        let mut failures = self.failures.iter().peekable();
+        std::iter::from_fn(move || {
+            // Both lists are sorted by index: merge them.
+            let take_delivered = match (delivered.peek(), failures.peek()) {
+                (Some((d, _)), Some(f)) => *d < f.index,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return None,
+            };
+            if take_delivered {
+                delivered
+                    .next()
+                    .map(|(index, outcome)| (*index, Ok(outcome)))
+            } else {
+                failures.next().map(|f| (f.index, Err(&f.error)))
+            }
+        })
+    }
 }
 
 impl fmt::Display for DispatchError {
@@ -142,6 +185,22 @@ impl std::error::Error for DispatchError {
 
 /// The answer to a [`Dispatch`](crate::Dispatch).
 pub type DispatchResult = Result<DispatchReport, DispatchError>;
+
+/// Walking a [`DispatchResult`] target by target, whichever way it went.
+pub trait DispatchResultExt {
+    /// Every target's result, in target order, each index once (see
+    /// [`DispatchReport::results`] and [`DispatchError::results`]).
+    fn results(&self) -> Box<dyn Iterator<Item = (usize, Result<&Outcome, &DeliveryError>)> + '_>;
+}
+
+impl DispatchResultExt for DispatchResult {
+    fn results(&self) -> Box<dyn Iterator<Item = (usize, Result<&Outcome, &DeliveryError>)> + '_> {
+        match self {
+            Ok(report) => Box::new(report.results()),
+            Err(error) => Box::new(error.results()),
+        }
+    }
+}
 
 /// Turns per-target results (every slot filled) into the dispatch's answer.
 pub(crate) fn conclude(results: Vec<Option<Result<Outcome, DeliveryError>>>) -> DispatchResult {
