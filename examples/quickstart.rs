@@ -104,19 +104,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .data(json!({"name": "Ada", "password": "never printed"}))
         .build()?;
 
-    let targets: Vec<Target> = vec![
-        Target::pid(greeter.clone().recipient()).sync().into(),
-        Target::named("greeter")?.sync().into(),
-        Target::pubsub("users")?.into(),
-        Target::bus("main")?.into(),
-        Target::logger().into(),
-        Target::console().into(),
-        Target::noop(),
-        Target::custom("shout", json!({})),
-    ];
-    let names: Vec<String> = targets.iter().map(|t| t.describe().to_string()).collect();
+    // Eight targets of different kinds, each as its constructor leaves it.
+    let dispatch = Dispatch::new(
+        signal,
+        (
+            Target::pid(greeter.clone().recipient()).sync(),
+            Target::named("greeter")?.sync(),
+            Target::pubsub("users")?,
+            Target::bus("main")?,
+            Target::logger(),
+            Target::console(),
+            Target::noop(),
+            Target::custom("shout", json!({})),
+        ),
+    );
+    let names: Vec<String> = dispatch
+        .targets()
+        .iter()
+        .map(|t| t.describe().to_string())
+        .collect();
 
-    let report = dispatcher.send(Dispatch::new(signal, targets)).await??;
+    let report = dispatcher.send(dispatch).await??;
 
     // The bus hands its subscribers' deliveries to the dispatcher as a dispatch of
     // their own; wait until the dispatcher has nothing in flight.

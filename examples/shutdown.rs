@@ -44,14 +44,14 @@ impl Handler<SignalMessage> for Slow {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dispatcher = Dispatcher::builder().start();
     let slow = Slow.start();
-    let target: Target = Target::pid(slow.recipient()).sync().into();
+    let target = Target::pid(slow.recipient()).sync();
 
     let ticker = {
         let dispatcher = dispatcher.clone();
         actix_rt::spawn(async move {
             for n in 0.. {
                 let signal = Signal::new("tick", json!({ "n": n })).expect("a valid signal");
-                let dispatch = Dispatch::new(signal, [target.clone(), Target::noop()]);
+                let dispatch = Dispatch::new(signal, (target.clone(), Target::noop()));
                 let handle = dispatcher.dispatch_async(dispatch);
                 actix_rt::spawn(async move {
                     if let Err(error) = handle.await {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
-use herald::http::{DEFAULT_TOLERANCE, RetryPolicy, WebhookSecret, verify};
+use herald::http::{DEFAULT_TOLERANCE, HttpTarget, RetryPolicy, WebhookSecret, verify};
 use herald::prelude::*;
 use serde_json::json;
 
@@ -70,31 +70,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let dispatcher = Dispatcher::builder().with_http().start();
     let retry = RetryPolicy::new(3, Duration::from_millis(50), Duration::from_secs(1))?;
-    let targets: Vec<(&str, Target)> = vec![
+    let targets: Vec<(&str, HttpTarget)> = vec![
         (
             "standard",
-            Target::webhook(&format!("{base}/standard"))?
-                .secret(STANDARD_SECRET)?
-                .into(),
+            Target::webhook(&format!("{base}/standard"))?.secret(STANDARD_SECRET)?,
         ),
         (
             "jido",
-            Target::webhook(&format!("{base}/jido"))?
-                .jido_secret(JIDO_SECRET)?
-                .into(),
+            Target::webhook(&format!("{base}/jido"))?.jido_secret(JIDO_SECRET)?,
         ),
         (
             "flaky",
             Target::webhook(&format!("{base}/flaky"))?
                 .secret(STANDARD_SECRET)?
-                .retry(retry)
-                .into(),
+                .retry(retry),
         ),
         (
             "wrong key",
             Target::webhook(&format!("{base}/standard"))?
-                .secret("whsec_d3JvbmcgLSBub3QgdGhlIHNoYXJlZCBzZWNyZXQ=")?
-                .into(),
+                .secret("whsec_d3JvbmcgLSBub3QgdGhlIHNoYXJlZCBzZWNyZXQ=")?,
         ),
     ];
     let signal = Arc::new(

@@ -10,7 +10,7 @@
 //! let dispatcher = Dispatcher::builder().start();
 //! let signal = Signal::new("user.created", serde_json::json!({"id": 42}))?;
 //! let report = dispatcher
-//!     .send(Dispatch::new(signal, [Target::logger().into(), Target::noop()]))
+//!     .send(Dispatch::new(signal, (Target::logger(), Target::noop())))
 //!     .await??;
 //! assert_eq!(report.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

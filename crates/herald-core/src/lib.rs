@@ -25,7 +25,7 @@
 //! let audit = Audit.start();
 //! let signal = Signal::new("user.created", serde_json::json!({"id": 42})).unwrap();
 //! let report = dispatcher
-//!     .send(Dispatch::new(signal, [Target::pid(audit.recipient()).sync().into(), Target::noop()]))
+//!     .send(Dispatch::new(signal, (Target::pid(audit.recipient()).sync(), Target::noop())))
 //!     .await
 //!     .unwrap()
 //!     .unwrap();
@@ -86,4 +86,4 @@ pub use message::{Rejection, SignalMessage};
 pub use outcome::Outcome;
 pub use pubsub::{PubSub, PubSubError};
 pub use registry::{Registry, RegistryError};
-pub use target::{Target, TargetOptions};
+pub use target::{IntoTargets, Target, TargetOptions};

@@ -18,10 +18,10 @@ fn typed(ty: &str) -> herald_signal::Signal {
     herald_signal::Signal::new(ty, json!({})).unwrap()
 }
 
-async fn subscribe<T: Into<Target>>(
+async fn subscribe(
     bus: &Addr<Bus>,
     pattern: &str,
-    targets: impl IntoIterator<Item = T>,
+    targets: impl herald_core::IntoTargets,
 ) -> herald_core::SubscriptionId {
     let subscription = Subscribe::new(pattern, targets).unwrap();
     within("subscribe", bus.send(subscription)).await.unwrap()

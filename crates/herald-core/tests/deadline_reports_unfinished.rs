@@ -60,7 +60,7 @@ async fn targets_never_started_before_the_deadline_are_reported_too() {
         .max_concurrency(1)
         .adapter("probe", probe.factory())
         .start();
-    let targets = (0..5).map(|_| Target::custom("probe", json!({"delay_ms": 60})));
+    let targets = vec![Target::custom("probe", json!({"delay_ms": 60})); 5];
     let dispatch = Dispatch::new(signal(), targets).deadline(Duration::from_millis(100));
     let error = within("dispatch", dispatcher.send(dispatch))
         .await

@@ -14,7 +14,7 @@ use tracing::Span;
 pub use pattern::{Pattern, PatternError, PatternSet};
 
 use crate::dispatcher::{Admission, Detached};
-use crate::{Dispatch, Dispatcher, Target};
+use crate::{Dispatch, Dispatcher, IntoTargets, Target};
 
 /// Identifies one subscription on one bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -104,13 +104,10 @@ impl Subscribe {
     /// # Errors
     ///
     /// A [`PatternError`] for an invalid pattern.
-    pub fn new<T: Into<Target>>(
-        pattern: &str,
-        targets: impl IntoIterator<Item = T>,
-    ) -> Result<Self, PatternError> {
+    pub fn new(pattern: &str, targets: impl IntoTargets) -> Result<Self, PatternError> {
         Ok(Self {
             pattern: Pattern::parse(pattern)?,
-            targets: targets.into_iter().map(Into::into).collect(),
+            targets: targets.into_targets(),
         })
     }
 }

@@ -15,7 +15,7 @@ use tracing::Span;
 use super::report::{DispatchReport, DispatchResult, conclude};
 use super::{Admission, Dispatcher};
 use crate::time::deadline_after;
-use crate::{ActorId, ErrorKind, Target};
+use crate::{ActorId, ErrorKind, IntoTargets, Target};
 
 /// Deliver one signal to one or many targets: the message a [`Dispatcher`] handles.
 ///
@@ -56,14 +56,12 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
-    /// A dispatch of `signal` to `targets`.
-    pub fn new<T: Into<Target>>(
-        signal: impl Into<Arc<Signal>>,
-        targets: impl IntoIterator<Item = T>,
-    ) -> Self {
+    /// A dispatch of `signal` to `targets`: an array or `Vec` of one kind, or a tuple
+    /// mixing kinds (see [`IntoTargets`]).
+    pub fn new(signal: impl Into<Arc<Signal>>, targets: impl IntoTargets) -> Self {
         Self {
             signal: signal.into(),
-            targets: targets.into_iter().map(Into::into).collect(),
+            targets: targets.into_targets(),
             max_concurrency: None,
             deadline: None,
             caller: None,

@@ -1,6 +1,7 @@
 //! Where a signal goes: an adapter name and that adapter's options.
 
 mod config;
+mod list;
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 pub(crate) use config::Fields;
+pub use list::IntoTargets;
 
 use crate::adapters::{
     BusTarget, ConsoleTarget, LoggerTarget, NamedTarget, NoopTarget, PidTarget, PubSubTarget,
