@@ -1,5 +1,7 @@
 //! Targets described as data: JSON and TOML, with errors that name the field.
 
+mod support;
+
 use herald_core::{LogLevel, LoggerTarget, Target, TargetError};
 use serde_json::json;
 
@@ -162,4 +164,100 @@ fn durations_have_upper_bounds() {
         [Target::noop()],
     )
     .deadline(std::time::Duration::MAX);
+}
+
+mod as_data {
+    use herald_core::{Secrets, Target};
+    use serde_json::json;
+
+    fn every_kind() -> Vec<Target> {
+        vec![
+            Target::logger()
+                .level(herald_core::LogLevel::Warn)
+                .format(herald_core::LogFormat::Line)
+                .max_data_bytes(100)
+                .into(),
+            Target::console().include_data(false).into(),
+            Target::noop(),
+            Target::named("audit").unwrap().sync().into(),
+            Target::pubsub("orders")
+                .unwrap()
+                .best_effort()
+                .require_subscribers(true)
+                .into(),
+            Target::bus("main").unwrap().into(),
+            Target::http("https://example.com/p?token=QUERYSECRET")
+                .unwrap()
+                .method(herald_core::http::HttpMethod::Put)
+                .header("x-tenant", "HEADERSECRET")
+                .unwrap()
+                .body(herald_core::http::BodyMode::Binary)
+                .into(),
+            Target::webhook("https://example.com/h")
+                .unwrap()
+                .secret("whsec_c2VjcmV0LWtleS1ieXRlcw==")
+                .unwrap()
+                .into(),
+            Target::webhook("https://example.com/j")
+                .unwrap()
+                .jido_secret("JIDOSECRET")
+                .unwrap()
+                .jido_headers("x-sig", "x-ts", "x-ev")
+                .unwrap()
+                .event_type("user.created", "created")
+                .unwrap()
+                .into(),
+            Target::custom(
+                "slack",
+                json!({"channel": "#ops", "api_token": "TOKENSECRET"}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_json_and_toml_with_its_secrets() {
+        for target in every_kind() {
+            let config = target.to_config(Secrets::Include).unwrap();
+            let from_json: Target =
+                serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+            assert_eq!(from_json.to_config(Secrets::Include).unwrap(), config);
+            let text = toml::to_string(&config).unwrap();
+            let from_toml: Target = toml::from_str(&text).unwrap();
+            assert_eq!(
+                from_toml.to_config(Secrets::Include).unwrap(),
+                config,
+                "{text}"
+            );
+            assert_eq!(
+                from_toml.describe().to_string(),
+                target.describe().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn serialize_redacts_every_secret() {
+        for target in every_kind() {
+            let json = serde_json::to_string(&target).unwrap();
+            let toml = toml::to_string(&target).unwrap();
+            for secret in [
+                "QUERYSECRET",
+                "HEADERSECRET",
+                "c2VjcmV0LWtleS1ieXRlcw",
+                "JIDOSECRET",
+                "TOKENSECRET",
+            ] {
+                assert!(!json.contains(secret), "{json}");
+                assert!(!toml.contains(secret), "{toml}");
+            }
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_pid_target_is_not_data() {
+        let (inbox, _) = super::support::Inbox::start(super::support::Answer::Accept);
+        let target: Target = Target::pid(inbox.recipient()).into();
+        assert!(target.to_config(Secrets::Include).is_err());
+        assert!(serde_json::to_string(&target).is_err());
+    }
 }

@@ -53,6 +53,13 @@ impl TargetOptions for BusTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "bus({})", self.bus)
     }
+
+    fn to_config(&self, _: crate::Secrets) -> Option<serde_json::Map<String, serde_json::Value>> {
+        Some(serde_json::Map::from_iter([(
+            "bus".to_owned(),
+            self.bus.clone().into(),
+        )]))
+    }
 }
 
 impl From<BusTarget> for Target {

@@ -58,6 +58,10 @@ impl TargetOptions for ConsoleTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("console")
     }
+
+    fn to_config(&self, _: crate::Secrets) -> Option<serde_json::Map<String, serde_json::Value>> {
+        Some(self.data.to_config())
+    }
 }
 
 impl From<ConsoleTarget> for Target {

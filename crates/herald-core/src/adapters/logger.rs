@@ -103,6 +103,16 @@ impl LoggerTarget {
 
     super::data_setters!();
 
+    /// The event level.
+    pub fn level_value(&self) -> LogLevel {
+        self.level
+    }
+
+    /// The event shape.
+    pub fn format_value(&self) -> LogFormat {
+        self.format
+    }
+
     pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
         let default = Self::default();
         let target = Self {
@@ -122,6 +132,17 @@ impl LoggerTarget {
 impl TargetOptions for LoggerTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "logger({})", self.level.as_str())
+    }
+
+    fn to_config(&self, _: crate::Secrets) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let mut config = self.data.to_config();
+        config.insert("level".to_owned(), self.level.as_str().into());
+        let format = LogFormat::CHOICES
+            .iter()
+            .find(|(_, format)| *format == self.format)
+            .map_or("structured", |(name, _)| name);
+        config.insert("format".to_owned(), format.into());
+        Some(config)
     }
 }
 

@@ -15,6 +15,16 @@ macro_rules! data_setters {
             self.data.max_bytes = bytes;
             self
         }
+
+        /// Whether the data is shown.
+        pub fn includes_data(&self) -> bool {
+            self.data.include
+        }
+
+        /// The cap on shown data, in bytes.
+        pub fn max_data_bytes_value(&self) -> usize {
+            self.data.max_bytes
+        }
     };
 }
 use data_setters;
@@ -68,6 +78,14 @@ impl DataView {
             include: fields.bool("include_data")?.unwrap_or(default.include),
             max_bytes: fields.usize("max_data_bytes")?.unwrap_or(default.max_bytes),
         })
+    }
+
+    /// The config fields this writes.
+    pub(crate) fn to_config(self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::from_iter([
+            ("include_data".to_owned(), self.include.into()),
+            ("max_data_bytes".to_owned(), self.max_bytes.into()),
+        ])
     }
 
     /// The data as shown, or `None` when data is left out.

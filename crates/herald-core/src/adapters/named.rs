@@ -82,6 +82,17 @@ impl TargetOptions for NamedTarget {
             ),
         }
     }
+
+    fn to_config(&self, _: crate::Secrets) -> Option<serde_json::Map<String, serde_json::Value>> {
+        Some(serde_json::Map::from_iter([
+            ("name".to_owned(), self.name.clone().into()),
+            ("mode".to_owned(), self.mode.as_str().into()),
+            (
+                "timeout_ms".to_owned(),
+                (self.timeout.as_millis() as u64).into(),
+            ),
+        ]))
+    }
 }
 
 impl From<NamedTarget> for Target {

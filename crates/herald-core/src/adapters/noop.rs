@@ -18,6 +18,10 @@ impl TargetOptions for NoopTarget {
     fn describe(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("noop")
     }
+
+    fn to_config(&self, _: crate::Secrets) -> Option<serde_json::Map<String, serde_json::Value>> {
+        Some(serde_json::Map::new())
+    }
 }
 
 impl From<NoopTarget> for Target {

@@ -111,6 +111,21 @@ impl TargetOptions for PubSubTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "pubsub({})", self.topic)
     }
+
+    fn to_config(&self, _: crate::Secrets) -> Option<serde_json::Map<String, serde_json::Value>> {
+        Some(serde_json::Map::from_iter([
+            ("topic".to_owned(), self.topic.clone().into()),
+            (
+                "require_subscribers".to_owned(),
+                self.require_subscribers.into(),
+            ),
+            ("mode".to_owned(), self.mode.as_str().into()),
+            (
+                "timeout_ms".to_owned(),
+                (self.timeout.as_millis() as u64).into(),
+            ),
+        ]))
+    }
 }
 
 impl From<PubSubTarget> for Target {

@@ -81,6 +81,14 @@ impl WebhookSecret {
         }
     }
 
+    /// The secret as it is written: `whsec_<base64>` or the jido text.
+    pub(crate) fn to_text(&self) -> String {
+        match self {
+            Self::Standard(key) => format!("whsec_{}", STANDARD.encode(&key.0)),
+            Self::Jido(key) => String::from_utf8_lossy(&key.0).into_owned(),
+        }
+    }
+
     /// The key's bytes, for computing a signature (`herald-http` signs and verifies
     /// with them). Handle with care: never log them.
     pub fn expose_key(&self) -> &[u8] {

@@ -15,7 +15,7 @@ use super::names::{
     X_WEBHOOK_TIMESTAMP,
 };
 use super::{RetryPolicy, WebhookSecret};
-use crate::{Target, TargetError, TargetOptions};
+use crate::{Secrets, Target, TargetError, TargetOptions};
 
 /// The HTTP methods a delivery may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -430,6 +430,23 @@ impl HttpTarget {
                     target = target.event_type(&ty, &event)?;
                 }
             }
+            if let Some(names) = fields.0.remove("jido_headers") {
+                let names: Option<Vec<&str>> = match &names {
+                    Value::Array(items) => items.iter().map(Value::as_str).collect(),
+                    _ => None,
+                };
+                match names.as_deref() {
+                    Some([signature, timestamp, event]) => {
+                        target = target.jido_headers(signature, timestamp, event)?;
+                    }
+                    _ => {
+                        return Err(TargetError::invalid_field(
+                            "jido_headers",
+                            "must be three header names: signature, timestamp, event",
+                        ));
+                    }
+                }
+            }
         }
         fields.finish(webhook)?;
         Ok(target)
@@ -563,7 +580,7 @@ impl Config {
     fn finish(self, webhook: bool) -> Result<(), TargetError> {
         let mut expected = vec!["url", "method", "headers", "timeout_ms", "body", "retry"];
         if webhook {
-            expected.extend(["secret", "scheme", "event_types"]);
+            expected.extend(["secret", "scheme", "event_types", "jido_headers"]);
         }
         match self.0.into_iter().next() {
             None => Ok(()),
@@ -631,6 +648,76 @@ impl TargetOptions for HttpTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&redacted_url(&self.url))
     }
+
+    fn to_config(&self, secrets: Secrets) -> Option<Map<String, Value>> {
+        let url = match secrets {
+            Secrets::Include => self.url.to_string(),
+            _ => redacted_url(&self.url),
+        };
+        let method = match self.method {
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            _ => "POST",
+        };
+        let headers: Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    secrets.show(value.to_str().unwrap_or_default()),
+                )
+            })
+            .collect();
+        let mut retry = Map::from_iter([
+            ("max_attempts".to_owned(), self.retry.max_attempts().into()),
+            ("base_delay_ms".to_owned(), millis(self.retry.base_delay())),
+            ("max_delay_ms".to_owned(), millis(self.retry.max_delay())),
+        ]);
+        if let Some(deadline) = self.retry.overall_deadline() {
+            retry.insert("deadline_ms".to_owned(), millis(deadline));
+        }
+        let mut config = Map::from_iter([
+            ("url".to_owned(), url.into()),
+            ("method".to_owned(), method.into()),
+            ("headers".to_owned(), headers.into()),
+            ("timeout_ms".to_owned(), millis(self.timeout)),
+            (
+                "body".to_owned(),
+                match self.body {
+                    BodyMode::Binary => "binary",
+                    _ => "structured",
+                }
+                .into(),
+            ),
+            ("retry".to_owned(), retry.into()),
+        ]);
+        if let Some(signing) = &self.signing {
+            config.insert("secret".to_owned(), secrets.show(&signing.secret.to_text()));
+            config.insert("scheme".to_owned(), signing.secret.scheme().into());
+            if let WebhookSecret::Jido(_) = signing.secret {
+                let names: Vec<Value> = signing
+                    .jido_headers
+                    .iter()
+                    .map(|name| name.as_str().into())
+                    .collect();
+                config.insert("jido_headers".to_owned(), names.into());
+                let types: Map<String, Value> = signing
+                    .event_types
+                    .iter()
+                    .map(|(ty, event)| (ty.clone(), event.clone().into()))
+                    .collect();
+                config.insert("event_types".to_owned(), types.into());
+            }
+        }
+        Some(config)
+    }
+}
+
+fn millis(duration: Duration) -> Value {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .into()
 }
 
 impl From<HttpTarget> for Target {

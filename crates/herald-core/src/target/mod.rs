@@ -10,8 +10,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use actix::Recipient;
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 pub(crate) use config::Fields;
 pub use list::IntoTargets;
@@ -20,6 +20,7 @@ use crate::adapters::{
     BusTarget, ConsoleTarget, LoggerTarget, NamedTarget, NoopTarget, PidTarget, PubSubTarget,
 };
 use crate::error::DisplayFn;
+use crate::redact;
 use crate::text::Escaped;
 use crate::{DeliveryError, ErrorKind, SignalMessage, TargetError};
 
@@ -39,6 +40,38 @@ pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
     /// Writes a short, redacted description of the target. Default is `Debug`.
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
+    }
+
+    /// The options as config fields (without `adapter`), what the adapter's config
+    /// reader takes back; secret values written only with [`Secrets::Include`]. Default
+    /// is `None`: the target cannot be described as data (a `pid` holds an address).
+    fn to_config(&self, secrets: Secrets) -> Option<Map<String, Value>> {
+        let _ = secrets;
+        None
+    }
+}
+
+/// Whether a target written as data carries its secrets: signing secrets, header
+/// values, a URL's query and fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Secrets {
+    /// Replace them with `[REDACTED]` (the URL loses its query and fragment): safe to
+    /// log or show, not to read back as a working target. The default, and what
+    /// `Serialize` writes.
+    #[default]
+    Redact,
+    /// Write them as they are, to store a target and read it back.
+    Include,
+}
+
+impl Secrets {
+    /// `value`, or `[REDACTED]`.
+    pub fn show(self, value: &str) -> Value {
+        match self {
+            Self::Include => Value::String(value.to_owned()),
+            Self::Redact => Value::String(crate::redact::REDACTED.to_owned()),
+        }
     }
 }
 
@@ -258,6 +291,67 @@ fn describe_config(f: &mut fmt::Formatter<'_>, adapter: &str, config: &Value) ->
         }
     }
     f.write_str("}")
+}
+
+impl Target {
+    /// The target as data: `{"adapter": …, …its options}`, what
+    /// [`from_config`](Self::from_config) reads back (secrets included only with
+    /// [`Secrets::Include`]). A custom target's raw config is written as it was given,
+    /// with values under sensitive keys redacted unless secrets are included.
+    ///
+    /// ```
+    /// use herald_core::{Secrets, Target};
+    ///
+    /// let target: Target = Target::named("audit")?.sync().into();
+    /// let config = target.to_config(Secrets::Redact)?;
+    /// assert_eq!(config["adapter"], "named");
+    /// assert_eq!(Target::from_config(config)?.describe().to_string(), target.describe().to_string());
+    /// # Ok::<(), herald_core::TargetError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TargetError::NotConfigurable`] for a target that cannot be data (`pid`).
+    pub fn to_config(&self, secrets: Secrets) -> Result<Value, TargetError> {
+        let mut map = match &self.options {
+            Options::Typed(options) => {
+                options
+                    .to_config(secrets)
+                    .ok_or_else(|| TargetError::NotConfigurable {
+                        adapter: self.adapter.to_string(),
+                    })?
+            }
+            Options::Config(config) => match (&**config, secrets) {
+                (Value::Object(map), Secrets::Include) => map.clone(),
+                (Value::Object(map), Secrets::Redact) => map
+                    .iter()
+                    .map(|(key, value)| {
+                        let value = if redact::is_sensitive(key) {
+                            secrets.show("")
+                        } else {
+                            value.clone()
+                        };
+                        (key.clone(), value)
+                    })
+                    .collect(),
+                _ => Map::new(),
+            },
+        };
+        map.insert(
+            "adapter".to_owned(),
+            Value::String(self.adapter.to_string()),
+        );
+        Ok(Value::Object(map))
+    }
+}
+
+/// Writes the target as data with its secrets redacted (see [`Target::to_config`]).
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_config(Secrets::Redact)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
 }
 
 impl fmt::Debug for Target {
