@@ -39,16 +39,16 @@ pub use herald_signal::{
 
 // Dispatching.
 pub use herald_core::{
-    AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
-    DispatchResult, DispatchResultExt, Dispatcher, DispatcherBuilder, Overload, Shutdown, Stats,
-    StatsSnapshot, TargetFailure,
+    AdapterStats, CheckTargets, Dispatch, DispatchError, DispatchExt, DispatchHandle,
+    DispatchReport, DispatchResult, DispatchResultExt, Dispatcher, DispatcherBuilder, Overload,
+    Shutdown, Stats, StatsSnapshot, TargetFailure,
 };
 
 // Targets and the adapters behind them.
 pub use herald_core::{
-    ActorId, Adapter, BusTarget, ConsoleTarget, Delivery, LogFormat, LogLevel, LoggerTarget, Mode,
-    NamedTarget, Outcome, PidTarget, Placement, PubSubTarget, Rejection, SignalMessage, Target,
-    TargetOptions,
+    ActorId, Adapter, BusTarget, ConsoleTarget, Delivery, IntoTargets, LogFormat, LogLevel,
+    LoggerTarget, Mode, NamedTarget, Outcome, PidTarget, Placement, PubSubTarget, Rejection,
+    Secrets, SignalMessage, Target, TargetOptions, TargetProblem,
 };
 
 // In-process routing: named actors, topics, the pattern-routed bus.

@@ -77,9 +77,9 @@ pub use bus::{
 };
 pub use caller::ActorId;
 pub use dispatcher::{
-    AdapterStats, Dispatch, DispatchError, DispatchExt, DispatchHandle, DispatchReport,
-    DispatchResponse, DispatchResult, DispatchResultExt, Dispatcher, DispatcherBuilder, Overload,
-    Shutdown, Stats, StatsSnapshot, TargetFailure,
+    AdapterStats, CheckTargets, Dispatch, DispatchError, DispatchExt, DispatchHandle,
+    DispatchReport, DispatchResponse, DispatchResult, DispatchResultExt, Dispatcher,
+    DispatcherBuilder, Overload, Shutdown, Stats, StatsSnapshot, TargetFailure, TargetProblem,
 };
 pub use error::{DeliveryError, ErrorKind, TargetError};
 pub use message::{Rejection, SignalMessage};

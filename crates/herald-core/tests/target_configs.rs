@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::within;
+
 use herald_core::{LogLevel, LoggerTarget, Target, TargetError};
 use serde_json::json;
 
@@ -260,4 +262,58 @@ mod as_data {
         assert!(target.to_config(Secrets::Include).is_err());
         assert!(serde_json::to_string(&target).is_err());
     }
+}
+
+#[actix_rt::test]
+async fn a_list_is_checked_with_indices_before_the_first_signal() {
+    use herald_core::{CheckTargets, Dispatcher};
+    let probe = support::Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .start();
+    let problems = Target::list_from_config(json!([
+        {"adapter": "logger"},
+        {"adapter": "logger", "level": "loud"},
+        {"adapter": "named"},
+    ]))
+    .unwrap_err();
+    let found: Vec<(usize, String)> = problems
+        .iter()
+        .map(|p| (p.index, p.error.to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                1,
+                "field `level` must be one of debug, info, warn, error".to_owned()
+            ),
+            (2, "missing field `name`".to_owned()),
+        ]
+    );
+
+    let targets = Target::list_from_config(json!([
+        {"adapter": "logger"},
+        {"adapter": "lgoger"},
+        {"adapter": "probe", "delay_ms": "soon"},
+        {"adapter": "probe", "delay_ms": 1},
+    ]))
+    .unwrap();
+    let problems = within("check", dispatcher.send(CheckTargets::new(targets)))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(problems.len(), 2);
+    assert_eq!(problems[0].index, 1);
+    assert!(
+        problems[0]
+            .to_string()
+            .starts_with("target 1: unknown adapter `lgoger`"),
+        "{}",
+        problems[0]
+    );
+    assert_eq!(problems[1].index, 2);
+    assert!(problems[1].error.to_string().contains("delay_ms"));
+    // Checking delivers nothing.
+    assert_eq!(support::Probe::get(&probe.deliveries), 0);
 }

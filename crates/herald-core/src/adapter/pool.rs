@@ -1,5 +1,6 @@
 //! Starting an adapter's actors, and sending them work.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
@@ -12,7 +13,8 @@ use futures_util::future::LocalBoxFuture;
 
 use super::actor::{AdapterActor, DeliverBatch, DispatchContext, Reply, Slot};
 use super::{Adapter, Placement};
-use crate::Target;
+use crate::target::Options;
+use crate::{Target, TargetError};
 
 /// An adapter as registered on the builder, before it runs.
 pub(crate) trait Registration: Send + Sync {
@@ -44,6 +46,7 @@ impl<A: Adapter> Registration for Registered<A> {
             let shared = Rc::clone(&slot);
             let actor = Supervisor::start(move |_| AdapterActor::new(shared));
             return AdapterPool {
+                checker: checker(&name, Arc::clone(&self.factory)),
                 name,
                 kind: A::KIND,
                 workers: vec![actor.clone().recipient()],
@@ -63,6 +66,7 @@ impl<A: Adapter> Registration for Registered<A> {
             })
             .collect();
         AdapterPool {
+            checker: checker(&name, Arc::clone(&self.factory)),
             name,
             kind: A::KIND,
             workers,
@@ -111,9 +115,39 @@ pub(crate) struct AdapterPool {
     workers: Vec<Recipient<DeliverBatch>>,
     next: Cell<usize>,
     inline: Option<Box<dyn Inline>>,
+    /// Checks a target's options as a delivery would, without delivering.
+    checker: Box<dyn Fn(&Target) -> Result<(), TargetError>>,
+}
+
+/// Checks a target's options for adapter `A`, with an instance made for checking on
+/// the first check that needs one (a raw config).
+fn checker<A: Adapter>(
+    name: &Cow<'static, str>,
+    factory: Arc<dyn Fn() -> A + Send + Sync>,
+) -> Box<dyn Fn(&Target) -> Result<(), TargetError>> {
+    let name = name.to_string();
+    let adapter: std::cell::OnceCell<A> = std::cell::OnceCell::new();
+    Box::new(move |target: &Target| match target.options() {
+        Options::Typed(options) => (options.as_ref() as &dyn Any)
+            .downcast_ref::<A::Options>()
+            .map(|_| ())
+            .ok_or_else(|| TargetError::WrongOptions {
+                adapter: name.clone(),
+                expected: std::any::type_name::<A::Options>(),
+            }),
+        Options::Config(config) => adapter
+            .get_or_init(|| factory())
+            .validate(config)
+            .map(|_| ()),
+    })
 }
 
 impl AdapterPool {
+    /// Checks `target`'s options as a delivery would.
+    pub(crate) fn check(&self, target: &Target) -> Result<(), TargetError> {
+        (self.checker)(target)
+    }
+
     /// The inline runner, when the adapter's actor is on the dispatcher's arbiter.
     pub(crate) fn inline(&self) -> Option<&dyn Inline> {
         self.inline.as_deref()

@@ -1,6 +1,7 @@
 //! The dispatcher actor: takes `Dispatch` messages and fans each signal out.
 
 mod builder;
+mod check;
 mod dispatch;
 mod fanout;
 mod lifecycle;
@@ -23,6 +24,7 @@ use futures_util::future::LocalBoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 pub use builder::{DispatcherBuilder, Overload};
+pub use check::{CheckTargets, TargetProblem};
 pub use dispatch::{Dispatch, DispatchExt, DispatchHandle};
 pub use lifecycle::Shutdown;
 pub use report::{DispatchError, DispatchReport, DispatchResult, DispatchResultExt, TargetFailure};
@@ -298,6 +300,33 @@ impl Handler<Shutdown> for Dispatcher {
                 .into_actor(self)
                 .map(|(), _, ctx| ctx.stop()),
         )
+    }
+}
+
+impl Handler<CheckTargets> for Dispatcher {
+    type Result = Result<(), Vec<TargetProblem>>;
+
+    fn handle(&mut self, check: CheckTargets, _: &mut Context<Self>) -> Self::Result {
+        let problems: Vec<TargetProblem> = check
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(index, target)| {
+                let checked = match self.inner.adapter(target.adapter()) {
+                    Some((_, pool)) => pool.check(target),
+                    None => Err(crate::TargetError::UnknownAdapter {
+                        name: target.adapter().to_owned(),
+                        known: self.inner.known_adapters(),
+                    }),
+                };
+                checked.err().map(|error| TargetProblem::new(index, error))
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 

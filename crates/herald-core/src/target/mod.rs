@@ -236,6 +236,37 @@ impl Target {
         }
     }
 
+    /// Reads a list of targets from data (a JSON or TOML array of target configs), each
+    /// checked as [`from_config`](Self::from_config) does. To check them against a
+    /// dispatcher's adapters too (unknown adapters, custom adapters' options), send it
+    /// [`CheckTargets`](crate::CheckTargets).
+    ///
+    /// # Errors
+    ///
+    /// Every problem, each with its target's index; one for the whole list if it is not
+    /// an array.
+    pub fn list_from_config(configs: Value) -> Result<Vec<Self>, Vec<crate::TargetProblem>> {
+        let Value::Array(configs) = configs else {
+            return Err(vec![crate::TargetProblem::new(
+                0,
+                TargetError::Invalid("a target list must be an array".to_owned()),
+            )]);
+        };
+        let mut targets = Vec::with_capacity(configs.len());
+        let mut problems = Vec::new();
+        for (index, config) in configs.into_iter().enumerate() {
+            match Self::from_config(config) {
+                Ok(target) => targets.push(target),
+                Err(error) => problems.push(crate::TargetProblem::new(index, error)),
+            }
+        }
+        if problems.is_empty() {
+            Ok(targets)
+        } else {
+            Err(problems)
+        }
+    }
+
     /// The name of the adapter that delivers to this target.
     pub fn adapter(&self) -> &str {
         &self.adapter
