@@ -116,15 +116,15 @@ pub(crate) struct AdapterPool {
     next: Cell<usize>,
     inline: Option<Box<dyn Inline>>,
     /// Checks a target's options as a delivery would, without delivering.
-    checker: Box<dyn Fn(&Target) -> Result<(), TargetError>>,
+    checker: Checker,
 }
+
+/// Checks one target's options for one adapter.
+type Checker = Box<dyn Fn(&Target) -> Result<(), TargetError>>;
 
 /// Checks a target's options for adapter `A`, with an instance made for checking on
 /// the first check that needs one (a raw config).
-fn checker<A: Adapter>(
-    name: &Cow<'static, str>,
-    factory: Arc<dyn Fn() -> A + Send + Sync>,
-) -> Box<dyn Fn(&Target) -> Result<(), TargetError>> {
+fn checker<A: Adapter>(name: &str, factory: Arc<dyn Fn() -> A + Send + Sync>) -> Checker {
     let name = name.to_string();
     let adapter: std::cell::OnceCell<A> = std::cell::OnceCell::new();
     Box::new(move |target: &Target| match target.options() {
