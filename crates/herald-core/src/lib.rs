@@ -66,7 +66,7 @@ mod telemetry;
 mod text;
 mod time;
 
-pub use adapter::{Adapter, Delivery, Placement};
+pub use adapter::{Adapter, Delivery, NamedAdapter, Placement};
 pub use adapters::{
     BusTarget, ConsoleTarget, LogFormat, LogLevel, LoggerTarget, Mode, NamedTarget, PidTarget,
     PubSubTarget,

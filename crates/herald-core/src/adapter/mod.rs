@@ -125,6 +125,43 @@ pub trait Adapter: 'static {
     ) -> impl Future<Output = Result<Outcome, ErrorKind>>;
 }
 
+/// An adapter with a name of its own, so that its targets are built from its options
+/// type and cannot name another adapter: register it with
+/// [`DispatcherBuilder::register`](crate::DispatcherBuilder::register) and build its
+/// targets with [`Target::to`](crate::Target::to). (String names remain, for targets
+/// read from data.)
+///
+/// ```
+/// use herald_core::{Adapter, Delivery, Dispatch, Dispatcher, ErrorKind, NamedAdapter, Outcome, Target, TargetOptions};
+///
+/// #[derive(Debug)]
+/// struct Channel(String);
+/// impl TargetOptions for Channel {}
+///
+/// struct Slack;
+/// impl Adapter for Slack {
+///     type Options = Channel;
+///     async fn deliver(&self, _: Delivery<'_, Channel>) -> Result<Outcome, ErrorKind> {
+///         Ok(Outcome::Delivered)
+///     }
+/// }
+/// impl NamedAdapter for Slack {
+///     const NAME: &'static str = "slack";
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let dispatcher = Dispatcher::builder().register(|| Slack).start();
+/// let target = Target::to::<Slack>(Channel("#ops".into()));
+/// assert_eq!(target.adapter(), "slack");
+/// let signal = herald_signal::Signal::new("t", serde_json::json!({})).unwrap();
+/// dispatcher.send(Dispatch::new(signal, target)).await.unwrap().unwrap();
+/// # });
+/// ```
+pub trait NamedAdapter: Adapter {
+    /// The name the adapter is registered under, and its targets name.
+    const NAME: &'static str;
+}
+
 /// What an adapter gets for one delivery.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]

@@ -76,10 +76,10 @@ impl Default for DispatcherBuilder {
             pubsub: PubSub::new(),
             buses: HashMap::new(),
         };
-        builder.register("pid", registration(|| PidAdapter));
-        builder.register("logger", registration(|| LoggerAdapter));
-        builder.register("console", registration(|| ConsoleAdapter));
-        builder.register("noop", registration(|| NoopAdapter));
+        builder.insert("pid", registration(|| PidAdapter));
+        builder.insert("logger", registration(|| LoggerAdapter));
+        builder.insert("console", registration(|| ConsoleAdapter));
+        builder.insert("noop", registration(|| NoopAdapter));
         builder
     }
 }
@@ -173,8 +173,19 @@ impl DispatcherBuilder {
         A: Adapter,
         F: Fn() -> A + Send + Sync + 'static,
     {
-        self.register(name, registration(factory));
+        self.insert(name, registration(factory));
         self
+    }
+
+    /// Registers a [`NamedAdapter`](crate::NamedAdapter) under its own name; build its
+    /// targets with [`Target::to`](crate::Target::to), which takes its options type, so
+    /// they cannot name another adapter. Otherwise as [`adapter`](Self::adapter).
+    pub fn register<A, F>(self, factory: F) -> Self
+    where
+        A: crate::NamedAdapter,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        self.adapter(A::NAME, factory)
     }
 
     /// Sets the registry `named` targets resolve names through. Default is a new, empty
@@ -201,11 +212,7 @@ impl DispatcherBuilder {
         self
     }
 
-    fn register(
-        &mut self,
-        name: impl Into<Cow<'static, str>>,
-        registration: Box<dyn Registration>,
-    ) {
+    fn insert(&mut self, name: impl Into<Cow<'static, str>>, registration: Box<dyn Registration>) {
         self.adapters.insert(name.into(), registration);
     }
 

@@ -120,6 +120,12 @@ impl Target {
         }
     }
 
+    /// A target for the [`NamedAdapter`](crate::NamedAdapter) `A`, with its options:
+    /// the adapter's name comes from its type, so it cannot be misspelled.
+    pub fn to<A: crate::NamedAdapter>(options: A::Options) -> Self {
+        Self::new(A::NAME, options)
+    }
+
     /// A target for a custom adapter registered on the dispatcher under `adapter`, with
     /// a raw config its [`validate`](crate::Adapter::validate) checks once per dispatch.
     pub fn custom(adapter: impl Into<Cow<'static, str>>, config: Value) -> Self {
