@@ -77,6 +77,25 @@ pub enum TargetError {
 }
 
 impl TargetError {
+    /// The same error, for a field inside object `parent`: `max_attempts` becomes
+    /// `retry.max_attempts`.
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            Self::InvalidField { field, rule } => Self::InvalidField {
+                field: format!("{parent}.{field}"),
+                rule,
+            },
+            Self::MissingField { field } => Self::MissingField {
+                field: format!("{parent}.{field}"),
+            },
+            Self::UnknownField { field, expected } => Self::UnknownField {
+                field: format!("{parent}.{field}"),
+                expected,
+            },
+            other => other,
+        }
+    }
+
     /// A field that breaks a rule; `rule` completes "field `x` …".
     pub fn invalid_field(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self::InvalidField {

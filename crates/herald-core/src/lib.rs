@@ -86,4 +86,4 @@ pub use message::{Rejection, SignalMessage};
 pub use outcome::Outcome;
 pub use pubsub::{PubSub, PubSubError};
 pub use registry::{Registry, RegistryError};
-pub use target::{IntoTargets, Secrets, Target, TargetOptions};
+pub use target::{ConfigFields, IntoTargets, Secrets, Target, TargetOptions};

@@ -220,7 +220,7 @@ fn configs_name_the_field() {
         (
             json!({"url": "https://x.io", "retry": {"max_attempts": 11}}),
             false,
-            "field `max_attempts` must be between 1 and 10",
+            "field `retry.max_attempts` must be between 1 and 10",
         ),
         (
             json!({"url": "https://x.io", "retry": {"base_delay_ms": 100, "max_delay_ms": 10}}),
@@ -230,7 +230,7 @@ fn configs_name_the_field() {
         (
             json!({"url": "https://x.io", "retry": {"tries": 2}}),
             false,
-            "unknown field `tries`",
+            "unknown field `retry.tries`",
         ),
         (
             json!({"url": "https://x.io", "body": "xml"}),
@@ -297,19 +297,19 @@ fn durations_have_upper_bounds() {
         (json!({"url": url, "timeout_ms": u64::MAX}), "timeout_ms"),
         (
             json!({"url": url, "retry": {"max_delay_ms": u64::MAX}}),
-            "max_delay_ms",
+            "retry.max_delay_ms",
         ),
         (
             json!({"url": url, "retry": {"base_delay_ms": u64::MAX}}),
-            "max_delay_ms",
+            "retry.base_delay_ms",
         ),
         (
             json!({"url": url, "retry": {"deadline_ms": u64::MAX}}),
-            "deadline_ms",
+            "retry.deadline_ms",
         ),
         (
             json!({"url": url, "retry": {"max_attempts": u64::MAX}}),
-            "max_attempts",
+            "retry.max_attempts",
         ),
     ] {
         let error = parse(config).unwrap_err().to_string();

@@ -8,7 +8,7 @@ use actix::{Addr, MailboxError};
 
 use crate::bus::{Bus, BusError, Publish};
 use crate::registry::validate_name;
-use crate::target::Fields;
+use crate::target::ConfigFields;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Placement, Target, TargetError, TargetOptions};
 
 /// A target that publishes to a bus by name: build with
@@ -38,7 +38,7 @@ impl BusTarget {
         &self.bus
     }
 
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+    pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
         let bus = fields
             .string("bus")?
             .ok_or_else(|| TargetError::MissingField {
@@ -77,7 +77,7 @@ impl Adapter for BusAdapter {
     const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<BusTarget, TargetError> {
-        BusTarget::from_fields(Fields::from_config(config)?)
+        BusTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
     async fn deliver(&self, delivery: Delivery<'_, BusTarget>) -> Result<Outcome, ErrorKind> {

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use herald_signal::Signal;
 
 use super::DataView;
-use crate::target::Fields;
+use crate::target::ConfigFields;
 use crate::text::Escaped;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
@@ -25,7 +25,7 @@ impl ConsoleTarget {
 
     super::data_setters!();
 
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+    pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
         let data = DataView::from_fields(&mut fields)?;
         fields.finish(&DataView::FIELDS)?;
         Ok(Self { data })
@@ -78,7 +78,7 @@ impl Adapter for ConsoleAdapter {
     const KIND: &'static str = "log";
 
     fn validate(&self, config: &serde_json::Value) -> Result<ConsoleTarget, TargetError> {
-        ConsoleTarget::from_fields(Fields::from_config(config)?)
+        ConsoleTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
     async fn deliver(&self, delivery: Delivery<'_, ConsoleTarget>) -> Result<Outcome, ErrorKind> {

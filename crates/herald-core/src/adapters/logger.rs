@@ -5,7 +5,7 @@ use std::fmt;
 use tracing::Level;
 
 use super::DataView;
-use crate::target::Fields;
+use crate::target::ConfigFields;
 use crate::text::Escaped;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
@@ -113,7 +113,7 @@ impl LoggerTarget {
         self.format
     }
 
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+    pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
         let default = Self::default();
         let target = Self {
             level: fields
@@ -172,7 +172,7 @@ impl Adapter for LoggerAdapter {
     const KIND: &'static str = "log";
 
     fn validate(&self, config: &serde_json::Value) -> Result<LoggerTarget, TargetError> {
-        LoggerTarget::from_fields(Fields::from_config(config)?)
+        LoggerTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
     async fn deliver(&self, delivery: Delivery<'_, LoggerTarget>) -> Result<Outcome, ErrorKind> {

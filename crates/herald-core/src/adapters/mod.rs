@@ -71,7 +71,7 @@ impl DataView {
     pub(crate) const FIELDS: [&'static str; 2] = ["include_data", "max_data_bytes"];
 
     pub(crate) fn from_fields(
-        fields: &mut crate::target::Fields,
+        fields: &mut crate::target::ConfigFields,
     ) -> Result<Self, crate::TargetError> {
         let default = Self::default();
         Ok(Self {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::mailbox::{self, mode_setters};
 use crate::registry::validate_name;
-use crate::target::Fields;
+use crate::target::ConfigFields;
 use crate::{
     Adapter, Delivery, ErrorKind, Mode, Outcome, Placement, Registry, RegistryError, SignalMessage,
     Target, TargetError, TargetOptions,
@@ -51,7 +51,7 @@ impl NamedTarget {
         &self.name
     }
 
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+    pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
         let name = fields
             .string("name")?
             .ok_or_else(|| TargetError::MissingField {
@@ -110,7 +110,7 @@ impl Adapter for NamedAdapter {
     const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<NamedTarget, TargetError> {
-        NamedTarget::from_fields(Fields::from_config(config)?)
+        NamedTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
     fn timeout(&self, options: &NamedTarget) -> Option<Duration> {

@@ -1,6 +1,6 @@
 //! `noop`: discards the signal.
 
-use crate::target::Fields;
+use crate::target::ConfigFields;
 use crate::{Adapter, Delivery, ErrorKind, Outcome, Placement, Target, TargetError, TargetOptions};
 
 /// The options of a `noop` target (there are none).
@@ -8,7 +8,7 @@ use crate::{Adapter, Delivery, ErrorKind, Outcome, Placement, Target, TargetErro
 pub(crate) struct NoopTarget;
 
 impl NoopTarget {
-    pub(crate) fn from_fields(fields: Fields) -> Result<Self, TargetError> {
+    pub(crate) fn from_fields(fields: ConfigFields) -> Result<Self, TargetError> {
         fields.finish(&[])?;
         Ok(Self)
     }
@@ -39,7 +39,7 @@ impl Adapter for NoopAdapter {
     const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<NoopTarget, TargetError> {
-        NoopTarget::from_fields(Fields::from_config(config)?)
+        NoopTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
     async fn deliver(&self, _: Delivery<'_, NoopTarget>) -> Result<Outcome, ErrorKind> {

@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 
 use super::mailbox;
 use crate::pubsub::validate_topic;
-use crate::target::Fields;
+use crate::target::ConfigFields;
 use crate::time::deadline_after;
 use crate::{
     ActorId, Adapter, Delivery, ErrorKind, Mode, Outcome, Placement, PubSub, SignalMessage, Target,
@@ -88,7 +88,7 @@ impl PubSubTarget {
         &self.topic
     }
 
-    pub(crate) fn from_fields(mut fields: Fields) -> Result<Self, TargetError> {
+    pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
         let topic = fields
             .string("topic")?
             .ok_or_else(|| TargetError::MissingField {
@@ -143,7 +143,7 @@ impl Adapter for PubSubAdapter {
     const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<PubSubTarget, TargetError> {
-        PubSubTarget::from_fields(Fields::from_config(config)?)
+        PubSubTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
     fn timeout(&self, options: &PubSubTarget) -> Option<Duration> {

@@ -15,7 +15,7 @@ use super::names::{
     X_WEBHOOK_TIMESTAMP,
 };
 use super::{RetryPolicy, WebhookSecret};
-use crate::{Secrets, Target, TargetError, TargetOptions};
+use crate::{ConfigFields, Secrets, Target, TargetError, TargetOptions};
 
 /// The HTTP methods a delivery may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -364,91 +364,56 @@ impl HttpTarget {
     ///
     /// A [`TargetError`] naming the field and the rule.
     pub fn from_config(config: &Value, webhook: bool) -> Result<Self, TargetError> {
-        let Value::Object(map) = config else {
-            return Err(TargetError::Invalid(
-                "a target config must be a JSON object".to_owned(),
-            ));
-        };
-        let mut fields = Config(map.clone());
-        let url = fields.string("url")?.ok_or_else(|| missing("url"))?;
-        let mut target = Self::new(&url)?;
+        let mut fields = ConfigFields::from_config(config)?;
+        let mut target = Self::new(&fields.required_string("url")?)?;
         if let Some(method) = fields.string("method")? {
-            target.method = HttpMethod::parse(&method).ok_or_else(|| {
-                TargetError::invalid_field("method", "must be one of POST, PUT, PATCH")
-            })?;
+            target.method = HttpMethod::parse(&method)
+                .ok_or_else(|| fields.invalid("method", "must be one of POST, PUT, PATCH"))?;
         }
-        if let Some(headers) = fields.object("headers")? {
-            for (name, value) in headers {
-                let Value::String(value) = value else {
-                    return Err(TargetError::invalid_field(
-                        "headers",
-                        "values must be strings",
-                    ));
-                };
-                target = target.header(&name, &value)?;
-            }
+        for (name, value) in fields.strings("headers")?.unwrap_or_default() {
+            target = target.header(&name, &value)?;
         }
-        if let Some(ms) = fields.millis("timeout_ms")? {
-            target = target.timeout(ms)?;
+        if let Some(timeout) = fields.millis("timeout_ms", Duration::MAX)? {
+            target = target.timeout(timeout)?;
         }
-        if let Some(body) = fields.string("body")? {
-            target.body = match body.as_str() {
-                "structured" => BodyMode::Structured,
-                "binary" => BodyMode::Binary,
-                _ => {
-                    return Err(TargetError::invalid_field(
-                        "body",
-                        "must be one of structured, binary",
-                    ));
-                }
-            };
+        let body = [
+            ("structured", BodyMode::Structured),
+            ("binary", BodyMode::Binary),
+        ];
+        if let Some(body) = fields.one_of("body", &body)? {
+            target.body = body;
         }
         if let Some(retry) = fields.object("retry")? {
             target.retry = retry_from(retry)?;
         }
+        let mut expected = vec!["url", "method", "headers", "timeout_ms", "body", "retry"];
         if webhook {
-            let secret = fields.string("secret")?.ok_or_else(|| missing("secret"))?;
-            let secret = match fields.string("scheme")?.as_deref() {
-                None | Some("standard") => WebhookSecret::standard(&secret)?,
-                Some("jido") => WebhookSecret::jido(&secret)?,
-                Some(_) => {
-                    return Err(TargetError::invalid_field(
-                        "scheme",
-                        "must be one of standard, jido",
-                    ));
-                }
+            expected.extend(["secret", "scheme", "event_types", "jido_headers"]);
+            let secret = fields.required_string("secret")?;
+            let schemes = [("standard", false), ("jido", true)];
+            let secret = match fields.one_of("scheme", &schemes)? {
+                Some(true) => WebhookSecret::jido(&secret)?,
+                _ => WebhookSecret::standard(&secret)?,
             };
             target = target.signed(secret);
-            if let Some(types) = fields.object("event_types")? {
-                for (ty, event) in types {
-                    let Value::String(event) = event else {
-                        return Err(TargetError::invalid_field(
-                            "event_types",
-                            "values must be strings",
-                        ));
-                    };
-                    target = target.event_type(&ty, &event)?;
-                }
+            for (ty, event) in fields.strings("event_types")?.unwrap_or_default() {
+                target = target.event_type(&ty, &event)?;
             }
-            if let Some(names) = fields.0.remove("jido_headers") {
+            if let Some(names) = fields.take("jido_headers") {
                 let names: Option<Vec<&str>> = match &names {
                     Value::Array(items) => items.iter().map(Value::as_str).collect(),
                     _ => None,
                 };
-                match names.as_deref() {
-                    Some([signature, timestamp, event]) => {
-                        target = target.jido_headers(signature, timestamp, event)?;
-                    }
-                    _ => {
-                        return Err(TargetError::invalid_field(
-                            "jido_headers",
-                            "must be three header names: signature, timestamp, event",
-                        ));
-                    }
-                }
+                let Some([signature, timestamp, event]) = names.as_deref() else {
+                    return Err(fields.invalid(
+                        "jido_headers",
+                        "must be three header names: signature, timestamp, event",
+                    ));
+                };
+                target = target.jido_headers(signature, timestamp, event)?;
             }
         }
-        fields.finish(webhook)?;
+        fields.finish(&expected)?;
         Ok(target)
     }
 }
@@ -486,107 +451,31 @@ fn header_value(value: &str) -> Option<HeaderValue> {
     }
 }
 
-fn missing(field: &str) -> TargetError {
-    TargetError::MissingField {
-        field: field.to_owned(),
-    }
-}
-
-fn retry_from(map: Map<String, Value>) -> Result<RetryPolicy, TargetError> {
-    let mut fields = Config(map);
+fn retry_from(mut fields: ConfigFields) -> Result<RetryPolicy, TargetError> {
     let default = RetryPolicy::default();
-    let attempts = match fields.0.remove("max_attempts") {
+    let attempts = match fields.usize("max_attempts")? {
         None => default.max_attempts(),
-        Some(Value::Number(n)) => {
-            n.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| {
-                    TargetError::invalid_field("max_attempts", "must be between 1 and 10")
-                })?
-        }
-        Some(_) => {
-            return Err(TargetError::invalid_field(
-                "max_attempts",
-                "must be between 1 and 10",
-            ));
-        }
+        Some(n) => u32::try_from(n)
+            .map_err(|_| fields.invalid("max_attempts", "must be between 1 and 10"))?,
     };
     let base = fields
-        .millis("base_delay_ms")?
+        .millis("base_delay_ms", RetryPolicy::MAX_DELAY)?
         .unwrap_or(default.base_delay());
     let max = fields
-        .millis("max_delay_ms")?
+        .millis("max_delay_ms", RetryPolicy::MAX_DELAY)?
         .unwrap_or(default.max_delay().max(base));
-    let mut policy = RetryPolicy::new(attempts, base, max)?;
-    if let Some(deadline) = fields.millis("deadline_ms")? {
-        if deadline > RetryPolicy::MAX_DEADLINE {
-            return Err(TargetError::invalid_field(
-                "deadline_ms",
-                "must be at most one day (86400000)",
-            ));
-        }
+    let mut policy =
+        RetryPolicy::new(attempts, base, max).map_err(|error| error.within("retry"))?;
+    if let Some(deadline) = fields.millis("deadline_ms", RetryPolicy::MAX_DEADLINE)? {
         policy = policy.deadline(deadline);
     }
-    if let Some((field, _)) = fields.0.into_iter().next() {
-        return Err(TargetError::UnknownField {
-            field,
-            expected: vec![
-                "max_attempts",
-                "base_delay_ms",
-                "max_delay_ms",
-                "deadline_ms",
-            ],
-        });
-    }
+    fields.finish(&[
+        "max_attempts",
+        "base_delay_ms",
+        "max_delay_ms",
+        "deadline_ms",
+    ])?;
     Ok(policy)
-}
-
-/// Reads fields out of a config object.
-struct Config(Map<String, Value>);
-
-impl Config {
-    fn string(&mut self, name: &str) -> Result<Option<String>, TargetError> {
-        match self.0.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(TargetError::invalid_field(name, "must be a string")),
-        }
-    }
-
-    fn object(&mut self, name: &str) -> Result<Option<Map<String, Value>>, TargetError> {
-        match self.0.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(map)),
-            Some(_) => Err(TargetError::invalid_field(name, "must be an object")),
-        }
-    }
-
-    fn millis(&mut self, name: &str) -> Result<Option<Duration>, TargetError> {
-        match self.0.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(|ms| Some(Duration::from_millis(ms)))
-                .ok_or_else(|| {
-                    TargetError::invalid_field(name, "must be a whole number of milliseconds")
-                }),
-            Some(_) => Err(TargetError::invalid_field(
-                name,
-                "must be a whole number of milliseconds",
-            )),
-        }
-    }
-
-    fn finish(self, webhook: bool) -> Result<(), TargetError> {
-        let mut expected = vec!["url", "method", "headers", "timeout_ms", "body", "retry"];
-        if webhook {
-            expected.extend(["secret", "scheme", "event_types", "jido_headers"]);
-        }
-        match self.0.into_iter().next() {
-            None => Ok(()),
-            Some((field, _)) => Err(TargetError::UnknownField { field, expected }),
-        }
-    }
 }
 
 /// Checks a target URL: http or https, a host, a valid non-zero port, no userinfo, no

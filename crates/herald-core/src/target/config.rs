@@ -6,20 +6,46 @@ use serde_json::{Map, Value};
 
 use crate::TargetError;
 
-/// The fields of one target config, taken one by one; [`Fields::finish`] rejects any
-/// left over.
-#[derive(Debug)]
-pub(crate) struct Fields {
+/// The fields of one target config, taken one by one, with errors that name each field
+/// by its path (`retry.max_attempts`); [`finish`](Self::finish) rejects any left over.
+/// Every built-in adapter reads its config with it; a custom adapter's
+/// [`validate`](crate::Adapter::validate) can too.
+///
+/// ```
+/// use std::time::Duration;
+/// use herald_core::{ConfigFields, TargetError};
+/// use serde_json::json;
+///
+/// let config = json!({"channel": "#ops", "retry": {"attempts": "many"}});
+/// let mut fields = ConfigFields::from_config(&config)?;
+/// assert_eq!(fields.required_string("channel")?, "#ops");
+/// let mut retry = fields.object("retry")?.expect("present");
+/// let error = retry.usize("attempts").unwrap_err();
+/// assert_eq!(error.to_string(), "field `retry.attempts` must be a whole number");
+/// # Ok::<(), TargetError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConfigFields {
     map: Map<String, Value>,
+    /// Where these fields are: `""` at the top, `"retry."` inside `retry`.
+    prefix: String,
 }
 
-impl Fields {
-    pub(crate) fn new(map: Map<String, Value>) -> Self {
-        Self { map }
+impl ConfigFields {
+    /// The fields of a config object.
+    pub fn new(map: Map<String, Value>) -> Self {
+        Self {
+            map,
+            prefix: String::new(),
+        }
     }
 
     /// The fields of a raw config, which must be a JSON object.
-    pub(crate) fn from_config(config: &Value) -> Result<Self, TargetError> {
+    ///
+    /// # Errors
+    ///
+    /// When `config` is not an object.
+    pub fn from_config(config: &Value) -> Result<Self, TargetError> {
         match config {
             Value::Object(map) => Ok(Self::new(map.clone())),
             _ => Err(TargetError::Invalid(
@@ -28,63 +54,102 @@ impl Fields {
         }
     }
 
-    pub(crate) fn into_map(self) -> Map<String, Value> {
+    /// The fields not taken yet.
+    pub fn into_map(self) -> Map<String, Value> {
         self.map
     }
 
-    fn take(&mut self, name: &str) -> Option<Value> {
+    /// The path of field `name`, for errors.
+    pub fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// An error saying field `name` breaks `rule`.
+    pub fn invalid(&self, name: &str, rule: impl Into<String>) -> TargetError {
+        TargetError::invalid_field(self.path(name), rule)
+    }
+
+    /// Takes field `name` as it is; JSON `null` counts as absent.
+    pub fn take(&mut self, name: &str) -> Option<Value> {
         self.map.remove(name).filter(|value| !value.is_null())
     }
 
-    pub(crate) fn bool(&mut self, name: &str) -> Result<Option<bool>, TargetError> {
+    /// A boolean field.
+    ///
+    /// # Errors
+    ///
+    /// A field that is not `true` or `false`.
+    pub fn bool(&mut self, name: &str) -> Result<Option<bool>, TargetError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(_) => Err(TargetError::invalid_field(name, "must be true or false")),
+            Some(_) => Err(self.invalid(name, "must be true or false")),
         }
     }
 
-    pub(crate) fn string(&mut self, name: &str) -> Result<Option<String>, TargetError> {
+    /// A string field.
+    ///
+    /// # Errors
+    ///
+    /// A field that is not a string.
+    pub fn string(&mut self, name: &str) -> Result<Option<String>, TargetError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(TargetError::invalid_field(name, "must be a string")),
+            Some(_) => Err(self.invalid(name, "must be a string")),
         }
     }
 
-    pub(crate) fn usize(&mut self, name: &str) -> Result<Option<usize>, TargetError> {
+    /// A string field that must be present.
+    ///
+    /// # Errors
+    ///
+    /// A missing field, or one that is not a string.
+    pub fn required_string(&mut self, name: &str) -> Result<String, TargetError> {
+        self.string(name)?.ok_or_else(|| TargetError::MissingField {
+            field: self.path(name),
+        })
+    }
+
+    /// A whole-number field.
+    ///
+    /// # Errors
+    ///
+    /// A field that is not a whole number (or too large for `usize`).
+    pub fn usize(&mut self, name: &str) -> Result<Option<usize>, TargetError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::Number(n)) => n
                 .as_u64()
                 .and_then(|n| usize::try_from(n).ok())
                 .map(Some)
-                .ok_or_else(|| TargetError::invalid_field(name, "must be a whole number")),
-            Some(_) => Err(TargetError::invalid_field(name, "must be a whole number")),
+                .ok_or_else(|| self.invalid(name, "must be a whole number")),
+            Some(_) => Err(self.invalid(name, "must be a whole number")),
         }
     }
 
     /// A duration given in milliseconds, as `timeout_ms` fields are, of at most `max`.
-    pub(crate) fn millis(
-        &mut self,
-        name: &str,
-        max: Duration,
-    ) -> Result<Option<Duration>, TargetError> {
+    ///
+    /// # Errors
+    ///
+    /// A field that is not a whole number, or more than `max`.
+    pub fn millis(&mut self, name: &str, max: Duration) -> Result<Option<Duration>, TargetError> {
         let Some(ms) = self.usize(name)? else {
             return Ok(None);
         };
         let duration = Duration::from_millis(ms as u64);
         if duration > max {
-            return Err(TargetError::invalid_field(
-                name,
-                format!("must be at most {} ms", max.as_millis()),
-            ));
+            return Err(self.invalid(name, format!("must be at most {} ms", max.as_millis())));
         }
         Ok(Some(duration))
     }
 
     /// One of a fixed set of words.
-    pub(crate) fn one_of<T: Copy>(
+    ///
+    /// # Errors
+    ///
+    /// A field that is not one of `choices`; the error lists them.
+    pub fn one_of<T: Copy>(
         &mut self,
         name: &str,
         choices: &[(&str, T)],
@@ -98,16 +163,59 @@ impl Fields {
             .map(|(_, value)| Some(*value))
             .ok_or_else(|| {
                 let names: Vec<_> = choices.iter().map(|(choice, _)| *choice).collect();
-                TargetError::invalid_field(name, format!("must be one of {}", names.join(", ")))
+                self.invalid(name, format!("must be one of {}", names.join(", ")))
             })
     }
 
-    /// Fails on the first field nobody took.
-    pub(crate) fn finish(self, expected: &[&'static str]) -> Result<(), TargetError> {
+    /// A nested object's fields, whose errors name their path through this one.
+    ///
+    /// # Errors
+    ///
+    /// A field that is not an object.
+    pub fn object(&mut self, name: &str) -> Result<Option<ConfigFields>, TargetError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(ConfigFields {
+                map,
+                prefix: format!("{}.", self.path(name)),
+            })),
+            Some(_) => Err(self.invalid(name, "must be an object")),
+        }
+    }
+
+    /// A nested object of strings, as `headers` are.
+    ///
+    /// # Errors
+    ///
+    /// A field that is not an object, or a value that is not a string.
+    pub fn strings(&mut self, name: &str) -> Result<Option<Vec<(String, String)>>, TargetError> {
+        let Some(fields) = self.object(name)? else {
+            return Ok(None);
+        };
+        fields
+            .map
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(value) => Ok((key, value)),
+                _ => Err(TargetError::invalid_field(
+                    self.path(name),
+                    "values must be strings",
+                )),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    /// Fails on the first field nobody took, listing the `expected` ones.
+    ///
+    /// # Errors
+    ///
+    /// [`TargetError::UnknownField`].
+    pub fn finish(self, expected: &[&'static str]) -> Result<(), TargetError> {
         match self.map.into_iter().next() {
             None => Ok(()),
             Some((field, _)) => Err(TargetError::UnknownField {
-                field,
+                field: format!("{}{field}", self.prefix),
                 expected: expected.to_vec(),
             }),
         }

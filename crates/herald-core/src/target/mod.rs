@@ -13,7 +13,7 @@ use actix::Recipient;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-pub(crate) use config::Fields;
+pub use config::ConfigFields;
 pub use list::IntoTargets;
 
 use crate::adapters::{
@@ -224,7 +224,7 @@ impl Target {
             Some(Value::String(adapter)) => adapter,
             _ => return Err(TargetError::NotAnObject),
         };
-        let fields = Fields::new(map);
+        let fields = ConfigFields::new(map);
         match adapter.as_str() {
             "logger" => Ok(LoggerTarget::from_fields(fields)?.into()),
             "console" => Ok(ConsoleTarget::from_fields(fields)?.into()),
