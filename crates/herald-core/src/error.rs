@@ -17,7 +17,7 @@ use crate::Rejection;
 #[non_exhaustive]
 pub enum TargetError {
     /// No adapter of that name is known.
-    #[error("unknown adapter `{name}`; known adapters: {}", known.join(", "))]
+    #[error("unknown adapter `{name}`; known adapters: {}{}", known.join(", "), hint(name))]
     UnknownAdapter {
         /// The requested name.
         name: String,
@@ -74,6 +74,17 @@ pub enum TargetError {
     /// Any other rule, in the adapter's own words.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// How to get an adapter that ships in another crate.
+fn hint(name: &str) -> &'static str {
+    match name {
+        "http" | "webhook" => {
+            " (the http and webhook adapters come with herald-http: call \
+             `DispatcherBuilder::with_http()`)"
+        }
+        _ => "",
+    }
 }
 
 impl TargetError {

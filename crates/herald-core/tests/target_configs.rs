@@ -317,3 +317,25 @@ async fn a_list_is_checked_with_indices_before_the_first_signal() {
     // Checking delivers nothing.
     assert_eq!(support::Probe::get(&probe.deliveries), 0);
 }
+
+#[actix_rt::test]
+async fn a_dispatcher_without_the_http_adapters_says_which_call_adds_them() {
+    use herald_core::{CheckTargets, Dispatcher};
+    let dispatcher = Dispatcher::builder().start();
+    let target = Target::webhook("https://example.com/h")
+        .unwrap()
+        .secret("whsec_c2VjcmV0LWtleS1ieXRlcw==")
+        .unwrap();
+    let problems = within("check", dispatcher.send(CheckTargets::new([target])))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        problems[0]
+            .error
+            .to_string()
+            .contains("DispatcherBuilder::with_http()"),
+        "{}",
+        problems[0]
+    );
+}
