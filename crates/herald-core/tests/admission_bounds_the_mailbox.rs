@@ -12,7 +12,7 @@ use herald_core::{
     Subscribe, Target,
 };
 use serde_json::json;
-use support::{Probe, signal, within};
+use support::{Probe, Written, signal, within};
 
 #[actix_rt::test]
 async fn ten_thousand_detached_dispatches_right_after_start_are_bounded() {
@@ -164,21 +164,6 @@ async fn a_bus_given_to_two_dispatchers_delivers_through_the_first_alive() {
 
 fn signal_of(ty: &str) -> herald_signal::Signal {
     herald_signal::Signal::new(ty, json!({})).unwrap()
-}
-
-/// A `tracing` writer that keeps what it is given.
-#[derive(Clone, Default)]
-struct Written(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Written {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[actix_rt::test]

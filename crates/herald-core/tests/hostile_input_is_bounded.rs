@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -14,7 +12,7 @@ use herald_core::{
 };
 use herald_signal::{MAX_DATA_DEPTH, Signal};
 use serde_json::{Value, json};
-use support::within;
+use support::{Written, within};
 
 /// Generous: linear matching takes milliseconds; backtracking took a minute.
 const BOUND: Duration = Duration::from_secs(10);
@@ -98,19 +96,6 @@ async fn names_and_topics_refuse_control_and_invisible_characters() {
     }
     assert!(Target::pubsub("x".repeat(1025)).is_err());
     assert!(Target::pubsub("orders.eu-west/1 with spaces").is_ok());
-}
-
-#[derive(Clone, Default)]
-struct Written(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Written {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

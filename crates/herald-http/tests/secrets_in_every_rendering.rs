@@ -4,35 +4,11 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use actix::prelude::*;
 use herald_core::{Dispatch, ErrorKind, Registry, Target};
 use serde_json::json;
-use support::{closed_port, signal, within};
-use tracing_subscriber::fmt::MakeWriter;
+use support::{Log, closed_port, signal, within};
 use tracing_subscriber::fmt::format::FmtSpan;
-
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Log {
-    type Writer = Log;
-    fn make_writer(&'a self) -> Log {
-        self.clone()
-    }
-}
 
 const PLANTED: [&str; 7] = [
     "PWPLANT",

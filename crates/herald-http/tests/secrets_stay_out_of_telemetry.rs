@@ -2,34 +2,10 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use herald_core::Target;
 use herald_http::RetryPolicy;
-use support::{Receiver, Reply, closed_port, deliver, dispatcher, signal};
-use tracing_subscriber::fmt::MakeWriter;
+use support::{Log, Receiver, Reply, closed_port, deliver, dispatcher, signal};
 use tracing_subscriber::fmt::format::FmtSpan;
-
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Log {
-    type Writer = Log;
-    fn make_writer(&'a self) -> Log {
-        self.clone()
-    }
-}
 
 #[actix_rt::test]
 async fn failing_webhooks_log_no_secret_but_their_attempts() {

@@ -212,3 +212,25 @@ impl Inbox {
         Inbox::start(Answer::Accept).0.recipient()
     }
 }
+
+/// A `tracing` writer that keeps what it is given, for tests that read the log.
+#[derive(Clone, Default)]
+pub struct Written(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Written {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Written {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
