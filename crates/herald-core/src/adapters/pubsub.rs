@@ -66,6 +66,11 @@ impl PubSubTarget {
         self
     }
 
+    /// Whether an empty topic fails the delivery.
+    pub fn requires_subscribers(&self) -> bool {
+        self.require_subscribers
+    }
+
     /// [`Mode::Async`] (wait for room) or [`Mode::BestEffort`].
     pub fn delivery_mode(&self) -> Mode {
         self.mode
