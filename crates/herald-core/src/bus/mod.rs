@@ -198,9 +198,14 @@ impl Handler<Publish> for Bus {
     type Result = Result<usize, BusError>;
 
     fn handle(&mut self, publish: Publish, _: &mut Context<Self>) -> Self::Result {
-        self.dispatchers
-            .retain(|attached| attached.dispatcher.upgrade().is_some());
-        let attached = self.dispatchers.first().ok_or(BusError::NoDispatcher)?;
+        // The first dispatcher still running; those that stopped are forgotten.
+        let (attached, dispatcher) = loop {
+            let attached = self.dispatchers.first().ok_or(BusError::NoDispatcher)?;
+            match attached.dispatcher.upgrade() {
+                Some(dispatcher) => break (attached, dispatcher),
+                None => drop(self.dispatchers.remove(0)),
+            }
+        };
         let len = publish.signal.ty().len();
         if len > Self::MAX_TYPE_LEN {
             return Err(BusError::TypeTooLong { len });
@@ -228,9 +233,7 @@ impl Handler<Publish> for Bus {
             .in_scope(|| Dispatch::new(publish.signal, targets));
         // Detached, under an admission permit: the publish never waits for a
         // subscriber's delivery, and never queues past the dispatcher's bound.
-        if let Some(dispatcher) = attached.dispatcher.upgrade() {
-            dispatcher.do_send(Detached::new(dispatch, None, Some(permit)));
-        }
+        dispatcher.do_send(Detached::new(dispatch, None, Some(permit)));
         Ok(matched.len())
     }
 }
