@@ -396,7 +396,7 @@ async fn webhook(scale: &Scale) -> (f64, f64) {
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let n = scale.of(10_000, 100);
     let url = format!("http://127.0.0.1:{}/hook", receiver());
-    let dispatcher = builder().with_http().max_in_flight(n).start();
+    let dispatcher = builder().max_in_flight(n).start();
     let signal = signal();
     let target: Target = Target::webhook(&url)
         .expect("valid url")

@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handle = server.handle();
     actix_rt::spawn(server);
 
-    let dispatcher = Dispatcher::builder().with_http().start();
+    let dispatcher = Dispatcher::builder().start();
     let retry = RetryPolicy::new(3, Duration::from_millis(50), Duration::from_secs(1))?;
     let targets: Vec<(&str, HttpTarget)> = vec![
         (

@@ -19,10 +19,9 @@
 //!
 //! # Feature flags
 //!
-//! - `http` (default): the `http` and `webhook` adapters on awc
-//!   ([`Target::http`](Target::http), [`Target::webhook`](Target::webhook),
-//!   registered with [`with_http`](http::HttpDispatcherExt::with_http)) and
-//!   [`http::verify`] for receivers.
+//! - `http` (default): the `http` and `webhook` adapters on awc, registered on every
+//!   dispatcher ([`Target::http`](Target::http), [`Target::webhook`](Target::webhook)),
+//!   and [`http::verify`] for receivers.
 //!
 //! This crate only re-exports; the pieces live in [`herald_signal`] (the envelope) and
 //! [`herald_core`] (the dispatcher, targets, adapters). The guide is in the repository's
@@ -71,8 +70,6 @@ pub mod prelude {
         Bus, Dispatch, DispatchExt, DispatchResultExt, Dispatcher, PubSub, Registry, Rejection,
         Shutdown, SignalMessage, Subscribe, Target,
     };
-    #[cfg(feature = "http")]
-    pub use herald_http::HttpDispatcherExt;
     pub use herald_signal::Signal;
 }
 

@@ -76,12 +76,12 @@ pub enum TargetError {
     Invalid(String),
 }
 
-/// How to get an adapter that ships in another crate.
+/// How to get a built-in adapter that was compiled out.
 fn hint(name: &str) -> &'static str {
     match name {
         "http" | "webhook" => {
-            " (the http and webhook adapters come with herald-http: call \
-             `DispatcherBuilder::with_http()`)"
+            " (the http and webhook adapters are compiled in by the `http` feature of \
+             herald, herald-core or herald-http)"
         }
         _ => "",
     }

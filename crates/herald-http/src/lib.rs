@@ -1,14 +1,16 @@
-//! HTTP and signed webhook delivery for Herald, on awc.
+//! HTTP and signed webhook delivery for Herald, on awc: the targets, the `http` and
+//! `webhook` adapters, the signature schemes and the receiver-side [`verify`], so a Rust
+//! service receiving Herald's webhooks needs nothing else.
 //!
-//! Two adapters — `http` (plain) and `webhook` (signed) — and the receiver-side
-//! [`verify`], so a Rust service receiving Herald's webhooks needs nothing else.
+//! The code lives in [`herald_core::http`] behind herald-core's `http` feature, which
+//! this crate turns on: a dispatcher can then register the adapters itself, so every
+//! dispatcher delivers `http` and `webhook` targets with no extra builder call.
 //!
 //! ```
 //! use herald_core::{Dispatch, Dispatcher, Target};
-//! use herald_http::HttpDispatcherExt;
 //!
 //! # actix::System::new().block_on(async {
-//! let dispatcher = Dispatcher::builder().with_http().start();
+//! let dispatcher = Dispatcher::builder().start();
 //! let webhook = Target::webhook("https://example.com/hooks")?
 //!     .secret("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")?;
 //! let dispatch = Dispatch::new(herald_signal::Signal::new("user.created", serde_json::json!({}))?, [webhook]);
@@ -43,14 +45,4 @@
 //! Caller headers that collide with the scheme's are dropped. Secrets never appear in
 //! `Debug`, logs, telemetry or errors.
 
-mod adapter;
-mod encode;
-mod sign;
-mod verify;
-
-pub use adapter::{HttpAdapter, HttpDispatcherExt};
-pub use herald_core::http::{
-    BodyMode, HttpMethod, HttpTarget, Key, RetryPolicy, Signing, Webhook, WebhookSecret,
-};
-pub use sign::SignatureExt;
-pub use verify::{DEFAULT_TOLERANCE, HeaderLookup, VerifyError, verify, verify_at};
+pub use herald_core::http::*;

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use herald_core::{Dispatch, Dispatcher, ErrorKind, Outcome, Stats, Target};
-use herald_http::{HttpDispatcherExt, HttpTarget, RetryPolicy};
+use herald_http::{HttpTarget, RetryPolicy};
 use support::{Raw, RawReceiver, Receiver, deliver, dispatcher, signal, within};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -104,7 +104,7 @@ async fn a_malformed_response_is_a_protocol_error_and_is_not_retried() {
 
 #[actix_rt::test]
 async fn a_dispatcher_at_its_bound_keeps_serving_after_stalled_deliveries_time_out() {
-    let dispatcher = Dispatcher::builder().max_in_flight(2).with_http().start();
+    let dispatcher = Dispatcher::builder().max_in_flight(2).start();
     let stalled = RawReceiver::start(Raw::StatusThenSilence(500));
     let once = |url: &str| target(url).retry(RetryPolicy::none());
     let error = within(

@@ -99,8 +99,8 @@ async fn no_rendering_shows_a_planted_secret() {
 
     let dispatcher = herald_core::Dispatcher::builder()
         .registry(Registry::new())
-        .max_concurrency(64);
-    let dispatcher = herald_http::HttpDispatcherExt::with_http(dispatcher).start();
+        .max_concurrency(64)
+        .start();
     let error = within(
         "dispatch",
         dispatcher.send(Dispatch::new(signal(), targets.clone())),

@@ -243,6 +243,12 @@ impl DispatcherBuilder {
         for (name, registration) in routing {
             self.adapters.entry(name.into()).or_insert(registration);
         }
+        #[cfg(feature = "http")]
+        for (name, webhook) in [("http", false), ("webhook", true)] {
+            self.adapters
+                .entry(name.into())
+                .or_insert_with(|| registration(move || crate::http::HttpAdapter::new(webhook)));
+        }
         let admission = Admission::new(self.mailbox_capacity);
         let capacity = self.mailbox_capacity;
         let buses: Vec<Addr<Bus>> = self.buses.values().cloned().collect();

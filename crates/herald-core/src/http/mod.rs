@@ -3,13 +3,29 @@
 //!
 //! The targets live here, beside every other target kind, so that `Target::http`,
 //! `Target::webhook` and targets read from data (`{"adapter": "webhook", …}`) are typed
-//! and checked at once, wherever they come from. The `http` and `webhook` adapters that
-//! deliver them (awc, signing, retries) live in `herald-http`.
+//! and checked at once, wherever they come from. With the `http` feature, the adapters
+//! that deliver them (awc, signing, retries) and the receiver-side [`verify`] are here
+//! too, and every dispatcher registers the adapters itself.
 
+#[cfg(feature = "http")]
+mod adapter;
+#[cfg(feature = "http")]
+mod encode;
 mod names;
 mod retry;
 mod secret;
+#[cfg(feature = "http")]
+mod sign;
 mod target;
+#[cfg(feature = "http")]
+mod verify;
+
+#[cfg(feature = "http")]
+pub use adapter::HttpAdapter;
+#[cfg(feature = "http")]
+pub use sign::SignatureExt;
+#[cfg(feature = "http")]
+pub use verify::{DEFAULT_TOLERANCE, HeaderLookup, VerifyError, verify, verify_at};
 
 pub use names::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE,

@@ -12,7 +12,6 @@ use actix_web::dev::ServerHandle;
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use herald_core::{Dispatch, DispatchResult, Dispatcher, Target};
-use herald_http::HttpDispatcherExt;
 use herald_signal::Signal;
 
 /// Awaits `future`, failing the test after 30 s.
@@ -155,12 +154,12 @@ pub fn signal() -> Signal {
 
 /// A dispatcher as shipped: default pool size.
 pub fn dispatcher() -> actix::Addr<Dispatcher> {
-    Dispatcher::builder().with_http().start()
+    Dispatcher::builder().start()
 }
 
 /// A dispatcher whose HTTP adapters run on a pool of one arbiter.
 pub fn pooled_dispatcher() -> actix::Addr<Dispatcher> {
-    Dispatcher::builder().pool_size(1).with_http().start()
+    Dispatcher::builder().pool_size(1).start()
 }
 
 /// Dispatches `signal` to one target.

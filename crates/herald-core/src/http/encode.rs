@@ -1,12 +1,12 @@
 //! The CloudEvents HTTP binding: structured and binary mode.
 
+use crate::{ErrorKind, TargetError};
 use awc::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
-use herald_core::{ErrorKind, TargetError};
 use herald_signal::{Data, Signal};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use crate::BodyMode;
+use super::BodyMode;
 
 /// What the binding percent-encodes in `ce-*` values: controls, space, `"` and `%`
 /// (non-ASCII is always encoded).
@@ -28,9 +28,6 @@ pub(crate) fn encode(signal: &Signal, mode: BodyMode) -> Result<Encoded, ErrorKi
             body: Bytes::from(signal.to_json_vec()),
         }),
         BodyMode::Binary => binary(signal),
-        _ => Err(ErrorKind::InvalidTarget(herald_core::TargetError::Invalid(
-            "this body mode is not supported by this version of herald-http".to_owned(),
-        ))),
     }
 }
 

@@ -4,21 +4,21 @@ use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::{Adapter, Delivery, ErrorKind, Outcome, TargetError};
 use awc::error::{ConnectError, SendRequestError};
 use awc::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use awc::{Client, Connector};
 use futures_util::StreamExt;
-use herald_core::{Adapter, Delivery, DispatcherBuilder, ErrorKind, Outcome, TargetError};
 use herald_signal::Signal;
 use tokio::time::Instant;
 
-use herald_core::http::{
+use super::{
     BodyMode, HttpTarget, Signing, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WebhookSecret,
     random,
 };
 
-use crate::encode::{Encoded, encode};
-use crate::sign::{jido_signature, standard_signature};
+use super::encode::{Encoded, encode};
+use super::sign::{jido_signature, standard_signature};
 
 /// How much of an error response's body is kept.
 pub(crate) const ERROR_BODY_LIMIT: usize = 4096;
@@ -27,7 +27,8 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// Delivers `http` (plain) or `webhook` (signed) targets with awc.
 ///
-/// Register both with [`HttpDispatcherExt::with_http`]. Each instance owns one awc
+/// Every dispatcher registers two, as `http` and `webhook` (a custom adapter registered
+/// under either name replaces it). Each instance owns one awc
 /// client (connections are pooled and kept alive per arbiter); TLS certificates are
 /// always verified against the Mozilla root store, and redirects are not followed.
 pub struct HttpAdapter {
@@ -330,17 +331,4 @@ fn is_tls(error: &std::io::Error) -> bool {
     error
         .get_ref()
         .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-}
-
-/// Registers the `http` and `webhook` adapters on a dispatcher builder.
-pub trait HttpDispatcherExt {
-    /// Adds the `http` and `webhook` adapters.
-    fn with_http(self) -> Self;
-}
-
-impl HttpDispatcherExt for DispatcherBuilder {
-    fn with_http(self) -> Self {
-        self.adapter("http", || HttpAdapter::new(false))
-            .adapter("webhook", || HttpAdapter::new(true))
-    }
 }

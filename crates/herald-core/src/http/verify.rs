@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::Mac;
 use thiserror::Error;
 
-use crate::WebhookSecret;
-use crate::sign::{jido_mac, standard_mac};
+use super::WebhookSecret;
+use super::sign::{jido_mac, standard_mac};
 
 /// The default window a webhook's timestamp must fall in: 5 minutes either way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -88,7 +88,7 @@ impl HeaderLookup for HashMap<String, String> {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use herald_http::{verify_at, VerifyError, WebhookSecret, DEFAULT_TOLERANCE};
+/// use herald_core::http::{verify_at, VerifyError, WebhookSecret, DEFAULT_TOLERANCE};
 ///
 /// // The jido-compatible test vector (`vectors/webhook-signatures.md`).
 /// let secret = WebhookSecret::jido("mysecret")?;

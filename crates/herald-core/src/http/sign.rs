@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use herald_core::http::WebhookSecret;
+use super::WebhookSecret;
 
 /// Signing with a [`WebhookSecret`]: the signature header value a sender puts on a
 /// message.
@@ -15,7 +15,7 @@ pub trait SignatureExt {
     /// (jido, which ignores `id`). Handy for testing a receiver.
     ///
     /// ```
-    /// use herald_http::{SignatureExt, WebhookSecret};
+    /// use herald_core::http::{SignatureExt, WebhookSecret};
     ///
     /// let secret = WebhookSecret::jido("mysecret")?;
     /// assert_eq!(secret.signature("", 1, b"{}").len(), 64);
@@ -73,8 +73,8 @@ pub(crate) fn jido_signature(key: &[u8], timestamp: u64, body: &[u8]) -> String 
 
 #[cfg(test)]
 mod tests {
+    use super::WebhookSecret;
     use super::*;
-    use herald_core::http::WebhookSecret;
 
     /// `vectors/webhook-signatures.md`, Standard Webhooks.
     #[test]
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn jido_vector() {
         let secret = WebhookSecret::jido("mysecret").unwrap();
-        let body = include_bytes!("../../../vectors/jido-body.json");
+        let body = include_bytes!("../../../../vectors/jido-body.json");
         assert_eq!(
             jido_signature(secret.expose_key(), 1_764_158_400, body),
             "3709b35110ec7b0e675b921d6e297984389773810a184fb230114dc46c94b44f"
