@@ -61,6 +61,7 @@ mod outcome;
 mod pubsub;
 mod redact;
 mod registry;
+mod runtime;
 mod target;
 mod telemetry;
 mod text;

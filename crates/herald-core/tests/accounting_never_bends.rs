@@ -114,6 +114,8 @@ async fn in_flight_slots_follow_deliveries() {
     tokio::time::pause();
     let probe = Probe::default();
     let dispatcher = Dispatcher::builder()
+        // The pool adapters on this arbiter, under its paused clock.
+        .pool_size(0)
         .adapter("probe", probe.factory())
         .max_in_flight(3)
         .on_overload(Overload::Fail)
@@ -147,6 +149,8 @@ async fn a_delivery_that_never_ends_times_out_and_frees_its_slot() {
     tokio::time::pause();
     let probe = Probe::default();
     let dispatcher = Dispatcher::builder()
+        // The pool adapters on this arbiter, under its paused clock.
+        .pool_size(0)
         .adapter("probe", probe.factory())
         .delivery_timeout(Duration::from_secs(2))
         .max_in_flight(2)

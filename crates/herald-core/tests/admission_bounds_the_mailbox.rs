@@ -86,6 +86,8 @@ async fn bus_publishes_while_the_dispatcher_waits_for_room_are_bounded_and_count
     let bus = Bus::new().start();
     let capacity = 8;
     let dispatcher = Dispatcher::builder()
+        // The pool adapters on this arbiter, under its paused clock.
+        .pool_size(0)
         .adapter("probe", probe.factory())
         .max_in_flight(1)
         .on_overload(Overload::Wait)

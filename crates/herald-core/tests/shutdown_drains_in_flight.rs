@@ -14,6 +14,8 @@ async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_res
     tokio::time::pause();
     let probe = Probe::default();
     let dispatcher = Dispatcher::builder()
+        // The pool adapters on this arbiter, under its paused clock.
+        .pool_size(0)
         .adapter("probe", probe.factory())
         .start();
     let after = |ms: u64| Target::custom("probe", json!({"delay_ms": ms}));

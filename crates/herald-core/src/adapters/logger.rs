@@ -7,7 +7,7 @@ use tracing::Level;
 use super::DataView;
 use crate::target::ConfigFields;
 use crate::text::Escaped;
-use crate::{Adapter, Delivery, ErrorKind, Outcome, Target, TargetError, TargetOptions};
+use crate::{Adapter, Delivery, ErrorKind, Outcome, Placement, Target, TargetError, TargetOptions};
 
 /// The level of a `logger` target's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -170,6 +170,9 @@ pub(crate) struct LoggerAdapter;
 impl Adapter for LoggerAdapter {
     type Options = LoggerTarget;
     const KIND: &'static str = "log";
+    /// A `tracing` event, emitted where the dispatch runs: under the caller's
+    /// subscriber, which does the writing.
+    const PLACEMENT: Placement = Placement::Local;
 
     fn validate(&self, config: &serde_json::Value) -> Result<LoggerTarget, TargetError> {
         LoggerTarget::from_fields(ConfigFields::from_config(config)?)

@@ -9,11 +9,11 @@ use std::time::Duration;
 use actix::{Actor, Addr, AsyncContext};
 
 use super::{Admission, Dispatcher};
-use crate::adapter::{Registration, registration};
 use crate::adapters::{
     BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter,
 };
 use crate::bus::Attach;
+use crate::runtime::{Registration, registration};
 use crate::{ActorId, Adapter, Bus, PubSub, Registry};
 
 /// What a dispatch does when the dispatcher is at its in-flight bound.
@@ -66,7 +66,7 @@ impl Default for DispatcherBuilder {
             max_concurrency: 8,
             max_in_flight: 10_000,
             overload: Overload::Wait,
-            pool_size: 0,
+            pool_size: DispatcherBuilder::default_pool_size(),
             telemetry: true,
             delivery_timeout: DispatcherBuilder::DEFAULT_DELIVERY_TIMEOUT,
             max_signal_size: DispatcherBuilder::DEFAULT_MAX_SIGNAL_SIZE,
@@ -137,14 +137,23 @@ impl DispatcherBuilder {
     }
 
     /// Sets how many extra arbiters (threads) [`Placement::Pool`] adapters run on, one
-    /// actor per arbiter. With `0` every adapter runs on the dispatcher's own arbiter,
-    /// inside the dispatch: no thread hop per delivery, which is fastest unless
-    /// deliveries are CPU-heavy (see `docs/PERFORMANCE.md`). Default is 0.
+    /// supervised actor per adapter per arbiter. With `0` they run as one actor each on
+    /// the dispatcher's own arbiter. Default is
+    /// [`default_pool_size`](Self::default_pool_size).
     ///
     /// [`Placement::Pool`]: crate::Placement::Pool
     pub fn pool_size(mut self, arbiters: usize) -> Self {
         self.pool_size = arbiters;
         self
+    }
+
+    /// The default pool size: one arbiter per core the process may run on
+    /// ([`std::thread::available_parallelism`], which honours CPU affinity and cgroup
+    /// quotas) less the one the dispatcher runs on, and at least one. Every core then
+    /// has one busy thread; a larger pool only adds switching (measured in
+    /// `docs/PERFORMANCE.md`).
+    pub fn default_pool_size() -> usize {
+        std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
     }
 
     /// Turns `tracing` spans for dispatches and deliveries on or off. Default is on.

@@ -1,6 +1,6 @@
-//! One dispatch's run: launch targets under the concurrency limit — inline for
-//! adapters on this arbiter, in per-adapter batches for the pool — collect every answer,
-//! and account for every target.
+//! One dispatch's run: launch targets under the concurrency limit — inline for local
+//! adapters, one `Addr::send` batch per pool adapter per launch — collect every answer
+//! in one join set, and account for every target.
 
 use std::future::{Future, poll_fn};
 use std::ops::Range;
@@ -9,17 +9,17 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::future::{Either, LocalBoxFuture, select};
+use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{Receiver, Sender, channel};
 use tokio::time::Instant;
 use tracing::Span;
 
 use super::lifecycle::{Lifecycle, Running};
 use super::report::{DispatchReport, DispatchResult, conclude};
 use super::{Dispatch, Inner};
-use crate::adapter::{AdapterPool, DeliverBatch, DispatchContext, Job, Reply};
+use crate::runtime::{DeliverBatch, DispatchContext, Job, Placed, Pool, Reply};
 use crate::telemetry;
 use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetError};
 
@@ -60,7 +60,8 @@ pub(crate) async fn run(
         results: (0..total).map(|_| None).collect(),
         settled: 0,
         in_flight: 0,
-        inline: None,
+        limit: 0,
+        joined: None,
         remote: None,
     };
 
@@ -82,6 +83,7 @@ pub(crate) async fn run(
         .unwrap_or(inner.max_concurrency)
         .min(held.num_permits())
         .max(1);
+    run.limit = limit;
 
     let mut next = 0;
     // What fails the targets still open when the loop ends early.
@@ -115,7 +117,7 @@ pub(crate) async fn run(
     }
     // Stop what is still running (inline futures are dropped; pool batches see the
     // inbox close), then report whatever is open: it ran out of time.
-    run.inline = None;
+    run.joined = None;
     run.remote = None;
     for index in 0..total {
         if run.results[index].is_none() {
@@ -160,8 +162,10 @@ enum Wake {
 /// What deliveries on the pool share: made on the first batch sent there.
 struct Remote {
     context: Arc<DispatchContext>,
-    replies: UnboundedSender<Reply>,
-    inbox: UnboundedReceiver<Reply>,
+    /// Room for `limit` answers: every pool delivery answers once, and at most `limit`
+    /// are in flight, so an answer never waits for room.
+    replies: Sender<Reply>,
+    inbox: Receiver<Reply>,
 }
 
 /// The state of one dispatch's run.
@@ -172,22 +176,25 @@ struct Run<'a> {
     results: Vec<Option<Result<Outcome, DeliveryError>>>,
     settled: usize,
     in_flight: usize,
-    /// Deliveries of adapters on this arbiter, run right here (made on first use).
-    inline: Option<FuturesUnordered<LocalBoxFuture<'a, Reply>>>,
+    /// The most deliveries in flight at once.
+    limit: usize,
+    /// The join set: local deliveries (answering with their reply) and batch requests
+    /// to pool actors (answering `None` once taken). Made on first use.
+    joined: Option<FuturesUnordered<LocalBoxFuture<'a, Option<Reply>>>>,
     /// The answers of deliveries on the pool (made on first use).
     remote: Option<Remote>,
 }
 
 impl<'a> Run<'a> {
-    /// Starts targets `range`: inline for adapters on this arbiter, else one batch per
+    /// Starts targets `range`: inline for local adapters, else one batch per pool
     /// adapter. An inline delivery is polled once at once: most (a mailbox push) finish
-    /// there, and only those still pending are kept.
+    /// there, and only those still pending join the set.
     fn launch(&mut self, range: Range<usize>, cx: &mut Context<'_>) {
-        let targets = self.targets;
-        let mut batches: Vec<(&AdapterPool, Vec<Job>)> = Vec::new();
+        let (targets, inner) = (self.targets, self.inner);
+        let mut batches: Vec<(&Pool, Vec<Job>)> = Vec::new();
         for index in range {
             let target = &targets[index];
-            let Some(pool) = self.inner.adapter(target.adapter()).map(|(_, pool)| pool) else {
+            let Some((_, runner)) = inner.adapter(target.adapter()) else {
                 let unknown = TargetError::UnknownAdapter {
                     name: target.adapter().to_owned(),
                     known: self.inner.known_adapters(),
@@ -197,38 +204,45 @@ impl<'a> Run<'a> {
             };
             self.in_flight += 1;
             self.inner.counters.deliveries_started(1);
-            if let Some(runner) = pool.inline() {
-                let mut delivery = runner.deliver(self.context, index, target);
-                match delivery.as_mut().poll(cx) {
-                    Poll::Ready((index, result)) => self.settle(index, result, true),
-                    Poll::Pending => self
-                        .inline
-                        .get_or_insert_with(FuturesUnordered::new)
-                        .push(delivery),
+            match runner.placed() {
+                Placed::Local(inline) => {
+                    let mut delivery = inline.deliver(self.context, index, target);
+                    match delivery.as_mut().poll(cx) {
+                        Poll::Ready((index, result)) => self.settle(index, result, true),
+                        Poll::Pending => self.join(async move { Some(delivery.await) }),
+                    }
                 }
-                continue;
-            }
-            let replies = &self.remote(self.context).replies;
-            let job = Job::new(index, target.clone(), replies.clone());
-            match batches.iter_mut().find(|(p, _)| std::ptr::eq(*p, pool)) {
-                Some((_, jobs)) => jobs.push(job),
-                None => batches.push((pool, vec![job])),
+                Placed::Pool(pool) => {
+                    let replies = &self.remote().replies;
+                    let job = Job::new(index, target.clone(), replies.clone());
+                    match batches.iter_mut().find(|(p, _)| std::ptr::eq(*p, pool)) {
+                        Some((_, jobs)) => jobs.push(job),
+                        None => batches.push((pool, vec![job])),
+                    }
+                }
             }
         }
-        if let Some(remote) = &self.remote {
-            for (pool, jobs) in batches {
-                pool.send(DeliverBatch {
-                    context: Arc::clone(&remote.context),
-                    replies: remote.replies.clone(),
-                    jobs,
-                });
-            }
+        for (pool, jobs) in batches {
+            let context = Arc::clone(&self.remote().context);
+            let request = pool.send(DeliverBatch { context, jobs });
+            // A refused batch was dropped, and its jobs answered for themselves.
+            self.join(async move {
+                let _ = request.await;
+                None
+            });
         }
     }
 
-    fn remote(&mut self, context: &DispatchContext) -> &Remote {
+    fn join(&mut self, future: impl Future<Output = Option<Reply>> + 'a) {
+        self.joined
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(Box::pin(future));
+    }
+
+    fn remote(&mut self) -> &Remote {
+        let (context, limit) = (self.context, self.limit);
         self.remote.get_or_insert_with(|| {
-            let (replies, inbox) = unbounded_channel();
+            let (replies, inbox) = channel(limit.max(1));
             Remote {
                 context: Arc::new(context.clone()),
                 replies,
@@ -237,23 +251,33 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// The next answer, from an inline delivery or from the pool. (We hold a sender
-    /// ourselves, so the inbox never closes while we wait.)
+    /// The next answer, from the join set or from the pool. (We hold a sender
+    /// ourselves, so the inbox never closes while we wait.) `None` when nothing is left
+    /// that could answer.
     async fn next_reply(&mut self) -> Option<Reply> {
-        let inline = self.inline.as_mut().filter(|set| !set.is_empty());
-        let remote = self.remote.as_mut();
-        match (inline, remote) {
-            (None, None) => None,
-            (Some(inline), None) => inline.next().await,
-            (None, Some(remote)) => remote.inbox.recv().await,
-            (Some(inline), Some(remote)) => {
-                match select(inline.next(), pin!(remote.inbox.recv())).await {
-                    Either::Left((Some(reply), _)) => Some(reply),
-                    Either::Left((None, waiting)) => waiting.await,
-                    Either::Right((reply, _)) => reply,
+        poll_fn(|cx| {
+            let mut open = false;
+            if let Some(joined) = &mut self.joined {
+                while let Poll::Ready(Some(answer)) = joined.poll_next_unpin(cx) {
+                    if answer.is_some() {
+                        return Poll::Ready(answer);
+                    }
                 }
+                open = !joined.is_empty();
             }
-        }
+            if let Some(remote) = &mut self.remote {
+                if let Poll::Ready(reply) = remote.inbox.poll_recv(cx) {
+                    return Poll::Ready(reply);
+                }
+                open = true;
+            }
+            if open {
+                Poll::Pending
+            } else {
+                Poll::Ready(None)
+            }
+        })
+        .await
     }
 
     /// Waits for the next answer, the dispatch's deadline, or the shutdown cutoff.
@@ -322,7 +346,7 @@ impl<'a> Run<'a> {
             let kind = self
                 .inner
                 .adapter(target.adapter())
-                .map_or("unknown", |(_, pool)| pool.kind);
+                .map_or("unknown", |(_, runner)| runner.kind);
             let span =
                 telemetry::delivery_span(&self.context.span, target, kind, &self.context.signal);
             telemetry::record(&span, &result, Default::default());

@@ -30,7 +30,7 @@ pub use lifecycle::Shutdown;
 pub use report::{DispatchError, DispatchReport, DispatchResult, DispatchResultExt, TargetFailure};
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
-use crate::adapter::AdapterPool;
+use crate::runtime::Runner;
 use crate::{ActorId, ErrorKind, Target};
 pub(crate) use dispatch::Detached;
 use dispatch::{Answer, warn_failures};
@@ -61,7 +61,6 @@ use stats::Counters;
 /// ```
 pub struct Dispatcher {
     inner: Rc<Inner>,
-    arbiters: Vec<Arbiter>,
     /// Its mailbox's identity, under which its admission is registered.
     id: ActorId,
 }
@@ -69,7 +68,7 @@ pub struct Dispatcher {
 /// What the dispatcher and its running dispatches share (all on its arbiter).
 pub(crate) struct Inner {
     /// Sorted by name.
-    adapters: Vec<AdapterPool>,
+    adapters: Vec<Runner>,
     pub(crate) max_concurrency: usize,
     pub(crate) telemetry: bool,
     pub(crate) delivery_timeout: Duration,
@@ -80,12 +79,26 @@ pub(crate) struct Inner {
     max_in_flight: usize,
     overload: Overload,
     permits: Arc<Semaphore>,
+    /// The pool's arbiters: they stop when the dispatcher and every dispatch still
+    /// running have let go of them.
+    arbiters: Arbiters,
+}
+
+/// The dispatcher's pool of arbiters, stopped when dropped.
+struct Arbiters(Vec<Arbiter>);
+
+impl Drop for Arbiters {
+    fn drop(&mut self) {
+        for arbiter in &self.0 {
+            arbiter.stop();
+        }
+    }
 }
 
 impl Inner {
     /// The adapter registered as `name`, with its index. A scan: there are a handful,
     /// and comparing a few short names is cheaper than hashing one.
-    pub(crate) fn adapter(&self, name: &str) -> Option<(usize, &AdapterPool)> {
+    pub(crate) fn adapter(&self, name: &str) -> Option<(usize, &Runner)> {
         self.adapters
             .iter()
             .enumerate()
@@ -111,7 +124,7 @@ impl Dispatcher {
         Admission::register(id, Arc::clone(&admission));
         let arbiters: Vec<Arbiter> = (0..builder.pool_size).map(|_| Arbiter::new()).collect();
         let handles: Vec<_> = arbiters.iter().map(Arbiter::handle).collect();
-        let adapters: Vec<AdapterPool> = builder
+        let adapters: Vec<Runner> = builder
             .adapters
             .iter()
             .map(|(name, registration)| registration.start(name.clone(), &handles))
@@ -134,8 +147,8 @@ impl Dispatcher {
                 max_in_flight,
                 overload: builder.overload,
                 permits: Arc::new(Semaphore::new(max_in_flight)),
+                arbiters: Arbiters(arbiters),
             }),
-            arbiters,
             id,
         }
     }
@@ -201,12 +214,6 @@ impl Dispatcher {
 
 impl Actor for Dispatcher {
     type Context = Context<Self>;
-
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        for arbiter in &self.arbiters {
-            arbiter.stop();
-        }
-    }
 }
 
 impl Drop for Dispatcher {
@@ -350,7 +357,7 @@ impl fmt::Debug for Dispatcher {
             .field("max_concurrency", &self.inner.max_concurrency)
             .field("max_in_flight", &self.inner.max_in_flight)
             .field("overload", &self.inner.overload)
-            .field("pool_size", &self.arbiters.len())
+            .field("pool_size", &self.inner.arbiters.0.len())
             .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,5 @@
 //! The adapter trait: how a target kind is delivered to.
 
-mod actor;
-mod pool;
-
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
@@ -11,19 +8,19 @@ use std::time::Duration;
 use herald_signal::Signal;
 use serde_json::Value;
 
-pub(crate) use actor::{DeliverBatch, DispatchContext, Job, Reply};
-pub(crate) use pool::{AdapterPool, Registration, registration};
-
 /// Where an adapter's deliveries run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Placement {
     /// On the dispatcher's own arbiter, inside the dispatch: for adapters whose delivery
     /// is a mailbox push or a table lookup, where another thread would only add a hop.
+    /// The dispatcher supervises the instance: a panic replaces it with a fresh one.
     Local,
-    /// On the dispatcher's pool of arbiters, one actor per arbiter: for adapters that
-    /// do real work (I/O, encoding, signing) and gain from more cores. With a pool of
-    /// size 0 these run on the dispatcher's arbiter too.
+    /// As a supervised actor on each arbiter of the dispatcher's pool, reached with
+    /// `Addr::send` (one message per adapter per launch of targets): for adapters that
+    /// do real work (I/O, encoding, signing) and gain from more cores. A panic restarts
+    /// the actor with a fresh instance. With a pool of size 0 the one actor runs on the
+    /// dispatcher's arbiter.
     #[default]
     Pool,
 }
@@ -32,10 +29,11 @@ use crate::{ActorId, ErrorKind, Outcome, TargetError, TargetOptions};
 
 /// Delivers signals to one kind of target.
 ///
-/// Herald runs each adapter inside its own actix actor, one per arbiter of the
-/// dispatcher's pool, and restarts it if a delivery panics. Deliveries run
-/// concurrently: `deliver` takes `&self`, and its future may hold non-`Send` state
-/// (it stays on its arbiter's thread).
+/// Herald runs each adapter as a supervised actix actor on every arbiter of the
+/// dispatcher's pool (or, for [`Placement::Local`] adapters, inside the dispatch), and
+/// replaces the instance if a delivery panics. Deliveries run concurrently: `deliver`
+/// takes `&self`, and its future may hold non-`Send` state (it stays on its arbiter's
+/// thread).
 ///
 /// A custom adapter in full:
 ///

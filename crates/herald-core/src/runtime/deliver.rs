@@ -1,0 +1,128 @@
+//! One delivery, wherever it runs: the target's options checked, the adapter called
+//! inside the delivery span under `catch_unwind`, and the delivery bounded in time.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::future::{Future, poll_fn};
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use herald_signal::Signal;
+use tokio::time::Sleep;
+use tracing::{Instrument, Span};
+
+use crate::adapter::{Adapter, Delivery};
+use crate::error::panic_message;
+use crate::target::Options;
+use crate::telemetry;
+use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError};
+
+/// One target's result, sent back to the dispatch that asked for it.
+pub(crate) type Reply = (usize, Result<Outcome, DeliveryError>);
+
+/// What every delivery of one dispatch shares.
+#[derive(Debug, Clone)]
+pub(crate) struct DispatchContext {
+    pub(crate) signal: Arc<Signal>,
+    pub(crate) caller: Option<ActorId>,
+    /// The dispatch span, parent of every delivery span (`Span::none()` when telemetry
+    /// is off).
+    pub(crate) span: Span,
+    pub(crate) telemetry: bool,
+    /// The bound on a delivery whose adapter states none of its own.
+    pub(crate) delivery_timeout: Duration,
+}
+
+/// Delivers to one target with `adapter` (registered as `name`) and returns the
+/// target's reply, and whether the adapter panicked (its runner then replaces it).
+pub(crate) async fn deliver<A: Adapter>(
+    adapter: &A,
+    name: &str,
+    context: &DispatchContext,
+    index: usize,
+    target: &Target,
+) -> (Reply, bool) {
+    // Delivery spans hang under the dispatch span; when no subscriber wants that one,
+    // none is made and no clock is read.
+    let traced = context.telemetry && !context.span.is_disabled();
+    let span = if traced {
+        telemetry::delivery_span(&context.span, target, A::KIND, &context.signal)
+    } else {
+        Span::none()
+    };
+    let timer = telemetry::Timer::start(traced);
+    let attempts = Cell::new(1);
+    let attempt = AssertUnwindSafe(attempt(adapter, name, context, target, &attempts));
+    let (result, panicked) = match attempt.catch_unwind().instrument(span.clone()).await {
+        Ok(result) => (result, false),
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            tracing::error!(adapter = %name, panic = %message, "adapter panicked");
+            (Err(ErrorKind::Panicked { message }), true)
+        }
+    };
+    let result = result.map_err(|kind| target.error(kind).with_attempts(attempts.get()));
+    if traced {
+        span.record("attempts", attempts.get());
+        telemetry::record(&span, &result, timer.elapsed());
+    }
+    ((index, result), panicked)
+}
+
+/// The target's options for `A` (checked now if they are a raw config), then the
+/// adapter's delivery, bounded by the adapter or by the dispatcher.
+async fn attempt<A: Adapter>(
+    adapter: &A,
+    name: &str,
+    context: &DispatchContext,
+    target: &Target,
+    attempts: &Cell<u32>,
+) -> Result<Outcome, ErrorKind> {
+    let validated;
+    let options = match target.options() {
+        Options::Typed(options) => (options.as_ref() as &dyn Any)
+            .downcast_ref::<A::Options>()
+            .ok_or_else(|| TargetError::WrongOptions {
+                adapter: name.to_owned(),
+                expected: std::any::type_name::<A::Options>(),
+            })?,
+        Options::Config(config) => {
+            validated = adapter.validate(config)?;
+            &validated
+        }
+    };
+    let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
+    delivery.caller = context.caller;
+    if adapter.timeout(options).is_some() {
+        // The adapter bounds its own deliveries: no second timer.
+        return adapter.deliver(delivery).await;
+    }
+    let limit = context.delivery_timeout;
+    let mut delivering = pin!(adapter.deliver(delivery));
+    let mut timer = None;
+    poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
+}
+
+/// Polls a delivery that may run for at most `limit`. The timer is made (boxed, so that
+/// it does not grow every delivery's future) only if a poll leaves the delivery
+/// pending: most deliveries (a mailbox push) end on their first poll, and then no clock
+/// is read.
+fn poll_bounded<F: Future<Output = Result<Outcome, ErrorKind>>>(
+    delivery: Pin<&mut F>,
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    limit: Duration,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Result<Outcome, ErrorKind>> {
+    if let Poll::Ready(result) = delivery.poll(cx) {
+        return Poll::Ready(result);
+    }
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+    timer
+        .as_mut()
+        .poll(cx)
+        .map(|()| Err(ErrorKind::Timeout(limit)))
+}

@@ -1,0 +1,61 @@
+//! Adapters on the dispatcher's own arbiter, delivered inside the dispatch: no
+//! message, no task, no answer channel. The dispatcher supervises the instance.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_util::future::LocalBoxFuture;
+
+use super::Factory;
+use super::deliver::{DispatchContext, Reply, deliver};
+use crate::Target;
+use crate::adapter::Adapter;
+
+/// Runs one kind of local delivery.
+pub(crate) trait Inline {
+    fn deliver<'a>(
+        &'a self,
+        context: &'a DispatchContext,
+        index: usize,
+        target: &'a Target,
+    ) -> LocalBoxFuture<'a, Reply>;
+}
+
+/// One local adapter instance, and how to make a fresh one after a panic.
+pub(crate) struct Local<A> {
+    name: Rc<str>,
+    adapter: RefCell<Rc<A>>,
+    factory: Arc<Factory<A>>,
+}
+
+impl<A: Adapter> Local<A> {
+    pub(crate) fn new(name: &str, factory: Arc<Factory<A>>) -> Self {
+        Self {
+            name: name.into(),
+            adapter: RefCell::new(Rc::new(factory())),
+            factory,
+        }
+    }
+}
+
+impl<A: Adapter> Inline for Local<A> {
+    fn deliver<'a>(
+        &'a self,
+        context: &'a DispatchContext,
+        index: usize,
+        target: &'a Target,
+    ) -> LocalBoxFuture<'a, Reply> {
+        // Deliveries under way keep the instance they started with; a panic replaces
+        // it for the deliveries after.
+        let adapter = Rc::clone(&self.adapter.borrow());
+        Box::pin(async move {
+            let (reply, panicked) = deliver(&*adapter, &self.name, context, index, target).await;
+            if panicked {
+                tracing::warn!(adapter = %self.name, "restarting adapter after a panic");
+                *self.adapter.borrow_mut() = Rc::new((self.factory)());
+            }
+            reply
+        })
+    }
+}

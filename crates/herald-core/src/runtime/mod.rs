@@ -1,0 +1,168 @@
+//! Where adapters run. [`Placement::Local`] adapters are delivered inside the dispatch
+//! on the dispatcher's arbiter; the others run as supervised actors, one per arbiter of
+//! the dispatcher's pool, and the dispatcher reaches them with `Addr::send`.
+
+mod deliver;
+mod local;
+mod pool;
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
+use std::fmt;
+use std::sync::Arc;
+
+use actix::dev::RecipientRequest;
+use actix::{Recipient, Supervisor};
+use actix_rt::ArbiterHandle;
+
+pub(crate) use deliver::{DispatchContext, Reply};
+pub(crate) use local::Inline;
+use local::Local;
+use pool::AdapterActor;
+pub(crate) use pool::{DeliverBatch, Job};
+
+use crate::adapter::{Adapter, Placement};
+use crate::target::Options;
+use crate::{Target, TargetError};
+
+/// Makes an adapter instance: once per actor or local runner, and again after a panic.
+pub(crate) type Factory<A> = dyn Fn() -> A + Send + Sync;
+
+/// An adapter as registered on the builder, before it runs.
+pub(crate) trait Registration: Send + Sync {
+    /// Starts the adapter: locally, or as one actor per pool arbiter (one on the
+    /// current arbiter when there is no pool).
+    fn start(&self, name: Cow<'static, str>, arbiters: &[ArbiterHandle]) -> Runner;
+}
+
+/// Registers an adapter made by `factory`.
+pub(crate) fn registration<A, F>(factory: F) -> Box<dyn Registration>
+where
+    A: Adapter,
+    F: Fn() -> A + Send + Sync + 'static,
+{
+    Box::new(Registered::<A> {
+        factory: Arc::new(factory),
+    })
+}
+
+struct Registered<A> {
+    factory: Arc<Factory<A>>,
+}
+
+impl<A: Adapter> Registration for Registered<A> {
+    fn start(&self, name: Cow<'static, str>, arbiters: &[ArbiterHandle]) -> Runner {
+        let placed = if A::PLACEMENT == Placement::Local {
+            Placed::Local(Box::new(Local::new(&name, Arc::clone(&self.factory))))
+        } else if arbiters.is_empty() {
+            let (name, factory) = (name.clone(), Arc::clone(&self.factory));
+            let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
+            Placed::Pool(Pool::new(vec![actor.recipient()]))
+        } else {
+            let actors = arbiters.iter().map(|arbiter| {
+                let (name, factory) = (name.clone(), Arc::clone(&self.factory));
+                Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(&name, factory))
+                    .recipient()
+            });
+            Placed::Pool(Pool::new(actors.collect()))
+        };
+        Runner {
+            checker: checker(&name, Arc::clone(&self.factory)),
+            name,
+            kind: A::KIND,
+            placed,
+        }
+    }
+}
+
+/// One running adapter.
+pub(crate) struct Runner {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: &'static str,
+    placed: Placed,
+    /// Checks a target's options as a delivery would, without delivering.
+    checker: Checker,
+}
+
+/// How a runner's deliveries are made.
+pub(crate) enum Placed {
+    /// Inside the dispatch.
+    Local(Box<dyn Inline>),
+    /// By the pool's actors.
+    Pool(Pool),
+}
+
+/// A pool adapter's actors, one per arbiter.
+pub(crate) struct Pool {
+    actors: Vec<Recipient<DeliverBatch>>,
+    /// The actor the next batch goes to.
+    next: Cell<usize>,
+}
+
+impl Pool {
+    fn new(actors: Vec<Recipient<DeliverBatch>>) -> Self {
+        Self {
+            actors,
+            next: Cell::new(0),
+        }
+    }
+
+    /// Sends a batch to the actors in turn. The request resolves once the actor has
+    /// taken the batch; if its mailbox is closed, the batch is dropped and each job
+    /// reports itself lost.
+    pub(crate) fn send(&self, batch: DeliverBatch) -> RecipientRequest<DeliverBatch> {
+        let index = self.next.get();
+        self.next.set((index + 1) % self.actors.len());
+        self.actors[index].send(batch)
+    }
+}
+
+/// Checks one target's options for one adapter.
+type Checker = Box<dyn Fn(&Target) -> Result<(), TargetError>>;
+
+/// Checks a target's options for adapter `A`, with an instance made for checking on
+/// the first check that needs one (a raw config).
+fn checker<A: Adapter>(name: &str, factory: Arc<Factory<A>>) -> Checker {
+    let name = name.to_string();
+    let adapter: OnceCell<A> = OnceCell::new();
+    Box::new(move |target: &Target| match target.options() {
+        Options::Typed(options) => (options.as_ref() as &dyn Any)
+            .downcast_ref::<A::Options>()
+            .map(|_| ())
+            .ok_or_else(|| TargetError::WrongOptions {
+                adapter: name.clone(),
+                expected: std::any::type_name::<A::Options>(),
+            }),
+        Options::Config(config) => adapter
+            .get_or_init(|| factory())
+            .validate(config)
+            .map(|_| ()),
+    })
+}
+
+impl Runner {
+    /// Checks `target`'s options as a delivery would.
+    pub(crate) fn check(&self, target: &Target) -> Result<(), TargetError> {
+        (self.checker)(target)
+    }
+
+    /// How its deliveries are made.
+    pub(crate) fn placed(&self) -> &Placed {
+        &self.placed
+    }
+}
+
+impl fmt::Debug for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let actors = match &self.placed {
+            Placed::Local(_) => 0,
+            Placed::Pool(pool) => pool.actors.len(),
+        };
+        f.debug_struct("Runner")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("actors", &actors)
+            .finish()
+    }
+}
