@@ -40,7 +40,7 @@ pub use herald_signal::{
 pub use herald_core::{
     AdapterStats, CheckTargets, Dispatch, DispatchError, DispatchExt, DispatchHandle,
     DispatchReport, DispatchResult, DispatchResultExt, Dispatcher, DispatcherBuilder, Overload,
-    Shutdown, Stats, StatsSnapshot, TargetFailure,
+    Sharded, Shutdown, Stats, StatsSnapshot, TargetFailure,
 };
 
 // Targets and the adapters behind them.

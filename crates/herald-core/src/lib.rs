@@ -80,7 +80,8 @@ pub use caller::ActorId;
 pub use dispatcher::{
     AdapterStats, CheckTargets, Dispatch, DispatchError, DispatchExt, DispatchHandle,
     DispatchReport, DispatchResponse, DispatchResult, DispatchResultExt, Dispatcher,
-    DispatcherBuilder, Overload, Shutdown, Stats, StatsSnapshot, TargetFailure, TargetProblem,
+    DispatcherBuilder, Overload, Sharded, Shutdown, Stats, StatsSnapshot, TargetFailure,
+    TargetProblem,
 };
 pub use error::{DeliveryError, ErrorKind, TargetError};
 pub use message::{Rejection, SignalMessage};

@@ -6,9 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, AsyncContext};
+use actix::{Actor, Addr, Arbiter, AsyncContext, Context};
 
-use super::{Admission, Dispatcher};
+use super::{Admission, Dispatcher, Sharded};
 use crate::adapters::{
     BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter,
 };
@@ -45,16 +45,18 @@ pub enum Overload {
 /// # });
 /// ```
 #[must_use = "a builder does nothing until `start` is called"]
+#[derive(Clone)]
 pub struct DispatcherBuilder {
     pub(crate) max_concurrency: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) overload: Overload,
-    pub(crate) pool_size: usize,
+    /// `None`: [`DispatcherBuilder::default_pool_size`] for one dispatcher, 0 per shard.
+    pub(crate) pool_size: Option<usize>,
     pub(crate) telemetry: bool,
     pub(crate) delivery_timeout: Duration,
     pub(crate) max_signal_size: usize,
     pub(crate) mailbox_capacity: usize,
-    pub(crate) adapters: BTreeMap<Cow<'static, str>, Box<dyn Registration>>,
+    pub(crate) adapters: BTreeMap<Cow<'static, str>, Arc<dyn Registration>>,
     pub(crate) registry: Registry,
     pub(crate) pubsub: PubSub,
     pub(crate) buses: HashMap<String, Addr<Bus>>,
@@ -66,7 +68,7 @@ impl Default for DispatcherBuilder {
             max_concurrency: 8,
             max_in_flight: 10_000,
             overload: Overload::Wait,
-            pool_size: DispatcherBuilder::default_pool_size(),
+            pool_size: None,
             telemetry: true,
             delivery_timeout: DispatcherBuilder::DEFAULT_DELIVERY_TIMEOUT,
             max_signal_size: DispatcherBuilder::DEFAULT_MAX_SIGNAL_SIZE,
@@ -139,11 +141,13 @@ impl DispatcherBuilder {
     /// Sets how many extra arbiters (threads) [`Placement::Pool`] adapters run on, one
     /// supervised actor per adapter per arbiter. With `0` they run as one actor each on
     /// the dispatcher's own arbiter. Default is
-    /// [`default_pool_size`](Self::default_pool_size).
+    /// [`default_pool_size`](Self::default_pool_size) for a dispatcher started with
+    /// [`start`](Self::start), and 0 for each shard of
+    /// [`start_sharded`](Self::start_sharded) (the shards spread over the cores).
     ///
     /// [`Placement::Pool`]: crate::Placement::Pool
     pub fn pool_size(mut self, arbiters: usize) -> Self {
-        self.pool_size = arbiters;
+        self.pool_size = Some(arbiters);
         self
     }
 
@@ -221,7 +225,7 @@ impl DispatcherBuilder {
         self
     }
 
-    fn insert(&mut self, name: impl Into<Cow<'static, str>>, registration: Box<dyn Registration>) {
+    fn insert(&mut self, name: impl Into<Cow<'static, str>>, registration: Arc<dyn Registration>) {
         self.adapters.insert(name.into(), registration);
     }
 
@@ -233,6 +237,43 @@ impl DispatcherBuilder {
     /// Outside a running actix `System` (start one with `actix::System::new()` or
     /// `#[actix::main]`), as every actix actor does.
     pub fn start(mut self) -> Addr<Dispatcher> {
+        let pool_size = self.pool_size.unwrap_or_else(Self::default_pool_size);
+        self.pool_size = Some(pool_size);
+        self.start_on(None)
+    }
+
+    /// Starts `shards` dispatchers, each on an arbiter (thread) of its own, behind one
+    /// [`Sharded`] handle that sends each [`Dispatch`](crate::Dispatch) to one of them:
+    /// by its [`key`](crate::Dispatch::key) when it has one (so dispatches with one key
+    /// keep their order), else in turn. Every shard has this builder's settings, its
+    /// adapters, registry, topics and buses; limits (`max_in_flight`, the mailbox
+    /// capacity) hold per shard. `shards` is at least 1.
+    ///
+    /// ```
+    /// use herald_core::{Dispatch, Dispatcher, Target};
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let dispatcher = Dispatcher::builder().start_sharded(2);
+    /// let signal = herald_signal::Signal::new("user.created", serde_json::json!({})).unwrap();
+    /// dispatcher.send(Dispatch::new(signal, [Target::noop()])).await.unwrap().unwrap();
+    /// assert_eq!(dispatcher.shards().len(), 2);
+    /// # });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Outside a running actix `System`.
+    pub fn start_sharded(mut self, shards: usize) -> Sharded {
+        self.pool_size = Some(self.pool_size.unwrap_or(0));
+        let shards = (0..shards.max(1))
+            .map(|_| self.clone().start_on(Some(Arbiter::new())))
+            .collect();
+        Sharded::new(shards)
+    }
+
+    /// Starts the dispatcher on `arbiter` (which it then owns, and stops when it is
+    /// done), or on the current one.
+    fn start_on(mut self, arbiter: Option<Arbiter>) -> Addr<Dispatcher> {
         // Routing adapters need the registry, hub and buses as configured; an adapter
         // the user registered under the same name wins.
         let registry = self.registry.clone();
@@ -262,10 +303,17 @@ impl DispatcherBuilder {
         let capacity = self.mailbox_capacity;
         let buses: Vec<Addr<Bus>> = self.buses.values().cloned().collect();
         let attached = Arc::clone(&admission);
-        let dispatcher = Dispatcher::create(move |ctx| {
+        let create = move |ctx: &mut Context<Dispatcher>, own: Option<Arbiter>| {
             ctx.set_mailbox_capacity(capacity);
-            Dispatcher::new(self, attached, ActorId::of(&ctx.address()))
-        });
+            Dispatcher::new(self, attached, ActorId::of(&ctx.address()), own)
+        };
+        let dispatcher = match arbiter {
+            None => Dispatcher::create(|ctx| create(ctx, None)),
+            Some(arbiter) => {
+                let handle = arbiter.handle();
+                Dispatcher::start_in_arbiter(&handle, move |ctx| create(ctx, Some(arbiter)))
+            }
+        };
         for bus in buses {
             // Queued before anything the caller sends the bus next, so a publish right
             // after `start` already finds the dispatcher.

@@ -53,6 +53,8 @@ pub struct Dispatch {
     pub(crate) deadline: Option<Instant>,
     pub(crate) caller: Option<ActorId>,
     pub(crate) parent: Span,
+    /// The hash of the dispatch's key, which picks its shard.
+    pub(crate) key: Option<u64>,
 }
 
 impl Dispatch {
@@ -65,6 +67,7 @@ impl Dispatch {
             max_concurrency: None,
             deadline: None,
             caller: None,
+            key: None,
             parent: Span::current(),
         }
     }
@@ -90,6 +93,16 @@ impl Dispatch {
     /// `&ctx.address()` from inside a handler. Default is none.
     pub fn caller(mut self, caller: impl Into<ActorId>) -> Self {
         self.caller = Some(caller.into());
+        self
+    }
+
+    /// Keys the dispatch for a [`Sharded`](crate::Sharded) dispatcher: dispatches with
+    /// equal keys go to the same shard, so they are handled in the order they were
+    /// sent. Without a key, shards take dispatches in turn. A single dispatcher ignores
+    /// it.
+    pub fn key(mut self, key: impl std::hash::Hash) -> Self {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        self.key = Some(BuildHasherDefault::<DefaultHasher>::default().hash_one(key));
         self
     }
 

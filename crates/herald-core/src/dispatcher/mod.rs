@@ -6,6 +6,7 @@ mod dispatch;
 mod fanout;
 mod lifecycle;
 mod report;
+mod sharded;
 mod stats;
 
 use std::fmt;
@@ -28,6 +29,7 @@ pub use check::{CheckTargets, TargetProblem};
 pub use dispatch::{Dispatch, DispatchExt, DispatchHandle};
 pub use lifecycle::Shutdown;
 pub use report::{DispatchError, DispatchReport, DispatchResult, DispatchResultExt, TargetFailure};
+pub use sharded::Sharded;
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::runtime::Runner;
@@ -79,17 +81,20 @@ pub(crate) struct Inner {
     max_in_flight: usize,
     overload: Overload,
     permits: Arc<Semaphore>,
-    /// The pool's arbiters: they stop when the dispatcher and every dispatch still
-    /// running have let go of them.
+    /// The pool's arbiters (and a shard's own): they stop when the dispatcher and
+    /// every dispatch still running have let go of them.
     arbiters: Arbiters,
 }
 
-/// The dispatcher's pool of arbiters, stopped when dropped.
-struct Arbiters(Vec<Arbiter>);
+/// The arbiters a dispatcher started, stopped when dropped.
+struct Arbiters {
+    pool: Vec<Arbiter>,
+    own: Option<Arbiter>,
+}
 
 impl Drop for Arbiters {
     fn drop(&mut self) {
-        for arbiter in &self.0 {
+        for arbiter in self.pool.iter().chain(&self.own) {
             arbiter.stop();
         }
     }
@@ -120,9 +125,17 @@ impl Dispatcher {
         DispatcherBuilder::default()
     }
 
-    fn new(builder: DispatcherBuilder, admission: Arc<Admission>, id: ActorId) -> Self {
+    /// A dispatcher with `builder`'s settings. `own` is the arbiter it runs on when it
+    /// was started on one of its own (a shard), to stop with the pool.
+    fn new(
+        builder: DispatcherBuilder,
+        admission: Arc<Admission>,
+        id: ActorId,
+        own: Option<Arbiter>,
+    ) -> Self {
         Admission::register(id, Arc::clone(&admission));
-        let arbiters: Vec<Arbiter> = (0..builder.pool_size).map(|_| Arbiter::new()).collect();
+        let pool_size = builder.pool_size.unwrap_or(0);
+        let arbiters: Vec<Arbiter> = (0..pool_size).map(|_| Arbiter::new()).collect();
         let handles: Vec<_> = arbiters.iter().map(Arbiter::handle).collect();
         let adapters: Vec<Runner> = builder
             .adapters
@@ -147,15 +160,23 @@ impl Dispatcher {
                 max_in_flight,
                 overload: builder.overload,
                 permits: Arc::new(Semaphore::new(max_in_flight)),
-                arbiters: Arbiters(arbiters),
+                arbiters: Arbiters {
+                    pool: arbiters,
+                    own,
+                },
             }),
             id,
         }
     }
 
-    /// Admits a dispatch and starts it: polled once here, it is often done at once
-    /// (every delivery a mailbox push); only an unfinished one is spawned. After a
-    /// [`Shutdown`] it fails at once.
+    /// Admits a dispatch and starts it. After a [`Shutdown`] it fails at once.
+    ///
+    /// The run is polled once right here, with a waker that does nothing: a dispatch
+    /// whose deliveries are all mailbox pushes is then done, and answered without a
+    /// task. Only an unfinished run is spawned, and the executor's first poll registers
+    /// its real wakers (nothing the first poll left pending is lost: that poll
+    /// re-polls it). Measured on `sustained_pid_100k` (100,000 one-target async
+    /// dispatches): 87 ms with this, 120 ms spawning every run.
     fn begin(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Started {
         if self.inner.lifecycle.closing() {
             let refused = &self.inner.admission.refused;
@@ -245,24 +266,21 @@ impl Started {
 /// How a [`Dispatcher`] answers a [`Dispatch`]: at once when the dispatch finished on
 /// the spot (every delivery a mailbox push), else when it completes. Await it through
 /// `Addr::send` like any actix response.
-#[derive(Debug)]
-pub struct DispatchResponse(StartedDebug);
+pub struct DispatchResponse(Started);
 
-/// `Started` behind a `Debug`-able wrapper (futures are not `Debug`).
-struct StartedDebug(Started);
-
-impl fmt::Debug for StartedDebug {
+impl fmt::Debug for DispatchResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.0 {
+        let state = match self.0 {
             Started::Done(_) => "Done",
             Started::Running(..) => "Running",
-        })
+        };
+        f.debug_tuple("DispatchResponse").field(&state).finish()
     }
 }
 
 impl MessageResponse<Dispatcher, Dispatch> for DispatchResponse {
     fn handle(self, _: &mut Context<Dispatcher>, tx: Option<OneshotSender<DispatchResult>>) {
-        self.0.0.finish(move |result| {
+        self.0.finish(move |result| {
             if let Some(tx) = tx {
                 let _ = tx.send(result);
             }
@@ -274,7 +292,7 @@ impl Handler<Dispatch> for Dispatcher {
     type Result = DispatchResponse;
 
     fn handle(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Self::Result {
-        DispatchResponse(StartedDebug(self.begin(dispatch, ctx)))
+        DispatchResponse(self.begin(dispatch, ctx))
     }
 }
 
@@ -357,7 +375,7 @@ impl fmt::Debug for Dispatcher {
             .field("max_concurrency", &self.inner.max_concurrency)
             .field("max_in_flight", &self.inner.max_in_flight)
             .field("overload", &self.inner.overload)
-            .field("pool_size", &self.inner.arbiters.0.len())
+            .field("pool_size", &self.inner.arbiters.pool.len())
             .finish_non_exhaustive()
     }
 }

@@ -53,6 +53,23 @@ pub struct AdapterStats {
     pub failed: u64,
 }
 
+impl StatsSnapshot {
+    /// Adds `other`'s counters to these (for several dispatchers, e.g. shards).
+    pub fn add(&mut self, other: &StatsSnapshot) {
+        self.dispatched += other.dispatched;
+        self.delivered += other.delivered;
+        self.failed += other.failed;
+        self.in_flight += other.in_flight;
+        self.refused += other.refused;
+        self.unknown_adapter += other.unknown_adapter;
+        for (name, stats) in &other.per_adapter {
+            let total = self.per_adapter.entry(name.clone()).or_default();
+            total.delivered += stats.delivered;
+            total.failed += stats.failed;
+        }
+    }
+}
+
 /// The live counters. Only the dispatcher's own arbiter touches the cells; `refused`
 /// is shared with the buses that publish through this dispatcher.
 #[derive(Debug)]

@@ -37,12 +37,12 @@ pub(crate) trait Registration: Send + Sync {
 }
 
 /// Registers an adapter made by `factory`.
-pub(crate) fn registration<A, F>(factory: F) -> Box<dyn Registration>
+pub(crate) fn registration<A, F>(factory: F) -> Arc<dyn Registration>
 where
     A: Adapter,
     F: Fn() -> A + Send + Sync + 'static,
 {
-    Box::new(Registered::<A> {
+    Arc::new(Registered::<A> {
         factory: Arc::new(factory),
     })
 }
