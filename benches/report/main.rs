@@ -1,0 +1,372 @@
+//! Herald's benchmark report: every scenario against a baseline doing the same work,
+//! measured in the same run, as a ratio (lower is better).
+//!
+//! ```sh
+//! cargo bench --bench report                        # the full report (several minutes)
+//! cargo bench --bench report -- sustained           # scenarios whose name contains it
+//! cargo bench --bench report -- --cores 1           # pinned to the first N cores
+//! HERALD_BENCH_QUICK=1 cargo bench --bench report   # every scenario at a tiny scale
+//! ```
+//!
+//! Prints a table and writes `target/herald-bench/report.json`. Each figure is the
+//! median of several runs after a warm-up; Herald and its baseline alternate, so drift
+//! on a shared machine hits both alike. See `docs/PERFORMANCE.md`.
+
+// A benchmark binary: its items are documented for readers, not as API.
+#![allow(missing_docs, missing_debug_implementations)]
+
+mod memory;
+mod peers;
+mod scenarios;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use herald::prelude::*;
+use serde_json::json;
+
+/// How big each scenario is, and how many measured runs.
+pub(crate) struct Scale {
+    quick: bool,
+    runs: usize,
+}
+
+impl Scale {
+    pub(crate) fn of(&self, full: usize, quick: usize) -> usize {
+        if self.quick { quick } else { full }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    Seconds,
+    Bytes,
+}
+
+struct Row {
+    scenario: &'static str,
+    baseline_is: &'static str,
+    herald: f64,
+    baseline: f64,
+    goal: Option<f64>,
+    unit: Unit,
+}
+
+impl Row {
+    fn ratio(&self) -> f64 {
+        self.herald / self.baseline
+    }
+
+    fn met(&self) -> Option<bool> {
+        self.goal.map(|goal| self.ratio() <= goal)
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+async fn seconds<F: Future>(future: F) -> f64 {
+    let start = Instant::now();
+    future.await;
+    start.elapsed().as_secs_f64()
+}
+
+/// One warm-up of each, then `runs` alternating measured runs; the medians.
+pub(crate) async fn measure<H, HF, B, BF>(
+    scale: &Scale,
+    mut herald: H,
+    mut baseline: B,
+) -> (f64, f64)
+where
+    H: FnMut() -> HF,
+    HF: Future,
+    B: FnMut() -> BF,
+    BF: Future,
+{
+    seconds(herald()).await;
+    seconds(baseline()).await;
+    let (mut h, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..scale.runs {
+        h.push(seconds(herald()).await);
+        b.push(seconds(baseline()).await);
+    }
+    (median(h), median(b))
+}
+
+/// The pool size the dispatchers here use: Herald's default, or `HERALD_BENCH_POOL`.
+pub(crate) fn pool_size() -> usize {
+    std::env::var("HERALD_BENCH_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(herald::DispatcherBuilder::default_pool_size)
+}
+
+/// A dispatcher builder with the default configuration (the pool size as above).
+pub(crate) fn builder() -> herald::DispatcherBuilder {
+    Dispatcher::builder().pool_size(pool_size())
+}
+
+pub(crate) fn signal() -> Arc<Signal> {
+    Arc::new(
+        Signal::builder("bench.signal")
+            .source("/bench")
+            .data(json!({"id": 42, "name": "Ada"}))
+            .build()
+            .expect("valid signal"),
+    )
+}
+
+pub(crate) async fn dispatch(dispatcher: &Addr<Dispatcher>, dispatch: Dispatch) {
+    dispatcher
+        .send(dispatch)
+        .await
+        .expect("dispatcher running")
+        .expect("every target delivered");
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "\n{:<32} {:>12} {:>12} {:>7} {:>6}  {:<4} baseline",
+        "scenario", "herald", "baseline", "ratio", "goal", "met"
+    );
+    for row in rows {
+        let show = |value: f64| match row.unit {
+            Unit::Seconds => format!("{:.3} ms", value * 1e3),
+            Unit::Bytes if value < 1e6 => format!("{value:.0} B"),
+            Unit::Bytes => format!("{:.1} MiB", value / (1024.0 * 1024.0)),
+        };
+        let goal = row.goal.map_or("-".to_owned(), |goal| format!("{goal:.2}"));
+        let met = match row.met() {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        println!(
+            "{:<32} {:>12} {:>12} {:>7.3} {:>6}  {met:<4} {}",
+            row.scenario,
+            show(row.herald),
+            show(row.baseline),
+            row.ratio(),
+            goal,
+            row.baseline_is,
+        );
+    }
+}
+
+fn write_json(rows: &[Row]) {
+    let json: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            json!({
+                "scenario": row.scenario,
+                "baseline": row.baseline_is,
+                "herald": row.herald,
+                "baseline_value": row.baseline,
+                "unit": if row.unit == Unit::Seconds { "s" } else { "bytes" },
+                "ratio": row.ratio(),
+                "goal": row.goal,
+            })
+        })
+        .collect();
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("herald-bench");
+    std::fs::create_dir_all(&dir).expect("create target/herald-bench");
+    let path = dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json"))
+        .expect("write the report");
+    println!("\nwrote {}", path.display());
+}
+
+/// The command line: `--cores N` and an optional scenario filter (`cargo bench`
+/// adds `--bench`).
+struct Args {
+    cores: Option<usize>,
+    filter: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args = std::env::args().skip(1);
+    let mut parsed = Args {
+        cores: None,
+        filter: None,
+    };
+    while let Some(arg) = args.next() {
+        if arg == "--cores" {
+            parsed.cores = args.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0);
+            assert!(parsed.cores.is_some(), "--cores takes a number of cores");
+        } else if !arg.starts_with('-') {
+            parsed.filter = Some(arg);
+        }
+    }
+    parsed
+}
+
+/// Runs this report again pinned to the first `cores` cores (with `taskset`), and
+/// exits with its status.
+fn pin(cores: usize) -> ! {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let status = std::process::Command::new("taskset")
+        .arg("-c")
+        .arg(format!("0-{}", cores - 1))
+        .arg(exe)
+        .args(std::env::args().skip(1))
+        .env("HERALD_BENCH_PINNED", cores.to_string())
+        .status()
+        .expect("taskset (util-linux) runs");
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn main() {
+    let quick = std::env::var("HERALD_BENCH_QUICK").is_ok_and(|v| v != "0");
+    if let Ok(side) = std::env::var("HERALD_BENCH_PROBE") {
+        memory::probe(&side, quick);
+        return;
+    }
+    let args = args();
+    if let Some(cores) = args.cores {
+        if std::env::var_os("HERALD_BENCH_PINNED").is_none() {
+            pin(cores);
+        }
+    }
+    let scale = Scale {
+        quick,
+        runs: if quick { 1 } else { 7 },
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "cores available: {cores}; dispatcher pool size: {}; {}",
+        pool_size(),
+        if quick { "quick mode" } else { "full scale" }
+    );
+    // A filter selects scenarios whose name contains it; `=name` selects one exactly.
+    let wanted = |name: &str| {
+        args.filter
+            .as_deref()
+            .is_none_or(|f| match f.strip_prefix('=') {
+                Some(exact) => name == exact,
+                None => name.contains(f),
+            })
+    };
+    let mut rows = Vec::new();
+    actix::System::new().block_on(async {
+        let s = &scale;
+        let mut time = |scenario, baseline_is, (herald, baseline): (f64, f64), goal| {
+            rows.push(Row {
+                scenario,
+                baseline_is,
+                herald,
+                baseline,
+                goal,
+                unit: Unit::Seconds,
+            })
+        };
+        use herald::Mode::{Async, Sync};
+        use scenarios as sc;
+        if wanted("fanout_noop_1k") {
+            let n = s.of(1000, 100);
+            let result = sc::noop_vs_relay(s, n, n).await;
+            time("fanout_noop_1k", "relay floor", result, Some(1.5));
+        }
+        if wanted("fanout_pid_1k_enqueued") {
+            let result = sc::fanout_pid(s, false).await;
+            time("fanout_pid_1k_enqueued", "raw try_send", result, None);
+        }
+        if wanted("fanout_pid_1k_handled") {
+            let result = sc::fanout_pid(s, true).await;
+            time("fanout_pid_1k_handled", "raw try_send", result, Some(1.15));
+        }
+        if wanted("fanout_pid_1k_sync") {
+            let result = sc::fanout_pid_sync(s).await;
+            time("fanout_pid_1k_sync", "joined Addr::send", result, None);
+        }
+        if wanted("pid_wait_vs_best_effort_1k") {
+            let result = sc::mailbox_modes(s).await;
+            time(
+                "pid_wait_vs_best_effort_1k",
+                "herald best_effort",
+                result,
+                None,
+            );
+        }
+        if wanted("batch_noop_10k_c50") {
+            let result = sc::noop_vs_relay(s, s.of(10_000, 500), 50).await;
+            time("batch_noop_10k_c50", "relay floor", result, None);
+        }
+        if wanted("slow_10x100ms_c8") {
+            time(
+                "slow_10x100ms_c8",
+                "2 x 100 ms",
+                sc::slow(s, 8).await,
+                Some(1.05),
+            );
+        }
+        if wanted("slow_10x100ms_c10") {
+            time(
+                "slow_10x100ms_c10",
+                "1 x 100 ms",
+                sc::slow(s, 10).await,
+                Some(1.05),
+            );
+        }
+        if wanted("one_target_10k") {
+            let result = sc::one_target_vs_relay(s, s.of(10_000, 500), 1, Async).await;
+            time("one_target_10k", "relay floor", result, Some(1.15));
+        }
+        if wanted("sustained_async_100k") {
+            let result = sc::one_target_vs_relay(s, s.of(100_000, 2_000), 64, Async).await;
+            time("sustained_async_100k", "relay floor", result, Some(1.2));
+        }
+        if wanted("sustained_sync_100k") {
+            let result = sc::one_target_vs_relay(s, s.of(100_000, 2_000), 64, Sync).await;
+            time("sustained_sync_100k", "relay floor", result, Some(1.2));
+        }
+        if wanted("sharded_2_vs_1") {
+            let result = sc::sharded(s, 2).await;
+            time("sharded_2_vs_1", "one shard", result, None);
+        }
+        if wanted("pubsub_1k_subscribers") {
+            let result = sc::pubsub(s).await;
+            time("pubsub_1k_subscribers", "raw try_send", result, Some(1.5));
+        }
+        if wanted("telemetry_off_vs_on") {
+            let result = sc::telemetry(s).await;
+            time("telemetry_off_vs_on", "telemetry on", result, None);
+        }
+        if wanted("webhook_10k") {
+            let result = sc::webhook(s).await;
+            time("webhook_10k", "raw signing awc", result, Some(1.1));
+        }
+        if wanted("memory_growth_1m") {
+            let (herald, baseline) = memory::growth(s).await;
+            rows.push(Row {
+                scenario: "memory_growth_1m",
+                baseline_is: "after the first 10%",
+                herald,
+                baseline,
+                goal: Some(1.05),
+                unit: Unit::Bytes,
+            });
+        }
+    });
+    if wanted("memory_per_outstanding") {
+        rows.push(Row {
+            scenario: "memory_per_outstanding",
+            baseline_is: "raw Addr::send",
+            herald: memory::per_outstanding("herald", quick),
+            baseline: memory::per_outstanding("raw", quick),
+            goal: Some(1.1),
+            unit: Unit::Bytes,
+        });
+    }
+    print(&rows);
+    write_json(&rows);
+    if quick {
+        println!("(quick mode: tiny scale, timings not judged)");
+    }
+}

@@ -1,0 +1,365 @@
+//! The timed scenarios: each returns (Herald, baseline) medians in seconds, both sides
+//! doing the same work.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::StreamExt;
+use herald::http::RetryPolicy;
+use herald::prelude::*;
+use herald::{Adapter, Delivery, ErrorKind, Outcome, TargetError, TargetOptions};
+use serde_json::json;
+
+use crate::peers::{self, Post, Poster, Receivers, Relay, Sink, Work};
+use crate::{Scale, builder, dispatch, measure, signal};
+
+fn recipients(sinks: &[Addr<Sink>], n: usize) -> Arc<[Recipient<SignalMessage>]> {
+    (0..n)
+        .map(|i| sinks[i % sinks.len()].clone().recipient())
+        .collect()
+}
+
+fn pid_targets(recipients: &[Recipient<SignalMessage>], mode: herald::Mode) -> Vec<Target> {
+    recipients
+        .iter()
+        .map(|r| Target::pid(r.clone()).mode(mode).into())
+        .collect()
+}
+
+/// `n` noop targets against the relay doing nothing `n` times.
+pub(crate) async fn noop_vs_relay(scale: &Scale, n: usize, concurrency: usize) -> (f64, f64) {
+    let dispatcher = builder().max_in_flight(n).start();
+    let floor = Relay.start();
+    let signal = signal();
+    let targets = vec![Target::noop(); n];
+    let work = Work::Nothing(n);
+    measure(
+        scale,
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(concurrency),
+            )
+        },
+        || peers::relay(&floor, &signal, &work),
+    )
+    .await
+}
+
+/// 1,000 async `pid` targets on 10 sinks against raw `try_send` to the same sinks:
+/// until enqueued, or (with `handled`) until every sink has handled its messages.
+pub(crate) async fn fanout_pid(scale: &Scale, handled: bool) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let dispatcher = builder().start();
+    let signal = signal();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(10).await;
+    let recipients = recipients(&sinks, n);
+    let targets = pid_targets(&recipients, herald::Mode::Async);
+    measure(
+        scale,
+        || async {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n),
+            )
+            .await;
+            if handled {
+                peers::flush(&sinks).await;
+            }
+        },
+        || async {
+            for recipient in recipients.iter() {
+                recipient
+                    .try_send(SignalMessage::new(Arc::clone(&signal)))
+                    .expect("room in the mailbox");
+            }
+            if handled {
+                peers::flush(&sinks).await;
+            }
+        },
+    )
+    .await
+}
+
+/// 1,000 sync `pid` targets against 1,000 joined `Addr::send`s, same concurrency.
+pub(crate) async fn fanout_pid_sync(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let dispatcher = builder().max_in_flight(n).start();
+    let signal = signal();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(10).await;
+    let recipients = recipients(&sinks, n);
+    let targets = pid_targets(&recipients, herald::Mode::Sync);
+    measure(
+        scale,
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n),
+            )
+        },
+        || async {
+            let sends = recipients
+                .iter()
+                .map(|r| r.send(SignalMessage::new(Arc::clone(&signal))));
+            for answer in futures_util::future::join_all(sends).await {
+                answer.expect("sink running").expect("sink accepts");
+            }
+        },
+    )
+    .await
+}
+
+/// The default mailbox mode (waits for room when full) against `best_effort` (a bare
+/// `try_send`), both Herald, both to sinks with room: what waiting costs when it never
+/// has to wait.
+pub(crate) async fn mailbox_modes(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let dispatcher = builder().start();
+    let signal = signal();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(10).await;
+    let recipients = recipients(&sinks, n);
+    let waiting = pid_targets(&recipients, herald::Mode::Async);
+    let best_effort = pid_targets(&recipients, herald::Mode::BestEffort);
+    measure(
+        scale,
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), waiting.clone()).max_concurrency(n),
+            )
+        },
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), best_effort.clone()).max_concurrency(n),
+            )
+        },
+    )
+    .await
+}
+
+/// A custom adapter that takes `delay_ms` to deliver.
+struct Sleep;
+
+#[derive(Debug)]
+struct SleepOptions(Duration);
+
+impl TargetOptions for SleepOptions {}
+
+impl Adapter for Sleep {
+    type Options = SleepOptions;
+
+    fn validate(&self, config: &serde_json::Value) -> Result<SleepOptions, TargetError> {
+        let ms = config["delay_ms"].as_u64().unwrap_or(0);
+        Ok(SleepOptions(Duration::from_millis(ms)))
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, SleepOptions>) -> Result<Outcome, ErrorKind> {
+        actix_rt::time::sleep(delivery.options.0).await;
+        Ok(Outcome::Delivered)
+    }
+}
+
+/// Ten 100 ms deliveries at `concurrency`, against the least time that can take.
+pub(crate) async fn slow(scale: &Scale, concurrency: usize) -> (f64, f64) {
+    let dispatcher = builder().adapter("sleep", || Sleep).start();
+    let signal = signal();
+    let targets = vec![Target::custom("sleep", json!({"delay_ms": 100})); 10];
+    let floor = if concurrency >= 10 { 0.1 } else { 0.2 };
+    let (herald, _) = measure(
+        scale,
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(concurrency),
+            )
+        },
+        || async {},
+    )
+    .await;
+    (herald, floor)
+}
+
+/// `n` one-target dispatches with `outstanding` at a time, against the relay floor
+/// doing the same sends: one `pid` target (`mode`) per dispatch.
+pub(crate) async fn one_target_vs_relay(
+    scale: &Scale,
+    n: usize,
+    outstanding: usize,
+    mode: herald::Mode,
+) -> (f64, f64) {
+    let dispatcher = builder().start();
+    let floor = Relay.start();
+    let signal = signal();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(1).await;
+    let recipients = recipients(&sinks, 1);
+    let target = pid_targets(&recipients, mode).remove(0);
+    let work = match mode {
+        herald::Mode::Sync => Work::Call(recipients),
+        _ => Work::Enqueue(recipients),
+    };
+    measure(
+        scale,
+        || {
+            futures_util::stream::iter(0..n)
+                .map(|_| {
+                    dispatch(
+                        &dispatcher,
+                        Dispatch::new(Arc::clone(&signal), [target.clone()]),
+                    )
+                })
+                .buffer_unordered(outstanding)
+                .for_each(|()| async {})
+        },
+        || {
+            futures_util::stream::iter(0..n)
+                .map(|_| peers::relay(&floor, &signal, &work))
+                .buffer_unordered(outstanding)
+                .for_each(|()| async {})
+        },
+    )
+    .await
+}
+
+/// `n` one-target async dispatches, 64 outstanding per shard, through `shards`
+/// dispatchers against one.
+pub(crate) async fn sharded(scale: &Scale, shards: usize) -> (f64, f64) {
+    let n = scale.of(100_000, 2_000);
+    let many = builder().start_sharded(shards);
+    let one = builder().start_sharded(1);
+    let signal = signal();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(shards).await;
+    let targets: Vec<Target> = pid_targets(&recipients(&sinks, shards), herald::Mode::Async);
+    let run = |sharded: &herald::Sharded| {
+        let sharded = sharded.clone();
+        let (signal, targets) = (Arc::clone(&signal), targets.clone());
+        async move {
+            futures_util::stream::iter(0..n)
+                .map(|i| {
+                    let target = targets[i % targets.len()].clone();
+                    let request = sharded.send(Dispatch::new(Arc::clone(&signal), [target]));
+                    async move {
+                        request.await.expect("running").expect("delivered");
+                    }
+                })
+                .buffer_unordered(64 * shards)
+                .for_each(|()| async {})
+                .await
+        }
+    };
+    measure(scale, || run(&many), || run(&one)).await
+}
+
+/// 1,000 subscribers of one topic against `try_send` to each.
+pub(crate) async fn pubsub(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let hub = PubSub::new();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(n).await;
+    for sink in &sinks {
+        hub.subscribe("bench", sink.clone().recipient())
+            .expect("valid topic");
+    }
+    let recipients = recipients(&sinks, n);
+    let dispatcher = builder().pubsub(hub).start();
+    let signal = signal();
+    let target: Target = Target::pubsub("bench").expect("valid topic").into();
+    measure(
+        scale,
+        || async {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), [target.clone()]),
+            )
+            .await;
+            peers::flush(&sinks).await;
+        },
+        || async {
+            for recipient in recipients.iter() {
+                recipient
+                    .try_send(SignalMessage::new(Arc::clone(&signal)))
+                    .expect("room in the mailbox");
+            }
+            peers::flush(&sinks).await;
+        },
+    )
+    .await
+}
+
+/// 1,000 noop targets with telemetry off, against the same with telemetry on.
+pub(crate) async fn telemetry(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let off = builder().telemetry(false).max_in_flight(n).start();
+    let on = builder().max_in_flight(n).start();
+    let signal = signal();
+    let targets = vec![Target::noop(); n];
+    let run = |dispatcher: Addr<Dispatcher>| {
+        let dispatch_ = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n);
+        async move { dispatch(&dispatcher, dispatch_).await }
+    };
+    measure(scale, || run(off.clone()), || run(on.clone())).await
+}
+
+/// 10,000 signed webhooks, 64 in flight, against raw awc signing each request on as
+/// many arbiters as Herald's pool has.
+pub(crate) async fn webhook(scale: &Scale) -> (f64, f64) {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let n = scale.of(10_000, 100);
+    let url: Arc<str> = format!("http://127.0.0.1:{}/hook", peers::http_receiver()).into();
+    let dispatcher = builder().max_in_flight(n).start();
+    let signal = signal();
+    let target: Target = Target::webhook(&*url)
+        .expect("valid url")
+        .secret(SECRET)
+        .expect("valid secret")
+        .retry(RetryPolicy::none())
+        .into();
+    let targets = vec![target; n];
+    let pool = crate::pool_size();
+    let arbiters: Vec<Arbiter> = (0..pool.max(1)).map(|_| Arbiter::new()).collect();
+    let key = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        SECRET.trim_start_matches("whsec_"),
+    )
+    .expect("base64 secret");
+    let posters = if pool == 0 {
+        // Herald's pool adapters then run on the dispatcher's arbiter: so does this.
+        vec![Poster::start_on_current(&key)]
+    } else {
+        Poster::start_on(&arbiters, &key)
+    };
+    let body = bytes::Bytes::from(signal.to_json_vec());
+    let id: Arc<str> = signal.id().into();
+    let result = measure(
+        scale,
+        || {
+            dispatch(
+                &dispatcher,
+                Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(64),
+            )
+        },
+        || {
+            futures_util::stream::iter(0..n)
+                .map(|i| {
+                    posters[i % posters.len()].send(Post {
+                        url: Arc::clone(&url),
+                        id: Arc::clone(&id),
+                        body: body.clone(),
+                    })
+                })
+                .buffer_unordered(64)
+                .for_each(|posted| async move { posted.expect("poster running") })
+        },
+    )
+    .await;
+    for arbiter in arbiters {
+        arbiter.stop();
+    }
+    result
+}
