@@ -314,7 +314,7 @@ pub(crate) async fn webhook(scale: &Scale) -> (f64, f64) {
     let url: Arc<str> = format!("http://127.0.0.1:{}/hook", peers::http_receiver()).into();
     let dispatcher = builder().max_in_flight(n).start();
     let signal = signal();
-    let target: Target = Target::webhook(&*url)
+    let target: Target = Target::webhook(&url)
         .expect("valid url")
         .secret(SECRET)
         .expect("valid secret")

@@ -109,6 +109,19 @@ pub trait Adapter: 'static {
         None
     }
 
+    /// Delivers at once, when that needs no waiting (a push into a mailbox with room, a
+    /// table lookup): `Some(result)`; or `None`, having done nothing, to have
+    /// [`deliver`](Adapter::deliver) called instead. The dispatcher tries this first for
+    /// [`Placement::Local`] adapters when no subscriber wants delivery spans, which
+    /// spares the delivery a future. Default is `None`.
+    fn deliver_now(
+        &self,
+        delivery: Delivery<'_, Self::Options>,
+    ) -> Option<Result<Outcome, ErrorKind>> {
+        let _ = delivery;
+        None
+    }
+
     /// Delivers one signal to one target.
     ///
     /// Every delivery is bounded in time: by the adapter itself when it states

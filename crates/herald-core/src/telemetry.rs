@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use herald_signal::Signal;
-use tokio::time::Instant;
 use tracing::Span;
 use tracing::field::{Empty, display};
 
@@ -57,18 +56,5 @@ pub(crate) fn record(span: &Span, result: &Result<Outcome, DeliveryError>, laten
             span.record("error", display(error));
             tracing::debug!(parent: span, error = %error, "delivery failed");
         }
-    }
-}
-
-/// Measures latency only when telemetry is on.
-pub(crate) struct Timer(Option<Instant>);
-
-impl Timer {
-    pub(crate) fn start(on: bool) -> Self {
-        Self(on.then(Instant::now))
-    }
-
-    pub(crate) fn elapsed(&self) -> Duration {
-        self.0.map(|start| start.elapsed()).unwrap_or_default()
     }
 }

@@ -3,9 +3,75 @@
 
 mod support;
 
-use herald_core::{Dispatch, Dispatcher, ErrorKind, Target};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use herald_core::{
+    Adapter, Delivery, Dispatch, Dispatcher, ErrorKind, Outcome, Placement, Target, TargetOptions,
+};
 use serde_json::json;
 use support::{Probe, signal, within};
+
+/// A local adapter whose at-once delivery panics when told to.
+struct Brittle;
+
+#[derive(Debug)]
+struct Panic(bool);
+impl TargetOptions for Panic {}
+
+impl Adapter for Brittle {
+    type Options = Panic;
+    const PLACEMENT: Placement = Placement::Local;
+
+    fn deliver_now(&self, delivery: Delivery<'_, Panic>) -> Option<Result<Outcome, ErrorKind>> {
+        assert!(!delivery.options.0, "brittle told to panic");
+        Some(Ok(Outcome::Delivered))
+    }
+
+    async fn deliver(&self, _: Delivery<'_, Panic>) -> Result<Outcome, ErrorKind> {
+        unreachable!("every delivery is made at once")
+    }
+}
+
+/// A local adapter's at-once delivery panics: its target fails, the others deliver,
+/// the instance is replaced, and the next dispatch succeeds.
+#[actix_rt::test]
+async fn a_panic_in_an_at_once_delivery_fails_only_its_index() {
+    let made = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&made);
+    let dispatcher = Dispatcher::builder()
+        .telemetry(false)
+        .adapter("brittle", move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Brittle
+        })
+        .start();
+    let made_before = made.load(Ordering::SeqCst);
+    let targets = [
+        Target::new("brittle", Panic(false)),
+        Target::new("brittle", Panic(true)),
+        Target::new("brittle", Panic(false)),
+    ];
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(error.failures().len(), 1);
+    assert_eq!(error.first().index, 1);
+    assert!(matches!(
+        error.first().error.kind(),
+        ErrorKind::Panicked { .. }
+    ));
+    assert_eq!(made.load(Ordering::SeqCst), made_before + 1);
+    let again = [Target::new("brittle", Panic(false))];
+    within("again", dispatcher.send(Dispatch::new(signal(), again)))
+        .await
+        .unwrap()
+        .unwrap();
+}
 
 /// With a pool, the adapter's deliveries run in its actor on another arbiter.
 #[actix_rt::test]
@@ -13,7 +79,7 @@ async fn on_a_pool_arbiter_a_panic_fails_only_its_index() {
     panic_fails_only_its_index_and_the_next_dispatch_succeeds(1).await;
 }
 
-/// Without one, they run inline in the dispatch; the actor is still restarted.
+/// Without one, its one actor is on the dispatcher's arbiter; it is still restarted.
 #[actix_rt::test]
 async fn inline_a_panic_fails_only_its_index() {
     panic_fails_only_its_index_and_the_next_dispatch_succeeds(0).await;

@@ -151,3 +151,16 @@ async fn shutdown_reaches_every_shard() {
         assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
     }
 }
+
+#[actix_rt::test]
+async fn a_detached_dispatch_right_after_start_is_admitted() {
+    for _ in 0..20 {
+        let sharded = Dispatcher::builder().start_sharded(2);
+        let handles: Vec<_> = (0..2)
+            .map(|_| sharded.dispatch_async(Dispatch::new(signal(), [Target::noop()])))
+            .collect();
+        for handle in handles {
+            within("admitted", handle).await.unwrap();
+        }
+    }
+}

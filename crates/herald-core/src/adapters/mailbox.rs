@@ -133,16 +133,48 @@ pub(crate) async fn deliver(
             if caller == Some(ActorId::of_recipient(recipient)) {
                 return Err(ErrorKind::CallingSelf);
             }
-            // A sync delivery holds its place in the dispatch until answered, so the
-            // mailbox holds at most one of these per delivery in flight.
-            match tokio::time::timeout(timeout, recipient.send(message)).await {
-                Err(_) | Ok(Err(MailboxError::Timeout)) => Err(ErrorKind::Timeout(timeout)),
-                Ok(Err(MailboxError::Closed)) => Err(ErrorKind::NotAlive),
-                Ok(Ok(Err(rejection))) => Err(ErrorKind::Rejected(rejection)),
-                Ok(Ok(Ok(()))) => Ok(Outcome::Delivered),
-            }
+            // Boxed: a call and its timer would otherwise grow every delivery's future,
+            // and a call costs a round trip anyway.
+            Box::pin(call(recipient, message, timeout)).await
         }
     }
+}
+
+/// Sends and waits for the handler's answer, at most `timeout`. A sync delivery holds
+/// its place in the dispatch until answered, so the mailbox holds at most one of these
+/// per delivery in flight.
+async fn call(
+    recipient: &Recipient<SignalMessage>,
+    message: SignalMessage,
+    timeout: Duration,
+) -> Result<Outcome, ErrorKind> {
+    match tokio::time::timeout(timeout, recipient.send(message)).await {
+        Err(_) | Ok(Err(MailboxError::Timeout)) => Err(ErrorKind::Timeout(timeout)),
+        Ok(Err(MailboxError::Closed)) => Err(ErrorKind::NotAlive),
+        Ok(Ok(Err(rejection))) => Err(ErrorKind::Rejected(rejection)),
+        Ok(Ok(Ok(()))) => Ok(Outcome::Delivered),
+    }
+}
+
+/// Delivers in `mode` when that needs no waiting: `None` for a sync call, or for an
+/// async push that found the mailbox full (then [`deliver`] waits for room).
+pub(crate) fn deliver_now(
+    recipient: &Recipient<SignalMessage>,
+    message: SignalMessage,
+    mode: Mode,
+) -> Option<Result<Outcome, ErrorKind>> {
+    match (mode, try_push_unless_sync(recipient, message, mode)?) {
+        (Mode::Async, Err((ErrorKind::MailboxFull, Some(_)))) => None,
+        (_, pushed) => Some(pushed.map_err(|(kind, _)| kind)),
+    }
+}
+
+fn try_push_unless_sync(
+    recipient: &Recipient<SignalMessage>,
+    message: SignalMessage,
+    mode: Mode,
+) -> Option<Result<Outcome, (ErrorKind, Option<SignalMessage>)>> {
+    (mode != Mode::Sync).then(|| try_push(recipient, message))
 }
 
 /// One try: in the mailbox now, or why not (with the message back when it was full).

@@ -1,7 +1,10 @@
 //! `named`: an in-process actor, by its name in the [`Registry`].
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use actix::Recipient;
 
 use super::mailbox::{self, mode_setters};
 use crate::registry::validate_name;
@@ -104,6 +107,16 @@ impl From<NamedTarget> for Target {
 /// Resolves names through a registry, then delivers as `pid` does.
 pub(crate) struct NamedAdapter(pub(crate) Registry);
 
+impl NamedAdapter {
+    /// The actor registered under the target's name.
+    fn resolve(&self, target: &NamedTarget) -> Result<Arc<Recipient<SignalMessage>>, ErrorKind> {
+        self.0.resolve(&target.name).map_err(|error| match error {
+            RegistryError::NotAlive { .. } => ErrorKind::NotAlive,
+            _ => ErrorKind::NotFound,
+        })
+    }
+}
+
 impl Adapter for NamedAdapter {
     type Options = NamedTarget;
     const KIND: &'static str = "process";
@@ -117,12 +130,25 @@ impl Adapter for NamedAdapter {
         Some(options.timeout)
     }
 
+    fn deliver_now(
+        &self,
+        delivery: Delivery<'_, NamedTarget>,
+    ) -> Option<Result<Outcome, ErrorKind>> {
+        let target = delivery.options;
+        if target.mode == Mode::Sync {
+            return None;
+        }
+        let recipient = match self.resolve(target) {
+            Ok(recipient) => recipient,
+            Err(kind) => return Some(Err(kind)),
+        };
+        let message = SignalMessage::new(delivery.signal.clone());
+        mailbox::deliver_now(&recipient, message, target.mode)
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, NamedTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
-        let recipient = self.0.resolve(&target.name).map_err(|error| match error {
-            RegistryError::NotAlive { .. } => ErrorKind::NotAlive,
-            _ => ErrorKind::NotFound,
-        })?;
+        let recipient = self.resolve(target)?;
         let message = SignalMessage::new(delivery.signal.clone());
         mailbox::deliver(
             &recipient,

@@ -42,6 +42,10 @@ impl Adapter for NoopAdapter {
         NoopTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
+    fn deliver_now(&self, _: Delivery<'_, NoopTarget>) -> Option<Result<Outcome, ErrorKind>> {
+        Some(Ok(Outcome::Discarded))
+    }
+
     async fn deliver(&self, _: Delivery<'_, NoopTarget>) -> Result<Outcome, ErrorKind> {
         Ok(Outcome::Discarded)
     }

@@ -98,6 +98,12 @@ impl Adapter for PidAdapter {
         Some(options.timeout)
     }
 
+    fn deliver_now(&self, delivery: Delivery<'_, PidTarget>) -> Option<Result<Outcome, ErrorKind>> {
+        let target = delivery.options;
+        let message = SignalMessage::new(delivery.signal.clone());
+        mailbox::deliver_now(&target.recipient, message, target.mode)
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, PidTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
         let message = SignalMessage::new(delivery.signal.clone());

@@ -311,7 +311,12 @@ impl DispatcherBuilder {
             None => Dispatcher::create(|ctx| create(ctx, None)),
             Some(arbiter) => {
                 let handle = arbiter.handle();
-                Dispatcher::start_in_arbiter(&handle, move |ctx| create(ctx, Some(arbiter)))
+                let dispatcher =
+                    Dispatcher::start_in_arbiter(&handle, move |ctx| create(ctx, Some(arbiter)));
+                // The dispatcher is made on its arbiter later; its admission must be
+                // found from the moment its address is.
+                Admission::register(ActorId::of(&dispatcher), Arc::clone(&admission));
+                dispatcher
             }
         };
         for bus in buses {

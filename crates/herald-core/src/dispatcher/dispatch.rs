@@ -12,7 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::report::{DispatchReport, DispatchResult, conclude};
+use super::report::{DispatchReport, DispatchResult, Results};
 use super::{Admission, Dispatcher};
 use crate::time::deadline_after;
 use crate::{ActorId, ErrorKind, IntoTargets, Target};
@@ -127,12 +127,11 @@ pub(crate) fn fail_all(targets: &[Target], kind: impl Fn() -> ErrorKind) -> Disp
     if targets.is_empty() {
         return Ok(DispatchReport::default());
     }
-    conclude(
-        targets
-            .iter()
-            .map(|target| Some(Err(target.error(kind()))))
-            .collect(),
-    )
+    let mut results = Results::new(targets.len());
+    for (index, target) in targets.iter().enumerate() {
+        results.set(index, Err(target.error(kind())));
+    }
+    results.conclude()
 }
 
 /// Where a dispatch's result goes. Dropped unanswered — the run was dropped because

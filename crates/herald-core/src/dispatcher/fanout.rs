@@ -17,9 +17,9 @@ use tokio::time::Instant;
 use tracing::Span;
 
 use super::lifecycle::{Lifecycle, Running};
-use super::report::{DispatchReport, DispatchResult, conclude};
+use super::report::{DispatchReport, DispatchResult, Results};
 use super::{Dispatch, Inner};
-use crate::runtime::{DeliverBatch, DispatchContext, Job, Placed, Pool, Reply};
+use crate::runtime::{DeliverBatch, DispatchContext, Job, Placed, Pool, Reply, Runner};
 use crate::telemetry;
 use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetError};
 
@@ -57,12 +57,13 @@ pub(crate) async fn run(
         inner: &inner,
         context: &context,
         targets: &dispatch.targets,
-        results: (0..total).map(|_| None).collect(),
+        results: Results::new(total),
         settled: 0,
         in_flight: 0,
         limit: 0,
         joined: None,
         remote: None,
+        last: None,
     };
 
     if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
@@ -120,7 +121,7 @@ pub(crate) async fn run(
     run.joined = None;
     run.remote = None;
     for index in 0..total {
-        if run.results[index].is_none() {
+        if run.results.is_open(index) {
             run.fail_here(index, unfinished(), index < next);
         }
     }
@@ -173,7 +174,7 @@ struct Run<'a> {
     inner: &'a Inner,
     context: &'a DispatchContext,
     targets: &'a [Target],
-    results: Vec<Option<Result<Outcome, DeliveryError>>>,
+    results: Results,
     settled: usize,
     in_flight: usize,
     /// The most deliveries in flight at once.
@@ -181,6 +182,9 @@ struct Run<'a> {
     /// The join set: local deliveries (answering with their reply) and batch requests
     /// to pool actors (answering `None` once taken). Made on first use.
     joined: Option<FuturesUnordered<LocalBoxFuture<'a, Option<Reply>>>>,
+    /// The last adapter looked up, by its name's string: a fan-out's targets are
+    /// usually clones naming one adapter with one string, found again without a scan.
+    last: Option<(&'a str, Option<(usize, &'a Runner)>)>,
     /// The answers of deliveries on the pool (made on first use).
     remote: Option<Remote>,
 }
@@ -190,11 +194,11 @@ impl<'a> Run<'a> {
     /// adapter. An inline delivery is polled once at once: most (a mailbox push) finish
     /// there, and only those still pending join the set.
     fn launch(&mut self, range: Range<usize>, cx: &mut Context<'_>) {
-        let (targets, inner) = (self.targets, self.inner);
+        let targets = self.targets;
         let mut batches: Vec<(&Pool, Vec<Job>)> = Vec::new();
         for index in range {
             let target = &targets[index];
-            let Some((_, runner)) = inner.adapter(target.adapter()) else {
+            let Some((_, runner)) = self.adapter_of(index) else {
                 let unknown = TargetError::UnknownAdapter {
                     name: target.adapter().to_owned(),
                     known: self.inner.known_adapters(),
@@ -206,6 +210,10 @@ impl<'a> Run<'a> {
             self.inner.counters.deliveries_started(1);
             match runner.placed() {
                 Placed::Local(inline) => {
+                    if let Some((index, result)) = inline.deliver_now(self.context, index, target) {
+                        self.settle(index, result, true);
+                        continue;
+                    }
                     let mut delivery = inline.deliver(self.context, index, target);
                     match delivery.as_mut().poll(cx) {
                         Poll::Ready((index, result)) => self.settle(index, result, true),
@@ -230,6 +238,19 @@ impl<'a> Run<'a> {
                 let _ = request.await;
                 None
             });
+        }
+    }
+
+    /// The adapter target `index` names, with its index.
+    fn adapter_of(&mut self, index: usize) -> Option<(usize, &'a Runner)> {
+        let name = self.targets[index].adapter();
+        match self.last {
+            Some((last, found)) if std::ptr::eq(last, name) => found,
+            _ => {
+                let found = self.inner.adapter(name);
+                self.last = Some((name, found));
+                found
+            }
         }
     }
 
@@ -318,13 +339,10 @@ impl<'a> Run<'a> {
 
     /// Records one target's result (the first one only).
     fn settle(&mut self, index: usize, result: Result<Outcome, DeliveryError>, in_flight: bool) {
-        let Some(slot) = self.results.get_mut(index) else {
-            return;
-        };
-        if slot.is_some() {
+        if !self.results.is_open(index) {
             return;
         }
-        let adapter = self.inner.adapter(self.targets[index].adapter());
+        let adapter = self.adapter_of(index);
         self.inner.counters.delivery_finished(
             adapter.map(|(index, _)| index),
             result.is_ok(),
@@ -333,7 +351,7 @@ impl<'a> Run<'a> {
         if in_flight {
             self.in_flight -= 1;
         }
-        *slot = Some(result);
+        self.results.set(index, result);
         self.settled += 1;
     }
 
@@ -356,13 +374,9 @@ impl<'a> Run<'a> {
 
     fn finish(self) -> DispatchResult {
         let span = &self.context.span;
-        let failed = self
-            .results
-            .iter()
-            .filter(|result| matches!(result, Some(Err(_))))
-            .count();
+        let failed = self.results.failed();
         span.record("delivered", self.results.len() - failed);
         span.record("failed", failed);
-        conclude(self.results)
+        self.results.conclude()
     }
 }

@@ -202,21 +202,74 @@ impl DispatchResultExt for DispatchResult {
     }
 }
 
-/// Turns per-target results (every slot filled) into the dispatch's answer.
-pub(crate) fn conclude(results: Vec<Option<Result<Outcome, DeliveryError>>>) -> DispatchResult {
-    if results.iter().all(|result| matches!(result, Some(Ok(_)))) {
-        return Ok(DispatchReport::new(
-            results.into_iter().flatten().flatten().collect(),
-        ));
-    }
-    let mut failures = Vec::new();
-    let mut delivered = Vec::new();
-    for (index, result) in results.into_iter().enumerate() {
-        match result {
-            Some(Ok(outcome)) => delivered.push((index, outcome)),
-            Some(Err(error)) => failures.push(TargetFailure { index, error }),
-            None => {}
+/// Every target's result as it settles, kept in the shape the answer takes: when all
+/// succeed, the outcomes become the report as they are.
+#[derive(Debug)]
+pub(crate) struct Results {
+    outcomes: Vec<Outcome>,
+    state: Vec<State>,
+    failures: Vec<TargetFailure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    Delivered,
+    Failed,
+}
+
+impl Results {
+    pub(crate) fn new(total: usize) -> Self {
+        Self {
+            outcomes: vec![Outcome::default(); total],
+            state: vec![State::Open; total],
+            failures: Vec::new(),
         }
     }
-    Err(DispatchError::new(failures, delivered))
+
+    /// Whether target `index` still waits for its result.
+    pub(crate) fn is_open(&self, index: usize) -> bool {
+        self.state.get(index) == Some(&State::Open)
+    }
+
+    /// Records target `index`'s result; it must be open.
+    pub(crate) fn set(&mut self, index: usize, result: Result<Outcome, DeliveryError>) {
+        match result {
+            Ok(outcome) => {
+                self.outcomes[index] = outcome;
+                self.state[index] = State::Delivered;
+            }
+            Err(error) => {
+                self.failures.push(TargetFailure { index, error });
+                self.state[index] = State::Failed;
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.state.len()
+    }
+
+    pub(crate) fn failed(&self) -> usize {
+        self.failures.len()
+    }
+
+    /// The answer: every target settled, failures in index order.
+    pub(crate) fn conclude(self) -> DispatchResult {
+        let Self {
+            outcomes,
+            state,
+            mut failures,
+        } = self;
+        if failures.is_empty() {
+            return Ok(DispatchReport::new(outcomes));
+        }
+        failures.sort_unstable_by_key(|failure| failure.index);
+        let delivered = outcomes
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| state[*index] == State::Delivered)
+            .collect();
+        Err(DispatchError::new(failures, delivered))
+    }
 }

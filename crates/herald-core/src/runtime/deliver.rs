@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use herald_signal::Signal;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tracing::{Instrument, Span};
 
 use crate::adapter::{Adapter, Delivery};
@@ -47,30 +47,98 @@ pub(crate) async fn deliver<A: Adapter>(
     target: &Target,
 ) -> (Reply, bool) {
     // Delivery spans hang under the dispatch span; when no subscriber wants that one,
-    // none is made and no clock is read.
+    // none is made, no clock is read, and the delivery is not wrapped in one.
     let traced = context.telemetry && !context.span.is_disabled();
-    let span = if traced {
-        telemetry::delivery_span(&context.span, target, A::KIND, &context.signal)
-    } else {
-        Span::none()
-    };
-    let timer = telemetry::Timer::start(traced);
     let attempts = Cell::new(1);
     let attempt = AssertUnwindSafe(attempt(adapter, name, context, target, &attempts));
-    let (result, panicked) = match attempt.catch_unwind().instrument(span.clone()).await {
+    let (caught, span) = if traced {
+        let span = telemetry::delivery_span(&context.span, target, A::KIND, &context.signal);
+        let started = Instant::now();
+        let caught = attempt.catch_unwind().instrument(span.clone()).await;
+        (caught, Some((span, started.elapsed())))
+    } else {
+        (attempt.catch_unwind().await, None)
+    };
+    let (result, panicked) = match caught {
         Ok(result) => (result, false),
-        Err(payload) => {
-            let message = panic_message(payload.as_ref());
-            tracing::error!(adapter = %name, panic = %message, "adapter panicked");
-            (Err(ErrorKind::Panicked { message }), true)
-        }
+        Err(payload) => (Err(panicked(name, payload.as_ref())), true),
     };
     let result = result.map_err(|kind| target.error(kind).with_attempts(attempts.get()));
-    if traced {
+    if let Some((span, elapsed)) = span {
         span.record("attempts", attempts.get());
-        telemetry::record(&span, &result, timer.elapsed());
+        telemetry::record(&span, &result, elapsed);
     }
     ((index, result), panicked)
+}
+
+/// Delivers to one target at once, when the adapter can ([`Adapter::deliver_now`]) and
+/// no delivery span is wanted: the reply, and whether the adapter panicked. `None`
+/// when the delivery needs [`deliver`].
+pub(crate) fn deliver_now<A: Adapter>(
+    adapter: &A,
+    name: &str,
+    context: &DispatchContext,
+    index: usize,
+    target: &Target,
+) -> Option<(Reply, bool)> {
+    if context.telemetry && !context.span.is_disabled() {
+        return None;
+    }
+    let now = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let options = match resolve(adapter, name, target) {
+            Ok(options) => options,
+            Err(error) => return Some(Err(ErrorKind::from(error))),
+        };
+        let mut delivery = Delivery::new(&context.signal, options.get());
+        delivery.caller = context.caller;
+        adapter.deliver_now(delivery)
+    }));
+    let (result, panicked) = match now {
+        Ok(None) => return None,
+        Ok(Some(result)) => (result, false),
+        Err(payload) => (Err(panicked(name, payload.as_ref())), true),
+    };
+    Some(((index, result.map_err(|kind| target.error(kind))), panicked))
+}
+
+/// The error for a panic, logged.
+fn panicked(name: &str, payload: &(dyn Any + Send)) -> ErrorKind {
+    let message = panic_message(payload);
+    tracing::error!(adapter = %name, panic = %message, "adapter panicked");
+    ErrorKind::Panicked { message }
+}
+
+/// A target's options for an adapter: borrowed when typed, checked now when a config.
+pub(crate) enum Resolved<'t, O> {
+    Typed(&'t O),
+    Validated(O),
+}
+
+impl<O> Resolved<'_, O> {
+    pub(crate) fn get(&self) -> &O {
+        match self {
+            Self::Typed(options) => options,
+            Self::Validated(options) => options,
+        }
+    }
+}
+
+/// `target`'s options for adapter `A` (registered as `name`).
+pub(crate) fn resolve<'t, A: Adapter>(
+    adapter: &A,
+    name: &str,
+    target: &'t Target,
+) -> Result<Resolved<'t, A::Options>, TargetError> {
+    match target.options() {
+        Options::Typed(options) => (options.as_ref() as &dyn Any)
+            .downcast_ref::<A::Options>()
+            .map(Resolved::Typed)
+            .ok_or_else(|| TargetError::WrongOptions {
+                adapter: name.to_owned(),
+                expected: std::any::type_name::<A::Options>(),
+            }),
+        Options::Config(config) => adapter.validate(config).map(Resolved::Validated),
+    }
 }
 
 /// The target's options for `A` (checked now if they are a raw config), then the
@@ -82,29 +150,22 @@ async fn attempt<A: Adapter>(
     target: &Target,
     attempts: &Cell<u32>,
 ) -> Result<Outcome, ErrorKind> {
-    let validated;
-    let options = match target.options() {
-        Options::Typed(options) => (options.as_ref() as &dyn Any)
-            .downcast_ref::<A::Options>()
-            .ok_or_else(|| TargetError::WrongOptions {
-                adapter: name.to_owned(),
-                expected: std::any::type_name::<A::Options>(),
-            })?,
-        Options::Config(config) => {
-            validated = adapter.validate(config)?;
-            &validated
-        }
-    };
+    let resolved = resolve(adapter, name, target)?;
+    let options = resolved.get();
     let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
     delivery.caller = context.caller;
-    if adapter.timeout(options).is_some() {
-        // The adapter bounds its own deliveries: no second timer.
-        return adapter.deliver(delivery).await;
-    }
-    let limit = context.delivery_timeout;
+    // An adapter that bounds its own deliveries gets no second timer.
+    let limit = match adapter.timeout(options) {
+        Some(_) => None,
+        None => Some(context.delivery_timeout),
+    };
     let mut delivering = pin!(adapter.deliver(delivery));
     let mut timer = None;
-    poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
+    poll_fn(|cx| match limit {
+        None => delivering.as_mut().poll(cx),
+        Some(limit) => poll_bounded(delivering.as_mut(), &mut timer, limit, cx),
+    })
+    .await
 }
 
 /// Polls a delivery that may run for at most `limit`. The timer is made (boxed, so that

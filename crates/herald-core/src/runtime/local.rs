@@ -8,12 +8,20 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 
 use super::Factory;
-use super::deliver::{DispatchContext, Reply, deliver};
+use super::deliver::{DispatchContext, Reply, deliver, deliver_now};
 use crate::Target;
 use crate::adapter::Adapter;
 
 /// Runs one kind of local delivery.
 pub(crate) trait Inline {
+    /// The reply, when the delivery could be made at once without a future.
+    fn deliver_now(
+        &self,
+        context: &DispatchContext,
+        index: usize,
+        target: &Target,
+    ) -> Option<Reply>;
+
     fn deliver<'a>(
         &'a self,
         context: &'a DispatchContext,
@@ -39,7 +47,29 @@ impl<A: Adapter> Local<A> {
     }
 }
 
+impl<A: Adapter> Local<A> {
+    /// Replaces the instance after a panic.
+    fn restart(&self) {
+        tracing::warn!(adapter = %self.name, "restarting adapter after a panic");
+        *self.adapter.borrow_mut() = Rc::new((self.factory)());
+    }
+}
+
 impl<A: Adapter> Inline for Local<A> {
+    fn deliver_now(
+        &self,
+        context: &DispatchContext,
+        index: usize,
+        target: &Target,
+    ) -> Option<Reply> {
+        let adapter = Rc::clone(&self.adapter.borrow());
+        let (reply, panicked) = deliver_now(&*adapter, &self.name, context, index, target)?;
+        if panicked {
+            self.restart();
+        }
+        Some(reply)
+    }
+
     fn deliver<'a>(
         &'a self,
         context: &'a DispatchContext,
@@ -52,8 +82,7 @@ impl<A: Adapter> Inline for Local<A> {
         Box::pin(async move {
             let (reply, panicked) = deliver(&*adapter, &self.name, context, index, target).await;
             if panicked {
-                tracing::warn!(adapter = %self.name, "restarting adapter after a panic");
-                *self.adapter.borrow_mut() = Rc::new((self.factory)());
+                self.restart();
             }
             reply
         })

@@ -6,7 +6,6 @@ mod deliver;
 mod local;
 mod pool;
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::fmt;
@@ -23,7 +22,6 @@ use pool::AdapterActor;
 pub(crate) use pool::{DeliverBatch, Job};
 
 use crate::adapter::{Adapter, Placement};
-use crate::target::Options;
 use crate::{Target, TargetError};
 
 /// Makes an adapter instance: once per actor or local runner, and again after a panic.
@@ -126,18 +124,8 @@ type Checker = Box<dyn Fn(&Target) -> Result<(), TargetError>>;
 fn checker<A: Adapter>(name: &str, factory: Arc<Factory<A>>) -> Checker {
     let name = name.to_string();
     let adapter: OnceCell<A> = OnceCell::new();
-    Box::new(move |target: &Target| match target.options() {
-        Options::Typed(options) => (options.as_ref() as &dyn Any)
-            .downcast_ref::<A::Options>()
-            .map(|_| ())
-            .ok_or_else(|| TargetError::WrongOptions {
-                adapter: name.clone(),
-                expected: std::any::type_name::<A::Options>(),
-            }),
-        Options::Config(config) => adapter
-            .get_or_init(|| factory())
-            .validate(config)
-            .map(|_| ()),
+    Box::new(move |target: &Target| {
+        deliver::resolve(adapter.get_or_init(|| factory()), &name, target).map(drop)
     })
 }
 
