@@ -374,9 +374,11 @@ impl<'a> Run<'a> {
 
     fn finish(self) -> DispatchResult {
         let span = &self.context.span;
-        let failed = self.results.failed();
-        span.record("delivered", self.results.len() - failed);
-        span.record("failed", failed);
+        if !span.is_disabled() {
+            let failed = self.results.failed();
+            span.record("delivered", self.results.len() - failed);
+            span.record("failed", failed);
+        }
         self.results.conclude()
     }
 }
