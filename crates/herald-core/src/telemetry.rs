@@ -58,3 +58,9 @@ pub(crate) fn record(span: &Span, result: &Result<Outcome, DeliveryError>, laten
         }
     }
 }
+
+/// Whether any subscriber could want Herald's spans: none is installed, globally or
+/// for this thread, until an application installs one.
+pub(crate) fn has_subscriber() -> bool {
+    tracing::dispatcher::get_default(|current| !current.is::<tracing::subscriber::NoSubscriber>())
+}

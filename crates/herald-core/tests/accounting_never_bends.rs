@@ -183,3 +183,36 @@ async fn a_delivery_that_never_ends_times_out_and_frees_its_slot() {
     let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
     assert_eq!(stats.in_flight, 0);
 }
+
+/// Targets delivered at once and targets that must wait, mixed in one dispatch: the
+/// ones at once are made in the handler, the rest in the run, and every index and
+/// counter is accounted once.
+#[actix_rt::test]
+async fn at_once_and_waiting_deliveries_mix_in_one_dispatch() {
+    let (inbox, received) = support::Inbox::start(support::Answer::Accept);
+    let dispatcher = Dispatcher::builder().start();
+    let targets: Vec<Target> = vec![
+        Target::noop(),
+        Target::pid(inbox.clone().recipient()).into(),
+        Target::pid(inbox.clone().recipient()).sync().into(),
+        Target::noop(),
+        Target::custom("nope", json!({})),
+        Target::pid(inbox.clone().recipient()).into(),
+    ];
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(error.failures().len(), 1);
+    assert_eq!(error.first().index, 4);
+    let delivered: Vec<usize> = error.delivered().iter().map(|(index, _)| *index).collect();
+    assert_eq!(delivered, [0, 1, 2, 3, 5]);
+    until_count("inbox received", &received, 3).await;
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!((stats.dispatched, stats.delivered, stats.failed), (1, 5, 1));
+    assert_eq!(stats.in_flight, 0);
+    assert_eq!(stats.unknown_adapter, 1);
+}

@@ -33,6 +33,7 @@ pub(crate) async fn run(
     inner: Rc<Inner>,
     dispatch: Dispatch,
     mut permit: Option<OwnedSemaphorePermit>,
+    head: Head,
     _running: Running,
 ) -> DispatchResult {
     // Fields are borrowed, not moved out: a moved-out field would take a second place in
@@ -41,6 +42,7 @@ pub(crate) async fn run(
     if total == 0 {
         return Ok(DispatchReport::default());
     }
+    let Head { results, next } = head;
     let span = if inner.telemetry {
         telemetry::dispatch_span(&dispatch.parent, &dispatch.signal, total)
     } else {
@@ -57,8 +59,8 @@ pub(crate) async fn run(
         inner: &inner,
         context: &context,
         targets: &dispatch.targets,
-        results: Results::new(total),
-        settled: 0,
+        results,
+        settled: next,
         in_flight: 0,
         limit: 0,
         joined: None,
@@ -68,13 +70,13 @@ pub(crate) async fn run(
 
     if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
         let limit = inner.max_signal_size;
-        for index in 0..total {
+        for index in next..total {
             run.fail_here(index, ErrorKind::TooLarge { size, limit }, false);
         }
         return run.finish();
     }
     let Some(held) = &permit else {
-        for index in 0..total {
+        for index in next..total {
             run.fail_here(index, ErrorKind::Overloaded, false);
         }
         return run.finish();
@@ -86,7 +88,7 @@ pub(crate) async fn run(
         .max(1);
     run.limit = limit;
 
-    let mut next = 0;
+    let mut next = next;
     // What fails the targets still open when the loop ends early.
     let mut unfinished: fn() -> ErrorKind = || ErrorKind::DeadlineExceeded;
     while run.settled < total {
@@ -127,6 +129,73 @@ pub(crate) async fn run(
     }
     drop(permit);
     run.finish()
+}
+
+/// What a dispatch did at once, before it had to wait: the results of targets
+/// `..next`.
+#[derive(Debug)]
+pub(crate) struct Head {
+    results: Results,
+    next: usize,
+}
+
+impl Head {
+    /// How many targets are done.
+    pub(crate) fn done(&self) -> usize {
+        self.next
+    }
+}
+
+/// Delivers a dispatch at once, target by target, while each delivery can be made
+/// without waiting ([`Adapter::deliver_now`](crate::Adapter::deliver_now) of a local
+/// adapter) and nothing else is needed: no subscriber to want spans, a free in-flight
+/// slot, a signal within its size. Then no future, task or span is made for it. `Ok`
+/// when that finished the dispatch; else what was done, for [`run`] to go on from.
+pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResult, Head> {
+    let total = dispatch.targets.len();
+    let mut head = Head {
+        results: Results::new(total),
+        next: 0,
+    };
+    let eligible = total > 0
+        && !(inner.telemetry && telemetry::has_subscriber())
+        && inner.permits.available_permits() > 0
+        && oversized(&dispatch.signal, inner.max_signal_size).is_none();
+    if !eligible {
+        return Err(head);
+    }
+    let context = DispatchContext {
+        signal: Arc::clone(&dispatch.signal),
+        caller: dispatch.caller,
+        span: Span::none(),
+        telemetry: false,
+        delivery_timeout: inner.delivery_timeout,
+    };
+    let mut last: Option<(&str, Option<(usize, &Runner)>)> = None;
+    for (index, target) in dispatch.targets.iter().enumerate() {
+        let name = target.adapter();
+        let found = match last {
+            Some((last, found)) if std::ptr::eq(last, name) => found,
+            _ => inner.adapter(name),
+        };
+        last = Some((name, found));
+        let Some((adapter, runner)) = found else {
+            return Err(head);
+        };
+        let Placed::Local(inline) = runner.placed() else {
+            return Err(head);
+        };
+        let Some((_, result)) = inline.deliver_now(&context, index, target) else {
+            return Err(head);
+        };
+        inner.counters.deliveries_started(1);
+        inner
+            .counters
+            .delivery_finished(Some(adapter), result.is_ok(), true);
+        head.results.set(index, result);
+        head.next = index + 1;
+    }
+    Ok(head.results.conclude())
 }
 
 /// The signal's encoded size when it is over `limit`. The bound noted when the signal

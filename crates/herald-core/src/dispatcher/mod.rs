@@ -183,8 +183,13 @@ impl Dispatcher {
             refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Started::Done(dispatch.fail_all(|| ErrorKind::Shutdown));
         }
+        self.inner.counters.dispatch_started();
+        let head = match fanout::at_once(&self.inner, &dispatch) {
+            Ok(result) => return Started::Done(result),
+            Err(head) => head,
+        };
         let targets = Arc::clone(&dispatch.targets);
-        let mut run = self.admit(dispatch, ctx);
+        let mut run = self.admit(dispatch, head, ctx);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match run.as_mut().poll(&mut cx) {
             Poll::Ready(result) => Started::Done(result),
@@ -199,21 +204,19 @@ impl Dispatcher {
     fn admit(
         &mut self,
         dispatch: Dispatch,
+        head: fanout::Head,
         ctx: &mut Context<Self>,
     ) -> LocalBoxFuture<'static, DispatchResult> {
-        self.inner.counters.dispatch_started();
         let inner = Rc::clone(&self.inner);
         let running = inner.lifecycle.enter();
         let concurrency = dispatch.max_concurrency.unwrap_or(inner.max_concurrency);
-        let wanted = dispatch
-            .targets
-            .len()
+        let wanted = (dispatch.targets.len() - head.done())
             .min(concurrency)
             .min(inner.max_in_flight) as u32;
         match Arc::clone(&inner.permits).try_acquire_many_owned(wanted) {
-            Ok(permit) => Box::pin(fanout::run(inner, dispatch, Some(permit), running)),
+            Ok(permit) => Box::pin(fanout::run(inner, dispatch, Some(permit), head, running)),
             Err(_) if inner.overload == Overload::Fail => {
-                Box::pin(fanout::run(inner, dispatch, None, running))
+                Box::pin(fanout::run(inner, dispatch, None, head, running))
             }
             Err(_) => {
                 let (sender, receiver) = oneshot::channel::<OwnedSemaphorePermit>();
@@ -226,7 +229,7 @@ impl Dispatcher {
                 ctx.wait(acquire.into_actor(self).map(|(), _, _| ()));
                 Box::pin(async move {
                     let permit = receiver.await.ok();
-                    fanout::run(inner, dispatch, permit, running).await
+                    fanout::run(inner, dispatch, permit, head, running).await
                 })
             }
         }
