@@ -69,15 +69,32 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-async fn seconds<F: Future>(future: F) -> f64 {
+/// The mean time of `times` runs of `run` in a row: one sample.
+async fn sample<F: FnMut() -> Fut, Fut: Future>(run: &mut F, times: usize) -> f64 {
     let start = Instant::now();
-    future.await;
-    start.elapsed().as_secs_f64()
+    for _ in 0..times {
+        run().await;
+    }
+    start.elapsed().as_secs_f64() / times as f64
 }
 
 /// One warm-up of each, then `runs` alternating measured runs; the medians.
-pub(crate) async fn measure<H, HF, B, BF>(
+pub(crate) async fn measure<H, HF, B, BF>(scale: &Scale, herald: H, baseline: B) -> (f64, f64)
+where
+    H: FnMut() -> HF,
+    HF: Future,
+    B: FnMut() -> BF,
+    BF: Future,
+{
+    measure_batched(scale, 1, herald, baseline).await
+}
+
+/// As [`measure`], each sample the mean of `times` runs in a row: scenarios well under
+/// a millisecond are measured over a batch, so that one late wake-up on a busy machine
+/// does not decide a sample.
+pub(crate) async fn measure_batched<H, HF, B, BF>(
     scale: &Scale,
+    times: usize,
     mut herald: H,
     mut baseline: B,
 ) -> (f64, f64)
@@ -87,12 +104,13 @@ where
     B: FnMut() -> BF,
     BF: Future,
 {
-    seconds(herald()).await;
-    seconds(baseline()).await;
+    let times = if scale.quick { 1 } else { times };
+    sample(&mut herald, times).await;
+    sample(&mut baseline, times).await;
     let (mut h, mut b) = (Vec::new(), Vec::new());
     for _ in 0..scale.runs {
-        h.push(seconds(herald()).await);
-        b.push(seconds(baseline()).await);
+        h.push(sample(&mut herald, times).await);
+        b.push(sample(&mut baseline, times).await);
     }
     (median(h), median(b))
 }

@@ -12,7 +12,10 @@ use herald::{Adapter, Delivery, ErrorKind, Outcome, TargetError, TargetOptions};
 use serde_json::json;
 
 use crate::peers::{self, Post, Poster, Receivers, Relay, Sink, Work};
-use crate::{Scale, builder, dispatch, measure, signal};
+use crate::{Scale, builder, dispatch, measure, measure_batched, signal};
+
+/// Runs per sample of the scenarios that take well under a millisecond.
+const BATCH: usize = 20;
 
 fn recipients(sinks: &[Addr<Sink>], n: usize) -> Arc<[Recipient<SignalMessage>]> {
     (0..n)
@@ -34,8 +37,9 @@ pub(crate) async fn noop_vs_relay(scale: &Scale, n: usize, concurrency: usize) -
     let signal = signal();
     let targets = vec![Target::noop(); n];
     let work = Work::Nothing(n);
-    measure(
+    measure_batched(
         scale,
+        BATCH,
         || {
             dispatch(
                 &dispatcher,
@@ -57,8 +61,9 @@ pub(crate) async fn fanout_pid(scale: &Scale, handled: bool) -> (f64, f64) {
     let sinks = receivers.start(10).await;
     let recipients = recipients(&sinks, n);
     let targets = pid_targets(&recipients, herald::Mode::Async);
-    measure(
+    measure_batched(
         scale,
+        BATCH,
         || async {
             dispatch(
                 &dispatcher,
@@ -92,8 +97,9 @@ pub(crate) async fn fanout_pid_sync(scale: &Scale) -> (f64, f64) {
     let sinks = receivers.start(10).await;
     let recipients = recipients(&sinks, n);
     let targets = pid_targets(&recipients, herald::Mode::Sync);
-    measure(
+    measure_batched(
         scale,
+        BATCH,
         || {
             dispatch(
                 &dispatcher,
@@ -124,8 +130,9 @@ pub(crate) async fn mailbox_modes(scale: &Scale) -> (f64, f64) {
     let recipients = recipients(&sinks, n);
     let waiting = pid_targets(&recipients, herald::Mode::Async);
     let best_effort = pid_targets(&recipients, herald::Mode::BestEffort);
-    measure(
+    measure_batched(
         scale,
+        BATCH,
         || {
             dispatch(
                 &dispatcher,
@@ -270,8 +277,9 @@ pub(crate) async fn pubsub(scale: &Scale) -> (f64, f64) {
     let dispatcher = builder().pubsub(hub).start();
     let signal = signal();
     let target: Target = Target::pubsub("bench").expect("valid topic").into();
-    measure(
+    measure_batched(
         scale,
+        BATCH,
         || async {
             dispatch(
                 &dispatcher,
@@ -303,7 +311,7 @@ pub(crate) async fn telemetry(scale: &Scale) -> (f64, f64) {
         let dispatch_ = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n);
         async move { dispatch(&dispatcher, dispatch_).await }
     };
-    measure(scale, || run(off.clone()), || run(on.clone())).await
+    measure_batched(scale, BATCH, || run(off.clone()), || run(on.clone())).await
 }
 
 /// 10,000 signed webhooks, 64 in flight, against raw awc signing each request on as
