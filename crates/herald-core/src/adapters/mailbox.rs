@@ -133,9 +133,7 @@ pub(crate) async fn deliver(
             if caller == Some(ActorId::of_recipient(recipient)) {
                 return Err(ErrorKind::CallingSelf);
             }
-            // Boxed: a call and its timer would otherwise grow every delivery's future,
-            // and a call costs a round trip anyway.
-            Box::pin(call(recipient, message, timeout)).await
+            call(recipient, message, timeout).await
         }
     }
 }

@@ -33,7 +33,7 @@ pub(crate) async fn run(
     inner: Rc<Inner>,
     dispatch: Dispatch,
     mut permit: Option<OwnedSemaphorePermit>,
-    head: Head,
+    mut head: Head,
     _running: Running,
 ) -> DispatchResult {
     // Fields are borrowed, not moved out: a moved-out field would take a second place in
@@ -42,7 +42,7 @@ pub(crate) async fn run(
     if total == 0 {
         return Ok(DispatchReport::default());
     }
-    let Head { results, next } = head;
+    let next = head.next;
     let span = if inner.telemetry {
         telemetry::dispatch_span(&dispatch.parent, &dispatch.signal, total)
     } else {
@@ -59,7 +59,7 @@ pub(crate) async fn run(
         inner: &inner,
         context: &context,
         targets: &dispatch.targets,
-        results,
+        results: &mut head.results,
         settled: next,
         in_flight: 0,
         limit: 0,
@@ -243,7 +243,9 @@ struct Run<'a> {
     inner: &'a Inner,
     context: &'a DispatchContext,
     targets: &'a [Target],
-    results: Results,
+    /// Borrowed from the run's `head`: moved out, it would take a second place in the
+    /// run's future.
+    results: &'a mut Results,
     settled: usize,
     in_flight: usize,
     /// The most deliveries in flight at once.
@@ -448,6 +450,6 @@ impl<'a> Run<'a> {
             span.record("delivered", self.results.len() - failed);
             span.record("failed", failed);
         }
-        self.results.conclude()
+        std::mem::replace(self.results, Results::new(0)).conclude()
     }
 }
