@@ -40,9 +40,9 @@
 //!   per-dispatch limit and a global in-flight bound, and answers with every target's
 //!   result ([`DispatchReport`] or [`DispatchError`]).
 //! - A [`Target`] names an adapter and its options, checked once.
-//! - An [`Adapter`] delivers to one kind of target; each runs as a supervised actor, on
-//!   the dispatcher's arbiter (inline in the dispatch) or on a pool of arbiters (see
-//!   [`Placement`]). Custom adapters register by name on the
+//! - An [`Adapter`] delivers to one kind of target: as a supervised actor on each
+//!   arbiter of the dispatcher's pool, or inside the dispatch for local adapters such as
+//!   `pid` (see [`Placement`]). Custom adapters register by name on the
 //!   [builder](DispatcherBuilder::adapter).
 //! - Routing: a [`Registry`] of named actors (`named` targets), a [`PubSub`] of topics
 //!   (`pubsub` targets), and [`Bus`]es that route by type [`Pattern`] (`bus` targets).

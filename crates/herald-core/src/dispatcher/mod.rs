@@ -42,11 +42,12 @@ use stats::Counters;
 
 /// The actor that delivers signals: send it [`Dispatch`] messages.
 ///
-/// Start one with [`Dispatcher::builder`]. It runs every adapter as a supervised actor —
-/// on its own arbiter, delivering inline in the dispatch, or on a pool of arbiters that
-/// it sends batches to — at most `max_concurrency` deliveries in flight per dispatch and
-/// `max_in_flight` in all, and answers with every target's result. It also answers
-/// [`Stats`].
+/// Start one with [`Dispatcher::builder`] (or several behind one handle with
+/// [`start_sharded`](DispatcherBuilder::start_sharded)). It runs adapters that do work
+/// as supervised actors on a pool of arbiters, reached with `Addr::send`, and delivers
+/// local targets (mailbox pushes) itself; at most `max_concurrency` deliveries in flight
+/// per dispatch and `max_in_flight` in all; and answers with every target's result. It
+/// also answers [`Stats`].
 ///
 /// ```
 /// use herald_core::{Dispatch, Dispatcher, Stats, Target};
