@@ -183,3 +183,25 @@ async fn async_self_delivery_is_allowed() {
     })
     .await;
 }
+
+/// `ActorId` is the channel identity actix's own `Recipient` equality compares (its
+/// `Hash` of the channel): the two must agree, for any pair of recipients. Should a
+/// new actix change what it hashes, this fails before any self-call goes undetected.
+#[actix_rt::test]
+async fn actor_ids_agree_with_recipient_equality() {
+    use herald_core::ActorId;
+    let (a, _) = support::Inbox::start(support::Answer::Accept);
+    let (b, _) = support::Inbox::start(support::Answer::Accept);
+    let recipients: Vec<actix::Recipient<herald_core::SignalMessage>> = vec![
+        a.clone().recipient(),
+        a.clone().recipient(),
+        b.clone().recipient(),
+    ];
+    for x in &recipients {
+        for y in &recipients {
+            assert_eq!(x == y, ActorId::of_recipient(x) == ActorId::of_recipient(y));
+        }
+    }
+    assert_eq!(ActorId::of(&a), ActorId::of_recipient(&recipients[0]));
+    assert_ne!(ActorId::of(&a), ActorId::of(&b));
+}
