@@ -65,7 +65,7 @@ pub(crate) async fn run(
         limit: 0,
         joined: None,
         remote: None,
-        last: None,
+        lookup: Lookup::default(),
     };
 
     if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
@@ -171,15 +171,9 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
         telemetry: false,
         delivery_timeout: inner.delivery_timeout,
     };
-    let mut last: Option<(&str, Option<(usize, &Runner)>)> = None;
+    let mut lookup = Lookup::default();
     for (index, target) in dispatch.targets.iter().enumerate() {
-        let name = target.adapter();
-        let found = match last {
-            Some((last, found)) if std::ptr::eq(last, name) => found,
-            _ => inner.adapter(name),
-        };
-        last = Some((name, found));
-        let Some((adapter, runner)) = found else {
+        let Some((adapter, runner)) = lookup.find(inner, target.adapter()) else {
             return Err(head);
         };
         let Placed::Local(inline) = runner.placed() else {
@@ -196,6 +190,27 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
         head.next = index + 1;
     }
     Ok(head.results.conclude())
+}
+
+/// Finds targets' adapters, remembering the last one by its name's string: a fan-out's
+/// targets are usually clones naming one adapter with one string, found again without
+/// a scan.
+#[derive(Default)]
+struct Lookup<'a> {
+    last: Option<(&'a str, Option<(usize, &'a Runner)>)>,
+}
+
+impl<'a> Lookup<'a> {
+    fn find(&mut self, inner: &'a Inner, name: &'a str) -> Option<(usize, &'a Runner)> {
+        match self.last {
+            Some((last, found)) if std::ptr::eq(last, name) => found,
+            _ => {
+                let found = inner.adapter(name);
+                self.last = Some((name, found));
+                found
+            }
+        }
+    }
 }
 
 /// The signal's encoded size when it is over `limit`. The bound noted when the signal
@@ -253,9 +268,8 @@ struct Run<'a> {
     /// The join set: local deliveries (answering with their reply) and batch requests
     /// to pool actors (answering `None` once taken). Made on first use.
     joined: Option<FuturesUnordered<LocalBoxFuture<'a, Option<Reply>>>>,
-    /// The last adapter looked up, by its name's string: a fan-out's targets are
-    /// usually clones naming one adapter with one string, found again without a scan.
-    last: Option<(&'a str, Option<(usize, &'a Runner)>)>,
+    /// Finds each target's adapter.
+    lookup: Lookup<'a>,
     /// The answers of deliveries on the pool (made on first use).
     remote: Option<Remote>,
 }
@@ -314,15 +328,7 @@ impl<'a> Run<'a> {
 
     /// The adapter target `index` names, with its index.
     fn adapter_of(&mut self, index: usize) -> Option<(usize, &'a Runner)> {
-        let name = self.targets[index].adapter();
-        match self.last {
-            Some((last, found)) if std::ptr::eq(last, name) => found,
-            _ => {
-                let found = self.inner.adapter(name);
-                self.last = Some((name, found));
-                found
-            }
-        }
+        self.lookup.find(self.inner, self.targets[index].adapter())
     }
 
     fn join(&mut self, future: impl Future<Output = Option<Reply>> + 'a) {
