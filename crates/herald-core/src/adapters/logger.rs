@@ -178,37 +178,49 @@ impl Adapter for LoggerAdapter {
         LoggerTarget::from_fields(ConfigFields::from_config(config)?)
     }
 
-    async fn deliver(&self, delivery: Delivery<'_, LoggerTarget>) -> Result<Outcome, ErrorKind> {
-        let options = delivery.options;
-        let signal = delivery.signal;
-        let level = match options.level {
-            LogLevel::Debug => Level::DEBUG,
-            LogLevel::Info => Level::INFO,
-            LogLevel::Warn => Level::WARN,
-            LogLevel::Error => Level::ERROR,
-        };
-        let data = options.data.render(signal, false);
-        match options.format {
-            LogFormat::Structured => event_at!(
-                level,
-                signal.id = signal.id(),
-                signal.r#type = signal.ty(),
-                signal.source = signal.source(),
-                signal.subject = signal.subject(),
-                data = data.as_deref(),
-                "signal"
-            ),
-            // One line, whatever the signal holds: its text is escaped.
-            LogFormat::Line => event_at!(
-                level,
-                "signal {} {} from {}{}{}",
-                Escaped(signal.ty()),
-                Escaped(signal.id()),
-                Escaped(signal.source()),
-                if data.is_some() { ": " } else { "" },
-                data.as_deref().unwrap_or("")
-            ),
-        }
-        Ok(Outcome::Delivered)
+    fn deliver_now(
+        &self,
+        delivery: Delivery<'_, LoggerTarget>,
+    ) -> Option<Result<Outcome, ErrorKind>> {
+        Some(log(delivery))
     }
+
+    async fn deliver(&self, delivery: Delivery<'_, LoggerTarget>) -> Result<Outcome, ErrorKind> {
+        log(delivery)
+    }
+}
+
+/// Emits the signal as one `tracing` event.
+fn log(delivery: Delivery<'_, LoggerTarget>) -> Result<Outcome, ErrorKind> {
+    let options = delivery.options;
+    let signal = delivery.signal;
+    let level = match options.level {
+        LogLevel::Debug => Level::DEBUG,
+        LogLevel::Info => Level::INFO,
+        LogLevel::Warn => Level::WARN,
+        LogLevel::Error => Level::ERROR,
+    };
+    let data = options.data.render(signal, false);
+    match options.format {
+        LogFormat::Structured => event_at!(
+            level,
+            signal.id = signal.id(),
+            signal.r#type = signal.ty(),
+            signal.source = signal.source(),
+            signal.subject = signal.subject(),
+            data = data.as_deref(),
+            "signal"
+        ),
+        // One line, whatever the signal holds: its text is escaped.
+        LogFormat::Line => event_at!(
+            level,
+            "signal {} {} from {}{}{}",
+            Escaped(signal.ty()),
+            Escaped(signal.id()),
+            Escaped(signal.source()),
+            if data.is_some() { ": " } else { "" },
+            data.as_deref().unwrap_or("")
+        ),
+    }
+    Ok(Outcome::Delivered)
 }
