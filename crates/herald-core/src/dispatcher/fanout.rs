@@ -9,13 +9,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::future::LocalBoxFuture;
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::{Receiver, Sender, channel};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
+use super::dispatch::Answer;
+use super::join::{JoinSet, Joined};
 use super::lifecycle::{Lifecycle, Running};
 use super::report::{DispatchReport, DispatchResult, Results};
 use super::{Dispatch, Inner};
@@ -23,21 +23,49 @@ use crate::runtime::{DeliverBatch, DispatchContext, Job, Placed, Pool, Reply, Ru
 use crate::telemetry;
 use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetError};
 
-/// Runs a dispatch. Without a `permit` (the dispatcher is overloaded and set to fail
-/// fast) every target fails with [`ErrorKind::Overloaded`].
+/// The in-flight slots a dispatch was admitted with.
+pub(crate) enum Slots {
+    /// Reserved.
+    Held(OwnedSemaphorePermit),
+    /// None free, and the dispatcher fails fast: every target fails with
+    /// [`ErrorKind::Overloaded`].
+    Refused,
+    /// Coming when free (the dispatcher waits for them, its mailbox paused).
+    Awaited(oneshot::Receiver<OwnedSemaphorePermit>),
+}
+
+/// Runs a dispatch, from what its `head` did at once, and hands the result to
+/// `answer`. It is the whole of its task's future, so it is allocated once.
 ///
 /// The in-flight slots follow the deliveries: the dispatch holds one per delivery it
 /// may have running at once while targets remain to launch, and gives each back as its
 /// delivery ends once none remain.
-pub(crate) async fn run(
+pub(crate) async fn run<F: FnOnce(DispatchResult)>(
     inner: Rc<Inner>,
     dispatch: Dispatch,
-    mut permit: Option<OwnedSemaphorePermit>,
+    slots: Slots,
     mut head: Head,
     _running: Running,
-) -> DispatchResult {
+    answer: Answer<F>,
+) {
     // Fields are borrowed, not moved out: a moved-out field would take a second place in
-    // this future, which is allocated once per dispatch.
+    // this future.
+    let mut permit = match slots {
+        Slots::Held(permit) => Some(permit),
+        Slots::Refused => None,
+        Slots::Awaited(coming) => coming.await.ok(),
+    };
+    let result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
+    drop(permit);
+    answer.send(result);
+}
+
+async fn run_admitted(
+    inner: &Inner,
+    dispatch: &Dispatch,
+    permit: &mut Option<OwnedSemaphorePermit>,
+    head: &mut Head,
+) -> DispatchResult {
     let total = dispatch.targets.len();
     if total == 0 {
         return Ok(DispatchReport::default());
@@ -56,14 +84,14 @@ pub(crate) async fn run(
         delivery_timeout: inner.delivery_timeout,
     };
     let mut run = Run {
-        inner: &inner,
+        inner,
         context: &context,
         targets: &dispatch.targets,
         results: &mut head.results,
         settled: next,
         in_flight: 0,
         limit: 0,
-        joined: None,
+        joined: JoinSet::default(),
         remote: None,
         lookup: Lookup::default(),
     };
@@ -75,7 +103,7 @@ pub(crate) async fn run(
         }
         return run.finish();
     }
-    let Some(held) = &permit else {
+    let Some(held) = &*permit else {
         for index in next..total {
             run.fail_here(index, ErrorKind::Overloaded, false);
         }
@@ -103,7 +131,7 @@ pub(crate) async fn run(
             continue;
         }
         if next == total {
-            give_back(&mut permit, run.in_flight);
+            give_back(permit, run.in_flight);
         }
         match run.wait(dispatch.deadline, &inner.lifecycle).await {
             Wake::Reply(Some((index, result))) => {
@@ -120,14 +148,13 @@ pub(crate) async fn run(
     }
     // Stop what is still running (inline futures are dropped; pool batches see the
     // inbox close), then report whatever is open: it ran out of time.
-    run.joined = None;
+    run.joined.clear();
     run.remote = None;
     for index in 0..total {
         if run.results.is_open(index) {
             run.fail_here(index, unfinished(), index < next);
         }
     }
-    drop(permit);
     run.finish()
 }
 
@@ -267,7 +294,7 @@ struct Run<'a> {
     limit: usize,
     /// The join set: local deliveries (answering with their reply) and batch requests
     /// to pool actors (answering `None` once taken). Made on first use.
-    joined: Option<FuturesUnordered<LocalBoxFuture<'a, Option<Reply>>>>,
+    joined: JoinSet<'a>,
     /// Finds each target's adapter.
     lookup: Lookup<'a>,
     /// The answers of deliveries on the pool (made on first use).
@@ -302,7 +329,7 @@ impl<'a> Run<'a> {
                     let mut delivery = inline.deliver(self.context, index, target);
                     match delivery.as_mut().poll(cx) {
                         Poll::Ready((index, result)) => self.settle(index, result, true),
-                        Poll::Pending => self.join(async move { Some(delivery.await) }),
+                        Poll::Pending => self.joined.push(Joined::Delivery(delivery)),
                     }
                 }
                 Placed::Pool(pool) => {
@@ -318,23 +345,13 @@ impl<'a> Run<'a> {
         for (pool, jobs) in batches {
             let context = Arc::clone(&self.remote().context);
             let request = pool.send(DeliverBatch { context, jobs });
-            // A refused batch was dropped, and its jobs answered for themselves.
-            self.join(async move {
-                let _ = request.await;
-                None
-            });
+            self.joined.push(Joined::Batch(Box::pin(request)));
         }
     }
 
     /// The adapter target `index` names, with its index.
     fn adapter_of(&mut self, index: usize) -> Option<(usize, &'a Runner)> {
         self.lookup.find(self.inner, self.targets[index].adapter())
-    }
-
-    fn join(&mut self, future: impl Future<Output = Option<Reply>> + 'a) {
-        self.joined
-            .get_or_insert_with(FuturesUnordered::new)
-            .push(Box::pin(future));
     }
 
     fn remote(&mut self) -> &Remote {
@@ -355,13 +372,10 @@ impl<'a> Run<'a> {
     async fn next_reply(&mut self) -> Option<Reply> {
         poll_fn(|cx| {
             let mut open = false;
-            if let Some(joined) = &mut self.joined {
-                while let Poll::Ready(Some(answer)) = joined.poll_next_unpin(cx) {
-                    if answer.is_some() {
-                        return Poll::Ready(answer);
-                    }
-                }
-                open = !joined.is_empty();
+            match self.joined.poll_reply(cx) {
+                Poll::Ready(Some(reply)) => return Poll::Ready(Some(reply)),
+                Poll::Pending => open = true,
+                Poll::Ready(None) => {}
             }
             if let Some(remote) = &mut self.remote {
                 if let Poll::Ready(reply) = remote.inbox.poll_recv(cx) {

@@ -4,6 +4,7 @@ mod builder;
 mod check;
 mod dispatch;
 mod fanout;
+mod join;
 mod lifecycle;
 mod report;
 mod sharded;
@@ -12,7 +13,6 @@ mod stats;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use actix::dev::{MessageResponse, OneshotSender};
@@ -21,7 +21,6 @@ use actix::{
     ResponseActFuture, WrapFuture,
 };
 use actix_rt::Arbiter;
-use futures_util::future::LocalBoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 pub use builder::{DispatcherBuilder, Overload};
@@ -33,11 +32,12 @@ pub use sharded::Sharded;
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::runtime::Runner;
-use crate::{ActorId, ErrorKind, Target};
+use crate::{ActorId, ErrorKind};
 pub(crate) use dispatch::Detached;
 use dispatch::{Answer, warn_failures};
+use fanout::Slots;
 pub(crate) use lifecycle::Admission;
-use lifecycle::Lifecycle;
+use lifecycle::{Lifecycle, Running};
 use stats::Counters;
 
 /// The actor that delivers signals: send it [`Dispatch`] messages.
@@ -170,14 +170,10 @@ impl Dispatcher {
         }
     }
 
-    /// Admits a dispatch and starts it. After a [`Shutdown`] it fails at once.
-    ///
-    /// The run is polled once right here, with a waker that does nothing: a dispatch
-    /// whose deliveries are all mailbox pushes is then done, and answered without a
-    /// task. Only an unfinished run is spawned, and the executor's first poll registers
-    /// its real wakers (nothing the first poll left pending is lost: that poll
-    /// re-polls it). Measured on `sustained_pid_100k` (100,000 one-target async
-    /// dispatches): 87 ms with this, 120 ms spawning every run.
+    /// Admits a dispatch. After a [`Shutdown`] it fails at once. A dispatch whose
+    /// targets can all be delivered at once is done right here (see
+    /// [`fanout::at_once`]); any other is admitted to run as a task of its own, once
+    /// its answer is known.
     fn begin(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Started {
         if self.inner.lifecycle.closing() {
             let refused = &self.inner.admission.refused;
@@ -189,36 +185,34 @@ impl Dispatcher {
             Ok(result) => return Started::Done(result),
             Err(head) => head,
         };
-        let targets = Arc::clone(&dispatch.targets);
-        let mut run = self.admit(dispatch, head, ctx);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match run.as_mut().poll(&mut cx) {
-            Poll::Ready(result) => Started::Done(result),
-            Poll::Pending => Started::Running(run, targets),
-        }
+        let slots = self.slots(&dispatch, &head, ctx);
+        Started::Admitted(Admitted {
+            inner: Rc::clone(&self.inner),
+            running: self.inner.lifecycle.enter(),
+            dispatch,
+            slots,
+            head,
+        })
     }
 
-    /// Admits a dispatch under the in-flight bound and returns its run.
+    /// Reserves in-flight slots for what is left of a dispatch.
     ///
-    /// A dispatch reserves as many in-flight slots as it can use at once; when they are
-    /// not free it waits (blocking this mailbox, so memory stays bounded) or fails.
-    fn admit(
+    /// A dispatch reserves as many as it can use at once; when they are not free it
+    /// waits (blocking this mailbox, so memory stays bounded) or fails.
+    fn slots(
         &mut self,
-        dispatch: Dispatch,
-        head: fanout::Head,
+        dispatch: &Dispatch,
+        head: &fanout::Head,
         ctx: &mut Context<Self>,
-    ) -> LocalBoxFuture<'static, DispatchResult> {
-        let inner = Rc::clone(&self.inner);
-        let running = inner.lifecycle.enter();
+    ) -> Slots {
+        let inner = &self.inner;
         let concurrency = dispatch.max_concurrency.unwrap_or(inner.max_concurrency);
         let wanted = (dispatch.targets.len() - head.done())
             .min(concurrency)
             .min(inner.max_in_flight) as u32;
         match Arc::clone(&inner.permits).try_acquire_many_owned(wanted) {
-            Ok(permit) => Box::pin(fanout::run(inner, dispatch, Some(permit), head, running)),
-            Err(_) if inner.overload == Overload::Fail => {
-                Box::pin(fanout::run(inner, dispatch, None, head, running))
-            }
+            Ok(permit) => Slots::Held(permit),
+            Err(_) if inner.overload == Overload::Fail => Slots::Refused,
             Err(_) => {
                 let (sender, receiver) = oneshot::channel::<OwnedSemaphorePermit>();
                 let permits = Arc::clone(&inner.permits);
@@ -228,10 +222,7 @@ impl Dispatcher {
                     }
                 };
                 ctx.wait(acquire.into_actor(self).map(|(), _, _| ()));
-                Box::pin(async move {
-                    let permit = receiver.await.ok();
-                    fanout::run(inner, dispatch, permit, head, running).await
-                })
+                Slots::Awaited(receiver)
             }
         }
     }
@@ -247,28 +238,46 @@ impl Drop for Dispatcher {
     }
 }
 
-/// A dispatch after its first poll.
+/// A dispatch once begun.
 enum Started {
+    /// Done at once.
     Done(DispatchResult),
-    /// The rest of the run, and its targets (to report them should the run be dropped).
-    Running(LocalBoxFuture<'static, DispatchResult>, Arc<[Target]>),
+    /// Admitted, to run as a task of its own.
+    Admitted(Admitted),
+}
+
+/// What a dispatch's run is made from. The run is made in [`Started::finish`], where
+/// its answer is known, so that it is the whole of its task's future (one allocation).
+struct Admitted {
+    inner: Rc<Inner>,
+    dispatch: Dispatch,
+    slots: Slots,
+    head: fanout::Head,
+    running: Running,
 }
 
 impl Started {
-    /// Hands the result to `finish` now, or when the spawned rest of the run ends.
+    /// Hands the result to `finish` now, or when the run's task ends. A run that is
+    /// dropped unfinished still answers, every target failing with `Shutdown`.
     fn finish(self, finish: impl FnOnce(DispatchResult) + 'static) {
         match self {
             Self::Done(result) => finish(result),
-            Self::Running(run, targets) => {
-                let answer = Answer::new(targets, finish);
-                actix_rt::spawn(async move { answer.send(run.await) });
+            Self::Admitted(Admitted {
+                inner,
+                dispatch,
+                slots,
+                head,
+                running,
+            }) => {
+                let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
+                actix_rt::spawn(fanout::run(inner, dispatch, slots, head, running, answer));
             }
         }
     }
 }
 
 /// How a [`Dispatcher`] answers a [`Dispatch`]: at once when the dispatch finished on
-/// the spot (every delivery a mailbox push), else when it completes. Await it through
+/// the spot (every delivery made at once), else when its run completes. Await it through
 /// `Addr::send` like any actix response.
 pub struct DispatchResponse(Started);
 
@@ -276,7 +285,7 @@ impl fmt::Debug for DispatchResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.0 {
             Started::Done(_) => "Done",
-            Started::Running(..) => "Running",
+            Started::Admitted(..) => "Admitted",
         };
         f.debug_tuple("DispatchResponse").field(&state).finish()
     }
