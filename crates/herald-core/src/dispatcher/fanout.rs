@@ -19,7 +19,7 @@ use super::join::{JoinSet, Joined};
 use super::lifecycle::{Lifecycle, Running};
 use super::report::{DispatchReport, DispatchResult, Results};
 use super::{Dispatch, Inner};
-use crate::runtime::{DeliverBatch, DispatchContext, Job, Placed, Pool, Reply, Runner};
+use crate::runtime::{DeliverBatch, DispatchContext, Job, Now, Placed, Pool, Reply, Runner};
 use crate::telemetry;
 use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetError};
 
@@ -191,12 +191,9 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
     if !eligible {
         return Err(head);
     }
-    let context = DispatchContext {
-        signal: Arc::clone(&dispatch.signal),
+    let now = Now {
+        signal: &dispatch.signal,
         caller: dispatch.caller,
-        span: Span::none(),
-        telemetry: false,
-        delivery_timeout: inner.delivery_timeout,
     };
     let mut lookup = Lookup::default();
     for (index, target) in dispatch.targets.iter().enumerate() {
@@ -206,7 +203,7 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
         let Placed::Local(inline) = runner.placed() else {
             return Err(head);
         };
-        let Some((_, result)) = inline.deliver_now(&context, index, target) else {
+        let Some((_, result)) = inline.deliver_now(now, index, target) else {
             return Err(head);
         };
         inner.counters.deliveries_started(1);
@@ -322,9 +319,17 @@ impl<'a> Run<'a> {
             self.inner.counters.deliveries_started(1);
             match runner.placed() {
                 Placed::Local(inline) => {
-                    if let Some((index, result)) = inline.deliver_now(self.context, index, target) {
-                        self.settle(index, result, true);
-                        continue;
+                    let context = self.context;
+                    // At once only when no delivery span is wanted.
+                    if !context.telemetry || context.span.is_disabled() {
+                        let now = Now {
+                            signal: &context.signal,
+                            caller: context.caller,
+                        };
+                        if let Some((index, result)) = inline.deliver_now(now, index, target) {
+                            self.settle(index, result, true);
+                            continue;
+                        }
                     }
                     let mut delivery = inline.deliver(self.context, index, target);
                     match delivery.as_mut().poll(cx) {

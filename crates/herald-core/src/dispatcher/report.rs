@@ -207,47 +207,52 @@ impl DispatchResultExt for DispatchResult {
 #[derive(Debug)]
 pub(crate) struct Results {
     outcomes: Vec<Outcome>,
-    state: Vec<State>,
     failures: Vec<TargetFailure>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Open,
-    Delivered,
-    Failed,
+    /// Targets `..in_order` are settled, while results come in target order (as they
+    /// do when every delivery is made at once).
+    in_order: usize,
+    /// Which targets are settled, once results stop coming in order (empty until then).
+    settled: Vec<bool>,
 }
 
 impl Results {
     pub(crate) fn new(total: usize) -> Self {
         Self {
             outcomes: vec![Outcome::default(); total],
-            state: vec![State::Open; total],
             failures: Vec::new(),
+            in_order: 0,
+            settled: Vec::new(),
         }
     }
 
     /// Whether target `index` still waits for its result.
     pub(crate) fn is_open(&self, index: usize) -> bool {
-        self.state.get(index) == Some(&State::Open)
+        if self.settled.is_empty() {
+            (self.in_order..self.outcomes.len()).contains(&index)
+        } else {
+            self.settled.get(index) == Some(&false)
+        }
     }
 
     /// Records target `index`'s result; it must be open.
     pub(crate) fn set(&mut self, index: usize, result: Result<Outcome, DeliveryError>) {
         match result {
-            Ok(outcome) => {
-                self.outcomes[index] = outcome;
-                self.state[index] = State::Delivered;
-            }
-            Err(error) => {
-                self.failures.push(TargetFailure { index, error });
-                self.state[index] = State::Failed;
-            }
+            Ok(outcome) => self.outcomes[index] = outcome,
+            Err(error) => self.failures.push(TargetFailure { index, error }),
         }
+        if self.settled.is_empty() {
+            if index == self.in_order {
+                self.in_order += 1;
+                return;
+            }
+            let in_order = self.in_order;
+            self.settled = (0..self.outcomes.len()).map(|i| i < in_order).collect();
+        }
+        self.settled[index] = true;
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.state.len()
+        self.outcomes.len()
     }
 
     pub(crate) fn failed(&self) -> usize {
@@ -258,8 +263,8 @@ impl Results {
     pub(crate) fn conclude(self) -> DispatchResult {
         let Self {
             outcomes,
-            state,
             mut failures,
+            ..
         } = self;
         if failures.is_empty() {
             return Ok(DispatchReport::new(outcomes));
@@ -268,7 +273,11 @@ impl Results {
         let delivered = outcomes
             .into_iter()
             .enumerate()
-            .filter(|(index, _)| state[*index] == State::Delivered)
+            .filter(|(index, _)| {
+                failures
+                    .binary_search_by_key(index, |failure| failure.index)
+                    .is_err()
+            })
             .collect();
         Err(DispatchError::new(failures, delivered))
     }

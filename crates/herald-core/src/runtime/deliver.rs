@@ -71,26 +71,30 @@ pub(crate) async fn deliver<A: Adapter>(
     ((index, result), panicked)
 }
 
-/// Delivers to one target at once, when the adapter can ([`Adapter::deliver_now`]) and
-/// no delivery span is wanted: the reply, and whether the adapter panicked. `None`
-/// when the delivery needs [`deliver`].
+/// What a delivery at once needs from its dispatch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Now<'d> {
+    pub(crate) signal: &'d Arc<Signal>,
+    pub(crate) caller: Option<ActorId>,
+}
+
+/// Delivers to one target at once, when the adapter can ([`Adapter::deliver_now`]):
+/// the reply, and whether the adapter panicked. `None` when the delivery needs
+/// [`deliver`]. No span is made: callers use this only when none is wanted.
 pub(crate) fn deliver_now<A: Adapter>(
     adapter: &A,
     name: &str,
-    context: &DispatchContext,
+    now: Now<'_>,
     index: usize,
     target: &Target,
 ) -> Option<(Reply, bool)> {
-    if context.telemetry && !context.span.is_disabled() {
-        return None;
-    }
     let now = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let options = match resolve(adapter, name, target) {
             Ok(options) => options,
             Err(error) => return Some(Err(ErrorKind::from(error))),
         };
-        let mut delivery = Delivery::new(&context.signal, options.get());
-        delivery.caller = context.caller;
+        let mut delivery = Delivery::new(now.signal, options.get());
+        delivery.caller = now.caller;
         adapter.deliver_now(delivery)
     }));
     let (result, panicked) = match now {

@@ -8,19 +8,14 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 
 use super::Factory;
-use super::deliver::{DispatchContext, Reply, deliver, deliver_now};
+use super::deliver::{DispatchContext, Now, Reply, deliver, deliver_now};
 use crate::Target;
 use crate::adapter::Adapter;
 
 /// Runs one kind of local delivery.
 pub(crate) trait Inline {
     /// The reply, when the delivery could be made at once without a future.
-    fn deliver_now(
-        &self,
-        context: &DispatchContext,
-        index: usize,
-        target: &Target,
-    ) -> Option<Reply>;
+    fn deliver_now(&self, now: Now<'_>, index: usize, target: &Target) -> Option<Reply>;
 
     fn deliver<'a>(
         &'a self,
@@ -56,14 +51,9 @@ impl<A: Adapter> Local<A> {
 }
 
 impl<A: Adapter> Inline for Local<A> {
-    fn deliver_now(
-        &self,
-        context: &DispatchContext,
-        index: usize,
-        target: &Target,
-    ) -> Option<Reply> {
+    fn deliver_now(&self, now: Now<'_>, index: usize, target: &Target) -> Option<Reply> {
         let adapter = Rc::clone(&self.adapter.borrow());
-        let (reply, panicked) = deliver_now(&*adapter, &self.name, context, index, target)?;
+        let (reply, panicked) = deliver_now(&*adapter, &self.name, now, index, target)?;
         if panicked {
             self.restart();
         }

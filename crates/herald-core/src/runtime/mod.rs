@@ -15,7 +15,7 @@ use actix::dev::RecipientRequest;
 use actix::{Recipient, Supervisor};
 use actix_rt::ArbiterHandle;
 
-pub(crate) use deliver::{DispatchContext, Reply};
+pub(crate) use deliver::{DispatchContext, Now, Reply};
 pub(crate) use local::Inline;
 use local::Local;
 use pool::AdapterActor;
