@@ -164,3 +164,23 @@ async fn a_detached_dispatch_right_after_start_is_admitted() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn every_shard_reaches_the_same_named_actors() {
+    let registry = herald_core::Registry::new();
+    let (inbox, received) = support::Inbox::start(support::Answer::Accept);
+    registry.register("audit", inbox.recipient()).unwrap();
+    let sharded = Dispatcher::builder().registry(registry).start_sharded(3);
+    for _ in 0..9 {
+        let target = Target::named("audit").unwrap().sync();
+        within("dispatch", sharded.send(Dispatch::new(signal(), [target])))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 9);
+    for shard in sharded.shards() {
+        let stats = within("stats", shard.send(Stats)).await.unwrap();
+        assert_eq!(stats.per_adapter["named"].delivered, 3);
+    }
+}
