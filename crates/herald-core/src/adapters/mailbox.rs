@@ -161,18 +161,14 @@ pub(crate) fn deliver_now(
     message: SignalMessage,
     mode: Mode,
 ) -> Option<Result<Outcome, ErrorKind>> {
-    match (mode, try_push_unless_sync(recipient, message, mode)?) {
-        (Mode::Async, Err((ErrorKind::MailboxFull, Some(_)))) => None,
-        (_, pushed) => Some(pushed.map_err(|(kind, _)| kind)),
+    match mode {
+        Mode::Sync => None,
+        Mode::BestEffort => Some(try_push(recipient, message).map_err(|(kind, _)| kind)),
+        Mode::Async => match try_push(recipient, message) {
+            Err((ErrorKind::MailboxFull, Some(_))) => None,
+            pushed => Some(pushed.map_err(|(kind, _)| kind)),
+        },
     }
-}
-
-fn try_push_unless_sync(
-    recipient: &Recipient<SignalMessage>,
-    message: SignalMessage,
-    mode: Mode,
-) -> Option<Result<Outcome, (ErrorKind, Option<SignalMessage>)>> {
-    (mode != Mode::Sync).then(|| try_push(recipient, message))
 }
 
 /// One try: in the mailbox now, or why not (with the message back when it was full).

@@ -206,10 +206,10 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
         let Some((_, result)) = inline.deliver_now(now, index, target) else {
             return Err(head);
         };
-        inner.counters.deliveries_started(1);
+        // Done as soon as started: it never held an in-flight slot.
         inner
             .counters
-            .delivery_finished(Some(adapter), result.is_ok(), true);
+            .delivery_finished(Some(adapter), result.is_ok(), false);
         head.results.set(index, result);
         head.next = index + 1;
     }
@@ -321,7 +321,7 @@ impl<'a> Run<'a> {
                 Placed::Local(inline) => {
                     let context = self.context;
                     // At once only when no delivery span is wanted.
-                    if !context.telemetry || context.span.is_disabled() {
+                    if !context.traced() {
                         let now = Now {
                             signal: &context.signal,
                             caller: context.caller,
@@ -456,10 +456,9 @@ impl<'a> Run<'a> {
     fn fail_here(&mut self, index: usize, kind: ErrorKind, in_flight: bool) {
         let target = &self.targets[index];
         let result = Err(target.error(kind));
-        if self.context.telemetry && !self.context.span.is_disabled() {
+        if self.context.traced() {
             let kind = self
-                .inner
-                .adapter(target.adapter())
+                .adapter_of(index)
                 .map_or("unknown", |(_, runner)| runner.kind);
             let span =
                 telemetry::delivery_span(&self.context.span, target, kind, &self.context.signal);

@@ -37,6 +37,14 @@ pub(crate) struct DispatchContext {
     pub(crate) delivery_timeout: Duration,
 }
 
+impl DispatchContext {
+    /// Whether deliveries get spans: telemetry is on and a subscriber wants the
+    /// dispatch span. When not, no span is made and no clock is read.
+    pub(crate) fn traced(&self) -> bool {
+        self.telemetry && !self.span.is_disabled()
+    }
+}
+
 /// Delivers to one target with `adapter` (registered as `name`) and returns the
 /// target's reply, and whether the adapter panicked (its runner then replaces it).
 pub(crate) async fn deliver<A: Adapter>(
@@ -48,7 +56,7 @@ pub(crate) async fn deliver<A: Adapter>(
 ) -> (Reply, bool) {
     // Delivery spans hang under the dispatch span; when no subscriber wants that one,
     // none is made, no clock is read, and the delivery is not wrapped in one.
-    let traced = context.telemetry && !context.span.is_disabled();
+    let traced = context.traced();
     let attempts = Cell::new(1);
     let attempt = AssertUnwindSafe(attempt(adapter, name, context, target, &attempts));
     let (caught, span) = if traced {
