@@ -30,6 +30,16 @@ fn pid_targets(recipients: &[Recipient<SignalMessage>], mode: herald::Mode) -> V
         .collect()
 }
 
+/// One dispatch of `signal` to all of `targets` at once.
+fn fan_out<'a>(
+    dispatcher: &'a Addr<Dispatcher>,
+    signal: &Arc<Signal>,
+    targets: &[Target],
+) -> impl std::future::Future<Output = ()> + 'a {
+    let all = Dispatch::new(Arc::clone(signal), targets.to_vec()).max_concurrency(targets.len());
+    dispatch(dispatcher, all)
+}
+
 /// `n` noop targets against the relay doing nothing `n` times.
 pub(crate) async fn noop_vs_relay(scale: &Scale, n: usize, concurrency: usize) -> (f64, f64) {
     let dispatcher = builder().max_in_flight(n).start();
@@ -65,11 +75,7 @@ pub(crate) async fn fanout_pid(scale: &Scale, handled: bool) -> (f64, f64) {
         scale,
         BATCH,
         || async {
-            dispatch(
-                &dispatcher,
-                Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n),
-            )
-            .await;
+            fan_out(&dispatcher, &signal, &targets).await;
             if handled {
                 peers::flush(&sinks).await;
             }
@@ -100,12 +106,7 @@ pub(crate) async fn fanout_pid_sync(scale: &Scale) -> (f64, f64) {
     measure_batched(
         scale,
         BATCH,
-        || {
-            dispatch(
-                &dispatcher,
-                Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n),
-            )
-        },
+        || fan_out(&dispatcher, &signal, &targets),
         || async {
             let sends = recipients
                 .iter()
@@ -133,18 +134,8 @@ pub(crate) async fn mailbox_modes(scale: &Scale) -> (f64, f64) {
     measure_batched(
         scale,
         BATCH,
-        || {
-            dispatch(
-                &dispatcher,
-                Dispatch::new(Arc::clone(&signal), waiting.clone()).max_concurrency(n),
-            )
-        },
-        || {
-            dispatch(
-                &dispatcher,
-                Dispatch::new(Arc::clone(&signal), best_effort.clone()).max_concurrency(n),
-            )
-        },
+        || fan_out(&dispatcher, &signal, &waiting),
+        || fan_out(&dispatcher, &signal, &best_effort),
     )
     .await
 }
@@ -308,8 +299,8 @@ pub(crate) async fn telemetry(scale: &Scale) -> (f64, f64) {
     let signal = signal();
     let targets = vec![Target::noop(); n];
     let run = |dispatcher: Addr<Dispatcher>| {
-        let dispatch_ = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n);
-        async move { dispatch(&dispatcher, dispatch_).await }
+        let dispatch = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n);
+        async move { crate::dispatch(&dispatcher, dispatch).await }
     };
     measure_batched(scale, BATCH, || run(off.clone()), || run(on.clone())).await
 }
