@@ -34,6 +34,11 @@ use actix::{Actor, Addr, Message, Recipient};
 pub struct ActorId(u64);
 
 impl ActorId {
+    /// The number behind the identity (for endpoint keys).
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+
     /// The identity of the actor behind `addr`.
     pub fn of<A: Actor>(addr: &Addr<A>) -> Self {
         Self::from_hash(addr)

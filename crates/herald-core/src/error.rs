@@ -8,6 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::Rejection;
+use crate::resilience::DeadLettered;
 
 /// A target description or configuration that cannot be used.
 ///
@@ -223,6 +224,21 @@ pub enum ErrorKind {
         limit: usize,
     },
 
+    /// The endpoint's circuit breaker is open: no attempt was made. Retryable, once
+    /// the circuit has had time to close.
+    #[error("circuit open for this endpoint (probing again in {retry_in:?})")]
+    CircuitOpen {
+        /// How long until the circuit lets a probe through (zero when half-open and
+        /// its probes are out).
+        retry_in: Duration,
+    },
+
+    /// The endpoint's rate limit was reached, and the delivery could not wait for its
+    /// turn (the limit fails fast, or the turn would come after the delivery's
+    /// timeout). No attempt was made.
+    #[error("rate limit reached for this endpoint")]
+    RateLimited,
+
     /// A custom adapter's own error. Its message is this error's message; what caused
     /// it is the [`DeliveryError`]'s `source()`.
     #[error("{error}")]
@@ -267,7 +283,7 @@ impl ErrorKind {
     }
 
     /// Whether trying the same delivery again may succeed: timeouts, full mailboxes,
-    /// connection failures, overload, shutdown, HTTP 408, 425, 429 and 5xx, and custom
+    /// connection failures, overload, shutdown, an open circuit, a rate limit, HTTP 408, 425, 429 and 5xx, and custom
     /// errors marked retryable.
     pub fn retryable(&self) -> bool {
         match self {
@@ -276,7 +292,9 @@ impl ErrorKind {
             | Self::ConnectionRefused
             | Self::Connect(_)
             | Self::Overloaded
-            | Self::Shutdown => true,
+            | Self::Shutdown
+            | Self::CircuitOpen { .. }
+            | Self::RateLimited => true,
             Self::HttpStatus { status, .. } => {
                 matches!(status, 408 | 425 | 429) || (500..600).contains(status)
             }
@@ -308,6 +326,8 @@ impl ErrorKind {
             Self::Overloaded => "overloaded",
             Self::Shutdown => "shutdown",
             Self::TooLarge { .. } => "too_large",
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::RateLimited => "rate_limited",
             Self::Custom { .. } => "custom",
         }
     }
@@ -331,6 +351,7 @@ pub struct DeliveryError {
     target: String,
     kind: ErrorKind,
     attempts: u32,
+    dead_letter: Option<Box<DeadLettered>>,
 }
 
 impl fmt::Display for DeliveryError {
@@ -342,7 +363,11 @@ impl fmt::Display for DeliveryError {
             self.target,
             Attempts(self.attempts),
             self.kind
-        )
+        )?;
+        match &self.dead_letter {
+            Some(dead_letter) => write!(f, "; {dead_letter}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -377,6 +402,7 @@ impl DeliveryError {
             target: target.into(),
             kind,
             attempts: 1,
+            dead_letter: None,
         }
     }
 
@@ -389,6 +415,16 @@ impl DeliveryError {
     /// How many attempts were made; 1 unless the adapter retried.
     pub fn attempts(&self) -> u32 {
         self.attempts
+    }
+
+    /// Where the failed signal's dead letter went, when the target had one (see
+    /// [`Resilience::dead_letter`](crate::resilience::Resilience::dead_letter)).
+    pub fn dead_letter(&self) -> Option<&DeadLettered> {
+        self.dead_letter.as_deref()
+    }
+
+    pub(crate) fn set_dead_letter(&mut self, dead_letter: DeadLettered) {
+        self.dead_letter = Some(Box::new(dead_letter));
     }
 
     /// The adapter that failed.

@@ -61,6 +61,7 @@ mod outcome;
 mod pubsub;
 mod redact;
 mod registry;
+pub mod resilience;
 mod runtime;
 mod target;
 mod telemetry;

@@ -29,6 +29,9 @@ pub enum Outcome {
         /// How many attempts it took.
         attempts: u32,
     },
+    /// The target already took this signal id within its dedupe window
+    /// ([`Dedupe`](crate::resilience::Dedupe)): no attempt was made.
+    Duplicate,
     /// The signal was routed by a bus (the `bus` adapter); its subscribers' deliveries
     /// run on their own.
     Routed {
@@ -45,6 +48,7 @@ impl Outcome {
             Self::Discarded => "discarded",
             Self::Broadcast { .. } => "broadcast",
             Self::Routed { .. } => "routed",
+            Self::Duplicate => "duplicate",
             Self::Responded { .. } => "responded",
         }
     }

@@ -126,6 +126,21 @@ impl SignalBuilder {
         self
     }
 
+    /// Removes extension attribute `name`, whichever way it was added.
+    ///
+    /// ```
+    /// use herald_signal::Signal;
+    ///
+    /// let signal = Signal::builder("t").extension("tenant", "acme").build()?;
+    /// let plain = signal.to_builder().without_extension("tenant").build()?;
+    /// assert!(plain.extension("tenant").is_none());
+    /// # Ok::<(), herald_signal::SignalError>(())
+    /// ```
+    pub fn without_extension(mut self, name: &str) -> Self {
+        self.extensions.retain(|(existing, _)| existing != name);
+        self
+    }
+
     /// Checks every attribute and builds the signal.
     ///
     /// # Errors

@@ -73,6 +73,11 @@ impl NamedTarget {
 }
 
 impl TargetOptions for NamedTarget {
+    /// The name.
+    fn endpoint(&self) -> Option<String> {
+        Some(format!("named:{}", self.name))
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
             Mode::Async => write!(f, "named({})", self.name),

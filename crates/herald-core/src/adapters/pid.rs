@@ -72,6 +72,11 @@ impl fmt::Debug for PidTarget {
 }
 
 impl TargetOptions for PidTarget {
+    /// The actor: every target of one actor shares its policies.
+    fn endpoint(&self) -> Option<String> {
+        Some(format!("actor:{:x}", self.actor().raw()))
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
             Mode::Async => f.write_str("pid(async)"),

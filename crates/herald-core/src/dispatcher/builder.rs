@@ -13,8 +13,9 @@ use crate::adapters::{
     BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter,
 };
 use crate::bus::Attach;
+use crate::resilience::{Endpoints, Policies, Resilience};
 use crate::runtime::{Registration, registration};
-use crate::{ActorId, Adapter, Bus, PubSub, Registry};
+use crate::{ActorId, Adapter, Bus, IntoTargets, PubSub, Registry, Target};
 
 /// What a dispatch does when the dispatcher is at its in-flight bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,6 +61,9 @@ pub struct DispatcherBuilder {
     pub(crate) registry: Registry,
     pub(crate) pubsub: PubSub,
     pub(crate) buses: HashMap<String, Addr<Bus>>,
+    pub(crate) resilience: Resilience,
+    pub(crate) dedupe_capacity: usize,
+    pub(crate) circuit_signals: Option<Arc<[Target]>>,
 }
 
 impl Default for DispatcherBuilder {
@@ -77,6 +81,9 @@ impl Default for DispatcherBuilder {
             registry: Registry::new(),
             pubsub: PubSub::new(),
             buses: HashMap::new(),
+            resilience: Resilience::default(),
+            dedupe_capacity: DispatcherBuilder::DEFAULT_DEDUPE_CAPACITY,
+            circuit_signals: None,
         };
         builder.insert("pid", registration(|| PidAdapter));
         builder.insert("logger", registration(|| LoggerAdapter));
@@ -87,6 +94,9 @@ impl Default for DispatcherBuilder {
 }
 
 impl DispatcherBuilder {
+    /// How many (target, signal id) pairs the dedupe window keeps by default.
+    pub const DEFAULT_DEDUPE_CAPACITY: usize = 100_000;
+
     /// The default bound on one delivery whose adapter states none of its own.
     pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -215,6 +225,48 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Sets the resilience policies every target gets unless it sets its own (field by
+    /// field; see [`resilience`](crate::resilience)): breakers, dedupe, rate limits,
+    /// concurrency caps, the dead letter. Default is none: a policy changes what a
+    /// delivery does (an open breaker fails deliveries that might have succeeded), so
+    /// each is the application's choice.
+    ///
+    /// ```
+    /// use herald_core::Dispatcher;
+    /// use herald_core::resilience::{Breaker, Resilience};
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let dispatcher = Dispatcher::builder()
+    ///     .resilience(Resilience::new().breaker(Breaker::default()))
+    ///     .start();
+    /// # let _ = dispatcher;
+    /// # });
+    /// ```
+    pub fn resilience(mut self, resilience: Resilience) -> Self {
+        self.resilience = resilience;
+        self
+    }
+
+    /// Sets how many (target, signal id) pairs the dedupe window keeps at most, for
+    /// every target with a [`Dedupe`](crate::resilience::Dedupe) policy together
+    /// (about 60 bytes each); past it the oldest go first. At least 1. Default is
+    /// 100,000.
+    pub fn dedupe_capacity(mut self, capacity: usize) -> Self {
+        self.dedupe_capacity = capacity.max(1);
+        self
+    }
+
+    /// Dispatches a signal to `targets` at every circuit breaker transition:
+    /// `herald.circuit.opened`, `herald.circuit.half_opened` and
+    /// `herald.circuit.closed`, with source `herald` and data
+    /// `{"endpoint", "state", "failures", "cooldown_ms"}`, so that operators can alert
+    /// on them. Sent detached, like [`dispatch_async`](crate::DispatchExt::dispatch_async).
+    /// Default is none (transitions still reach telemetry).
+    pub fn circuit_signals(mut self, targets: impl IntoTargets) -> Self {
+        self.circuit_signals = Some(targets.into_targets());
+        self
+    }
+
     /// Gives the dispatcher a bus under `name`, for `bus` targets; the bus delivers its
     /// subscriptions' targets through this dispatcher, from the moment
     /// [`start`](Self::start) returns. A bus given to several dispatchers delivers
@@ -239,7 +291,16 @@ impl DispatcherBuilder {
     pub fn start(mut self) -> Addr<Dispatcher> {
         let pool_size = self.pool_size.unwrap_or_else(Self::default_pool_size);
         self.pool_size = Some(pool_size);
-        self.start_on(None)
+        let policies = self.policies();
+        self.start_on(None, policies)
+    }
+
+    /// The policies of dispatchers started from here, with fresh endpoint state.
+    fn policies(&self) -> Arc<Policies> {
+        Arc::new(Policies {
+            defaults: self.resilience.clone(),
+            endpoints: Endpoints::new(self.dedupe_capacity, self.circuit_signals.clone()),
+        })
     }
 
     /// Starts `shards` dispatchers, each on an arbiter (thread) of its own, behind one
@@ -265,15 +326,20 @@ impl DispatcherBuilder {
     /// Outside a running actix `System`.
     pub fn start_sharded(mut self, shards: usize) -> Sharded {
         self.pool_size = Some(self.pool_size.unwrap_or(0));
+        // One endpoint state for all: a breaker sees every shard's failures.
+        let policies = self.policies();
         let shards = (0..shards.max(1))
-            .map(|_| self.clone().start_on(Some(Arbiter::new())))
+            .map(|_| {
+                self.clone()
+                    .start_on(Some(Arbiter::new()), Arc::clone(&policies))
+            })
             .collect();
         Sharded::new(shards)
     }
 
     /// Starts the dispatcher on `arbiter` (which it then owns, and stops when it is
     /// done), or on the current one.
-    fn start_on(mut self, arbiter: Option<Arbiter>) -> Addr<Dispatcher> {
+    fn start_on(mut self, arbiter: Option<Arbiter>, policies: Arc<Policies>) -> Addr<Dispatcher> {
         // Routing adapters need the registry, hub and buses as configured; an adapter
         // the user registered under the same name wins.
         let registry = self.registry.clone();
@@ -305,7 +371,9 @@ impl DispatcherBuilder {
         let attached = Arc::clone(&admission);
         let create = move |ctx: &mut Context<Dispatcher>, own: Option<Arbiter>| {
             ctx.set_mailbox_capacity(capacity);
-            Dispatcher::new(self, attached, ActorId::of(&ctx.address()), own)
+            let address = ctx.address();
+            policies.endpoints.attach(address.downgrade());
+            Dispatcher::new(self, attached, policies, ActorId::of(&address), own)
         };
         let dispatcher = match arbiter {
             None => Dispatcher::create(|ctx| create(ctx, None)),
@@ -344,6 +412,8 @@ impl fmt::Debug for DispatcherBuilder {
             .field("mailbox_capacity", &self.mailbox_capacity)
             .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
             .field("buses", &self.buses.keys().collect::<Vec<_>>())
+            .field("resilience", &self.resilience)
+            .field("dedupe_capacity", &self.dedupe_capacity)
             .finish()
     }
 }

@@ -55,6 +55,9 @@ pub struct Dispatch {
     pub(crate) parent: Span,
     /// The hash of the dispatch's key, which picks its shard.
     pub(crate) key: Option<u64>,
+    /// The dead letter of targets that name none of their own: `None` for the
+    /// dispatcher's default, `Some(None)` for none.
+    pub(crate) dead_letter: Option<Option<Arc<Target>>>,
 }
 
 impl Dispatch {
@@ -69,7 +72,23 @@ impl Dispatch {
             caller: None,
             key: None,
             parent: Span::current(),
+            dead_letter: None,
         }
+    }
+
+    /// Sends the signal of each target that finally fails to `target`, with the
+    /// failure in extension attributes (see [`resilience`](crate::resilience)); a
+    /// target's own dead letter wins. Default is the dispatcher's.
+    pub fn dead_letter(mut self, target: impl Into<Target>) -> Self {
+        self.dead_letter = Some(Some(Arc::new(target.into())));
+        self
+    }
+
+    /// Dead-letters nothing of this dispatch, whatever its targets or the dispatcher
+    /// say: for redrives and for dead letters themselves.
+    pub fn no_dead_letter(mut self) -> Self {
+        self.dead_letter = Some(None);
+        self
     }
 
     /// Sets how many of this dispatch's targets may be in flight at once; values below

@@ -14,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
+use super::dead_letters;
 use super::dispatch::Answer;
 use super::join::{JoinSet, Joined};
 use super::lifecycle::{Lifecycle, Running};
@@ -55,12 +56,20 @@ pub(crate) async fn run<F: FnOnce(DispatchResult)>(
         Slots::Refused => None,
         Slots::Awaited(coming) => coming.await.ok(),
     };
-    let result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
+    let mut result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
     drop(permit);
+    if let Err(error) = &mut result {
+        if dead_letters::wanted(&inner, &dispatch, error) {
+            // Boxed: only dispatches with dead letters to send pay for their future.
+            Box::pin(dead_letters::deliver(&inner, &dispatch, error)).await;
+        }
+    }
     answer.send(result);
 }
 
-async fn run_admitted(
+/// Runs a dispatch that was admitted with `permit` (`None`: refused), from what its
+/// `head` did at once.
+pub(super) async fn run_admitted(
     inner: &Inner,
     dispatch: &Dispatch,
     permit: &mut Option<OwnedSemaphorePermit>,
@@ -82,6 +91,7 @@ async fn run_admitted(
         span,
         telemetry: inner.telemetry,
         delivery_timeout: inner.delivery_timeout,
+        policies: Arc::clone(&inner.policies),
     };
     let mut run = Run {
         inner,
@@ -167,6 +177,14 @@ pub(crate) struct Head {
 }
 
 impl Head {
+    /// Nothing done yet, of `total` targets.
+    pub(super) fn new(total: usize) -> Self {
+        Self {
+            results: Results::new(total),
+            next: 0,
+        }
+    }
+
     /// How many targets are done.
     pub(crate) fn done(&self) -> usize {
         self.next
@@ -180,11 +198,11 @@ impl Head {
 /// when that finished the dispatch; else what was done, for [`run`] to go on from.
 pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResult, Head> {
     let total = dispatch.targets.len();
-    let mut head = Head {
-        results: Results::new(total),
-        next: 0,
-    };
+    let mut head = Head::new(total);
+    // Policies and dead letters need the run.
     let eligible = total > 0
+        && inner.policies.defaults.is_empty()
+        && !matches!(dispatch.dead_letter, Some(Some(_)))
         && !(inner.telemetry && telemetry::has_subscriber())
         && inner.permits.available_permits() > 0
         && oversized(&dispatch.signal, inner.max_signal_size).is_none();
@@ -197,6 +215,9 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
     };
     let mut lookup = Lookup::default();
     for (index, target) in dispatch.targets.iter().enumerate() {
+        if target.resilience().is_some() {
+            return Err(head);
+        }
         let Some((adapter, runner)) = lookup.find(inner, target.adapter()) else {
             return Err(head);
         };
@@ -320,8 +341,8 @@ impl<'a> Run<'a> {
             match runner.placed() {
                 Placed::Local(inline) => {
                     let context = self.context;
-                    // At once only when no delivery span is wanted.
-                    if !context.traced() {
+                    // At once only when no delivery span and no policy is wanted.
+                    if !context.traced() && !context.policies.apply_to(target) {
                         let now = Now {
                             signal: &context.signal,
                             caller: context.caller,

@@ -2,6 +2,7 @@
 
 mod builder;
 mod check;
+mod dead_letters;
 mod dispatch;
 mod fanout;
 mod join;
@@ -31,6 +32,7 @@ pub use report::{DispatchError, DispatchReport, DispatchResult, DispatchResultEx
 pub use sharded::Sharded;
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
+use crate::resilience::Policies;
 use crate::runtime::Runner;
 use crate::{ActorId, ErrorKind};
 pub(crate) use dispatch::Detached;
@@ -82,6 +84,8 @@ pub(crate) struct Inner {
     max_in_flight: usize,
     overload: Overload,
     permits: Arc<Semaphore>,
+    /// The default resilience policies, and the endpoints' state (shared by shards).
+    pub(crate) policies: Arc<Policies>,
     /// The pool's arbiters (and a shard's own): they stop when the dispatcher and
     /// every dispatch still running have let go of them.
     arbiters: Arbiters,
@@ -131,6 +135,7 @@ impl Dispatcher {
     fn new(
         builder: DispatcherBuilder,
         admission: Arc<Admission>,
+        policies: Arc<Policies>,
         id: ActorId,
         own: Option<Arbiter>,
     ) -> Self {
@@ -161,6 +166,7 @@ impl Dispatcher {
                 max_in_flight,
                 overload: builder.overload,
                 permits: Arc::new(Semaphore::new(max_in_flight)),
+                policies,
                 arbiters: Arbiters {
                     pool: arbiters,
                     own,
@@ -376,11 +382,14 @@ impl Handler<Stats> for Dispatcher {
 
     fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
         let names = self.inner.adapters.iter().map(|pool| &*pool.name);
-        MessageResult(
-            self.inner
-                .counters
-                .snapshot(names, &self.inner.admission.refused),
-        )
+        let mut stats = self
+            .inner
+            .counters
+            .snapshot(names, &self.inner.admission.refused);
+        let endpoints = &self.inner.policies.endpoints;
+        stats.duplicates = endpoints.duplicates();
+        stats.endpoints = endpoints.snapshot();
+        MessageResult(stats)
     }
 }
 

@@ -108,6 +108,10 @@ impl DispatchError {
         &self.failures
     }
 
+    pub(crate) fn failures_mut(&mut self) -> &mut [TargetFailure] {
+        &mut self.failures
+    }
+
     /// Takes the failures out.
     pub fn into_failures(self) -> Vec<TargetFailure> {
         self.failures

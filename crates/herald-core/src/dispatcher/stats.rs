@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::Message;
 
+use crate::resilience::EndpointStats;
+
 /// Asks a dispatcher for its counters; answered with a [`StatsSnapshot`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stats;
@@ -41,6 +43,14 @@ pub struct StatsSnapshot {
     pub unknown_adapter: u64,
     /// Per adapter the dispatcher has: deliveries that succeeded and failed.
     pub per_adapter: BTreeMap<String, AdapterStats>,
+    /// Deliveries skipped as duplicates ([`Outcome::Duplicate`](crate::Outcome::Duplicate));
+    /// they count in `delivered` too.
+    pub duplicates: u64,
+    /// Per endpoint under a breaker, rate limit or concurrency cap: its state (see
+    /// [`resilience`](crate::resilience)). Shared by the shards of a
+    /// [`Sharded`](crate::Sharded) dispatcher; at most 10,000 are kept, idle ones with
+    /// closed circuits forgotten first.
+    pub endpoints: BTreeMap<String, EndpointStats>,
 }
 
 /// One adapter's counters.
@@ -66,6 +76,11 @@ impl StatsSnapshot {
             let total = self.per_adapter.entry(name.clone()).or_default();
             total.delivered += stats.delivered;
             total.failed += stats.failed;
+        }
+        // Endpoint state is shared by the shards of one start: the same in each.
+        self.duplicates = self.duplicates.max(other.duplicates);
+        for (endpoint, stats) in &other.endpoints {
+            self.endpoints.entry(endpoint.clone()).or_insert(*stats);
         }
     }
 }
@@ -136,6 +151,8 @@ impl Counters {
             refused: refused.load(Ordering::Relaxed),
             unknown_adapter,
             per_adapter,
+            duplicates: 0,
+            endpoints: BTreeMap::new(),
         }
     }
 }

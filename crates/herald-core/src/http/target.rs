@@ -534,6 +534,18 @@ impl fmt::Debug for HttpTarget {
 }
 
 impl TargetOptions for HttpTarget {
+    /// The scheme, host and port: `http` and `webhook` targets on one server share
+    /// its policies.
+    fn endpoint(&self) -> Option<String> {
+        let url = &self.url;
+        let port = url.port_or_known_default().unwrap_or_default();
+        Some(format!(
+            "{}://{}:{port}",
+            url.scheme(),
+            url.host_str().unwrap_or_default()
+        ))
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&redacted_url(&self.url))
     }

@@ -17,6 +17,7 @@ use tracing::{Instrument, Span};
 
 use crate::adapter::{Adapter, Delivery};
 use crate::error::panic_message;
+use crate::resilience::{Effective, Policies, guarded};
 use crate::target::Options;
 use crate::telemetry;
 use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError};
@@ -35,6 +36,8 @@ pub(crate) struct DispatchContext {
     pub(crate) telemetry: bool,
     /// The bound on a delivery whose adapter states none of its own.
     pub(crate) delivery_timeout: Duration,
+    /// The dispatcher's default policies and its endpoints' state.
+    pub(crate) policies: Arc<Policies>,
 }
 
 impl DispatchContext {
@@ -154,7 +157,8 @@ pub(crate) fn resolve<'t, A: Adapter>(
 }
 
 /// The target's options for `A` (checked now if they are a raw config), then the
-/// adapter's delivery, bounded by the adapter or by the dispatcher.
+/// adapter's delivery, bounded by the adapter or by the dispatcher, under the target's
+/// resilience policies when it has any.
 async fn attempt<A: Adapter>(
     adapter: &A,
     name: &str,
@@ -167,10 +171,37 @@ async fn attempt<A: Adapter>(
     let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
     delivery.caller = context.caller;
     // An adapter that bounds its own deliveries gets no second timer.
-    let limit = match adapter.timeout(options) {
+    let own = adapter.timeout(options);
+    let limit = match own {
         Some(_) => None,
         None => Some(context.delivery_timeout),
     };
+    let policies = &context.policies;
+    match Effective::of(target.resilience(), &policies.defaults) {
+        None => bounded(adapter, delivery, limit).await,
+        // Boxed: the policies' waits would otherwise grow every delivery's future.
+        Some(effective) => {
+            let budget = own.unwrap_or(context.delivery_timeout);
+            let guarded = guarded(
+                policies,
+                effective,
+                name,
+                options,
+                &context.signal,
+                budget,
+                || bounded(adapter, delivery, limit),
+            );
+            Box::pin(guarded).await
+        }
+    }
+}
+
+/// The adapter's delivery, cut off after `limit` when there is one.
+async fn bounded<A: Adapter>(
+    adapter: &A,
+    delivery: Delivery<'_, A::Options>,
+    limit: Option<Duration>,
+) -> Result<Outcome, ErrorKind> {
     let mut delivering = pin!(adapter.deliver(delivery));
     let mut timer = None;
     poll_fn(|cx| match limit {

@@ -54,6 +54,12 @@ impl ConfigFields {
         }
     }
 
+    /// The same fields, inside object `path`: their errors name `path.field`.
+    pub(crate) fn within(mut self, path: &str) -> Self {
+        self.prefix = format!("{path}.");
+        self
+    }
+
     /// The fields not taken yet.
     pub fn into_map(self) -> Map<String, Value> {
         self.map

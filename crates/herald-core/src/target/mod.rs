@@ -21,6 +21,7 @@ use crate::adapters::{
 };
 use crate::error::DisplayFn;
 use crate::redact;
+use crate::resilience::Resilience;
 use crate::text::Escaped;
 use crate::{DeliveryError, ErrorKind, SignalMessage, TargetError};
 
@@ -47,6 +48,14 @@ pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
     /// is `None`: the target cannot be described as data (a `pid` holds an address).
     fn to_config(&self, secrets: Secrets) -> Option<Map<String, Value>> {
         let _ = secrets;
+        None
+    }
+
+    /// The endpoint this target reaches, for per-endpoint policies (breakers, rate
+    /// limits, concurrency caps): targets naming the same endpoint share them. Must
+    /// hold no secret: it appears in [`Stats`](crate::Stats) and telemetry. Default is
+    /// `None`: the adapter's name and the target's description.
+    fn endpoint(&self) -> Option<String> {
         None
     }
 }
@@ -101,6 +110,7 @@ impl Secrets {
 pub struct Target {
     adapter: Cow<'static, str>,
     options: Options,
+    resilience: Option<Arc<Resilience>>,
 }
 
 /// A target's options: checked at construction, or raw until its adapter checks them.
@@ -117,6 +127,7 @@ impl Target {
         Self {
             adapter: adapter.into(),
             options: Options::Typed(Arc::new(options)),
+            resilience: None,
         }
     }
 
@@ -132,6 +143,7 @@ impl Target {
         Self {
             adapter: adapter.into(),
             options: Options::Config(Arc::new(config)),
+            resilience: None,
         }
     }
 
@@ -224,7 +236,27 @@ impl Target {
             Some(Value::String(adapter)) => adapter,
             _ => return Err(TargetError::NotAnObject),
         };
-        let fields = ConfigFields::new(map);
+        let resilience = match map.remove("resilience") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(policies)) => Some(Resilience::from_fields(
+                ConfigFields::new(policies).within("resilience"),
+            )?),
+            Some(_) => {
+                return Err(TargetError::invalid_field(
+                    "resilience",
+                    "must be an object",
+                ));
+            }
+        };
+        let target = Self::from_adapter_config(adapter, ConfigFields::new(map))?;
+        Ok(match resilience {
+            Some(resilience) => target.with_resilience(resilience),
+            None => target,
+        })
+    }
+
+    /// A target of `adapter` from its options' fields.
+    fn from_adapter_config(adapter: String, fields: ConfigFields) -> Result<Self, TargetError> {
         match adapter.as_str() {
             "logger" => Ok(LoggerTarget::from_fields(fields)?.into()),
             "console" => Ok(ConsoleTarget::from_fields(fields)?.into()),
@@ -276,6 +308,27 @@ impl Target {
     /// The name of the adapter that delivers to this target.
     pub fn adapter(&self) -> &str {
         &self.adapter
+    }
+
+    /// The same target under resilience policies of its own, which win over the
+    /// dispatcher's defaults field by field (see [`resilience`](crate::resilience)).
+    ///
+    /// ```
+    /// use herald_core::Target;
+    /// use herald_core::resilience::{Breaker, Resilience};
+    ///
+    /// let target = Target::from(Target::logger())
+    ///     .with_resilience(Resilience::new().breaker(Breaker::default()));
+    /// assert!(target.resilience().is_some());
+    /// ```
+    pub fn with_resilience(mut self, resilience: Resilience) -> Self {
+        self.resilience = (!resilience.is_empty()).then(|| Arc::new(resilience));
+        self
+    }
+
+    /// The target's own resilience policies, if it has any.
+    pub fn resilience(&self) -> Option<&Resilience> {
+        self.resilience.as_deref()
     }
 
     pub(crate) fn options(&self) -> &Options {
@@ -378,6 +431,9 @@ impl Target {
             "adapter".to_owned(),
             Value::String(self.adapter.to_string()),
         );
+        if let Some(resilience) = &self.resilience {
+            map.insert("resilience".to_owned(), resilience.to_config(secrets)?);
+        }
         Ok(Value::Object(map))
     }
 }
@@ -396,6 +452,7 @@ impl fmt::Debug for Target {
         f.debug_struct("Target")
             .field("adapter", &self.adapter)
             .field("options", &format_args!("{}", self.describe()))
+            .field("resilience", &self.resilience)
             .finish()
     }
 }

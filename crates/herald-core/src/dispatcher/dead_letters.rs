@@ -1,0 +1,85 @@
+//! Dead letters: after a dispatch's run, each target that finally failed and has a
+//! dead letter sends its signal there, and its failure says how that went.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::fanout::{Head, run_admitted};
+use super::report::DispatchError;
+use super::{Dispatch, Inner, Overload};
+use crate::resilience::{DeadLettered, dead_letter_of, dead_letter_signal};
+use crate::{DeliveryError, ErrorKind, Outcome};
+
+/// Whether any failed target of `dispatch` has a dead letter.
+pub(super) fn wanted(inner: &Inner, dispatch: &Dispatch, error: &DispatchError) -> bool {
+    error.failures().iter().any(|failure| {
+        let target = &dispatch.targets[failure.index];
+        dead_letter_of(target, &dispatch.dead_letter, &inner.policies.defaults).is_some()
+    })
+}
+
+/// Delivers the dead letters of `error`'s failures, at once, each as a one-target
+/// dispatch that does not dead-letter again, within the dispatch's deadline; and
+/// records in each failure where its dead letter went.
+pub(super) async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) {
+    let mut letters = Vec::new();
+    for (position, failure) in error.failures_mut().iter_mut().enumerate() {
+        let target = &dispatch.targets[failure.index];
+        let Some(dead_letter) =
+            dead_letter_of(target, &dispatch.dead_letter, &inner.policies.defaults)
+        else {
+            continue;
+        };
+        let signal = match dead_letter_signal(&dispatch.signal, &failure.error) {
+            Ok(signal) => signal,
+            Err(cause) => {
+                let kind = ErrorKind::custom(format!("dead letter could not be built: {cause}"));
+                failure.error.set_dead_letter(DeadLettered {
+                    target: dead_letter.describe().to_string(),
+                    result: Err(dead_letter.error(kind)),
+                });
+                continue;
+            }
+        };
+        let mut letter = Dispatch::new(signal, [dead_letter.clone()]).no_dead_letter();
+        letter.deadline = dispatch.deadline;
+        letter.caller = dispatch.caller;
+        letter.parent = dispatch.parent.clone();
+        letters.push((position, letter));
+    }
+    let results = join_all(
+        letters
+            .iter()
+            .map(|(_, letter)| Box::pin(one(inner, letter))),
+    )
+    .await;
+    let failures = error.failures_mut();
+    for ((position, letter), result) in letters.iter().zip(results) {
+        failures[*position].error.set_dead_letter(DeadLettered {
+            target: letter.targets[0].describe().to_string(),
+            result,
+        });
+    }
+}
+
+/// Runs a one-target dispatch under the dispatcher's in-flight bound.
+async fn one(inner: &Inner, letter: &Dispatch) -> Result<Outcome, DeliveryError> {
+    let permits = Arc::clone(&inner.permits);
+    let mut permit = match permits.clone().try_acquire_owned() {
+        Ok(permit) => Some(permit),
+        Err(_) if inner.overload == Overload::Fail => None,
+        Err(_) => match letter.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, permits.acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok),
+            None => permits.acquire_owned().await.ok(),
+        },
+    };
+    let mut head = Head::new(1);
+    match run_admitted(inner, letter, &mut permit, &mut head).await {
+        Ok(report) => Ok(report.outcomes()[0].clone()),
+        Err(error) => Err(error.into_failures().remove(0).error),
+    }
+}

@@ -1,0 +1,261 @@
+//! The state each endpoint's policies keep, shared by every arbiter and shard of one
+//! dispatcher, and what `Stats` shows of it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use actix::WeakAddr;
+use dashmap::DashMap;
+use herald_signal::Signal;
+use tokio::time::Instant;
+
+use super::breaker::{Circuit, CircuitState, Transition};
+use super::concurrency::Gate;
+use super::dedupe::Window;
+use super::rate::{Limiter, RateLimit};
+use super::{Breaker, Concurrency};
+use crate::{Dispatch, DispatchExt, Dispatcher, Target};
+
+/// One endpoint's policy state, as [`Stats`](crate::Stats) shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStats {
+    /// Where its circuit is; `None` when no breaker watches it.
+    pub circuit: Option<CircuitState>,
+    /// Retryable failures in a row counted against it (closed circuit).
+    pub consecutive_failures: u32,
+    /// Times its circuit opened.
+    pub opened: u64,
+    /// Deliveries that reached it and succeeded (or were answered, for the breaker).
+    pub succeeded: u64,
+    /// Deliveries that reached it and failed.
+    pub failed: u64,
+    /// Deliveries failed at once by its open circuit.
+    pub short_circuited: u64,
+    /// Deliveries failed by its rate limit.
+    pub rate_limited: u64,
+    /// Deliveries in flight to it under a concurrency cap.
+    pub in_flight: usize,
+    /// Its concurrency cap now (the adaptive one's current value); `None` when
+    /// uncapped.
+    pub concurrency_limit: Option<usize>,
+}
+
+/// The endpoints' state, and the dedupe window.
+#[derive(Debug)]
+pub(crate) struct Endpoints {
+    map: DashMap<Arc<str>, Arc<Endpoint>>,
+    pub(crate) window: Window,
+    duplicates: AtomicU64,
+    /// Where circuit transitions go as signals, when the application asked for them.
+    signals: Option<CircuitSignals>,
+}
+
+#[derive(Debug)]
+struct CircuitSignals {
+    targets: Arc<[Target]>,
+    dispatcher: OnceLock<WeakAddr<Dispatcher>>,
+}
+
+/// One endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct Endpoint {
+    circuit: Mutex<Circuit>,
+    /// The breaker last used here (for `Stats`).
+    breaker: Mutex<Option<Breaker>>,
+    limiter: Mutex<Option<Arc<Limiter>>>,
+    pub(crate) gate: Arc<Gate>,
+    /// The cap last used here (for `Stats`).
+    concurrency: Mutex<Option<Concurrency>>,
+    opened: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    short_circuited: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// Endpoints kept at most; past it, idle ones with closed circuits are forgotten.
+const MAX_ENDPOINTS: usize = 10_000;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Endpoints {
+    pub(crate) fn new(dedupe_capacity: usize, signals: Option<Arc<[Target]>>) -> Self {
+        Self {
+            map: DashMap::new(),
+            window: Window::new(dedupe_capacity),
+            duplicates: AtomicU64::new(0),
+            signals: signals.map(|targets| CircuitSignals {
+                targets,
+                dispatcher: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Tells the endpoints which dispatcher sends their circuit signals (the first one
+    /// started, for shards).
+    pub(crate) fn attach(&self, dispatcher: WeakAddr<Dispatcher>) {
+        if let Some(signals) = &self.signals {
+            let _ = signals.dispatcher.set(dispatcher);
+        }
+    }
+
+    /// The endpoint named `key`, made on first use.
+    pub(crate) fn get(&self, key: &str) -> Arc<Endpoint> {
+        if let Some(endpoint) = self.map.get(key) {
+            return Arc::clone(&endpoint);
+        }
+        if self.map.len() >= MAX_ENDPOINTS {
+            self.map.retain(|_, endpoint| endpoint.busy());
+        }
+        Arc::clone(&self.map.entry(key.into()).or_default())
+    }
+
+    pub(crate) fn duplicate(&self) {
+        self.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// Every endpoint's state.
+    pub(crate) fn snapshot(&self) -> BTreeMap<String, EndpointStats> {
+        self.map
+            .iter()
+            .map(|entry| (entry.key().to_string(), entry.value().stats()))
+            .collect()
+    }
+
+    /// Reports a circuit's transition: a telemetry event, and a signal to the
+    /// application's circuit targets when it asked for them.
+    pub(crate) fn report(&self, endpoint: &str, transition: Transition, breaker: &Breaker) {
+        let state = transition.to.name();
+        match transition.to {
+            CircuitState::Open => tracing::warn!(
+                target: "herald::circuit",
+                endpoint,
+                state,
+                failures = transition.failures,
+                cooldown_ms = breaker.cooldown_value().as_millis() as u64,
+                "circuit opened"
+            ),
+            _ => tracing::info!(target: "herald::circuit", endpoint, state, "circuit {state}"),
+        }
+        let Some(signals) = &self.signals else {
+            return;
+        };
+        let Some(dispatcher) = signals.dispatcher.get().and_then(WeakAddr::upgrade) else {
+            return;
+        };
+        let ty = match transition.to {
+            CircuitState::Open => "herald.circuit.opened",
+            CircuitState::HalfOpen => "herald.circuit.half_opened",
+            CircuitState::Closed => "herald.circuit.closed",
+        };
+        let data = serde_json::json!({
+            "endpoint": endpoint,
+            "state": state,
+            "failures": transition.failures,
+            "cooldown_ms": breaker.cooldown_value().as_millis() as u64,
+        });
+        match Signal::builder(ty).source("herald").data(data).build() {
+            Ok(signal) => {
+                // Its failures reach telemetry as every detached dispatch's do.
+                drop(
+                    dispatcher.dispatch_async(Dispatch::new(signal, Arc::clone(&signals.targets))),
+                );
+            }
+            Err(error) => tracing::error!(%error, "circuit signal could not be built"),
+        }
+    }
+}
+
+impl Endpoint {
+    /// Whether forgetting it would lose something: deliveries in flight, or a circuit
+    /// that is not closed.
+    fn busy(&self) -> bool {
+        self.gate.in_flight() > 0 || lock(&self.circuit).state() != CircuitState::Closed
+    }
+
+    pub(crate) fn admit(
+        &self,
+        breaker: &Breaker,
+        now: Instant,
+    ) -> (super::breaker::Admit, Option<Transition>) {
+        *lock(&self.breaker) = Some(*breaker);
+        lock(&self.circuit).admit(breaker, now)
+    }
+
+    pub(crate) fn record(
+        &self,
+        breaker: &Breaker,
+        probe: bool,
+        failed: bool,
+        now: Instant,
+    ) -> Option<Transition> {
+        let transition = lock(&self.circuit).record(breaker, probe, failed, now);
+        if transition.is_some_and(|t| t.to == CircuitState::Open) {
+            self.opened.fetch_add(1, Ordering::Relaxed);
+        }
+        transition
+    }
+
+    /// Gives back a probe that made no attempt.
+    pub(crate) fn release_probe(&self) {
+        lock(&self.circuit).release_probe();
+    }
+
+    /// The limiter for `policy`: the one kept, or a new one when the policy changed.
+    pub(crate) fn limiter(&self, policy: &RateLimit) -> Arc<Limiter> {
+        let mut kept = lock(&self.limiter);
+        match &*kept {
+            Some(limiter) if limiter.policy == *policy => Arc::clone(limiter),
+            _ => Arc::clone(kept.insert(Arc::new(Limiter::new(*policy)))),
+        }
+    }
+
+    pub(crate) fn capped(&self, policy: &Concurrency) {
+        *lock(&self.concurrency) = Some(*policy);
+    }
+
+    pub(crate) fn count(&self, ok: bool) {
+        let counter = if ok { &self.succeeded } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn short_circuited(&self) {
+        self.short_circuited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn stats(&self) -> EndpointStats {
+        let circuit = lock(&self.circuit);
+        let breaker = *lock(&self.breaker);
+        let concurrency = *lock(&self.concurrency);
+        let (limit, in_flight) = match &concurrency {
+            Some(policy) => {
+                let (limit, in_flight) = self.gate.snapshot(policy);
+                (Some(limit), in_flight)
+            }
+            None => (None, 0),
+        };
+        EndpointStats {
+            circuit: breaker.map(|_| circuit.state()),
+            consecutive_failures: circuit.failures(),
+            opened: self.opened.load(Ordering::Relaxed),
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            short_circuited: self.short_circuited.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            in_flight,
+            concurrency_limit: limit,
+        }
+    }
+}

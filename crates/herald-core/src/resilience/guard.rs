@@ -1,0 +1,201 @@
+//! One delivery under its policies, in their order: dedupe, breaker, rate limit,
+//! concurrency, then the adapter's attempt.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_signal::Signal;
+use tokio::time::Instant;
+
+use super::breaker::{Admit, counts_against};
+use super::endpoints::Endpoint;
+use super::{Breaker, Effective, Policies};
+use crate::{ErrorKind, Outcome, TargetOptions};
+
+/// Delivers through `effective`'s policies; `attempt` makes the adapter's delivery.
+/// Waits for a rate limit's turn or a concurrency cap's room take at most `budget`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn guarded<F, A>(
+    policies: &Policies,
+    effective: Effective<'_>,
+    adapter: &str,
+    options: &dyn TargetOptions,
+    signal: &Signal,
+    budget: Duration,
+    attempt: F,
+) -> Result<Outcome, ErrorKind>
+where
+    F: FnOnce() -> A,
+    A: Future<Output = Result<Outcome, ErrorKind>>,
+{
+    let endpoints = &policies.endpoints;
+    let key = endpoint_key(adapter, options, effective.endpoint);
+    let dedupe = effective.dedupe.map(|dedupe| {
+        let target = (adapter, &*key, Described(options).to_string());
+        (dedupe, endpoints.window.key(target, signal.id()))
+    });
+    if let Some((_, id)) = dedupe {
+        if endpoints.window.seen(id, Instant::now()) {
+            endpoints.duplicate();
+            return Ok(Outcome::Duplicate);
+        }
+    }
+    let endpoint = effective.per_endpoint().then(|| endpoints.get(&key));
+    let started = Instant::now();
+
+    let mut watch = None;
+    if let (Some(breaker), Some(endpoint)) = (effective.breaker, &endpoint) {
+        let (admit, transition) = endpoint.admit(breaker, started);
+        if let Some(transition) = transition {
+            endpoints.report(&key, transition, breaker);
+        }
+        match admit {
+            Admit::Refuse(retry_in) => {
+                endpoint.short_circuited();
+                return Err(ErrorKind::CircuitOpen { retry_in });
+            }
+            admit => {
+                watch = Some(Watch {
+                    policies,
+                    endpoint: Arc::clone(endpoint),
+                    key: &key,
+                    breaker,
+                    probe: admit == Admit::Probe,
+                    tried: false,
+                    done: false,
+                });
+            }
+        }
+    }
+
+    if let (Some(limit), Some(endpoint)) = (effective.rate_limit, &endpoint) {
+        let limiter = endpoint.limiter(limit);
+        while let Some(wait) = limiter.check() {
+            let late = started.elapsed() + wait > budget;
+            if limit.fails_fast() || late {
+                endpoint.rate_limited();
+                return Err(ErrorKind::RateLimited);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    let permit = match (effective.concurrency, &endpoint) {
+        (Some(concurrency), Some(endpoint)) => {
+            endpoint.capped(concurrency);
+            let left = budget.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, endpoint.gate.enter(*concurrency)).await {
+                Ok(permit) => Some(permit),
+                Err(_) => return Err(ErrorKind::Timeout(budget)),
+            }
+        }
+        _ => None,
+    };
+
+    if let Some(watch) = &mut watch {
+        watch.tried = true;
+    }
+    let sent = Instant::now();
+    let result = attempt().await;
+    if let Some(permit) = permit {
+        permit.finish(sent.elapsed(), result.as_ref().map(|_| ()));
+    }
+    if let Some(endpoint) = &endpoint {
+        endpoint.count(result.is_ok());
+    }
+    if let Some(mut watch) = watch {
+        watch.done = true;
+        watch.record(result.as_ref().err());
+    }
+    if let (Ok(_), Some((dedupe, id))) = (&result, dedupe) {
+        endpoints.window.remember(id, Instant::now(), dedupe.ttl());
+    }
+    result
+}
+
+/// The endpoint a target reaches: as its policies name it, else as its options say,
+/// else its adapter and description.
+fn endpoint_key(adapter: &str, options: &dyn TargetOptions, named: Option<&str>) -> String {
+    match named {
+        Some(endpoint) => endpoint.to_owned(),
+        None => options
+            .endpoint()
+            .unwrap_or_else(|| format!("{adapter}:{}", Described(options))),
+    }
+}
+
+/// The options' redacted description.
+struct Described<'a>(&'a dyn TargetOptions);
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.describe(f)
+    }
+}
+
+/// A delivery the breaker let through, until its end is recorded. Dropped before that
+/// (the dispatch's deadline cut it off), a delivery that made its attempt counts as a
+/// failure, and one that did not gives its probe back.
+struct Watch<'a> {
+    policies: &'a Policies,
+    endpoint: Arc<Endpoint>,
+    key: &'a str,
+    breaker: &'a Breaker,
+    probe: bool,
+    tried: bool,
+    done: bool,
+}
+
+impl Watch<'_> {
+    fn record(&mut self, error: Option<&ErrorKind>) {
+        let failed = match error {
+            None => false,
+            Some(kind) if counts_against(kind) => true,
+            // Herald's own refusals and bad targets say nothing of the endpoint.
+            Some(
+                ErrorKind::CircuitOpen { .. }
+                | ErrorKind::RateLimited
+                | ErrorKind::Overloaded
+                | ErrorKind::Shutdown
+                | ErrorKind::DeadlineExceeded
+                | ErrorKind::InvalidTarget(_)
+                | ErrorKind::TooLarge { .. }
+                | ErrorKind::Panicked { .. },
+            ) => {
+                self.untried();
+                return;
+            }
+            // The endpoint answered (a 4xx, a rejection): it is up.
+            Some(_) => false,
+        };
+        let transition = self
+            .endpoint
+            .record(self.breaker, self.probe, failed, Instant::now());
+        if let Some(transition) = transition {
+            self.policies
+                .endpoints
+                .report(self.key, transition, self.breaker);
+        }
+    }
+
+    fn untried(&self) {
+        if self.probe {
+            self.endpoint.release_probe();
+        }
+    }
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if self.tried {
+            self.done = true;
+            self.record(Some(&ErrorKind::Timeout(Duration::ZERO)));
+        } else {
+            self.untried();
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Policies that wrap any adapter's delivery: idempotency, per-endpoint circuit
+//! breakers, rate limits and concurrency caps, and dead-letter targets.
+//!
+//! A [`Resilience`] names the policies; give one to a target
+//! ([`Target::with_resilience`](crate::Target::with_resilience)) or to the dispatcher
+//! as the default for every target
+//! ([`DispatcherBuilder::resilience`](crate::DispatcherBuilder::resilience)). A
+//! target's settings win field by field; what neither sets is off. They apply in this
+//! order:
+//!
+//! 1. [`Dedupe`]: a signal id the target already took in the window is skipped
+//!    ([`Outcome::Duplicate`](crate::Outcome::Duplicate)).
+//! 2. [`Breaker`]: an open circuit fails the delivery at once
+//!    ([`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen)).
+//! 3. [`RateLimit`]: the delivery waits for its turn, or fails
+//!    ([`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited)).
+//! 4. [`Concurrency`]: the delivery waits for room at its endpoint.
+//! 5. The adapter's attempt, with its own retries (the `http` and `webhook` adapters'
+//!    [`RetryPolicy`](crate::http::RetryPolicy)). The breaker counts the delivery once.
+//! 6. Dead letter: a delivery that finally failed is delivered to the dead-letter
+//!    target, carrying the failure as extension attributes (see [`DeadLetter`]).
+//!
+//! The guide is `docs/RESILIENCE.md`.
+
+mod breaker;
+mod concurrency;
+mod dead_letter;
+mod dedupe;
+mod endpoints;
+mod guard;
+mod rate;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub use breaker::{Breaker, CircuitState};
+pub use concurrency::Concurrency;
+pub use dead_letter::{
+    DeadLetter, DeadLetterQueue, DeadLettered, Redrive, RedriveReport, TakeDeadLetters,
+};
+pub use dedupe::Dedupe;
+pub use endpoints::EndpointStats;
+pub use rate::RateLimit;
+
+pub(crate) use dead_letter::dead_letter_signal;
+pub use dead_letter::{
+    ATTEMPTS, ERROR_ADAPTER, ERROR_CODE, ERROR_DATA, ERROR_DATA_LIMIT, ERROR_DEST, ERROR_KIND,
+};
+pub(crate) use endpoints::Endpoints;
+pub(crate) use guard::guarded;
+
+use crate::{ConfigFields, Secrets, Target, TargetError};
+
+/// The resilience policies of a target, or the defaults of a dispatcher: each one set
+/// on, set off, or left to the default.
+///
+/// ```
+/// use std::time::Duration;
+/// use herald_core::resilience::{Breaker, Concurrency, Dedupe, RateLimit, Resilience};
+/// use herald_core::Target;
+///
+/// let policies = Resilience::new()
+///     .breaker(Breaker::new().failures(3))
+///     .dedupe(Dedupe::new(Duration::from_secs(300)))
+///     .rate_limit(RateLimit::per_second(50)?)
+///     .concurrency(Concurrency::max(4)?)
+///     .dead_letter(Target::logger());
+/// let target = Target::noop().with_resilience(policies);
+/// assert!(target.resilience().is_some());
+///
+/// // The same as data.
+/// let target: Target = serde_json::from_value(serde_json::json!({
+///     "adapter": "noop",
+///     "resilience": {"breaker": {"failures": 3}, "rate_limit": {"per_second": 50}}
+/// }))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Resilience {
+    breaker: Option<Option<Breaker>>,
+    dedupe: Option<Option<Dedupe>>,
+    rate_limit: Option<Option<RateLimit>>,
+    concurrency: Option<Option<Concurrency>>,
+    dead_letter: Option<Option<Arc<Target>>>,
+    endpoint: Option<Arc<str>>,
+}
+
+/// The fields of a `resilience` object in data.
+const FIELDS: [&str; 6] = [
+    "breaker",
+    "dedupe",
+    "rate_limit",
+    "concurrency",
+    "dead_letter",
+    "endpoint",
+];
+
+impl Resilience {
+    /// Nothing set: every policy left to the default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A circuit breaker per endpoint.
+    pub fn breaker(mut self, breaker: Breaker) -> Self {
+        self.breaker = Some(Some(breaker));
+        self
+    }
+
+    /// No circuit breaker, whatever the default.
+    pub fn no_breaker(mut self) -> Self {
+        self.breaker = Some(None);
+        self
+    }
+
+    /// Skips signal ids the target already took.
+    pub fn dedupe(mut self, dedupe: Dedupe) -> Self {
+        self.dedupe = Some(Some(dedupe));
+        self
+    }
+
+    /// No dedupe, whatever the default.
+    pub fn no_dedupe(mut self) -> Self {
+        self.dedupe = Some(None);
+        self
+    }
+
+    /// A rate limit per endpoint.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(Some(limit));
+        self
+    }
+
+    /// No rate limit, whatever the default.
+    pub fn no_rate_limit(mut self) -> Self {
+        self.rate_limit = Some(None);
+        self
+    }
+
+    /// A concurrency cap per endpoint.
+    pub fn concurrency(mut self, concurrency: Concurrency) -> Self {
+        self.concurrency = Some(Some(concurrency));
+        self
+    }
+
+    /// No concurrency cap, whatever the default.
+    pub fn no_concurrency(mut self) -> Self {
+        self.concurrency = Some(None);
+        self
+    }
+
+    /// Where a delivery that finally failed goes: any target. A dead letter's own
+    /// failure is reported and never dead-lettered again.
+    pub fn dead_letter(mut self, target: impl Into<Target>) -> Self {
+        self.dead_letter = Some(Some(Arc::new(target.into())));
+        self
+    }
+
+    /// No dead letter, whatever the dispatch or dispatcher says.
+    pub fn no_dead_letter(mut self) -> Self {
+        self.dead_letter = Some(None);
+        self
+    }
+
+    /// Names the endpoint the target reaches, for breakers, rate limits and caps:
+    /// targets naming one endpoint share them. Default is what the target's options
+    /// say ([`TargetOptions::endpoint`](crate::TargetOptions::endpoint)): an HTTP
+    /// target's scheme, host and port; a `pid` target's actor; a `named` target's name;
+    /// else the adapter and the target's description.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into().into());
+        self
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.breaker.is_none()
+            && self.dedupe.is_none()
+            && self.rate_limit.is_none()
+            && self.concurrency.is_none()
+            && self.dead_letter.is_none()
+            && self.endpoint.is_none()
+    }
+
+    /// The breaker set here: `Some(None)` when set off.
+    pub fn breaker_setting(&self) -> Option<Option<&Breaker>> {
+        self.breaker.as_ref().map(Option::as_ref)
+    }
+
+    /// The dead letter set here: `Some(None)` when set off.
+    pub fn dead_letter_setting(&self) -> Option<Option<&Target>> {
+        self.dead_letter.as_ref().map(|t| t.as_deref())
+    }
+
+    /// Reads policies from data: an object with any of `breaker`, `dedupe`,
+    /// `rate_limit`, `concurrency` (each an object, or `false` for off),
+    /// `dead_letter` (a target, or `false`) and `endpoint` (a string).
+    ///
+    /// ```
+    /// use herald_core::resilience::Resilience;
+    ///
+    /// let error = Resilience::from_config(&serde_json::json!({"breaker": {"failures": 0}}))
+    ///     .unwrap_err();
+    /// assert_eq!(error.to_string(), "field `breaker.failures` must be a whole number from 1");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`TargetError`] naming the field.
+    pub fn from_config(config: &Value) -> Result<Self, TargetError> {
+        Self::from_fields(ConfigFields::from_config(config)?)
+    }
+
+    pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
+        let resilience = Self {
+            breaker: policy(&mut fields, "breaker", Breaker::from_fields)?,
+            dedupe: policy(&mut fields, "dedupe", Dedupe::from_fields)?,
+            rate_limit: policy(&mut fields, "rate_limit", RateLimit::from_fields)?,
+            concurrency: policy(&mut fields, "concurrency", Concurrency::from_fields)?,
+            dead_letter: match fields.take("dead_letter") {
+                None => None,
+                Some(Value::Bool(false)) => Some(None),
+                Some(config) => {
+                    let target = Target::from_config(config)
+                        .map_err(|error| error.within(&fields.path("dead_letter")))?;
+                    Some(Some(Arc::new(target)))
+                }
+            },
+            endpoint: fields.string("endpoint")?.map(Into::into),
+        };
+        fields.finish(&FIELDS)?;
+        Ok(resilience)
+    }
+
+    /// The policies as data, what [`from_config`](Self::from_config) reads back.
+    ///
+    /// # Errors
+    ///
+    /// A dead-letter target that cannot be data (`pid`).
+    pub fn to_config(&self, secrets: Secrets) -> Result<Value, TargetError> {
+        let mut map = Map::new();
+        let mut put = |name: &str, value: Option<Option<Value>>| {
+            if let Some(value) = value {
+                map.insert(name.to_owned(), value.unwrap_or(Value::Bool(false)));
+            }
+        };
+        put("breaker", self.breaker.map(|b| b.map(Breaker::to_config)));
+        put("dedupe", self.dedupe.map(|d| d.map(Dedupe::to_config)));
+        put(
+            "rate_limit",
+            self.rate_limit.map(|r| r.map(RateLimit::to_config)),
+        );
+        put(
+            "concurrency",
+            self.concurrency.map(|c| c.map(Concurrency::to_config)),
+        );
+        let dead_letter = match &self.dead_letter {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(target)) => Some(Some(target.to_config(secrets)?)),
+        };
+        put("dead_letter", dead_letter);
+        if let Some(endpoint) = &self.endpoint {
+            map.insert("endpoint".to_owned(), Value::String(endpoint.to_string()));
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// Reads one policy: an object, or `false` for off.
+fn policy<T>(
+    fields: &mut ConfigFields,
+    name: &str,
+    read: fn(ConfigFields) -> Result<T, TargetError>,
+) -> Result<Option<Option<T>>, TargetError> {
+    match fields.take(name) {
+        None => Ok(None),
+        Some(Value::Bool(false)) => Ok(Some(None)),
+        Some(Value::Object(map)) => {
+            let inner = ConfigFields::new(map).within(&fields.path(name));
+            read(inner).map(|policy| Some(Some(policy)))
+        }
+        Some(_) => Err(fields.invalid(name, "must be an object, or false for off")),
+    }
+}
+
+/// A target's policies over the dispatcher's defaults: the target's setting of each,
+/// else the default's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Effective<'a> {
+    pub(crate) breaker: Option<&'a Breaker>,
+    pub(crate) dedupe: Option<&'a Dedupe>,
+    pub(crate) rate_limit: Option<&'a RateLimit>,
+    pub(crate) concurrency: Option<&'a Concurrency>,
+    pub(crate) endpoint: Option<&'a str>,
+}
+
+impl<'a> Effective<'a> {
+    /// The delivery policies for `target` under `defaults`; `None` when there are none
+    /// (the delivery goes straight to its adapter).
+    pub(crate) fn of(target: Option<&'a Resilience>, defaults: &'a Resilience) -> Option<Self> {
+        fn pick<'a, T>(
+            target: Option<&'a Option<Option<T>>>,
+            default: &'a Option<Option<T>>,
+        ) -> Option<&'a T> {
+            match target {
+                Some(Some(setting)) => setting.as_ref(),
+                _ => default.as_ref().and_then(Option::as_ref),
+            }
+        }
+        let effective = Self {
+            breaker: pick(target.map(|t| &t.breaker), &defaults.breaker),
+            dedupe: pick(target.map(|t| &t.dedupe), &defaults.dedupe),
+            rate_limit: pick(target.map(|t| &t.rate_limit), &defaults.rate_limit),
+            concurrency: pick(target.map(|t| &t.concurrency), &defaults.concurrency),
+            endpoint: target.and_then(|t| t.endpoint.as_deref()),
+        };
+        let any = effective.breaker.is_some()
+            || effective.dedupe.is_some()
+            || effective.rate_limit.is_some()
+            || effective.concurrency.is_some();
+        any.then_some(effective)
+    }
+
+    /// Whether the delivery needs its endpoint's state.
+    pub(crate) fn per_endpoint(&self) -> bool {
+        self.breaker.is_some() || self.rate_limit.is_some() || self.concurrency.is_some()
+    }
+}
+
+/// The dead letter for a target: its own setting, else the dispatch's, else the
+/// dispatcher's.
+/// A dispatch that says no dead letter (`Some(None)`) wins over all.
+pub(crate) fn dead_letter_of<'a>(
+    target: &'a Target,
+    dispatch: &'a Option<Option<Arc<Target>>>,
+    defaults: &'a Resilience,
+) -> Option<&'a Target> {
+    if let Some(None) = dispatch {
+        return None;
+    }
+    match target.resilience().and_then(|r| r.dead_letter.as_ref()) {
+        Some(setting) => setting.as_deref(),
+        None => match dispatch {
+            Some(Some(target)) => Some(target),
+            _ => defaults.dead_letter.as_ref().and_then(|t| t.as_deref()),
+        },
+    }
+}
+
+/// What a dispatcher's deliveries share: its default policies and its endpoints'
+/// state (one per builder start, shared by shards).
+#[derive(Debug)]
+pub(crate) struct Policies {
+    pub(crate) defaults: Resilience,
+    pub(crate) endpoints: Endpoints,
+}
+
+impl Policies {
+    /// Whether `target`'s deliveries go through the policy layer, or may be made at
+    /// once.
+    pub(crate) fn apply_to(&self, target: &Target) -> bool {
+        target.resilience().is_some() || !self.defaults.is_empty()
+    }
+}

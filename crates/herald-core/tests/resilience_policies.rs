@@ -1,0 +1,685 @@
+//! The resilience policies on in-process targets, on a paused clock: breakers, dead
+//! letters and redrive, dedupe, rate limits, concurrency caps (fixed and adaptive).
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use herald_core::resilience::{
+    Breaker, CircuitState, Concurrency, DeadLetterQueue, Dedupe, RateLimit, Redrive, Resilience,
+    TakeDeadLetters,
+};
+use herald_core::{
+    Adapter, Delivery, Dispatch, DispatchResult, Dispatcher, ErrorKind, Outcome, Rejection,
+    SignalMessage, Stats, Target, TargetError, TargetOptions,
+};
+use herald_signal::Signal;
+use serde_json::{Value, json};
+use support::within;
+use tokio::time::Instant;
+
+/// How a [`Switch`] endpoint answers now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Up,
+    /// A retryable failure (the endpoint is in trouble).
+    Down,
+    /// A non-retryable failure (the request was bad).
+    Bad,
+    /// Answers 503.
+    Unavailable,
+}
+
+/// Endpoints that the test switches up and down, each counting what reaches it.
+#[derive(Clone)]
+struct Switch {
+    mode: Arc<Mutex<Mode>>,
+    reached: Arc<AtomicUsize>,
+    /// When each delivery reached it.
+    at: Arc<Mutex<Vec<Instant>>>,
+    current: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    /// The latency of a delivery, from how many are in flight with it.
+    latency: Arc<dyn Fn(usize) -> Duration + Send + Sync>,
+}
+
+impl Switch {
+    fn new() -> Self {
+        Self::with_latency(|_| Duration::ZERO)
+    }
+
+    fn with_latency(latency: impl Fn(usize) -> Duration + Send + Sync + 'static) -> Self {
+        Self {
+            mode: Arc::new(Mutex::new(Mode::Up)),
+            reached: Arc::default(),
+            at: Arc::default(),
+            current: Arc::default(),
+            peak: Arc::default(),
+            latency: Arc::new(latency),
+        }
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    fn reached(&self) -> usize {
+        self.reached.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug)]
+struct Endpoint {
+    name: String,
+}
+
+impl TargetOptions for Endpoint {
+    fn endpoint(&self) -> Option<String> {
+        Some(format!("switch:{}", self.name))
+    }
+}
+
+impl Adapter for Switch {
+    type Options = Endpoint;
+
+    fn validate(&self, config: &Value) -> Result<Endpoint, TargetError> {
+        let name = config["name"].as_str().unwrap_or("a").to_owned();
+        Ok(Endpoint { name })
+    }
+
+    async fn deliver(&self, _: Delivery<'_, Endpoint>) -> Result<Outcome, ErrorKind> {
+        self.reached.fetch_add(1, Ordering::SeqCst);
+        self.at.lock().unwrap().push(Instant::now());
+        let now = self.current.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let latency = (self.latency)(now);
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        self.current.fetch_sub(1, Ordering::SeqCst);
+        match *self.mode.lock().unwrap() {
+            Mode::Up => Ok(Outcome::Delivered),
+            Mode::Down => Err(ErrorKind::custom_retryable("endpoint down")),
+            Mode::Bad => Err(ErrorKind::custom("bad request")),
+            Mode::Unavailable => Err(ErrorKind::HttpStatus {
+                status: 503,
+                body: String::new(),
+            }),
+        }
+    }
+}
+
+fn endpoint(name: &str) -> Target {
+    Target::custom("switch", json!({ "name": name }))
+}
+
+fn dispatcher(switch: &Switch, resilience: Resilience) -> Addr<Dispatcher> {
+    let switch = switch.clone();
+    Dispatcher::builder()
+        .pool_size(0)
+        .adapter("switch", move || switch.clone())
+        .resilience(resilience)
+        .start()
+}
+
+async fn send(
+    dispatcher: &Addr<Dispatcher>,
+    signal: Signal,
+    targets: Vec<Target>,
+) -> DispatchResult {
+    within("dispatch", dispatcher.send(Dispatch::new(signal, targets)))
+        .await
+        .expect("dispatcher running")
+}
+
+fn signal() -> Signal {
+    Signal::new("order.placed", json!({"order": 7})).unwrap()
+}
+
+fn kind_of(result: &DispatchResult) -> Option<&'static str> {
+    result
+        .as_ref()
+        .err()
+        .map(|error| error.first().error.kind().name())
+}
+
+async fn endpoint_stats(
+    dispatcher: &Addr<Dispatcher>,
+    key: &str,
+) -> herald_core::resilience::EndpointStats {
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    *stats
+        .endpoints
+        .get(key)
+        .unwrap_or_else(|| panic!("no endpoint {key} in {:?}", stats.endpoints.keys()))
+}
+
+#[actix_rt::test]
+async fn a_breaker_opens_fails_fast_probes_and_closes() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let breaker = Breaker::new().failures(3).cooldown(Duration::from_secs(10));
+    let dispatcher = dispatcher(&switch, Resilience::new().breaker(breaker));
+    switch.set(Mode::Down);
+    for _ in 0..3 {
+        assert_eq!(
+            kind_of(&send(&dispatcher, signal(), vec![endpoint("a")]).await),
+            Some("custom")
+        );
+    }
+    // Open: fails at once, nothing reaches the endpoint.
+    for _ in 0..5 {
+        let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+        assert_eq!(kind_of(&result), Some("circuit_open"));
+        assert!(result.unwrap_err().first().error.retryable());
+    }
+    assert_eq!(switch.reached(), 3);
+    let stats = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(stats.circuit, Some(CircuitState::Open));
+    assert_eq!(
+        (stats.opened, stats.short_circuited, stats.failed),
+        (1, 5, 3)
+    );
+
+    // After the cooldown one probe goes through; it fails, and the circuit reopens.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(
+        kind_of(&send(&dispatcher, signal(), vec![endpoint("a")]).await),
+        Some("custom")
+    );
+    assert_eq!(switch.reached(), 4);
+    assert_eq!(
+        kind_of(&send(&dispatcher, signal(), vec![endpoint("a")]).await),
+        Some("circuit_open")
+    );
+    assert_eq!(switch.reached(), 4);
+
+    // The next probe succeeds and closes it.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    switch.set(Mode::Up);
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap();
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap();
+    assert_eq!(switch.reached(), 6);
+    let stats = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(stats.circuit, Some(CircuitState::Closed));
+    assert_eq!(stats.opened, 2);
+}
+
+#[actix_rt::test]
+async fn bad_requests_never_open_a_breaker_and_endpoints_are_independent() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let dispatcher = dispatcher(
+        &switch,
+        Resilience::new().breaker(Breaker::new().failures(2)),
+    );
+    switch.set(Mode::Bad);
+    for _ in 0..10 {
+        assert_eq!(
+            kind_of(&send(&dispatcher, signal(), vec![endpoint("a")]).await),
+            Some("custom")
+        );
+    }
+    assert_eq!(switch.reached(), 10);
+    assert_eq!(
+        endpoint_stats(&dispatcher, "switch:a").await.circuit,
+        Some(CircuitState::Closed)
+    );
+
+    switch.set(Mode::Down);
+    for _ in 0..2 {
+        send(&dispatcher, signal(), vec![endpoint("b")])
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(
+        kind_of(&send(&dispatcher, signal(), vec![endpoint("b")]).await),
+        Some("circuit_open")
+    );
+    // `a` is still closed: its delivery reaches the endpoint.
+    switch.set(Mode::Up);
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoint_stats(&dispatcher, "switch:b").await.circuit,
+        Some(CircuitState::Open)
+    );
+}
+
+/// Collects the signals it gets.
+struct Collector(Arc<Mutex<Vec<Signal>>>);
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<SignalMessage> for Collector {
+    type Result = Result<(), Rejection>;
+
+    fn handle(&mut self, message: SignalMessage, _: &mut Context<Self>) -> Self::Result {
+        self.0.lock().unwrap().push((**message.signal()).clone());
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn circuit_transitions_arrive_as_signals_and_telemetry() {
+    tokio::time::pause();
+    let written = support::Written::default();
+    let writer = written.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let collector = Collector(seen.clone()).start();
+    let switch = Switch::new();
+    let adapter = switch.clone();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .adapter("switch", move || adapter.clone())
+        .resilience(
+            Resilience::new().breaker(Breaker::new().failures(1).cooldown(Duration::from_secs(5))),
+        )
+        .circuit_signals([Target::pid(collector.recipient())])
+        .start();
+    switch.set(Mode::Down);
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap_err();
+    tokio::time::advance(Duration::from_secs(5)).await;
+    switch.set(Mode::Up);
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap();
+    within("three transitions", async {
+        while seen.lock().unwrap().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    let seen = seen.lock().unwrap();
+    let types: Vec<&str> = seen.iter().map(Signal::ty).collect();
+    assert_eq!(
+        types,
+        [
+            "herald.circuit.opened",
+            "herald.circuit.half_opened",
+            "herald.circuit.closed"
+        ]
+    );
+    let data = seen[0].data().and_then(|d| d.as_json()).unwrap();
+    assert_eq!(data["endpoint"], "switch:a");
+    assert_eq!(data["failures"], 1);
+    let log = written.text();
+    assert!(log.contains("circuit opened"), "{log}");
+    assert!(
+        log.contains("state=\"half_open\"") || log.contains("state=half_open"),
+        "{log}"
+    );
+}
+
+#[actix_rt::test]
+async fn finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let queue = DeadLetterQueue::default().start();
+    let dead_letter: Target = Target::pid(queue.clone().recipient()).sync().into();
+    let dispatcher = dispatcher(&switch, Resilience::new().dead_letter(dead_letter));
+    switch.set(Mode::Down);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let signal = signal();
+        ids.push(signal.id().to_owned());
+        let error = send(&dispatcher, signal, vec![endpoint("a"), Target::noop()])
+            .await
+            .unwrap_err();
+        assert_eq!(error.failures().len(), 1);
+        let failure = &error.first().error;
+        let dead_letter = failure.dead_letter().expect("dead-lettered");
+        assert!(dead_letter.delivered(), "{failure}");
+        assert!(
+            failure.to_string().contains("dead-lettered to pid(sync"),
+            "{failure}"
+        );
+    }
+    let letters = within("take", queue.send(TakeDeadLetters)).await.unwrap();
+    assert_eq!(letters.len(), 3);
+    for (letter, id) in letters.iter().zip(&ids) {
+        assert_eq!(letter.original().id(), id);
+        assert_eq!(letter.kind(), "custom");
+        assert_eq!(letter.adapter(), "switch");
+        assert_eq!(letter.attempts(), 1);
+        assert_eq!(letter.message(), "endpoint down");
+        assert!(letter.original().extension("heralderrorkind").is_none());
+    }
+    // Nothing else was dead-lettered: the noop target succeeded.
+    assert!(
+        within("take", queue.send(TakeDeadLetters))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[actix_rt::test]
+async fn a_failing_dead_letter_is_reported_and_does_not_loop() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    switch.set(Mode::Down);
+    // The dead letter is the failing endpoint itself.
+    let dispatcher = dispatcher(&switch, Resilience::new().dead_letter(endpoint("dlq")));
+    let error = send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap_err();
+    let dead_letter = error.first().error.dead_letter().expect("tried");
+    assert!(!dead_letter.delivered());
+    assert!(error.to_string().contains("dead letter to"), "{error}");
+    // One delivery and one dead letter, no more.
+    assert_eq!(switch.reached(), 2);
+    // A dispatch may turn dead letters off.
+    let error = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(signal(), [endpoint("a")]).no_dead_letter()),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(error.first().error.dead_letter().is_none());
+    assert_eq!(switch.reached(), 3);
+}
+
+#[actix_rt::test]
+async fn redrive_delivers_dead_letters_to_the_recovered_endpoint() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let queue = DeadLetterQueue::default().start();
+    let target = endpoint("a").with_resilience(
+        Resilience::new().dead_letter(Target::pid(queue.clone().recipient()).sync()),
+    );
+    let dispatcher = dispatcher(&switch, Resilience::new());
+    switch.set(Mode::Down);
+    for _ in 0..4 {
+        send(&dispatcher, signal(), vec![target.clone()])
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(switch.reached(), 4);
+    // Still down: the redrive fails and keeps them.
+    let report = within(
+        "redrive",
+        queue.send(Redrive {
+            dispatcher: dispatcher.clone(),
+            targets: vec![target.clone()],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.redriven, report.failed), (0, 4));
+    switch.set(Mode::Up);
+    let report = within(
+        "redrive",
+        queue.send(Redrive {
+            dispatcher: dispatcher.clone(),
+            targets: vec![target.clone()],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.redriven, report.failed, report.unmatched),
+        (4, 0, 0)
+    );
+    assert_eq!(switch.reached(), 12);
+    assert!(
+        within("take", queue.send(TakeDeadLetters))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[actix_rt::test]
+async fn dedupe_skips_a_signal_the_target_took_until_the_window_ends() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let dedupe = Dedupe::new(Duration::from_secs(60));
+    let dispatcher = dispatcher(&switch, Resilience::new().dedupe(dedupe));
+    let first = signal();
+    let report = send(&dispatcher, first.clone(), vec![endpoint("a")])
+        .await
+        .unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Delivered]);
+    let report = send(
+        &dispatcher,
+        first.clone(),
+        vec![endpoint("a"), endpoint("b")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Duplicate, Outcome::Delivered]);
+    assert_eq!(switch.reached(), 2);
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!(stats.duplicates, 1);
+
+    // A failed delivery is not remembered.
+    let other = signal();
+    switch.set(Mode::Down);
+    send(&dispatcher, other.clone(), vec![endpoint("a")])
+        .await
+        .unwrap_err();
+    switch.set(Mode::Up);
+    let report = send(&dispatcher, other, vec![endpoint("a")]).await.unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Delivered]);
+
+    // After the window it is delivered again.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let report = send(&dispatcher, first, vec![endpoint("a")]).await.unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Delivered]);
+}
+
+#[actix_rt::test]
+async fn a_rate_limit_spaces_deliveries_and_can_fail_fast() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let limit = RateLimit::per_second(10).unwrap().burst(2).unwrap();
+    let dispatcher = dispatcher(&switch, Resilience::new().rate_limit(limit));
+    let start = Instant::now();
+    let sends: Vec<_> = (0..50)
+        .map(|_| dispatcher.send(Dispatch::new(signal(), [endpoint("a")])))
+        .collect();
+    for result in within("50 dispatches", futures_util::future::join_all(sends)).await {
+        result.unwrap().unwrap();
+    }
+    let at = switch.at.lock().unwrap().clone();
+    assert_eq!(at.len(), 50);
+    for second in 0..5u64 {
+        let from = start + Duration::from_secs(second);
+        let to = from + Duration::from_secs(1);
+        let count = at.iter().filter(|t| **t >= from && **t < to).count();
+        assert!(count <= 10 + 2, "second {second} saw {count}");
+    }
+    assert!(at.last().unwrap().duration_since(start) >= Duration::from_millis(4_700));
+
+    let fail = RateLimit::per_second(1).unwrap().fail_fast();
+    let strict = endpoint("b").with_resilience(Resilience::new().rate_limit(fail));
+    send(&dispatcher, signal(), vec![strict.clone()])
+        .await
+        .unwrap();
+    let result = send(&dispatcher, signal(), vec![strict]).await;
+    assert_eq!(kind_of(&result), Some("rate_limited"));
+    assert_eq!(
+        endpoint_stats(&dispatcher, "switch:b").await.rate_limited,
+        1
+    );
+}
+
+#[actix_rt::test]
+async fn a_capped_slow_endpoint_does_not_delay_a_fast_one() {
+    tokio::time::pause();
+    let slow = Switch::with_latency(|_| Duration::from_secs(5));
+    let fast = Switch::new();
+    let (s, f) = (slow.clone(), fast.clone());
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .max_in_flight(8)
+        .adapter("slow", move || s.clone())
+        .adapter("fast", move || f.clone())
+        .start();
+    let capped = Target::custom("slow", json!({"name": "s"}))
+        .with_resilience(Resilience::new().concurrency(Concurrency::max(2).unwrap()));
+    let slow_sends: Vec<_> = (0..6)
+        .map(|_| dispatcher.send(Dispatch::new(signal(), [capped.clone()])))
+        .collect();
+    let slow_all = actix_rt::spawn(futures_util::future::join_all(slow_sends));
+    tokio::task::yield_now().await;
+    let start = Instant::now();
+    let report = within(
+        "fast",
+        dispatcher.send(Dispatch::new(signal(), [Target::custom("fast", json!({}))])),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Delivered]);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "the fast endpoint waited"
+    );
+    for result in within("slow", slow_all).await.unwrap() {
+        result.unwrap().unwrap();
+    }
+    assert_eq!(slow.peak.load(Ordering::SeqCst), 2);
+    assert_eq!(slow.reached(), 6);
+}
+
+#[actix_rt::test]
+async fn adaptive_concurrency_settles_where_latency_rises_and_backs_off_on_503() {
+    tokio::time::pause();
+    // 10 ms up to 4 at once, 20 ms above.
+    let switch = Switch::with_latency(|now| Duration::from_millis(if now <= 4 { 10 } else { 20 }));
+    let adaptive = Concurrency::adaptive(64).unwrap();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .max_in_flight(1_000)
+        .adapter("switch", {
+            let switch = switch.clone();
+            move || switch.clone()
+        })
+        .resilience(Resilience::new().concurrency(adaptive))
+        .start();
+    let load = |count: usize| {
+        let sends: Vec<_> = (0..count)
+            .map(|_| dispatcher.send(Dispatch::new(signal(), [endpoint("a")])))
+            .collect();
+        futures_util::future::join_all(sends)
+    };
+    for result in within("load", load(3_000)).await {
+        let _ = result.unwrap();
+    }
+    let limit = endpoint_stats(&dispatcher, "switch:a")
+        .await
+        .concurrency_limit
+        .unwrap();
+    assert!((3..=6).contains(&limit), "settled at {limit}");
+    assert!(switch.peak.load(Ordering::SeqCst) <= 7);
+
+    switch.set(Mode::Unavailable);
+    for result in within("load", load(200)).await {
+        let _ = result.unwrap();
+    }
+    let limit = endpoint_stats(&dispatcher, "switch:a")
+        .await
+        .concurrency_limit
+        .unwrap();
+    assert_eq!(limit, 1, "backed off");
+}
+
+#[actix_rt::test]
+async fn policies_read_from_data_name_their_fields() {
+    let target: Target = serde_json::from_value(json!({
+        "adapter": "webhook2",
+        "name": "x",
+        "resilience": {
+            "breaker": {"failures": 3, "cooldown_ms": 1000},
+            "dedupe": {"ttl_ms": 5000},
+            "rate_limit": {"per_second": 5, "burst": 2, "on_limit": "fail"},
+            "concurrency": {"max": 4, "adaptive": true},
+            "dead_letter": {"adapter": "logger", "level": "error"},
+            "endpoint": "partner-api"
+        }
+    }))
+    .unwrap();
+    let policies = target.resilience().unwrap();
+    assert_eq!(
+        policies
+            .breaker_setting()
+            .unwrap()
+            .unwrap()
+            .failure_threshold(),
+        3
+    );
+    assert_eq!(
+        policies.dead_letter_setting().unwrap().unwrap().adapter(),
+        "logger"
+    );
+    // Written back and read again, it is the same.
+    let config = target.to_config(herald_core::Secrets::Redact).unwrap();
+    assert_eq!(config["resilience"]["rate_limit"]["on_limit"], "fail");
+    let again = Target::from_config(config.clone()).unwrap();
+    assert_eq!(
+        again.to_config(herald_core::Secrets::Redact).unwrap(),
+        config
+    );
+
+    let cases = [
+        (
+            json!({"breaker": {"failures": 0}}),
+            "field `resilience.breaker.failures` must be a whole number from 1",
+        ),
+        (
+            json!({"rate_limit": {"burst": 2}}),
+            "missing field `resilience.rate_limit.per_second`",
+        ),
+        (
+            json!({"rate_limit": {"per_second": 1, "on_limit": "drop"}}),
+            "field `resilience.rate_limit.on_limit` must be one of wait, fail",
+        ),
+        (
+            json!({"concurrency": {"max": 2, "speed": 1}}),
+            "unknown field `resilience.concurrency.speed`; expected one of: max, adaptive",
+        ),
+        (
+            json!({"dedupe": true}),
+            "field `resilience.dedupe` must be an object, or false for off",
+        ),
+        (
+            json!({"dead_letter": {"adapter": "logger", "level": "loud"}}),
+            "field `resilience.dead_letter.level` must be one of debug, info, warn, error",
+        ),
+        (
+            json!({"retry": {}}),
+            "unknown field `resilience.retry`; expected one of: breaker, dedupe, rate_limit, concurrency, dead_letter, endpoint",
+        ),
+        (json!(3), "field `resilience` must be an object"),
+    ];
+    for (resilience, message) in cases {
+        let error =
+            Target::from_config(json!({"adapter": "noop", "resilience": resilience})).unwrap_err();
+        assert_eq!(error.to_string(), message);
+    }
+    // `false` turns a default off.
+    let off =
+        Target::from_config(json!({"adapter": "noop", "resilience": {"breaker": false}})).unwrap();
+    assert_eq!(off.resilience().unwrap().breaker_setting(), Some(None));
+}
