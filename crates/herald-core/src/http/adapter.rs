@@ -108,7 +108,7 @@ impl Adapter for HttpAdapter {
         let per_attempt = target.timeout_value();
         let worst = per_attempt
             .saturating_mul(attempts)
-            .saturating_add((policy.max_delay()).saturating_mul(attempts.saturating_sub(1)));
+            .saturating_add((policy.longest_wait()).saturating_mul(attempts.saturating_sub(1)));
         Some(match policy.overall_deadline() {
             Some(deadline) => worst.min(deadline.saturating_add(per_attempt)),
             None => worst,
@@ -138,9 +138,7 @@ impl Adapter for HttpAdapter {
             if !failure.kind.retryable() || attempt >= policy.max_attempts() {
                 return Err(failure.kind);
             }
-            let wait = failure
-                .retry_after
-                .unwrap_or_else(|| policy.backoff(attempt, random()));
+            let wait = policy.wait_after(attempt, &failure.kind, failure.retry_after, random());
             if let Some(deadline) = policy.overall_deadline() {
                 if started.elapsed() + wait >= deadline {
                     return Err(failure.kind);

@@ -23,12 +23,25 @@ use crate::TargetError;
 /// assert_eq!(RetryPolicy::default().max_attempts(), 3);
 /// # Ok::<(), herald_core::TargetError>(())
 /// ```
+///
+/// Instead of exponential backoff, a [`schedule`](Self::schedule) lists each wait (as
+/// Svix and Outpost do); and a [`penalty`](Self::penalty) sets the least wait after
+/// signs of overload (429, 503, a timeout), whatever the backoff or schedule says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
     base_delay: Duration,
     max_delay: Duration,
     deadline: Option<Duration>,
+    schedule: Option<Schedule>,
+    penalty: Duration,
+}
+
+/// Explicit waits between attempts (at most 9, for 10 attempts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Schedule {
+    delays: [Duration; 9],
+    len: usize,
 }
 
 impl Default for RetryPolicy {
@@ -39,6 +52,8 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(10),
             deadline: None,
+            schedule: None,
+            penalty: Duration::ZERO,
         }
     }
 }
@@ -94,7 +109,107 @@ impl RetryPolicy {
             base_delay,
             max_delay,
             deadline: None,
+            schedule: None,
+            penalty: Duration::ZERO,
         })
+    }
+
+    /// A policy that waits `delays[n - 1]` after failed attempt *n*: one attempt more
+    /// than there are delays. A `Retry-After` is capped at the longest delay.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use herald_core::http::RetryPolicy;
+    ///
+    /// let secs = Duration::from_secs;
+    /// let policy = RetryPolicy::schedule(&[secs(1), secs(5), secs(30)])?;
+    /// assert_eq!(policy.max_attempts(), 4);
+    /// assert_eq!(policy.delays(), Some(&[secs(1), secs(5), secs(30)][..]));
+    /// # Ok::<(), herald_core::TargetError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// No delays or more than 9, a delay under 1 ms or over an hour.
+    pub fn schedule(delays: &[Duration]) -> Result<Self, TargetError> {
+        let field = "schedule_ms";
+        if delays.is_empty() || delays.len() > Self::MAX_ATTEMPTS as usize - 1 {
+            return Err(TargetError::invalid_field(field, "must list 1 to 9 delays"));
+        }
+        if delays
+            .iter()
+            .any(|delay| delay.is_zero() || *delay > Self::MAX_DELAY)
+        {
+            return Err(TargetError::invalid_field(
+                field,
+                "delays must be from 1 ms to one hour (3600000)",
+            ));
+        }
+        let mut schedule = Schedule {
+            delays: [Duration::ZERO; 9],
+            len: delays.len(),
+        };
+        schedule.delays[..delays.len()].copy_from_slice(delays);
+        Ok(Self {
+            max_attempts: delays.len() as u32 + 1,
+            base_delay: delays.iter().copied().min().unwrap_or_default(),
+            max_delay: delays.iter().copied().max().unwrap_or_default(),
+            deadline: None,
+            schedule: Some(schedule),
+            penalty: Duration::ZERO,
+        })
+    }
+
+    /// Sets the least wait after a 429, a 503 or a timeout, when the backoff, the
+    /// schedule or the receiver's `Retry-After` asks for less (at most an hour).
+    /// Default is none.
+    #[must_use]
+    pub fn penalty(mut self, penalty: Duration) -> Self {
+        self.penalty = penalty.min(Self::MAX_DELAY);
+        self
+    }
+
+    /// The scheduled waits, when the policy has a schedule.
+    pub fn delays(&self) -> Option<&[Duration]> {
+        self.schedule
+            .as_ref()
+            .map(|schedule| &schedule.delays[..schedule.len])
+    }
+
+    /// The least wait after signs of overload.
+    pub fn penalty_value(&self) -> Duration {
+        self.penalty
+    }
+
+    /// The wait after failed attempt `attempt` (from 1) that failed with `kind`: the
+    /// receiver's `Retry-After` (already capped), else the schedule's or the backoff's
+    /// wait; never less than the penalty after overload.
+    pub fn wait_after(
+        &self,
+        attempt: u32,
+        kind: &crate::ErrorKind,
+        retry_after: Option<Duration>,
+        random: u64,
+    ) -> Duration {
+        let wait = retry_after.unwrap_or_else(|| match self.delays() {
+            Some(delays) => delays[(attempt.max(1) as usize - 1).min(delays.len() - 1)],
+            None => self.backoff(attempt, random),
+        });
+        let overloaded = match kind {
+            crate::ErrorKind::Timeout(_) => true,
+            crate::ErrorKind::HttpStatus { status, .. } => matches!(status, 429 | 503),
+            _ => false,
+        };
+        if overloaded {
+            wait.max(self.penalty)
+        } else {
+            wait
+        }
+    }
+
+    /// The longest wait between two attempts, penalty included.
+    pub(crate) fn longest_wait(&self) -> Duration {
+        self.max_delay.max(self.penalty)
     }
 
     /// One attempt, no retries.
@@ -187,6 +302,34 @@ mod tests {
             "field `max_delay_ms` must not be less than base_delay_ms"
         );
         assert!(RetryPolicy::new(10, ms(5), ms(5)).is_ok());
+    }
+
+    #[test]
+    fn a_schedule_gives_each_wait_and_a_penalty_holds_after_overload() {
+        let ms = Duration::from_millis;
+        let policy = RetryPolicy::schedule(&[ms(10), ms(200), ms(3000)])
+            .unwrap()
+            .penalty(ms(1000));
+        let bad = crate::ErrorKind::HttpStatus {
+            status: 500,
+            body: String::new(),
+        };
+        let busy = crate::ErrorKind::HttpStatus {
+            status: 429,
+            body: String::new(),
+        };
+        assert_eq!(policy.wait_after(1, &bad, None, 7), ms(10));
+        assert_eq!(policy.wait_after(2, &bad, None, 7), ms(200));
+        assert_eq!(policy.wait_after(3, &bad, None, 7), ms(3000));
+        assert_eq!(policy.wait_after(1, &busy, None, 7), ms(1000));
+        assert_eq!(
+            policy.wait_after(1, &crate::ErrorKind::Timeout(ms(5)), Some(ms(2)), 7),
+            ms(1000)
+        );
+        assert_eq!(policy.wait_after(3, &busy, Some(ms(1500)), 7), ms(1500));
+        assert!(RetryPolicy::schedule(&[]).is_err());
+        assert!(RetryPolicy::schedule(&[ms(1); 10]).is_err());
+        assert!(RetryPolicy::schedule(&[ms(0)]).is_err());
     }
 
     #[test]

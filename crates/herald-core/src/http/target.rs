@@ -357,8 +357,9 @@ impl HttpTarget {
 
     /// Reads a target from a config object (without its `adapter` field): `url`,
     /// `method`, `headers` (object), `timeout_ms`, `body` (`structured` | `binary`),
-    /// `retry` (`max_attempts`, `base_delay_ms`, `max_delay_ms`, `deadline_ms`); and for
-    /// webhooks `secret`, `scheme` (`standard` | `jido`), `event_types` (object).
+    /// `retry` (`max_attempts`, `base_delay_ms`, `max_delay_ms`, or instead
+    /// `schedule_ms`, a list; and `deadline_ms`, `penalty_ms`); and for webhooks
+    /// `secret`, `scheme` (`standard` | `jido`), `event_types` (object).
     ///
     /// # Errors
     ///
@@ -452,6 +453,36 @@ fn header_value(value: &str) -> Option<HeaderValue> {
 }
 
 fn retry_from(mut fields: ConfigFields) -> Result<RetryPolicy, TargetError> {
+    let expected = [
+        "max_attempts",
+        "base_delay_ms",
+        "max_delay_ms",
+        "deadline_ms",
+        "schedule_ms",
+        "penalty_ms",
+    ];
+    let mut policy = match fields.millis_list("schedule_ms", RetryPolicy::MAX_DELAY)? {
+        Some(delays) => {
+            for backoff in ["max_attempts", "base_delay_ms", "max_delay_ms"] {
+                if fields.take(backoff).is_some() {
+                    return Err(fields.invalid(backoff, "cannot be given with schedule_ms"));
+                }
+            }
+            RetryPolicy::schedule(&delays).map_err(|error| error.within("retry"))?
+        }
+        None => backoff_from(&mut fields)?,
+    };
+    if let Some(deadline) = fields.millis("deadline_ms", RetryPolicy::MAX_DEADLINE)? {
+        policy = policy.deadline(deadline);
+    }
+    if let Some(penalty) = fields.millis("penalty_ms", RetryPolicy::MAX_DELAY)? {
+        policy = policy.penalty(penalty);
+    }
+    fields.finish(&expected)?;
+    Ok(policy)
+}
+
+fn backoff_from(fields: &mut ConfigFields) -> Result<RetryPolicy, TargetError> {
     let default = RetryPolicy::default();
     let attempts = match fields.usize("max_attempts")? {
         None => default.max_attempts(),
@@ -464,18 +495,7 @@ fn retry_from(mut fields: ConfigFields) -> Result<RetryPolicy, TargetError> {
     let max = fields
         .millis("max_delay_ms", RetryPolicy::MAX_DELAY)?
         .unwrap_or(default.max_delay().max(base));
-    let mut policy =
-        RetryPolicy::new(attempts, base, max).map_err(|error| error.within("retry"))?;
-    if let Some(deadline) = fields.millis("deadline_ms", RetryPolicy::MAX_DEADLINE)? {
-        policy = policy.deadline(deadline);
-    }
-    fields.finish(&[
-        "max_attempts",
-        "base_delay_ms",
-        "max_delay_ms",
-        "deadline_ms",
-    ])?;
-    Ok(policy)
+    RetryPolicy::new(attempts, base, max).map_err(|error| error.within("retry"))
 }
 
 /// Checks a target URL: http or https, a host, a valid non-zero port, no userinfo, no
@@ -570,13 +590,26 @@ impl TargetOptions for HttpTarget {
                 )
             })
             .collect();
-        let mut retry = Map::from_iter([
-            ("max_attempts".to_owned(), self.retry.max_attempts().into()),
-            ("base_delay_ms".to_owned(), millis(self.retry.base_delay())),
-            ("max_delay_ms".to_owned(), millis(self.retry.max_delay())),
-        ]);
+        let mut retry = match self.retry.delays() {
+            Some(delays) => Map::from_iter([(
+                "schedule_ms".to_owned(),
+                delays
+                    .iter()
+                    .map(|delay| millis(*delay))
+                    .collect::<Vec<_>>()
+                    .into(),
+            )]),
+            None => Map::from_iter([
+                ("max_attempts".to_owned(), self.retry.max_attempts().into()),
+                ("base_delay_ms".to_owned(), millis(self.retry.base_delay())),
+                ("max_delay_ms".to_owned(), millis(self.retry.max_delay())),
+            ]),
+        };
         if let Some(deadline) = self.retry.overall_deadline() {
             retry.insert("deadline_ms".to_owned(), millis(deadline));
+        }
+        if !self.retry.penalty_value().is_zero() {
+            retry.insert("penalty_ms".to_owned(), millis(self.retry.penalty_value()));
         }
         let mut config = Map::from_iter([
             ("url".to_owned(), url.into()),

@@ -150,6 +150,40 @@ impl ConfigFields {
         Ok(Some(duration))
     }
 
+    /// A list of durations in milliseconds, each at most `max`.
+    ///
+    /// # Errors
+    ///
+    /// A field that is not an array of whole numbers, or one over `max`.
+    pub fn millis_list(
+        &mut self,
+        name: &str,
+        max: Duration,
+    ) -> Result<Option<Vec<Duration>>, TargetError> {
+        let Some(value) = self.take(name) else {
+            return Ok(None);
+        };
+        let rule = || {
+            format!(
+                "must be a list of whole numbers of ms, each at most {}",
+                max.as_millis()
+            )
+        };
+        let Value::Array(items) = value else {
+            return Err(self.invalid(name, rule()));
+        };
+        items
+            .iter()
+            .map(|item| {
+                item.as_u64()
+                    .map(Duration::from_millis)
+                    .filter(|duration| *duration <= max)
+                    .ok_or_else(|| self.invalid(name, rule()))
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
     /// One of a fixed set of words.
     ///
     /// # Errors
