@@ -59,6 +59,10 @@ pub use herald_core::{
 // Errors.
 pub use herald_core::{DeliveryError, ErrorKind, TargetError};
 
+/// Delivery that survives failing endpoints: per-endpoint circuit breakers, dedupe,
+/// rate limits, concurrency caps, dead letters and redrive.
+pub use herald_core::resilience;
+
 /// HTTP and signed webhook delivery (feature `http`, on by default): targets, retry
 /// policy, signing secrets, and the receiver-side [`verify`](http::verify).
 #[cfg(feature = "http")]
@@ -70,6 +74,7 @@ pub mod prelude {
         Bus, Dispatch, DispatchExt, DispatchResultExt, Dispatcher, PubSub, Registry, Rejection,
         Shutdown, SignalMessage, Subscribe, Target,
     };
+    pub use herald_core::resilience::{Resilience, WithResilience};
     pub use herald_signal::Signal;
 }
 
@@ -80,3 +85,7 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../docs/HTTP.md")]
 #[cfg(all(doctest, feature = "http"))]
 pub struct HttpGuideDoctests;
+
+#[doc = include_str!("../docs/RESILIENCE.md")]
+#[cfg(all(doctest, feature = "http"))]
+pub struct ResilienceGuideDoctests;

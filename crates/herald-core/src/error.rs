@@ -226,7 +226,7 @@ pub enum ErrorKind {
 
     /// The endpoint's circuit breaker is open: no attempt was made. Retryable, once
     /// the circuit has had time to close.
-    #[error("circuit open for this endpoint (probing again in {retry_in:?})")]
+    #[error("circuit open for this endpoint (next probe in {} ms)", retry_in.as_millis())]
     CircuitOpen {
         /// How long until the circuit lets a probe through (zero when half-open and
         /// its probes are out).

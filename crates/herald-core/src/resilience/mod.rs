@@ -286,6 +286,25 @@ fn policy<T>(
     }
 }
 
+/// [`Target::with_resilience`](crate::Target::with_resilience) for anything that
+/// becomes a target, so that typed targets take policies without `.into()` first.
+///
+/// ```
+/// use herald_core::Target;
+/// use herald_core::resilience::{Breaker, Resilience, WithResilience};
+///
+/// let target: Target = Target::logger().with_resilience(Resilience::new().breaker(Breaker::default()));
+/// assert!(target.resilience().is_some());
+/// ```
+pub trait WithResilience: Into<Target> {
+    /// The target under `resilience`'s policies.
+    fn with_resilience(self, resilience: Resilience) -> Target {
+        self.into().with_resilience(resilience)
+    }
+}
+
+impl<T: Into<Target>> WithResilience for T {}
+
 /// A target's policies over the dispatcher's defaults: the target's setting of each,
 /// else the default's.
 #[derive(Debug, Clone, Copy)]
