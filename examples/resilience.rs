@@ -12,7 +12,6 @@
 //! delivery, each circuit transition (they arrive as signals at an "operator" actor),
 //! and at the end redrives the dead letters to the recovered endpoint.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -94,7 +93,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             endpoint.up.store(true, Ordering::SeqCst);
         }
         let signal = Signal::new("order.placed", json!({ "order": n }))?;
-        let result = dispatcher.send(Dispatch::new(signal, target.clone())).await?;
+        let result = dispatcher
+            .send(Dispatch::new(signal, target.clone()))
+            .await?;
         match result {
             Ok(_) => println!("dispatch {n:>2}: delivered"),
             Err(error) => {

@@ -70,11 +70,11 @@ pub use herald_http as http;
 
 /// The names most applications need: `use herald::prelude::*;`.
 pub mod prelude {
+    pub use herald_core::resilience::{Resilience, WithResilience};
     pub use herald_core::{
         Bus, Dispatch, DispatchExt, DispatchResultExt, Dispatcher, PubSub, Registry, Rejection,
         Shutdown, SignalMessage, Subscribe, Target,
     };
-    pub use herald_core::resilience::{Resilience, WithResilience};
     pub use herald_signal::Signal;
 }
 

@@ -360,6 +360,61 @@ fn main() {
             let result = sc::webhook(s).await;
             time("webhook_10k", "raw signing awc", result, Some(1.1));
         }
+        if wanted("policies_idle_webhook_10k") {
+            let result = sc::webhook_policies(s).await;
+            time(
+                "policies_idle_webhook_10k",
+                "no policies",
+                result,
+                Some(1.05),
+            );
+        }
+        {
+            use herald::resilience::{Breaker, Concurrency, Dedupe, RateLimit};
+            let every = || {
+                Resilience::new()
+                    .breaker(Breaker::default())
+                    .dedupe(Dedupe::default())
+                    .rate_limit(RateLimit::per_second(u32::MAX).expect("a rate"))
+                    .concurrency(Concurrency::max(u32::MAX).expect("a cap"))
+                    .dead_letter(Target::noop())
+            };
+            type Policy = Box<dyn Fn() -> Resilience>;
+            let policies: [(&'static str, Policy); 6] = [
+                (
+                    "policy_breaker_pid_1k",
+                    Box::new(|| Resilience::new().breaker(Breaker::default())),
+                ),
+                (
+                    "policy_dedupe_pid_1k",
+                    Box::new(|| Resilience::new().dedupe(Dedupe::default())),
+                ),
+                (
+                    "policy_rate_limit_pid_1k",
+                    Box::new(|| {
+                        Resilience::new()
+                            .rate_limit(RateLimit::per_second(u32::MAX).expect("a rate"))
+                    }),
+                ),
+                (
+                    "policy_concurrency_pid_1k",
+                    Box::new(|| {
+                        Resilience::new().concurrency(Concurrency::max(u32::MAX).expect("a cap"))
+                    }),
+                ),
+                (
+                    "policy_dead_letter_idle_pid_1k",
+                    Box::new(|| Resilience::new().dead_letter(Target::noop())),
+                ),
+                ("policies_all_idle_pid_1k", Box::new(every)),
+            ];
+            for (name, resilience) in policies {
+                if wanted(name) {
+                    let result = sc::policy_cost(s, resilience()).await;
+                    time(name, "no policies", result, None);
+                }
+            }
+        }
         if wanted("memory_growth_1m") {
             let (herald, baseline) = memory::growth(s).await;
             rows.push(Row {

@@ -362,3 +362,56 @@ pub(crate) async fn webhook(scale: &Scale) -> (f64, f64) {
     }
     result
 }
+
+/// 1,000 async `pid` targets (each its own actor, so each its own endpoint and dedupe
+/// key) through a dispatcher whose default policies are `resilience` (never
+/// triggered: every delivery succeeds, every limit is far off), until handled, against
+/// the same dispatch through one with no policies. Each sample dispatches a fresh
+/// signal (on both sides), so that a dedupe window never skips one.
+pub(crate) async fn policy_cost(scale: &Scale, resilience: Resilience) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let with = builder().resilience(resilience).start();
+    let without = builder().start();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(n).await;
+    let recipients = recipients(&sinks, n);
+    let targets = pid_targets(&recipients, herald::Mode::Async);
+    let run = |dispatcher: Addr<Dispatcher>| {
+        let targets = &targets;
+        let sinks = &sinks;
+        async move {
+            fan_out(&dispatcher, &signal(), targets).await;
+            peers::flush(sinks).await;
+        }
+    };
+    measure_batched(scale, BATCH, || run(with.clone()), || run(without.clone())).await
+}
+
+/// Every policy Herald has, configured on the webhook scenario's target but never
+/// triggered (no failure, limits far off; no dedupe, since that scenario sends one
+/// signal many times), against the same webhooks with no policies.
+pub(crate) async fn webhook_policies(scale: &Scale) -> (f64, f64) {
+    use herald::resilience::{Breaker, Concurrency, RateLimit};
+    let n = scale.of(10_000, 100);
+    let url = format!("http://127.0.0.1:{}/hook", peers::http_receiver());
+    let policies = Resilience::new()
+        .breaker(Breaker::default())
+        .rate_limit(RateLimit::per_second(10_000_000).expect("a rate"))
+        .concurrency(Concurrency::max(10_000).expect("a cap"))
+        .dead_letter(Target::noop());
+    let with = builder().max_in_flight(n).resilience(policies).start();
+    let without = builder().max_in_flight(n).start();
+    let signal = signal();
+    let target: Target = Target::webhook(&url)
+        .expect("valid url")
+        .secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .expect("valid secret")
+        .retry(RetryPolicy::none())
+        .into();
+    let targets = vec![target; n];
+    let run = |dispatcher: Addr<Dispatcher>| {
+        let all = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(64);
+        async move { dispatch(&dispatcher, all).await }
+    };
+    measure(scale, || run(with.clone()), || run(without.clone())).await
+}

@@ -111,6 +111,8 @@ struct GateState {
     floor: Option<Duration>,
     /// Samples to ignore after a cut, so that one round of slow answers cuts once.
     hold: usize,
+    /// The policy last used here (for `Stats`).
+    policy: Option<Concurrency>,
 }
 
 impl GateState {
@@ -138,24 +140,35 @@ impl Gate {
             let notified = self.room.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if state.in_flight < state.cap(&policy) {
-                    state.in_flight += 1;
-                    return Permit {
-                        gate: Arc::clone(self),
-                        policy,
-                    };
-                }
+            if let Some(permit) = self.try_enter(policy) {
+                return permit;
             }
             notified.await;
         }
     }
 
-    /// The current cap under `policy`, and deliveries in flight.
-    pub(crate) fn snapshot(&self, policy: &Concurrency) -> (usize, usize) {
+    /// Takes a place now, when there is room.
+    pub(crate) fn try_enter(self: &Arc<Self>, policy: Concurrency) -> Option<Permit> {
+        let mut state = self.lock();
+        state.policy = Some(policy);
+        if state.in_flight < state.cap(&policy) {
+            state.in_flight += 1;
+            return Some(Permit {
+                gate: Arc::clone(self),
+                policy,
+            });
+        }
+        None
+    }
+
+    /// The current cap (`None` when no policy capped this gate yet), and deliveries
+    /// in flight.
+    pub(crate) fn snapshot(&self) -> (Option<usize>, usize) {
         let state = self.lock();
-        (state.cap(policy), state.in_flight)
+        (
+            state.policy.map(|policy| state.cap(&policy)),
+            state.in_flight,
+        )
     }
 
     /// Deliveries in the gate now.
@@ -169,6 +182,11 @@ impl Gate {
 }
 
 impl Permit {
+    /// Whether the cap learns from this delivery.
+    pub(crate) fn adaptive(&self) -> bool {
+        self.policy.adaptive
+    }
+
     /// Ends the delivery, teaching an adaptive gate from its latency and result.
     pub(crate) fn finish(self, latency: Duration, result: Result<(), &ErrorKind>) {
         if self.policy.adaptive {

@@ -1,7 +1,7 @@
 //! Idempotency: a window of signal ids each target has already been delivered.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -78,8 +78,8 @@ pub(crate) struct Window {
 
 #[derive(Debug, Default)]
 struct Entries {
-    /// Each key's expiry.
-    expires: HashMap<u64, Instant>,
+    /// Each key's expiry. Keys are already keyed hashes: the map uses them as they are.
+    expires: HashMap<u64, Instant, BuildHasherDefault<Prehashed>>,
     /// Keys in the order remembered (a key remembered again appears twice; the stale
     /// copy is skipped when it comes up).
     order: VecDeque<(u64, Instant)>,
@@ -94,9 +94,11 @@ impl Window {
         }
     }
 
-    /// The key of `signal_id` at the target `target` identifies.
-    pub(crate) fn key(&self, target: impl Hash, signal_id: &str) -> u64 {
-        self.hasher.hash_one((target, signal_id))
+    /// The key of what `feed` writes (a target and a signal id).
+    pub(crate) fn key(&self, feed: impl FnOnce(&mut dyn Hasher)) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        feed(&mut hasher);
+        hasher.finish()
     }
 
     /// Whether `key` was delivered and has not expired.
@@ -143,6 +145,27 @@ impl Window {
     }
 }
 
+/// A hasher for keys that are hashes already: it passes the `u64` through.
+#[derive(Debug, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; fold anything else in, to stay correct.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +175,13 @@ mod tests {
         let window = Window::new(2);
         let t0 = Instant::now();
         let ttl = Duration::from_secs(10);
-        let [a, b, c] = ["a", "b", "c"].map(|id| window.key("target", id));
+        let key = |target: &str, id: &str| {
+            window.key(|h| {
+                h.write(target.as_bytes());
+                h.write(id.as_bytes());
+            })
+        };
+        let [a, b, c] = ["a", "b", "c"].map(|id| key("target", id));
         window.remember(a, t0, ttl);
         assert!(window.seen(a, t0));
         assert!(!window.seen(a, t0 + ttl));
@@ -161,7 +190,7 @@ mod tests {
         assert_eq!(window.len(), 2);
         assert!(!window.seen(a, t0), "the oldest went first");
         assert!(window.seen(b, t0) && window.seen(c, t0));
-        assert_ne!(window.key("one", "a"), window.key("other", "a"));
+        assert_ne!(key("one", "a"), key("other", "a"));
     }
 
     #[test]
@@ -169,11 +198,8 @@ mod tests {
         let window = Window::new(10_000);
         let t0 = Instant::now();
         for id in 0..1_000_000u32 {
-            window.remember(
-                window.key("t", &id.to_string()),
-                t0,
-                Duration::from_secs(60),
-            );
+            let key = window.key(|h| h.write_u32(id));
+            window.remember(key, t0, Duration::from_secs(60));
         }
         assert_eq!(window.len(), 10_000);
         let entries = window.entries.lock().unwrap();
@@ -184,7 +210,7 @@ mod tests {
     fn remembering_one_id_again_does_not_grow_the_window() {
         let window = Window::new(4);
         let t0 = Instant::now();
-        let key = window.key("t", "same");
+        let key = window.key(|h| h.write(b"same"));
         for step in 0..1_000u64 {
             window.remember(
                 key,

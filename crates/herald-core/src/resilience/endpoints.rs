@@ -10,11 +10,11 @@ use dashmap::DashMap;
 use herald_signal::Signal;
 use tokio::time::Instant;
 
+use super::Breaker;
 use super::breaker::{Circuit, CircuitState, Transition};
 use super::concurrency::Gate;
 use super::dedupe::Window;
 use super::rate::{Limiter, RateLimit};
-use super::{Breaker, Concurrency};
 use crate::{Dispatch, DispatchExt, Dispatcher, Target};
 
 /// One endpoint's policy state, as [`Stats`](crate::Stats) shows it.
@@ -61,18 +61,22 @@ struct CircuitSignals {
 /// One endpoint.
 #[derive(Debug, Default)]
 pub(crate) struct Endpoint {
-    circuit: Mutex<Circuit>,
-    /// The breaker last used here (for `Stats`).
-    breaker: Mutex<Option<Breaker>>,
-    limiter: Mutex<Option<Arc<Limiter>>>,
+    circuit: Mutex<Watched>,
+    limiter: Mutex<Option<Limiter>>,
     pub(crate) gate: Arc<Gate>,
-    /// The cap last used here (for `Stats`).
-    concurrency: Mutex<Option<Concurrency>>,
     opened: AtomicU64,
     succeeded: AtomicU64,
     failed: AtomicU64,
     short_circuited: AtomicU64,
     rate_limited: AtomicU64,
+}
+
+/// A circuit, and the breaker last used on it (for `Stats`: `None` when no breaker
+/// watches the endpoint).
+#[derive(Debug, Default)]
+struct Watched {
+    state: Circuit,
+    watched: Option<Breaker>,
 }
 
 /// Endpoints kept at most; past it, idle ones with closed circuits are forgotten.
@@ -178,7 +182,7 @@ impl Endpoint {
     /// Whether forgetting it would lose something: deliveries in flight, or a circuit
     /// that is not closed.
     fn busy(&self) -> bool {
-        self.gate.in_flight() > 0 || lock(&self.circuit).state() != CircuitState::Closed
+        self.gate.in_flight() > 0 || lock(&self.circuit).state.state() != CircuitState::Closed
     }
 
     pub(crate) fn admit(
@@ -186,8 +190,9 @@ impl Endpoint {
         breaker: &Breaker,
         now: Instant,
     ) -> (super::breaker::Admit, Option<Transition>) {
-        *lock(&self.breaker) = Some(*breaker);
-        lock(&self.circuit).admit(breaker, now)
+        let mut circuit = lock(&self.circuit);
+        circuit.watched = Some(*breaker);
+        circuit.state.admit(breaker, now)
     }
 
     pub(crate) fn record(
@@ -197,7 +202,9 @@ impl Endpoint {
         failed: bool,
         now: Instant,
     ) -> Option<Transition> {
-        let transition = lock(&self.circuit).record(breaker, probe, failed, now);
+        let transition = lock(&self.circuit)
+            .state
+            .record(breaker, probe, failed, now);
         if transition.is_some_and(|t| t.to == CircuitState::Open) {
             self.opened.fetch_add(1, Ordering::Relaxed);
         }
@@ -206,20 +213,17 @@ impl Endpoint {
 
     /// Gives back a probe that made no attempt.
     pub(crate) fn release_probe(&self) {
-        lock(&self.circuit).release_probe();
+        lock(&self.circuit).state.release_probe();
     }
 
-    /// The limiter for `policy`: the one kept, or a new one when the policy changed.
-    pub(crate) fn limiter(&self, policy: &RateLimit) -> Arc<Limiter> {
+    /// Takes a turn under `policy` now (`None`), or says how long until one is free.
+    /// The limiter is made on first use, and again when the policy changed.
+    pub(crate) fn rate_check(&self, policy: &RateLimit) -> Option<std::time::Duration> {
         let mut kept = lock(&self.limiter);
         match &*kept {
-            Some(limiter) if limiter.policy == *policy => Arc::clone(limiter),
-            _ => Arc::clone(kept.insert(Arc::new(Limiter::new(*policy)))),
+            Some(limiter) if limiter.policy == *policy => limiter.check(),
+            _ => kept.insert(Limiter::new(*policy)).check(),
         }
-    }
-
-    pub(crate) fn capped(&self, policy: &Concurrency) {
-        *lock(&self.concurrency) = Some(*policy);
     }
 
     pub(crate) fn count(&self, ok: bool) {
@@ -237,15 +241,9 @@ impl Endpoint {
 
     fn stats(&self) -> EndpointStats {
         let circuit = lock(&self.circuit);
-        let breaker = *lock(&self.breaker);
-        let concurrency = *lock(&self.concurrency);
-        let (limit, in_flight) = match &concurrency {
-            Some(policy) => {
-                let (limit, in_flight) = self.gate.snapshot(policy);
-                (Some(limit), in_flight)
-            }
-            None => (None, 0),
-        };
+        let breaker = circuit.watched;
+        let circuit = &circuit.state;
+        let (limit, in_flight) = self.gate.snapshot();
         EndpointStats {
             circuit: breaker.map(|_| circuit.state()),
             consecutive_failures: circuit.failures(),

@@ -30,19 +30,26 @@ where
     A: Future<Output = Result<Outcome, ErrorKind>>,
 {
     let endpoints = &policies.endpoints;
+    let started = Instant::now();
     let key = endpoint_key(adapter, options, effective.endpoint);
     let dedupe = effective.dedupe.map(|dedupe| {
-        let target = (adapter, &*key, Described(options).to_string());
-        (dedupe, endpoints.window.key(target, signal.id()))
+        let id = endpoints.window.key(|hasher| {
+            use std::fmt::Write;
+            hasher.write(adapter.as_bytes());
+            hasher.write(key.as_bytes());
+            // The description, streamed into the hash rather than written out.
+            let _ = write!(HashWriter(hasher), "{}", Described(options));
+            hasher.write(signal.id().as_bytes());
+        });
+        (dedupe, id)
     });
     if let Some((_, id)) = dedupe {
-        if endpoints.window.seen(id, Instant::now()) {
+        if endpoints.window.seen(id, started) {
             endpoints.duplicate();
             return Ok(Outcome::Duplicate);
         }
     }
     let endpoint = effective.per_endpoint().then(|| endpoints.get(&key));
-    let started = Instant::now();
 
     let mut watch = None;
     if let (Some(breaker), Some(endpoint)) = (effective.breaker, &endpoint) {
@@ -70,8 +77,7 @@ where
     }
 
     if let (Some(limit), Some(endpoint)) = (effective.rate_limit, &endpoint) {
-        let limiter = endpoint.limiter(limit);
-        while let Some(wait) = limiter.check() {
+        while let Some(wait) = endpoint.rate_check(limit) {
             let late = started.elapsed() + wait > budget;
             if limit.fails_fast() || late {
                 endpoint.rate_limited();
@@ -82,23 +88,27 @@ where
     }
 
     let permit = match (effective.concurrency, &endpoint) {
-        (Some(concurrency), Some(endpoint)) => {
-            endpoint.capped(concurrency);
-            let left = budget.saturating_sub(started.elapsed());
-            match tokio::time::timeout(left, endpoint.gate.enter(*concurrency)).await {
-                Ok(permit) => Some(permit),
-                Err(_) => return Err(ErrorKind::Timeout(budget)),
+        (Some(concurrency), Some(endpoint)) => match endpoint.gate.try_enter(*concurrency) {
+            Some(permit) => Some(permit),
+            None => {
+                let left = budget.saturating_sub(started.elapsed());
+                let room = tokio::time::timeout(left, endpoint.gate.enter(*concurrency));
+                Some(room.await.map_err(|_| ErrorKind::Timeout(budget))?)
             }
-        }
+        },
         _ => None,
     };
 
     if let Some(watch) = &mut watch {
         watch.tried = true;
     }
-    let sent = Instant::now();
+    // The clock is read for an adaptive cap only, which learns from latency.
+    let sent = permit
+        .as_ref()
+        .filter(|p| p.adaptive())
+        .map(|_| Instant::now());
     let result = attempt().await;
-    if let Some(permit) = permit {
+    if let (Some(permit), Some(sent)) = (permit, sent) {
         permit.finish(sent.elapsed(), result.as_ref().map(|_| ()));
     }
     if let Some(endpoint) = &endpoint {
@@ -109,7 +119,7 @@ where
         watch.record(result.as_ref().err());
     }
     if let (Ok(_), Some((dedupe, id))) = (&result, dedupe) {
-        endpoints.window.remember(id, Instant::now(), dedupe.ttl());
+        endpoints.window.remember(id, started, dedupe.ttl());
     }
     result
 }
@@ -122,6 +132,16 @@ fn endpoint_key(adapter: &str, options: &dyn TargetOptions, named: Option<&str>)
         None => options
             .endpoint()
             .unwrap_or_else(|| format!("{adapter}:{}", Described(options))),
+    }
+}
+
+/// Feeds formatted text to a hasher.
+struct HashWriter<'a>(&'a mut dyn std::hash::Hasher);
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.write(text.as_bytes());
+        Ok(())
     }
 }
 
