@@ -208,6 +208,7 @@ impl RetryPolicy {
     }
 
     /// The longest wait between two attempts, penalty included.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn longest_wait(&self) -> Duration {
         self.max_delay.max(self.penalty)
     }

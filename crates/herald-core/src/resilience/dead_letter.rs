@@ -126,6 +126,19 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
+    /// The dead letter of `signal` for `error`: the signal (same id, type, data) with
+    /// the failure in the `heralderror*` extension attributes. What the dispatcher sends
+    /// a dead-letter target; for code that dead-letters on its own (a durable consumer
+    /// after its last attempt).
+    ///
+    /// # Errors
+    ///
+    /// When the signal with those attributes breaks a CloudEvents rule (it cannot:
+    /// their names are valid).
+    pub fn wrap(signal: &Signal, error: &DeliveryError) -> Result<Signal, SignalError> {
+        dead_letter_signal(signal, error)
+    }
+
     /// Reads a dead letter; `None` when `signal` carries no failure.
     pub fn from_signal(signal: &Signal) -> Option<Self> {
         let text = |name| match signal.extension(name) {

@@ -1,0 +1,276 @@
+//! The `nats` adapter: a signal published to a subject, on core NATS or JetStream.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::{Client, client};
+use herald_core::{
+    Adapter, ConfigFields, Delivery, ErrorKind, NamedAdapter, Outcome, Secrets, TargetError,
+    TargetOptions,
+};
+use serde_json::{Map, Value};
+
+use crate::codec::{BodyMode, encode};
+use crate::subject::{check_subject, from_type};
+
+/// Where and how a `nats` target publishes: a subject (default: the signal's type),
+/// the body mode, and whether to publish through JetStream and wait for the stream's
+/// acknowledgement.
+///
+/// As data: `{"adapter": "nats", "subject": "orders.created", "body": "binary",
+/// "jetstream": true, "timeout_ms": 5000}` (every field optional).
+///
+/// ```
+/// use herald_nats::NatsTarget;
+///
+/// let target = NatsTarget::to("orders.created")?.binary().jetstream();
+/// assert_eq!(target.subject(), Some("orders.created"));
+/// assert!(NatsTarget::to("orders.*").is_err());
+/// # Ok::<(), herald_core::TargetError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a target does nothing until it is dispatched to"]
+pub struct NatsTarget {
+    subject: Option<String>,
+    mode: BodyMode,
+    jetstream: bool,
+    timeout: Duration,
+}
+
+impl Default for NatsTarget {
+    fn default() -> Self {
+        Self {
+            subject: None,
+            mode: BodyMode::Structured,
+            jetstream: false,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl NatsTarget {
+    /// The default bound on a publish (and on a JetStream acknowledgement).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The longest timeout a target may set.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+    const FIELDS: [&'static str; 4] = ["subject", "body", "jetstream", "timeout_ms"];
+
+    /// Publishes each signal to the subject named by its type (characters a subject
+    /// cannot hold become `_`).
+    pub fn by_type() -> Self {
+        Self::default()
+    }
+
+    /// Publishes to `subject`.
+    ///
+    /// # Errors
+    ///
+    /// A subject that is empty, has empty tokens, whitespace, control characters or
+    /// wildcards.
+    pub fn to(subject: impl Into<String>) -> Result<Self, TargetError> {
+        let subject = subject.into();
+        check_subject(&subject)?;
+        Ok(Self {
+            subject: Some(subject),
+            ..Self::default()
+        })
+    }
+
+    /// Sends in binary mode (`ce-` headers, the data as the payload). Default is
+    /// structured.
+    pub fn binary(mut self) -> Self {
+        self.mode = BodyMode::Binary;
+        self
+    }
+
+    /// Publishes through JetStream with the signal id as `Nats-Msg-Id` (so the
+    /// stream's duplicate window drops a republished copy), and succeeds only when the
+    /// stream acknowledges it.
+    pub fn jetstream(mut self) -> Self {
+        self.jetstream = true;
+        self
+    }
+
+    /// Bounds the publish (and the acknowledgement). Values are clamped to 1 ms–60 s.
+    /// Default is 5 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.clamp(Duration::from_millis(1), Self::MAX_TIMEOUT);
+        self
+    }
+
+    /// The subject, when the target names one.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// Reads a target from its config fields.
+    ///
+    /// # Errors
+    ///
+    /// A [`TargetError`] naming the field.
+    pub fn from_config(config: &Value) -> Result<Self, TargetError> {
+        let mut fields = ConfigFields::from_config(config)?;
+        let mut target = match fields.string("subject")? {
+            Some(subject) => Self::to(subject)?,
+            None => Self::by_type(),
+        };
+        if let Some(mode) = fields.one_of(
+            "body",
+            &[
+                ("structured", BodyMode::Structured),
+                ("binary", BodyMode::Binary),
+            ],
+        )? {
+            target.mode = mode;
+        }
+        target.jetstream = fields.bool("jetstream")?.unwrap_or(false);
+        if let Some(timeout) = fields.millis("timeout_ms", Self::MAX_TIMEOUT)? {
+            target = target.timeout(timeout);
+        }
+        fields.finish(&Self::FIELDS)?;
+        Ok(target)
+    }
+}
+
+impl TargetOptions for NatsTarget {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let subject = self.subject.as_deref().unwrap_or("<type>");
+        let js = if self.jetstream { ", jetstream" } else { "" };
+        write!(f, "nats({subject}, {}{js})", self.mode.name())
+    }
+
+    fn to_config(&self, _: Secrets) -> Option<Map<String, Value>> {
+        let mut map = Map::new();
+        if let Some(subject) = &self.subject {
+            map.insert("subject".to_owned(), subject.clone().into());
+        }
+        map.insert("body".to_owned(), self.mode.name().into());
+        map.insert("jetstream".to_owned(), self.jetstream.into());
+        map.insert(
+            "timeout_ms".to_owned(),
+            (self.timeout.as_millis() as u64).into(),
+        );
+        Some(map)
+    }
+
+    /// The subject (or `nats:<type>`): a breaker or limit is per subject.
+    fn endpoint(&self) -> Option<String> {
+        Some(format!(
+            "nats:{}",
+            self.subject.as_deref().unwrap_or("<type>")
+        ))
+    }
+}
+
+/// Publishes signals to NATS. Register it with
+/// [`NatsDispatcherExt::nats`](crate::NatsDispatcherExt::nats).
+///
+/// A delivery made while the client is disconnected fails at once with
+/// [`ErrorKind::Connect`] (retryable): core NATS would otherwise hold it in the client's
+/// buffer with no promise it is ever sent. A JetStream publish succeeds only once the
+/// stream has stored the signal.
+#[derive(Clone)]
+pub struct NatsAdapter {
+    client: Client,
+    jetstream: async_nats::jetstream::Context,
+}
+
+impl fmt::Debug for NatsAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsAdapter").finish_non_exhaustive()
+    }
+}
+
+impl NatsAdapter {
+    /// An adapter publishing through `client`.
+    pub fn new(client: Client) -> Self {
+        Self {
+            jetstream: async_nats::jetstream::new(client.clone()),
+            client,
+        }
+    }
+}
+
+impl NamedAdapter for NatsAdapter {
+    const NAME: &'static str = "nats";
+}
+
+impl Adapter for NatsAdapter {
+    type Options = NatsTarget;
+    const KIND: &'static str = "network";
+
+    fn validate(&self, config: &Value) -> Result<NatsTarget, TargetError> {
+        NatsTarget::from_config(config)
+    }
+
+    fn timeout(&self, target: &NatsTarget) -> Option<Duration> {
+        Some(target.timeout)
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, NatsTarget>) -> Result<Outcome, ErrorKind> {
+        let target = delivery.options;
+        let signal = delivery.signal;
+        let subject = match &target.subject {
+            Some(subject) => subject.clone(),
+            None => from_type(signal.ty()).ok_or_else(|| {
+                ErrorKind::InvalidTarget(TargetError::Invalid(
+                    "the signal's type does not make a NATS subject".to_owned(),
+                ))
+            })?,
+        };
+        if self.client.connection_state() != State::Connected {
+            return Err(ErrorKind::Connect("not connected to NATS".to_owned()));
+        }
+        let (mut headers, payload) = encode(signal, target.mode);
+        let publish = async {
+            if target.jetstream {
+                headers.insert("Nats-Msg-Id", signal.id());
+                let ack = self
+                    .jetstream
+                    .publish_with_headers(subject, headers, payload)
+                    .await
+                    .map_err(jetstream_error)?;
+                ack.await.map_err(jetstream_error)?;
+            } else {
+                self.client
+                    .publish_with_headers(subject, headers, payload)
+                    .await
+                    .map_err(publish_error)?;
+            }
+            Ok(Outcome::Delivered)
+        };
+        tokio::time::timeout(target.timeout, publish)
+            .await
+            .unwrap_or(Err(ErrorKind::Timeout(target.timeout)))
+    }
+}
+
+fn publish_error(error: client::PublishError) -> ErrorKind {
+    match error.kind() {
+        client::PublishErrorKind::MaxPayloadExceeded => ErrorKind::InvalidTarget(
+            TargetError::Invalid("the signal is larger than the server's max payload".to_owned()),
+        ),
+        client::PublishErrorKind::BadSubject => {
+            ErrorKind::InvalidTarget(TargetError::invalid_field("subject", "is not valid"))
+        }
+        _ => ErrorKind::Connect(error.to_string()),
+    }
+}
+
+fn jetstream_error(error: async_nats::jetstream::context::PublishError) -> ErrorKind {
+    match error.kind() {
+        PublishErrorKind::StreamNotFound => ErrorKind::NotFound,
+        PublishErrorKind::TimedOut => ErrorKind::Timeout(Duration::ZERO),
+        PublishErrorKind::BrokenPipe => ErrorKind::Connect(error.to_string()),
+        PublishErrorKind::MaxAckPending => ErrorKind::custom_retryable(error.to_string()),
+        _ => ErrorKind::custom(error.to_string()),
+    }
+}
+
+impl From<NatsTarget> for herald_core::Target {
+    fn from(target: NatsTarget) -> Self {
+        herald_core::Target::to::<NatsAdapter>(target)
+    }
+}

@@ -1,0 +1,349 @@
+//! Durable at-least-once delivery on JetStream: signals persisted in a stream, then
+//! delivered by a durable consumer to local targets, acknowledged only once delivered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix::Addr;
+use async_nats::Client;
+use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::stream::{Config, StorageType};
+use async_nats::jetstream::{self, AckKind};
+use futures_util::StreamExt;
+use herald_core::http::{RetryPolicy, random};
+use herald_core::resilience::DeadLetter;
+use herald_core::{Dispatch, DispatchExt, Dispatcher, IntoTargets, Target, TargetError};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::adapter::NatsTarget;
+use crate::codec::decode;
+use crate::connect::NatsError;
+use crate::guard::InRuntime;
+use crate::subject::check_filter;
+use crate::trace::arrival_span;
+
+/// A JetStream stream that keeps signals until a durable consumer has delivered them.
+///
+/// Publish with a `nats` target made by [`target`](Self::target) (JetStream, message id
+/// = signal id, so the stream's duplicate window drops a republished copy); consume
+/// with [`consumer`](Self::consumer).
+#[derive(Debug, Clone)]
+pub struct Durable {
+    jetstream: jetstream::Context,
+    stream: String,
+}
+
+impl Durable {
+    /// Opens (or makes) stream `name` over `subjects`, stored in files, with a
+    /// duplicate window of two minutes.
+    ///
+    /// # Errors
+    ///
+    /// A name or subject the server refuses, or a stream of that name with another
+    /// configuration.
+    pub async fn open(client: &Client, name: &str, subjects: &[&str]) -> Result<Self, NatsError> {
+        Self::open_with(
+            client,
+            name,
+            subjects,
+            Duration::from_secs(120),
+            StorageType::File,
+        )
+        .await
+    }
+
+    /// As [`open`](Self::open), with the duplicate window and the storage chosen.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub async fn open_with(
+        client: &Client,
+        name: &str,
+        subjects: &[&str],
+        duplicate_window: Duration,
+        storage: StorageType,
+    ) -> Result<Self, NatsError> {
+        for subject in subjects {
+            check_filter(subject).map_err(|error| NatsError::JetStream(error.to_string()))?;
+        }
+        let jetstream = jetstream::new(client.clone());
+        jetstream
+            .get_or_create_stream(Config {
+                name: name.to_owned(),
+                subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+                storage,
+                duplicate_window,
+                ..Config::default()
+            })
+            .await
+            .map_err(|error| NatsError::JetStream(error.to_string()))?;
+        Ok(Self {
+            jetstream,
+            stream: name.to_owned(),
+        })
+    }
+
+    /// A `nats` target that publishes to `subject` in this stream and succeeds once the
+    /// stream has stored the signal.
+    ///
+    /// # Errors
+    ///
+    /// A subject that cannot be published to.
+    pub fn target(subject: &str) -> Result<NatsTarget, TargetError> {
+        Ok(NatsTarget::to(subject)?.jetstream())
+    }
+
+    /// A durable consumer named `name` that delivers this stream's signals to
+    /// `targets` through `dispatcher`.
+    pub fn consumer(
+        &self,
+        name: &str,
+        dispatcher: Addr<Dispatcher>,
+        targets: impl IntoTargets,
+    ) -> DurableConsumer {
+        DurableConsumer {
+            durable: self.clone(),
+            name: name.to_owned(),
+            filter: None,
+            dispatcher,
+            targets: targets.into_targets(),
+            max_deliver: 5,
+            ack_wait: Duration::from_secs(30),
+            backoff: RetryPolicy::new(5, Duration::from_millis(500), Duration::from_secs(30))
+                .unwrap_or_default(),
+            dead_letter: None,
+            max_in_flight: 64,
+        }
+    }
+}
+
+/// A durable consumer, before it starts. Several processes starting a consumer of one
+/// name share its messages; one that dies leaves its unacknowledged messages to the
+/// others after `ack_wait`.
+#[derive(Debug)]
+#[must_use = "a consumer does nothing until started"]
+pub struct DurableConsumer {
+    durable: Durable,
+    name: String,
+    filter: Option<String>,
+    dispatcher: Addr<Dispatcher>,
+    targets: Arc<[Target]>,
+    max_deliver: i64,
+    ack_wait: Duration,
+    backoff: RetryPolicy,
+    dead_letter: Option<Target>,
+    max_in_flight: usize,
+}
+
+/// What a running consumer has done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerStats {
+    /// Messages delivered to every target and acknowledged.
+    pub acked: u64,
+    /// Messages handed back for a later retry (`nak` with a delay).
+    pub retried: u64,
+    /// Messages given up on (after `max_deliver` attempts, or a failure no retry
+    /// fixes), each failed target's signal dead-lettered when there is a dead letter.
+    pub given_up: u64,
+    /// Messages that were not signals (terminated).
+    pub malformed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    acked: AtomicU64,
+    retried: AtomicU64,
+    given_up: AtomicU64,
+    malformed: AtomicU64,
+}
+
+/// A running consumer. Dropping it stops it at once, without acknowledging what it
+/// holds: as a crash would, so the stream redelivers those after `ack_wait`.
+#[derive(Debug)]
+pub struct RunningConsumer {
+    counters: Arc<Counters>,
+    task: actix_rt::task::JoinHandle<()>,
+}
+
+impl RunningConsumer {
+    /// What the consumer has done so far.
+    pub fn stats(&self) -> ConsumerStats {
+        ConsumerStats {
+            acked: self.counters.acked.load(Ordering::Relaxed),
+            retried: self.counters.retried.load(Ordering::Relaxed),
+            given_up: self.counters.given_up.load(Ordering::Relaxed),
+            malformed: self.counters.malformed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for RunningConsumer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl DurableConsumer {
+    /// Takes only the stream's subjects matching `filter`.
+    pub fn filter(mut self, filter: impl Into<String>) -> Self {
+        self.filter = Some(filter.into());
+        self
+    }
+
+    /// Attempts per message before it is given up on (at least 1). Default is 5.
+    pub fn max_deliver(mut self, attempts: u32) -> Self {
+        self.max_deliver = i64::from(attempts.max(1));
+        self
+    }
+
+    /// How long a delivered message may stay unacknowledged before the stream hands it
+    /// to another consumer (at least 1 s). Default is 30 seconds.
+    pub fn ack_wait(mut self, wait: Duration) -> Self {
+        self.ack_wait = wait.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The wait before each retry (`nak` with this delay). Default: 0.5 s doubling to
+    /// 30 s, with jitter.
+    pub fn backoff(mut self, backoff: RetryPolicy) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Where each failed target's signal goes when a message is given up on.
+    pub fn dead_letter(mut self, target: impl Into<Target>) -> Self {
+        self.dead_letter = Some(target.into());
+        self
+    }
+
+    /// At most `max` messages in delivery at once (at least 1). Default is 64.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max.max(1);
+        self
+    }
+
+    /// Makes (or finds) the durable consumer and starts delivering, on the current
+    /// arbiter.
+    ///
+    /// # Errors
+    ///
+    /// A consumer the server refuses (e.g. one of that name with another
+    /// configuration).
+    pub async fn start(self) -> Result<RunningConsumer, NatsError> {
+        let stream = self
+            .durable
+            .jetstream
+            .get_stream(&self.durable.stream)
+            .await
+            .map_err(|error| NatsError::JetStream(error.to_string()))?;
+        let config = pull::Config {
+            durable_name: Some(self.name.clone()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.ack_wait,
+            max_deliver: self.max_deliver,
+            max_ack_pending: self.max_in_flight as i64,
+            filter_subject: self.filter.clone().unwrap_or_default(),
+            ..pull::Config::default()
+        };
+        let consumer = stream
+            .get_or_create_consumer(&self.name, config)
+            .await
+            .map_err(|error| NatsError::JetStream(error.to_string()))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|error| NatsError::JetStream(error.to_string()))?;
+        let counters = Arc::new(Counters::default());
+        let task = actix_rt::spawn(consume(Arc::new(self), messages, Arc::clone(&counters)));
+        Ok(RunningConsumer { counters, task })
+    }
+}
+
+async fn consume(consumer: Arc<DurableConsumer>, messages: pull::Stream, counters: Arc<Counters>) {
+    let mut messages = InRuntime::new(messages);
+    let permits = Arc::new(Semaphore::new(consumer.max_in_flight));
+    while let Some(message) = messages.get_mut().next().await {
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(target: "herald::nats", %error, "durable consumer: message stream error");
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let consumer = Arc::clone(&consumer);
+        let counters = Arc::clone(&counters);
+        actix_rt::spawn(async move {
+            let _permit = permit;
+            handle(&consumer, message, &counters).await;
+        });
+    }
+}
+
+/// Delivers one message and settles it with the stream.
+async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counters: &Counters) {
+    let attempt = message.info().map_or(1, |info| info.delivered);
+    let subject = message.subject.to_string();
+    let signal = match decode(message.headers.as_ref(), &message.payload, 4 * 1024 * 1024) {
+        Ok(signal) => Arc::new(signal),
+        Err(error) => {
+            counters.malformed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(target: "herald::nats", subject, %error, "durable consumer: not a signal");
+            settle(&message, AckKind::Term).await;
+            return;
+        }
+    };
+    let span = arrival_span(&signal, &subject);
+    let dispatch =
+        span.in_scope(|| Dispatch::new(Arc::clone(&signal), Arc::clone(&consumer.targets)));
+    let result = consumer.dispatcher.send(dispatch).instrument(span).await;
+    let error = match result {
+        Ok(Ok(_)) => {
+            counters.acked.fetch_add(1, Ordering::Relaxed);
+            settle(&message, AckKind::Ack).await;
+            return;
+        }
+        Ok(Err(error)) => Some(error),
+        Err(_) => None,
+    };
+    let retryable = error
+        .as_ref()
+        .is_none_or(|e| e.failures().iter().all(|f| f.error.retryable()));
+    if retryable && attempt < consumer.max_deliver {
+        counters.retried.fetch_add(1, Ordering::Relaxed);
+        let wait = consumer
+            .backoff
+            .backoff(u32::try_from(attempt).unwrap_or(u32::MAX), random());
+        settle(&message, AckKind::Nak(Some(wait))).await;
+        return;
+    }
+    counters.given_up.fetch_add(1, Ordering::Relaxed);
+    if let (Some(error), Some(target)) = (&error, &consumer.dead_letter) {
+        for failure in error.failures() {
+            match DeadLetter::wrap(&signal, &failure.error) {
+                Ok(letter) => {
+                    let dispatch = Dispatch::new(letter, [target.clone()]).no_dead_letter();
+                    let sent = consumer.dispatcher.dispatch_async(dispatch).await;
+                    if let Err(error) = sent {
+                        tracing::error!(target: "herald::nats", %error, "durable consumer: dead letter failed");
+                    }
+                }
+                Err(error) => tracing::error!(%error, "dead letter could not be built"),
+            }
+        }
+    }
+    tracing::warn!(target: "herald::nats", subject, attempt, "durable consumer gave up on a message");
+    settle(&message, AckKind::Term).await;
+}
+
+async fn settle(message: &jetstream::Message, kind: AckKind) {
+    if let Err(error) = message.ack_with(kind).await {
+        tracing::warn!(target: "herald::nats", %error, "durable consumer: acknowledgement not sent");
+    }
+}

@@ -1,0 +1,51 @@
+//! Herald across nodes, on NATS.
+//!
+//! - [`NatsAdapter`]: the `nats` adapter publishes signals to subjects (structured or
+//!   binary CloudEvents, core NATS or JetStream with acknowledgement).
+//! - [`Bridge`]: subscribes to subjects (wildcards, queue groups) and dispatches what
+//!   arrives to local targets, with bounded in-flight work.
+//! - Remote named actors: [`expose`] makes a local actor reachable by name from other
+//!   nodes; the `nats_named` adapter ([`RemoteNamedTarget`]) reaches it, async by publish
+//!   or sync by request/reply.
+//! - Durable delivery: [`Durable`] persists signals in a JetStream stream and a durable
+//!   consumer delivers them to local targets, acknowledging only what was delivered.
+//!
+//! Register the adapters with [`NatsDispatcherExt::nats`]. The guide is
+//! `docs/DISTRIBUTED.md`.
+
+mod adapter;
+mod bridge;
+mod codec;
+mod connect;
+mod durable;
+mod guard;
+mod remote;
+mod subject;
+mod trace;
+
+pub use adapter::{NatsAdapter, NatsTarget};
+pub use bridge::{Bridge, BridgeStats, RunningBridge};
+pub use codec::{BodyMode, DecodeError, STRUCTURED, decode, encode};
+pub use connect::{NatsError, NatsOptions};
+pub use durable::{ConsumerStats, Durable, DurableConsumer, RunningConsumer};
+pub use remote::{Exposed, NAMED_PREFIX, RemoteNamedAdapter, RemoteNamedTarget, expose};
+pub use subject::{MAX_SUBJECT_LEN, check_filter, check_subject};
+
+use herald_core::DispatcherBuilder;
+
+/// Registers the NATS adapters on a dispatcher builder.
+pub trait NatsDispatcherExt {
+    /// Registers `nats` ([`NatsAdapter`]) and `nats_named` ([`RemoteNamedAdapter`]),
+    /// both publishing through `client`.
+    fn nats(self, client: async_nats::Client) -> Self;
+}
+
+impl NatsDispatcherExt for DispatcherBuilder {
+    fn nats(self, client: async_nats::Client) -> Self {
+        let named = client.clone();
+        self.adapter("nats", move || NatsAdapter::new(client.clone()))
+            .adapter("nats_named", move || RemoteNamedAdapter::new(named.clone()))
+    }
+}
+
+pub use async_nats::Client;
