@@ -266,7 +266,12 @@ impl DurableConsumer {
 async fn consume(consumer: Arc<DurableConsumer>, messages: pull::Stream, counters: Arc<Counters>) {
     let mut messages = InRuntime::new(messages);
     let permits = Arc::new(Semaphore::new(consumer.max_in_flight));
+    // Deliveries are this task's children: when it is dropped (the consumer stopped, or
+    // its node went down) they stop with it, unacknowledged, and the stream hands their
+    // messages to another consumer after `ack_wait`.
+    let mut running = tokio::task::JoinSet::new();
     while let Some(message) = messages.get_mut().next().await {
+        while running.try_join_next().is_some() {}
         let message = match message {
             Ok(message) => message,
             Err(error) => {
@@ -279,7 +284,7 @@ async fn consume(consumer: Arc<DurableConsumer>, messages: pull::Stream, counter
         };
         let consumer = Arc::clone(&consumer);
         let counters = Arc::clone(&counters);
-        actix_rt::spawn(async move {
+        running.spawn_local(async move {
             let _permit = permit;
             handle(&consumer, message, &counters).await;
         });

@@ -1,0 +1,115 @@
+//! Durable delivery on JetStream, against a real nats-server: a target that always
+//! fails gets exactly `max_deliver` attempts, then its dead letter; a republished
+//! signal is stored once. (A consumer process killed mid-stream: `durable_crash.rs`.)
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use herald_core::http::RetryPolicy;
+use herald_core::resilience::{DeadLetter, DeadLetterQueue, TakeDeadLetters};
+use herald_core::{
+    Adapter, Delivery, Dispatch, Dispatcher, ErrorKind, Outcome, Target, TargetOptions,
+};
+use herald_nats::{Durable, NatsDispatcherExt};
+use support::{Answer, Collector, NatsServer, signal, within};
+
+async fn publish_all(dispatcher: &actix::Addr<Dispatcher>, subject: &str, n: u64) -> Vec<String> {
+    let target = Target::from(Durable::target(subject).unwrap());
+    let signals: Vec<_> = (0..n).map(signal).collect();
+    let ids = signals.iter().map(|s| s.id().to_owned()).collect();
+    let sends = futures_util::stream::iter(signals)
+        .map(|s| dispatcher.send(Dispatch::new(s, [target.clone()])))
+        .buffer_unordered(64);
+    let results: Vec<_> = within("publish", sends.collect()).await;
+    for result in results {
+        result.unwrap().unwrap();
+    }
+    ids
+}
+
+/// Always fails, retryably, counting attempts.
+#[derive(Clone, Default)]
+struct Broken(Arc<AtomicUsize>);
+
+#[derive(Debug)]
+struct Nothing;
+impl TargetOptions for Nothing {}
+
+impl Adapter for Broken {
+    type Options = Nothing;
+
+    fn validate(&self, _: &serde_json::Value) -> Result<Nothing, herald_core::TargetError> {
+        Ok(Nothing)
+    }
+
+    async fn deliver(&self, _: Delivery<'_, Nothing>) -> Result<Outcome, ErrorKind> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Err(ErrorKind::custom_retryable("down for good"))
+    }
+}
+
+#[actix_rt::test]
+async fn a_target_that_always_fails_gets_max_deliver_attempts_then_its_dead_letter() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let publisher = Dispatcher::builder().nats(client.clone()).start();
+    let broken = Broken::default();
+    let attempts = broken.0.clone();
+    let local = Dispatcher::builder()
+        .pool_size(0)
+        .adapter("broken", move || broken.clone())
+        .start();
+    let durable = Durable::open(&client, "FAILING", &["failing.>"]).await.unwrap();
+    let ids = publish_all(&publisher, "failing.x", 3).await;
+    let queue = actix::Actor::start(DeadLetterQueue::default());
+    let _consumer = durable
+        .consumer("w", local, [Target::custom("broken", serde_json::json!({}))])
+        .max_deliver(4)
+        .backoff(RetryPolicy::new(4, Duration::from_millis(10), Duration::from_millis(20)).unwrap())
+        .dead_letter(Target::pid(queue.clone().recipient()).sync())
+        .start()
+        .await
+        .unwrap();
+    let letters = within("three dead letters", async {
+        let mut letters: Vec<DeadLetter> = Vec::new();
+        while letters.len() < 3 {
+            letters.extend(queue.send(TakeDeadLetters).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        letters
+    })
+    .await;
+    // Settle: nothing more is attempted.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 3 * 4, "exactly max_deliver attempts each");
+    let mut got: Vec<&str> = letters.iter().map(|l| l.original().id()).collect();
+    got.sort_unstable();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    assert!(letters.iter().all(|l| l.kind() == "custom" && l.adapter() == "broken"));
+}
+
+#[actix_rt::test]
+async fn republishing_a_signal_inside_the_duplicate_window_stores_it_once() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let publisher = Dispatcher::builder().nats(client.clone()).start();
+    let _durable = Durable::open(&client, "ONCE", &["once.>"]).await.unwrap();
+    let target = Target::from(Durable::target("once.a").unwrap());
+    let sent = signal(1);
+    for _ in 0..3 {
+        within("publish", publisher.send(Dispatch::new(sent.clone(), [target.clone()])))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut stream = async_nats::jetstream::new(client).get_stream("ONCE").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    let _ = Answer::Accept;
+    let _ = Collector::start;
+}
