@@ -22,6 +22,8 @@
 //! - `http` (default): the `http` and `webhook` adapters on awc, registered on every
 //!   dispatcher ([`Target::http`](Target::http), [`Target::webhook`](Target::webhook)),
 //!   and [`http::verify`] for receivers.
+//! - `nats` (off): cross-node delivery on NATS (`herald::nats`): see
+//!   `docs/DISTRIBUTED.md`.
 //!
 //! This crate only re-exports; the pieces live in [`herald_signal`] (the envelope) and
 //! [`herald_core`] (the dispatcher, targets, adapters). The guide is in the repository's
@@ -67,6 +69,11 @@ pub use herald_core::resilience;
 /// policy, signing secrets, and the receiver-side [`verify`](http::verify).
 #[cfg(feature = "http")]
 pub use herald_http as http;
+
+/// Cross-node delivery on NATS (feature `nats`, off by default): the `nats` and
+/// `nats_named` adapters, bridges, remote named actors, durable delivery on JetStream.
+#[cfg(feature = "nats")]
+pub use herald_nats as nats;
 
 /// The names most applications need: `use herald::prelude::*;`.
 pub mod prelude {

@@ -17,10 +17,15 @@ async fn an_event_written_by_the_sdk_is_read_by_the_bridge() {
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
     let (collector, seen) = Collector::start(Answer::Accept);
-    let _bridge = Bridge::new(client.clone(), "interop.in", dispatcher, [Target::pid(collector.recipient())])
-        .start()
-        .await
-        .unwrap();
+    let _bridge = Bridge::new(
+        client.clone(),
+        "interop.in",
+        dispatcher,
+        [Target::pid(collector.recipient())],
+    )
+    .start()
+    .await
+    .unwrap();
     let event = EventBuilderV10::new()
         .id("sdk-1")
         .ty("com.example.sdk")
@@ -30,13 +35,19 @@ async fn an_event_written_by_the_sdk_is_read_by_the_bridge() {
         .build()
         .unwrap();
     let payload = NatsCloudEvent::from_event(event).unwrap().payload;
-    client.publish("interop.in", Bytes::from(payload)).await.unwrap();
+    client
+        .publish("interop.in", Bytes::from(payload))
+        .await
+        .unwrap();
     until_seen("the sdk's event", &seen, 1).await;
     let got = seen.lock().unwrap()[0].clone();
     assert_eq!(got.id(), "sdk-1");
     assert_eq!(got.ty(), "com.example.sdk");
     assert_eq!(got.source(), "http://localhost/sdk");
-    assert_eq!(got.extension("tenant").map(ToString::to_string).as_deref(), Some("acme"));
+    assert_eq!(
+        got.extension("tenant").map(ToString::to_string).as_deref(),
+        Some("acme")
+    );
     assert_eq!(
         got.data().and_then(|d| d.as_json()),
         Some(&serde_json::json!({"hello": "world"}))
@@ -52,7 +63,13 @@ async fn a_signal_published_by_herald_is_read_by_the_sdk() {
     client.flush().await.unwrap();
     let sent = signal(42);
     let to = Target::from(NatsTarget::to("interop.out").unwrap());
-    within("publish", dispatcher.send(Dispatch::new(sent.clone(), [to]))).await.unwrap().unwrap();
+    within(
+        "publish",
+        dispatcher.send(Dispatch::new(sent.clone(), [to])),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let message = within("receive", raw.next()).await.unwrap();
     let theirs = sdk_nats::Message {
         subject: "interop.out".into(),
@@ -67,5 +84,11 @@ async fn a_signal_published_by_herald_is_read_by_the_sdk() {
     assert_eq!(event.id(), sent.id());
     assert_eq!(event.ty(), sent.ty());
     assert_eq!(event.source().to_string(), sent.source());
-    assert_eq!(event.extension("tenant").map(ToString::to_string).as_deref(), Some("acme"));
+    assert_eq!(
+        event
+            .extension("tenant")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("acme")
+    );
 }

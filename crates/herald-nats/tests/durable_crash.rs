@@ -42,9 +42,15 @@ fn main() {
 /// The consumer process: delivers the stream to a `nats` target on `seen`, until
 /// killed.
 async fn consumer(url: String) {
-    let client = NatsOptions::new([url]).name("consumer").connect().await.expect("connect");
+    let client = NatsOptions::new([url])
+        .name("consumer")
+        .connect()
+        .await
+        .expect("connect");
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
-    let durable = Durable::open(&client, "ORDERS", &["durable.>"]).await.expect("stream");
+    let durable = Durable::open(&client, "ORDERS", &["durable.>"])
+        .await
+        .expect("stream");
     let seen = Target::from(NatsTarget::to("seen").expect("subject"));
     let _running = durable
         .consumer("workers", dispatcher, [seen])
@@ -68,7 +74,9 @@ async fn parent() {
     let server = NatsServer::start();
     let client = server.client().await;
     let publisher = Dispatcher::builder().nats(client.clone()).start();
-    Durable::open(&client, "ORDERS", &["durable.>"]).await.unwrap();
+    Durable::open(&client, "ORDERS", &["durable.>"])
+        .await
+        .unwrap();
 
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut subscription = client.subscribe("seen").await.unwrap();
@@ -93,7 +101,8 @@ async fn parent() {
         result.unwrap().unwrap();
     }
 
-    let kill_at = 2_000 + (std::collections::hash_map::RandomState::new().hash_one(N) % 6_000) as usize;
+    let kill_at =
+        2_000 + (std::collections::hash_map::RandomState::new().hash_one(N) % 6_000) as usize;
     let mut first = spawn_consumer(&server.url());
     within("the first consumer's part", async {
         while seen.lock().unwrap().len() < kill_at {
@@ -123,9 +132,16 @@ async fn parent() {
     let _ = collecting.await;
     let seen = seen.lock().unwrap();
     let unique: HashSet<String> = seen.iter().cloned().collect();
-    assert!(done.is_ok(), "only {} of {N} delivered after the restart", unique.len());
+    assert!(
+        done.is_ok(),
+        "only {} of {N} delivered after the restart",
+        unique.len()
+    );
     assert_eq!(unique, expected, "none lost");
     let duplicates = seen.len() - unique.len();
     println!("killed after {at_kill} deliveries; {duplicates} delivered twice");
-    assert!(duplicates <= 500, "{duplicates} duplicates: more than what was in flight");
+    assert!(
+        duplicates <= 500,
+        "{duplicates} duplicates: more than what was in flight"
+    );
 }

@@ -63,11 +63,17 @@ async fn a_target_that_always_fails_gets_max_deliver_attempts_then_its_dead_lett
         .pool_size(0)
         .adapter("broken", move || broken.clone())
         .start();
-    let durable = Durable::open(&client, "FAILING", &["failing.>"]).await.unwrap();
+    let durable = Durable::open(&client, "FAILING", &["failing.>"])
+        .await
+        .unwrap();
     let ids = publish_all(&publisher, "failing.x", 3).await;
     let queue = actix::Actor::start(DeadLetterQueue::default());
     let _consumer = durable
-        .consumer("w", local, [Target::custom("broken", serde_json::json!({}))])
+        .consumer(
+            "w",
+            local,
+            [Target::custom("broken", serde_json::json!({}))],
+        )
         .max_deliver(4)
         .backoff(RetryPolicy::new(4, Duration::from_millis(10), Duration::from_millis(20)).unwrap())
         .dead_letter(Target::pid(queue.clone().recipient()).sync())
@@ -85,13 +91,21 @@ async fn a_target_that_always_fails_gets_max_deliver_attempts_then_its_dead_lett
     .await;
     // Settle: nothing more is attempted.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(attempts.load(Ordering::SeqCst), 3 * 4, "exactly max_deliver attempts each");
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        3 * 4,
+        "exactly max_deliver attempts each"
+    );
     let mut got: Vec<&str> = letters.iter().map(|l| l.original().id()).collect();
     got.sort_unstable();
     let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
     want.sort_unstable();
     assert_eq!(got, want);
-    assert!(letters.iter().all(|l| l.kind() == "custom" && l.adapter() == "broken"));
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.kind() == "custom" && l.adapter() == "broken")
+    );
 }
 
 #[actix_rt::test]
@@ -103,12 +117,18 @@ async fn republishing_a_signal_inside_the_duplicate_window_stores_it_once() {
     let target = Target::from(Durable::target("once.a").unwrap());
     let sent = signal(1);
     for _ in 0..3 {
-        within("publish", publisher.send(Dispatch::new(sent.clone(), [target.clone()])))
-            .await
-            .unwrap()
-            .unwrap();
+        within(
+            "publish",
+            publisher.send(Dispatch::new(sent.clone(), [target.clone()])),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     }
-    let mut stream = async_nats::jetstream::new(client).get_stream("ONCE").await.unwrap();
+    let mut stream = async_nats::jetstream::new(client)
+        .get_stream("ONCE")
+        .await
+        .unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
     let _ = Answer::Accept;
     let _ = Collector::start;

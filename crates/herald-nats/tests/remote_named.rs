@@ -15,9 +15,12 @@ fn kind(result: &DispatchResult) -> &'static str {
 }
 
 async fn call(dispatcher: &Addr<Dispatcher>, target: RemoteNamedTarget) -> DispatchResult {
-    within("call", dispatcher.send(Dispatch::new(signal(1), [Target::from(target)])))
-        .await
-        .unwrap()
+    within(
+        "call",
+        dispatcher.send(Dispatch::new(signal(1), [Target::from(target)])),
+    )
+    .await
+    .unwrap()
 }
 
 #[actix_rt::test]
@@ -27,19 +30,25 @@ async fn a_name_exposed_on_one_node_is_called_from_another() {
     let node_b = Dispatcher::builder().nats(server.client().await).start();
 
     let (audit, seen) = Collector::start(Answer::Accept);
-    let _exposed = expose(&node_a, "audit.log", audit.recipient()).await.unwrap();
+    let _exposed = expose(&node_a, "audit.log", audit.recipient())
+        .await
+        .unwrap();
     let (picky, _) = Collector::start(Answer::Reject);
     let _picky = expose(&node_a, "picky", picky.recipient()).await.unwrap();
     let (slow, _) = Collector::start(Answer::Hang);
     let _slow = expose(&node_a, "slow", slow.recipient()).await.unwrap();
 
     // Async: published, then handled over there.
-    let report = call(&node_b, RemoteNamedTarget::new("audit.log").unwrap()).await.unwrap();
+    let report = call(&node_b, RemoteNamedTarget::new("audit.log").unwrap())
+        .await
+        .unwrap();
     assert_eq!(report.len(), 1);
     until_seen("the async call", &seen, 1).await;
 
     // Sync: the actor's answer comes back.
-    call(&node_b, RemoteNamedTarget::new("audit.log").unwrap().sync()).await.unwrap();
+    call(&node_b, RemoteNamedTarget::new("audit.log").unwrap().sync())
+        .await
+        .unwrap();
     assert_eq!(seen.lock().unwrap().len(), 2);
 
     // The remote rejection is the same kind as a local one.
@@ -48,7 +57,10 @@ async fn a_name_exposed_on_one_node_is_called_from_another() {
     assert!(rejected.unwrap_err().to_string().contains("not today"));
 
     // A slow actor: the target's timeout holds.
-    let slow_call = RemoteNamedTarget::new("slow").unwrap().sync().timeout(Duration::from_millis(200));
+    let slow_call = RemoteNamedTarget::new("slow")
+        .unwrap()
+        .sync()
+        .timeout(Duration::from_millis(200));
     assert_eq!(kind(&call(&node_b, slow_call).await), "timeout");
 
     // No node exposes the name: not found.
@@ -74,14 +86,22 @@ impl Handler<Go> for Narcissus {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Go, ctx: &mut Context<Self>) -> Self::Result {
-        let target = Target::from(RemoteNamedTarget::new("me").unwrap().sync().timeout(Duration::from_secs(2)));
+        let target = Target::from(
+            RemoteNamedTarget::new("me")
+                .unwrap()
+                .sync()
+                .timeout(Duration::from_secs(2)),
+        );
         let dispatch = Dispatch::new(signal(2), [target]).caller(&ctx.address());
         let dispatcher = self.dispatcher.clone();
         Box::pin(
             async move { dispatcher.send(dispatch).await.unwrap() }
                 .into_actor(self)
                 .map(|result, actor, _| {
-                    let kind = result.as_ref().err().map_or("ok", |e| e.first().error.kind().name());
+                    let kind = result
+                        .as_ref()
+                        .err()
+                        .map_or("ok", |e| e.first().error.kind().name());
                     if let Some(tx) = actor.result.take() {
                         let _ = tx.send(kind);
                     }
@@ -124,10 +144,13 @@ async fn remote_named_targets_read_from_data() {
     let server = NatsServer::start();
     let dispatcher = Dispatcher::builder().nats(server.client().await).start();
     let bad = Target::custom("nats_named", serde_json::json!({"name": "has space"}));
-    let problems = within("check", dispatcher.send(herald_core::CheckTargets::new(vec![target, bad])))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let problems = within(
+        "check",
+        dispatcher.send(herald_core::CheckTargets::new(vec![target, bad])),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].index, 1);
 }

@@ -16,11 +16,20 @@ async fn every_dispatch_during_an_outage_is_reported_and_delivery_resumes() {
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
     let (collector, seen) = Collector::start(Answer::Accept);
-    let bridge = Bridge::new(client.clone(), "live", dispatcher.clone(), [Target::pid(collector.recipient())])
-        .start()
-        .await
-        .unwrap();
-    let target = Target::from(NatsTarget::to("live").unwrap().timeout(Duration::from_millis(500)));
+    let bridge = Bridge::new(
+        client.clone(),
+        "live",
+        dispatcher.clone(),
+        [Target::pid(collector.recipient())],
+    )
+    .start()
+    .await
+    .unwrap();
+    let target = Target::from(
+        NatsTarget::to("live")
+            .unwrap()
+            .timeout(Duration::from_millis(500)),
+    );
 
     let (mut delivered, mut failed) = (0, 0);
     for n in 0..150u64 {
@@ -32,7 +41,10 @@ async fn every_dispatch_during_an_outage_is_reported_and_delivery_resumes() {
         }
         let dispatch = Dispatch::new(signal(n), [target.clone()]);
         // Bounded by the target's timeout, whatever the server does.
-        match within("a dispatch during the outage", dispatcher.send(dispatch)).await.unwrap() {
+        match within("a dispatch during the outage", dispatcher.send(dispatch))
+            .await
+            .unwrap()
+        {
             Ok(report) => delivered += report.len(),
             Err(error) => {
                 assert!(error.first().error.retryable(), "{error}");
@@ -52,8 +64,11 @@ async fn every_dispatch_during_an_outage_is_reported_and_delivery_resumes() {
     .await;
     let before = seen.lock().unwrap().len();
     let dispatch = Dispatch::new(signal(1_000), [target]);
-    within("after the reconnect", dispatcher.send(dispatch)).await.unwrap().unwrap();
+    within("after the reconnect", dispatcher.send(dispatch))
+        .await
+        .unwrap()
+        .unwrap();
     // The bridge's subscription came back with the connection.
     until_seen("a signal after the restart", &seen, before + 1).await;
-    assert!(bridge.stats().received as usize >= before + 1);
+    assert!(bridge.stats().received as usize > before);
 }

