@@ -16,6 +16,7 @@
 #![allow(missing_docs, missing_debug_implementations)]
 
 mod memory;
+mod nats;
 mod peers;
 mod scenarios;
 
@@ -412,6 +413,38 @@ fn main() {
                 if wanted(name) {
                     let result = sc::policy_cost(s, resilience()).await;
                     time(name, "no policies", result, None);
+                }
+            }
+        }
+        let nats = ["nats_publish_10k", "nats_bridge_10k", "nats_durable_10k"];
+        if nats.iter().any(|name| wanted(name)) {
+            match nats::server() {
+                None => println!(
+                    "nats rows left out: no nats-server found (apt-get install nats-server)"
+                ),
+                Some(server) => {
+                    if wanted("nats_publish_10k") {
+                        let result = nats::publish(s, &server).await;
+                        time(
+                            "nats_publish_10k",
+                            "raw async-nats publish",
+                            result,
+                            Some(1.2),
+                        );
+                    }
+                    if wanted("nats_bridge_10k") {
+                        let result = nats::bridge(s, &server).await;
+                        time(
+                            "nats_bridge_10k",
+                            "raw subscribe + try_send",
+                            result,
+                            Some(1.3),
+                        );
+                    }
+                    if wanted("nats_durable_10k") {
+                        let result = nats::durable(s, &server).await;
+                        time("nats_durable_10k", "core bridge (file store)", result, None);
+                    }
                 }
             }
         }
