@@ -93,6 +93,10 @@ pub struct ReadmeDoctests;
 #[cfg(all(doctest, feature = "http"))]
 pub struct HttpGuideDoctests;
 
+#[doc = include_str!("../docs/DISTRIBUTED.md")]
+#[cfg(all(doctest, feature = "nats"))]
+pub struct DistributedGuideDoctests;
+
 #[doc = include_str!("../docs/RESILIENCE.md")]
 #[cfg(all(doctest, feature = "http"))]
 pub struct ResilienceGuideDoctests;
