@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::connection::State;
 use async_nats::jetstream::context::PublishErrorKind;
-use async_nats::{Client, HeaderMap, client};
+use async_nats::{Client, HeaderMap, Subject, client};
 use bytes::Bytes;
 use herald_core::{
     Adapter, ConfigFields, Delivery, ErrorKind, NamedAdapter, Outcome, Placement, Secrets,
@@ -37,7 +37,8 @@ use crate::subject::{check_subject, from_type};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a target does nothing until it is dispatched to"]
 pub struct NatsTarget {
-    subject: Option<String>,
+    /// A `Subject` (shared bytes), so that each publish clones a pointer, not a string.
+    subject: Option<Subject>,
     mode: BodyMode,
     jetstream: bool,
     timeout: Duration,
@@ -77,7 +78,7 @@ impl NatsTarget {
         let subject = subject.into();
         check_subject(&subject)?;
         Ok(Self {
-            subject: Some(subject),
+            subject: Some(Subject::from(subject)),
             ..Self::default()
         })
     }
@@ -106,7 +107,7 @@ impl NatsTarget {
 
     /// The subject, when the target names one.
     pub fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
+        self.subject.as_ref().map(Subject::as_str)
     }
 
     /// Reads a target from its config fields.
@@ -140,7 +141,7 @@ impl NatsTarget {
 
 impl TargetOptions for NatsTarget {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let subject = self.subject.as_deref().unwrap_or("<type>");
+        let subject = self.subject().unwrap_or("<type>");
         let js = if self.jetstream { ", jetstream" } else { "" };
         write!(f, "nats({subject}, {}{js})", self.mode.name())
     }
@@ -148,7 +149,7 @@ impl TargetOptions for NatsTarget {
     fn to_config(&self, _: Secrets) -> Option<Map<String, Value>> {
         let mut map = Map::new();
         if let Some(subject) = &self.subject {
-            map.insert("subject".to_owned(), subject.clone().into());
+            map.insert("subject".to_owned(), subject.as_str().into());
         }
         map.insert("body".to_owned(), self.mode.name().into());
         map.insert("jetstream".to_owned(), self.jetstream.into());
@@ -161,10 +162,7 @@ impl TargetOptions for NatsTarget {
 
     /// The subject (or `nats:<type>`): a breaker or limit is per subject.
     fn endpoint(&self) -> Option<String> {
-        Some(format!(
-            "nats:{}",
-            self.subject.as_deref().unwrap_or("<type>")
-        ))
+        Some(format!("nats:{}", self.subject().unwrap_or("<type>")))
     }
 }
 
@@ -246,7 +244,7 @@ impl Adapter for NatsAdapter {
         let signal = delivery.signal;
         let subject = match &target.subject {
             Some(subject) => subject.clone(),
-            None => from_type(signal.ty()).ok_or_else(|| {
+            None => from_type(signal.ty()).map(Subject::from).ok_or_else(|| {
                 ErrorKind::InvalidTarget(TargetError::Invalid(
                     "the signal's type does not make a NATS subject".to_owned(),
                 ))
