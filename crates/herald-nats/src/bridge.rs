@@ -5,10 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::Addr;
 use async_nats::Client;
+use std::future::poll_fn;
+use std::task::Poll;
+
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use herald_core::{Dispatch, Dispatcher, IntoTargets, Target};
 use herald_signal::Signal;
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::codec::decode;
@@ -157,13 +160,23 @@ impl Bridge {
 
 async fn run(bridge: Bridge, subscriber: async_nats::Subscriber, counters: Arc<Counters>) {
     let mut subscriber = InRuntime::new(subscriber);
-    let permits = Arc::new(Semaphore::new(bridge.max_in_flight));
-    while let Some(message) = subscriber.get_mut().next().await {
-        counters.received.fetch_add(1, Ordering::Relaxed);
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
+    // The dispatches in flight, at most `max_in_flight`: polled here, in the bridge's
+    // own task, rather than a task each.
+    let mut running = FuturesUnordered::new();
+    loop {
+        let next = poll_fn(|cx| {
+            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            if running.len() >= bridge.max_in_flight {
+                return Poll::Pending;
+            }
+            subscriber.get_mut().poll_next_unpin(cx)
+        })
+        .await;
+        let Some(message) = next else {
+            break;
         };
-        let subject = message.subject.to_string();
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        let subject = message.subject.as_str();
         let signal = match decode(
             message.headers.as_ref(),
             &message.payload,
@@ -174,19 +187,18 @@ async fn run(bridge: Bridge, subscriber: async_nats::Subscriber, counters: Arc<C
                 counters.malformed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "herald::nats", subject, %error, "malformed message on a bridged subject");
                 if let Some(target) = &bridge.dead_letter {
-                    report_malformed(&bridge.dispatcher, target, &subject, &error.to_string());
+                    report_malformed(&bridge.dispatcher, target, subject, &error.to_string());
                 }
                 continue;
             }
         };
-        let span = arrival_span(&signal, &subject);
+        let span = arrival_span(&signal, subject);
         let dispatch = span.in_scope(|| Dispatch::new(signal, Arc::clone(&bridge.targets)));
-        let dispatcher = bridge.dispatcher.clone();
-        let counters = Arc::clone(&counters);
-        actix_rt::spawn(
+        let sent = bridge.dispatcher.send(dispatch);
+        let counters = &counters;
+        running.push(
             async move {
-                let _permit = permit;
-                match dispatcher.send(dispatch).await {
+                match sent.await {
                     Ok(Ok(_)) => {
                         counters.dispatched.fetch_add(1, Ordering::Relaxed);
                     }
@@ -203,6 +215,8 @@ async fn run(bridge: Bridge, subscriber: async_nats::Subscriber, counters: Arc<C
             .instrument(span),
         );
     }
+    // The subscription ended (the client closed): let what was taken finish.
+    while running.next().await.is_some() {}
 }
 
 /// A `herald.nats.malformed` signal for a message that was not a signal.
