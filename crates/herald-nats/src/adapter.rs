@@ -201,6 +201,28 @@ impl NatsAdapter {
         }
     }
 
+    /// A delivery's subject and message, once the client is connected.
+    fn prepare(
+        &self,
+        delivery: Delivery<'_, NatsTarget>,
+    ) -> Result<(Subject, HeaderMap, Bytes), ErrorKind> {
+        let target = delivery.options;
+        let signal = delivery.signal;
+        let subject = match &target.subject {
+            Some(subject) => subject.clone(),
+            None => from_type(signal.ty()).map(Subject::from).ok_or_else(|| {
+                ErrorKind::InvalidTarget(TargetError::Invalid(
+                    "the signal's type does not make a NATS subject".to_owned(),
+                ))
+            })?,
+        };
+        if self.client.connection_state() != State::Connected {
+            return Err(ErrorKind::Connect("not connected to NATS".to_owned()));
+        }
+        let (headers, payload) = self.encoded(signal, target.mode);
+        Ok((subject, headers, payload))
+    }
+
     /// `signal` as a message in `mode`, from the cache when it is the same signal.
     fn encoded(&self, signal: &Arc<Signal>, mode: BodyMode) -> (HeaderMap, Bytes) {
         if let Some((cached, cached_mode, headers, payload)) = &*self.last.borrow() {
@@ -239,21 +261,38 @@ impl Adapter for NatsAdapter {
         Some(target.timeout)
     }
 
+    /// A core publish handed to the client at once when its channel has room: the
+    /// publish is polled once, with a waker that does nothing; when it would have to
+    /// wait it is dropped unsent (a channel send is cancel-safe) and `deliver` makes it.
+    /// Measured: `nats_publish_10k` 1.44–1.53 × raw async-nats without it, 1.14–1.15
+    /// with it.
+    fn deliver_now(
+        &self,
+        delivery: Delivery<'_, NatsTarget>,
+    ) -> Option<Result<Outcome, ErrorKind>> {
+        let target = delivery.options;
+        if target.jetstream {
+            return None;
+        }
+        let (subject, headers, payload) = match self.prepare(delivery) {
+            Ok(prepared) => prepared,
+            Err(error) => return Some(Err(error)),
+        };
+        let publish = self.client.publish_with_headers(subject, headers, payload);
+        let mut publish = std::pin::pin!(publish);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match publish.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(result) => {
+                Some(result.map(|()| Outcome::Delivered).map_err(publish_error))
+            }
+            std::task::Poll::Pending => None,
+        }
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, NatsTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
         let signal = delivery.signal;
-        let subject = match &target.subject {
-            Some(subject) => subject.clone(),
-            None => from_type(signal.ty()).map(Subject::from).ok_or_else(|| {
-                ErrorKind::InvalidTarget(TargetError::Invalid(
-                    "the signal's type does not make a NATS subject".to_owned(),
-                ))
-            })?,
-        };
-        if self.client.connection_state() != State::Connected {
-            return Err(ErrorKind::Connect("not connected to NATS".to_owned()));
-        }
-        let (mut headers, payload) = self.encoded(signal, target.mode);
+        let (subject, mut headers, payload) = self.prepare(delivery)?;
         let publish = async {
             if target.jetstream {
                 headers.insert("Nats-Msg-Id", signal.id());
