@@ -284,7 +284,9 @@ pub(crate) async fn durable(scale: &Scale, server: &Server) -> (f64, f64) {
     let target = [Target::pid(counting.addr.clone().recipient())];
     let signal = signal();
 
-    let durable = Durable::open(&client, "BENCH", &["bench.durable.>"])
+    // The consumer on a client of its own (see docs/DISTRIBUTED.md, "Known issues").
+    let consuming = server.client().await;
+    let durable = Durable::open(&consuming, "BENCH", &["bench.durable.>"])
         .await
         .expect("stream");
     let start = Instant::now();
