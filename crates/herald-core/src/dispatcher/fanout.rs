@@ -199,7 +199,8 @@ impl Head {
 pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResult, Head> {
     let total = dispatch.targets.len();
     let mut head = Head::new(total);
-    // Policies and dead letters need the run.
+    // Policies and dead letters need the run. The defaults are checked once here, so
+    // each target below only checks its own policies.
     let eligible = total > 0
         && inner.policies.defaults.is_empty()
         && !matches!(dispatch.dead_letter, Some(Some(_)))

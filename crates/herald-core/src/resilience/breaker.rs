@@ -276,19 +276,36 @@ impl Circuit {
     }
 }
 
-/// Whether a delivery's end says its endpoint is in trouble. Failures Herald made
-/// itself without trying the endpoint (an open circuit, a rate limit, a bad target)
-/// do not count.
-pub(crate) fn counts_against(kind: &ErrorKind) -> bool {
-    kind.retryable()
-        && !matches!(
-            kind,
+/// What a delivery's end says of its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// It answered: a success, or a failure that says the request was bad (a 4xx, a
+    /// rejection).
+    Up,
+    /// It is in trouble: a retryable failure (timeout, refused, 429, 5xx, full mailbox).
+    Down,
+    /// Nothing: Herald failed the delivery itself without trying the endpoint (an open
+    /// circuit, a rate limit, overload, shutdown, the deadline, a bad target, a panic).
+    Untried,
+}
+
+/// The verdict on a delivery that ended with `error` (`None`: it succeeded).
+pub(crate) fn verdict(error: Option<&ErrorKind>) -> Verdict {
+    match error {
+        None => Verdict::Up,
+        Some(
             ErrorKind::CircuitOpen { .. }
-                | ErrorKind::RateLimited
-                | ErrorKind::Overloaded
-                | ErrorKind::Shutdown
-                | ErrorKind::DeadlineExceeded
-        )
+            | ErrorKind::RateLimited
+            | ErrorKind::Overloaded
+            | ErrorKind::Shutdown
+            | ErrorKind::DeadlineExceeded
+            | ErrorKind::InvalidTarget(_)
+            | ErrorKind::TooLarge { .. }
+            | ErrorKind::Panicked { .. },
+        ) => Verdict::Untried,
+        Some(kind) if kind.retryable() => Verdict::Down,
+        Some(_) => Verdict::Up,
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use herald_signal::Signal;
 use tokio::time::Instant;
 
-use super::breaker::{Admit, counts_against};
+use super::breaker::{Admit, Verdict, verdict};
 use super::endpoints::Endpoint;
 use super::{Breaker, Effective, Policies};
 use crate::{ErrorKind, Outcome, TargetOptions};
@@ -169,25 +169,13 @@ struct Watch<'a> {
 
 impl Watch<'_> {
     fn record(&mut self, error: Option<&ErrorKind>) {
-        let failed = match error {
-            None => false,
-            Some(kind) if counts_against(kind) => true,
-            // Herald's own refusals and bad targets say nothing of the endpoint.
-            Some(
-                ErrorKind::CircuitOpen { .. }
-                | ErrorKind::RateLimited
-                | ErrorKind::Overloaded
-                | ErrorKind::Shutdown
-                | ErrorKind::DeadlineExceeded
-                | ErrorKind::InvalidTarget(_)
-                | ErrorKind::TooLarge { .. }
-                | ErrorKind::Panicked { .. },
-            ) => {
+        let failed = match verdict(error) {
+            Verdict::Up => false,
+            Verdict::Down => true,
+            Verdict::Untried => {
                 self.untried();
                 return;
             }
-            // The endpoint answered (a 4xx, a rejection): it is up.
-            Some(_) => false,
         };
         let transition = self
             .endpoint
