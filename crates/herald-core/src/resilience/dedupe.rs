@@ -103,7 +103,7 @@ impl Window {
 
     /// Whether `key` was delivered and has not expired.
     pub(crate) fn seen(&self, key: u64, now: Instant) -> bool {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = super::lock(&self.entries);
         entries
             .expires
             .get(&key)
@@ -113,7 +113,7 @@ impl Window {
     /// Remembers `key` as delivered until `now + ttl`, evicting expired and (past the
     /// capacity) oldest entries.
     pub(crate) fn remember(&self, key: u64, now: Instant, ttl: Duration) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = super::lock(&self.entries);
         let expiry = now + ttl;
         entries.expires.insert(key, expiry);
         entries.order.push_back((key, expiry));
@@ -137,11 +137,7 @@ impl Window {
     /// How many ids are remembered now.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .expires
-            .len()
+        super::lock(&self.entries).expires.len()
     }
 }
 

@@ -10,11 +10,11 @@ use dashmap::DashMap;
 use herald_signal::Signal;
 use tokio::time::Instant;
 
-use super::Breaker;
 use super::breaker::{Circuit, CircuitState, Transition};
 use super::concurrency::Gate;
 use super::dedupe::Window;
 use super::rate::{Limiter, RateLimit};
+use super::{Breaker, lock};
 use crate::{Dispatch, DispatchExt, Dispatcher, Target};
 
 /// One endpoint's policy state, as [`Stats`](crate::Stats) shows it.
@@ -81,10 +81,6 @@ struct Watched {
 
 /// Endpoints kept at most; past it, idle ones with closed circuits are forgotten.
 const MAX_ENDPOINTS: usize = 10_000;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 impl Endpoints {
     pub(crate) fn new(dedupe_capacity: usize, signals: Option<Arc<[Target]>>) -> Self {

@@ -369,6 +369,12 @@ pub(crate) fn dead_letter_of<'a>(
     }
 }
 
+/// Locks `mutex`, poisoned or not: policy state stays usable after a panic elsewhere
+/// (every update to it is a single step).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What a dispatcher's deliveries share: its default policies and its endpoints'
 /// state (one per builder start, shared by shards).
 #[derive(Debug)]
