@@ -13,29 +13,20 @@
 // A benchmark binary: its items are documented for readers, not as API.
 #![allow(missing_docs)]
 
+#[path = "report/peers.rs"]
+#[allow(dead_code)]
+mod peers;
+
 use std::sync::Arc;
 
 use actix::prelude::*;
 use herald::prelude::*;
+use peers::{Relay, Sink, Work};
 
 /// Measured rounds per scenario.
 const ROUNDS: usize = 10;
 /// Targets in a fan-out.
 const FANOUT: usize = 1000;
-
-struct Sink;
-
-impl Actor for Sink {
-    type Context = Context<Self>;
-}
-
-impl Handler<SignalMessage> for Sink {
-    type Result = Result<(), Rejection>;
-
-    fn handle(&mut self, _: SignalMessage, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
 
 fn signal() -> Arc<Signal> {
     Arc::new(
@@ -85,9 +76,11 @@ fn setup(system: &SystemRunner) -> Setup {
     }
 }
 
-fn fanout(system: &SystemRunner, setup: &Setup, targets: &[Target]) {
+/// One dispatch of the prebuilt `targets` (a shared list, as the relay's recipients
+/// are: neither side counts building its list).
+fn fanout(system: &SystemRunner, setup: &Setup, targets: &Arc<[Target]>) {
     system.block_on(async {
-        let dispatch = Dispatch::new(Arc::clone(&setup.signal), targets.to_vec())
+        let dispatch = Dispatch::new(Arc::clone(&setup.signal), Arc::clone(targets))
             .max_concurrency(targets.len());
         let report = setup.dispatcher.send(dispatch).await.expect("running");
         assert!(report.is_ok());
@@ -95,7 +88,7 @@ fn fanout(system: &SystemRunner, setup: &Setup, targets: &[Target]) {
 }
 
 #[inline(never)]
-fn measured_fanout(system: &SystemRunner, setup: &Setup, targets: &[Target]) {
+fn measured_fanout(system: &SystemRunner, setup: &Setup, targets: &Arc<[Target]>) {
     for _ in 0..ROUNDS {
         fanout(system, setup, targets);
     }
@@ -118,6 +111,19 @@ fn measured_raw(system: &SystemRunner, setup: &Setup) {
     }
 }
 
+/// One signal through the relay floor (`benches/report/peers.rs`): one actor message
+/// holding the recipients, a `try_send` to each, one result per recipient back.
+fn relay(system: &SystemRunner, setup: &Setup, relay: &Addr<Relay>, work: &Work) {
+    system.block_on(peers::relay(relay, &setup.signal, work));
+}
+
+#[inline(never)]
+fn measured_relay(system: &SystemRunner, setup: &Setup, floor: &Addr<Relay>, work: &Work) {
+    for _ in 0..ROUNDS {
+        relay(system, setup, floor, work);
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; the scenario is the first other argument.
     let scenario = std::env::args()
@@ -126,7 +132,7 @@ fn main() {
         .unwrap_or_default();
     let system = System::new();
     let setup = setup(&system);
-    let pid = |recipients: &[Recipient<SignalMessage>]| -> Vec<Target> {
+    let pid = |recipients: &[Recipient<SignalMessage>]| -> Arc<[Target]> {
         recipients
             .iter()
             .map(|r| Target::pid(r.clone()).into())
@@ -150,8 +156,15 @@ fn main() {
             raw(&system, &setup);
             measured_raw(&system, &setup);
         }
+        // The relay floor with one recipient: what `one_target` is judged against.
+        "relay_1" => {
+            let floor = system.block_on(async { Relay.start() });
+            let work = Work::Enqueue(setup.recipients[..1].into());
+            relay(&system, &setup, &floor, &work);
+            measured_relay(&system, &setup, &floor, &work);
+        }
         _ => {
-            eprintln!("scenarios: fanout_1k, one_target, raw_1k");
+            eprintln!("scenarios: fanout_1k, one_target, raw_1k, relay_1");
             std::process::exit(2);
         }
     }
