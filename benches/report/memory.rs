@@ -49,18 +49,18 @@ pub(crate) fn probe(side: &str, quick: bool) {
         let (gate, open, entered) = Gate::start(&receivers.handle());
         let dispatcher = builder().max_in_flight(k + 1).start();
         let signal = signal();
-        let target: Target = Target::pid(gate.clone().recipient())
+        let targets: Arc<[Target]> = Arc::new([Target::pid(gate.clone().recipient())
             .sync()
             .timeout(Duration::from_secs(3600))
-            .into();
+            .into()]);
         let herald = side == "herald";
         let one = || {
             let dispatcher = dispatcher.clone();
             let gate = gate.clone();
-            let (signal, target) = (Arc::clone(&signal), target.clone());
+            let (signal, targets) = (Arc::clone(&signal), Arc::clone(&targets));
             async move {
                 if herald {
-                    dispatch(&dispatcher, Dispatch::new(signal, [target])).await;
+                    dispatch(&dispatcher, Dispatch::new(signal, targets)).await;
                 } else {
                     gate.send(SignalMessage::new(signal))
                         .await
@@ -101,7 +101,8 @@ pub(crate) async fn growth(scale: &Scale) -> (f64, f64) {
     let signal = signal();
     let receivers = Receivers::new();
     let sink = receivers.start(1).await.remove(0);
-    let targets: [Target; 2] = [Target::noop(), Target::pid(sink.recipient()).sync().into()];
+    let targets: Arc<[Target]> =
+        Arc::new([Target::noop(), Target::pid(sink.recipient()).sync().into()]);
     let mut after_first = 0.0;
     let mut done = 0;
     while done < total {
@@ -109,7 +110,7 @@ pub(crate) async fn growth(scale: &Scale) -> (f64, f64) {
             .map(|_| {
                 dispatch(
                     &dispatcher,
-                    Dispatch::new(Arc::clone(&signal), targets.clone()),
+                    Dispatch::new(Arc::clone(&signal), Arc::clone(&targets)),
                 )
             })
             .buffer_unordered(64)

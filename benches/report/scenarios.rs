@@ -23,7 +23,9 @@ fn recipients(sinks: &[Addr<Sink>], n: usize) -> Arc<[Recipient<SignalMessage>]>
         .collect()
 }
 
-fn pid_targets(recipients: &[Recipient<SignalMessage>], mode: herald::Mode) -> Vec<Target> {
+/// A shared list of `pid` targets, built once: the relay's recipients are a shared list
+/// too, so neither side counts building its list per dispatch.
+fn pid_targets(recipients: &[Recipient<SignalMessage>], mode: herald::Mode) -> Arc<[Target]> {
     recipients
         .iter()
         .map(|r| Target::pid(r.clone()).mode(mode).into())
@@ -34,9 +36,9 @@ fn pid_targets(recipients: &[Recipient<SignalMessage>], mode: herald::Mode) -> V
 fn fan_out<'a>(
     dispatcher: &'a Addr<Dispatcher>,
     signal: &Arc<Signal>,
-    targets: &[Target],
+    targets: &Arc<[Target]>,
 ) -> impl std::future::Future<Output = ()> + 'a {
-    let all = Dispatch::new(Arc::clone(signal), targets.to_vec()).max_concurrency(targets.len());
+    let all = Dispatch::new(Arc::clone(signal), Arc::clone(targets)).max_concurrency(targets.len());
     dispatch(dispatcher, all)
 }
 
@@ -45,7 +47,7 @@ pub(crate) async fn noop_vs_relay(scale: &Scale, n: usize, concurrency: usize) -
     let dispatcher = builder().max_in_flight(n).start();
     let floor = Relay.start();
     let signal = signal();
-    let targets = vec![Target::noop(); n];
+    let targets: Arc<[Target]> = vec![Target::noop(); n].into();
     let work = Work::Nothing(n);
     measure_batched(
         scale,
@@ -166,7 +168,7 @@ impl Adapter for Sleep {
 pub(crate) async fn slow(scale: &Scale, concurrency: usize) -> (f64, f64) {
     let dispatcher = builder().adapter("sleep", || Sleep).start();
     let signal = signal();
-    let targets = vec![Target::custom("sleep", json!({"delay_ms": 100})); 10];
+    let targets: Arc<[Target]> = vec![Target::custom("sleep", json!({"delay_ms": 100})); 10].into();
     let floor = if concurrency >= 10 { 0.1 } else { 0.2 };
     let (herald, _) = measure(
         scale,
@@ -196,7 +198,7 @@ pub(crate) async fn one_target_vs_relay(
     let receivers = Receivers::new();
     let sinks = receivers.start(1).await;
     let recipients = recipients(&sinks, 1);
-    let target = pid_targets(&recipients, mode).remove(0);
+    let targets = pid_targets(&recipients, mode);
     let work = match mode {
         herald::Mode::Sync => Work::Call(recipients),
         _ => Work::Enqueue(recipients),
@@ -208,7 +210,7 @@ pub(crate) async fn one_target_vs_relay(
                 .map(|_| {
                     dispatch(
                         &dispatcher,
-                        Dispatch::new(Arc::clone(&signal), [target.clone()]),
+                        Dispatch::new(Arc::clone(&signal), Arc::clone(&targets)),
                     )
                 })
                 .buffer_unordered(outstanding)
@@ -233,15 +235,19 @@ pub(crate) async fn sharded(scale: &Scale, shards: usize) -> (f64, f64) {
     let signal = signal();
     let receivers = Receivers::new();
     let sinks = receivers.start(shards).await;
-    let targets: Vec<Target> = pid_targets(&recipients(&sinks, shards), herald::Mode::Async);
+    // One single-target list per sink, built once.
+    let targets: Vec<Arc<[Target]>> = pid_targets(&recipients(&sinks, shards), herald::Mode::Async)
+        .iter()
+        .map(|target| Arc::from([target.clone()]))
+        .collect();
     let run = |sharded: &herald::Sharded| {
         let sharded = sharded.clone();
         let (signal, targets) = (Arc::clone(&signal), targets.clone());
         async move {
             futures_util::stream::iter(0..n)
                 .map(|i| {
-                    let target = targets[i % targets.len()].clone();
-                    let request = sharded.send(Dispatch::new(Arc::clone(&signal), [target]));
+                    let target = Arc::clone(&targets[i % targets.len()]);
+                    let request = sharded.send(Dispatch::new(Arc::clone(&signal), target));
                     async move {
                         request.await.expect("running").expect("delivered");
                     }
@@ -267,14 +273,14 @@ pub(crate) async fn pubsub(scale: &Scale) -> (f64, f64) {
     let recipients = recipients(&sinks, n);
     let dispatcher = builder().pubsub(hub).start();
     let signal = signal();
-    let target: Target = Target::pubsub("bench").expect("valid topic").into();
+    let target: Arc<[Target]> = Arc::new([Target::pubsub("bench").expect("valid topic").into()]);
     measure_batched(
         scale,
         BATCH,
         || async {
             dispatch(
                 &dispatcher,
-                Dispatch::new(Arc::clone(&signal), [target.clone()]),
+                Dispatch::new(Arc::clone(&signal), Arc::clone(&target)),
             )
             .await;
             peers::flush(&sinks).await;
@@ -297,7 +303,7 @@ pub(crate) async fn telemetry(scale: &Scale) -> (f64, f64) {
     let off = builder().telemetry(false).max_in_flight(n).start();
     let on = builder().max_in_flight(n).start();
     let signal = signal();
-    let targets = vec![Target::noop(); n];
+    let targets: Arc<[Target]> = vec![Target::noop(); n].into();
     let run = |dispatcher: Addr<Dispatcher>| {
         let dispatch = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(n);
         async move { crate::dispatch(&dispatcher, dispatch).await }
@@ -319,7 +325,7 @@ pub(crate) async fn webhook(scale: &Scale) -> (f64, f64) {
         .expect("valid secret")
         .retry(RetryPolicy::none())
         .into();
-    let targets = vec![target; n];
+    let targets: Arc<[Target]> = vec![target; n].into();
     let pool = crate::pool_size();
     let arbiters: Vec<Arbiter> = (0..pool.max(1)).map(|_| Arbiter::new()).collect();
     let key = base64::Engine::decode(
@@ -408,7 +414,7 @@ pub(crate) async fn webhook_policies(scale: &Scale) -> (f64, f64) {
         .expect("valid secret")
         .retry(RetryPolicy::none())
         .into();
-    let targets = vec![target; n];
+    let targets: Arc<[Target]> = vec![target; n].into();
     let run = |dispatcher: Addr<Dispatcher>| {
         let all = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(64);
         async move { dispatch(&dispatcher, all).await }
