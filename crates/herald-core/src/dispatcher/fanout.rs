@@ -214,26 +214,25 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
         signal: &dispatch.signal,
         caller: dispatch.caller,
     };
+    let targets = &dispatch.targets[..];
     let mut lookup = Lookup::default();
-    for (index, target) in dispatch.targets.iter().enumerate() {
-        if target.resilience().is_some() {
-            return Err(head);
-        }
-        let Some((adapter, runner)) = lookup.find(inner, target.adapter()) else {
+    while head.next < total {
+        let Some((adapter, runner)) = lookup.find(inner, targets[head.next].adapter()) else {
             return Err(head);
         };
         let Placed::Local(inline) = runner.placed() else {
             return Err(head);
         };
-        let Some((_, result)) = inline.deliver_now(now, index, target) else {
-            return Err(head);
-        };
-        // Done as soon as started: it never held an in-flight slot.
+        let from = head.next;
+        let run = inline.deliver_now(now, targets, from..total, &mut head.results);
         inner
             .counters
-            .delivery_finished(Some(adapter), result.is_ok(), false);
-        head.results.set(index, result);
-        head.next = index + 1;
+            .delivered_at_once(adapter, run.end - from - run.failed, run.failed);
+        head.next = run.end;
+        if run.end == from {
+            // This target needs the run.
+            return Err(head);
+        }
     }
     Ok(head.results.conclude())
 }
@@ -326,40 +325,54 @@ impl<'a> Run<'a> {
     /// there, and only those still pending join the set.
     fn launch(&mut self, range: Range<usize>, cx: &mut Context<'_>) {
         let targets = self.targets;
+        let context = self.context;
         let mut batches: Vec<(&Pool, Vec<Job>)> = Vec::new();
-        for index in range {
+        // At once only when no delivery span and no default policy is wanted (a target's
+        // own policies are checked target by target).
+        let at_once = !context.traced() && context.policies.defaults.is_empty();
+        let mut index = range.start;
+        while index < range.end {
             let target = &targets[index];
-            let Some((_, runner)) = self.adapter_of(index) else {
+            let Some((adapter, runner)) = self.adapter_of(index) else {
                 let unknown = TargetError::UnknownAdapter {
                     name: target.adapter().to_owned(),
                     known: self.inner.known_adapters(),
                 };
                 self.fail_here(index, ErrorKind::InvalidTarget(unknown), false);
+                index += 1;
                 continue;
             };
-            self.in_flight += 1;
-            self.inner.counters.deliveries_started(1);
             match runner.placed() {
                 Placed::Local(inline) => {
-                    let context = self.context;
-                    // At once only when no delivery span and no policy is wanted.
-                    if !context.traced() && !context.policies.apply_to(target) {
+                    if at_once {
                         let now = Now {
                             signal: &context.signal,
                             caller: context.caller,
                         };
-                        if let Some((index, result)) = inline.deliver_now(now, index, target) {
-                            self.settle(index, result, true);
+                        let run = inline.deliver_now(now, targets, index..range.end, self.results);
+                        if run.end > index {
+                            let settled = run.end - index;
+                            self.inner.counters.delivered_at_once(
+                                adapter,
+                                settled - run.failed,
+                                run.failed,
+                            );
+                            self.settled += settled;
+                            index = run.end;
                             continue;
                         }
                     }
-                    let mut delivery = inline.deliver(self.context, index, target);
+                    self.in_flight += 1;
+                    self.inner.counters.deliveries_started(1);
+                    let mut delivery = inline.deliver(context, index, target);
                     match delivery.as_mut().poll(cx) {
                         Poll::Ready((index, result)) => self.settle(index, result, true),
                         Poll::Pending => self.joined.push(Joined::Delivery(delivery)),
                     }
                 }
                 Placed::Pool(pool) => {
+                    self.in_flight += 1;
+                    self.inner.counters.deliveries_started(1);
                     let replies = &self.remote().replies;
                     let job = Job::new(index, target.clone(), replies.clone());
                     match batches.iter_mut().find(|(p, _)| std::ptr::eq(*p, pool)) {
@@ -368,6 +381,7 @@ impl<'a> Run<'a> {
                     }
                 }
             }
+            index += 1;
         }
         for (pool, jobs) in batches {
             let context = Arc::clone(&self.remote().context);

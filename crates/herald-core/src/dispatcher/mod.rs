@@ -40,6 +40,7 @@ use dispatch::{Answer, warn_failures};
 use fanout::Slots;
 pub(crate) use lifecycle::Admission;
 use lifecycle::{Lifecycle, Running};
+pub(crate) use report::Results;
 use stats::Counters;
 
 /// The actor that delivers signals: send it [`Dispatch`] messages.

@@ -132,6 +132,17 @@ impl Counters {
         cell.set(stats);
     }
 
+    /// Targets delivered at once by adapter `adapter` (they never counted as in
+    /// flight): `delivered` succeeded, `failed` did not.
+    pub(crate) fn delivered_at_once(&self, adapter: usize, delivered: usize, failed: usize) {
+        if let Some(cell) = self.per_adapter.get(adapter) {
+            let mut stats = cell.get();
+            stats.delivered += delivered as u64;
+            stats.failed += failed as u64;
+            cell.set(stats);
+        }
+    }
+
     /// The counters, with the adapters' names in index order.
     pub(crate) fn snapshot<'a>(
         &self,

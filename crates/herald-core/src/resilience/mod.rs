@@ -382,11 +382,3 @@ pub(crate) struct Policies {
     pub(crate) defaults: Resilience,
     pub(crate) endpoints: Endpoints,
 }
-
-impl Policies {
-    /// Whether `target`'s deliveries go through the policy layer, or may be made at
-    /// once.
-    pub(crate) fn apply_to(&self, target: &Target) -> bool {
-        target.resilience().is_some() || !self.defaults.is_empty()
-    }
-}

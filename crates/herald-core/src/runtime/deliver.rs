@@ -16,6 +16,7 @@ use tokio::time::{Instant, Sleep};
 use tracing::{Instrument, Span};
 
 use crate::adapter::{Adapter, Delivery};
+use crate::dispatcher::Results;
 use crate::error::panic_message;
 use crate::resilience::{Effective, Policies, guarded};
 use crate::target::Options;
@@ -89,31 +90,83 @@ pub(crate) struct Now<'d> {
     pub(crate) caller: Option<ActorId>,
 }
 
-/// Delivers to one target at once, when the adapter can ([`Adapter::deliver_now`]):
-/// the reply, and whether the adapter panicked. `None` when the delivery needs
-/// [`deliver`]. No span is made: callers use this only when none is wanted.
+/// How far a run of deliveries at once got: targets from its start to `end` are
+/// settled, `failed` of them with an error.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NowRun {
+    pub(crate) end: usize,
+    pub(crate) failed: usize,
+}
+
+impl NowRun {
+    /// Nothing done yet, from `start`.
+    pub(crate) fn at(start: usize) -> Self {
+        Self {
+            end: start,
+            failed: 0,
+        }
+    }
+
+    fn settle(
+        &mut self,
+        results: &mut Results,
+        target: &Target,
+        result: Result<Outcome, ErrorKind>,
+    ) {
+        let result = result.map_err(|kind| target.error(kind));
+        self.failed += usize::from(result.is_err());
+        results.set(self.end, result);
+        self.end += 1;
+    }
+}
+
+/// Delivers targets `run.end..end` at once, in order, into `results`, while each one
+/// names the adapter by the same string as the first, has no policies of its own, and
+/// can be delivered without waiting ([`Adapter::deliver_now`]); stops before the first
+/// that cannot. One `catch_unwind` covers the run: a panic fails the target it came
+/// from, ends the run, and returns `true` (the runner then replaces the adapter). No
+/// span is made: callers use this only when none is wanted.
 pub(crate) fn deliver_now<A: Adapter>(
     adapter: &A,
     name: &str,
     now: Now<'_>,
-    index: usize,
-    target: &Target,
-) -> Option<(Reply, bool)> {
-    let now = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let options = match resolve(adapter, name, target) {
-            Ok(options) => options,
-            Err(error) => return Some(Err(ErrorKind::from(error))),
-        };
-        let mut delivery = Delivery::new(now.signal, options.get());
-        delivery.caller = now.caller;
-        adapter.deliver_now(delivery)
-    }));
-    let (result, panicked) = match now {
-        Ok(None) => return None,
-        Ok(Some(result)) => (result, false),
-        Err(payload) => (Err(panicked(name, payload.as_ref())), true),
+    targets: &[Target],
+    end: usize,
+    run: &mut NowRun,
+    results: &mut Results,
+) -> bool {
+    let Some(first) = targets.get(run.end) else {
+        return false;
     };
-    Some(((index, result.map_err(|kind| target.error(kind))), panicked))
+    let named = first.adapter();
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        while run.end < end {
+            let target = &targets[run.end];
+            if !std::ptr::eq(target.adapter(), named) || target.resilience().is_some() {
+                return;
+            }
+            let result = match resolve(adapter, name, target) {
+                Ok(options) => {
+                    let mut delivery = Delivery::new(now.signal, options.get());
+                    delivery.caller = now.caller;
+                    match adapter.deliver_now(delivery) {
+                        Some(result) => result,
+                        None => return,
+                    }
+                }
+                Err(error) => Err(ErrorKind::from(error)),
+            };
+            run.settle(results, target, result);
+        }
+    }));
+    match caught {
+        Ok(()) => false,
+        Err(payload) => {
+            let kind = panicked(name, payload.as_ref());
+            run.settle(results, &targets[run.end], Err(kind));
+            true
+        }
+    }
 }
 
 /// The error for a panic, logged.

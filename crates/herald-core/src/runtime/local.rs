@@ -2,20 +2,29 @@
 //! message, no task, no answer channel. The dispatcher supervises the instance.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use futures_util::future::LocalBoxFuture;
 
 use super::Factory;
-use super::deliver::{DispatchContext, Now, Reply, deliver, deliver_now};
+use super::deliver::{DispatchContext, Now, NowRun, Reply, deliver, deliver_now};
 use crate::Target;
 use crate::adapter::Adapter;
+use crate::dispatcher::Results;
 
 /// Runs one kind of local delivery.
 pub(crate) trait Inline {
-    /// The reply, when the delivery could be made at once without a future.
-    fn deliver_now(&self, now: Now<'_>, index: usize, target: &Target) -> Option<Reply>;
+    /// Delivers targets `range` at once while they can be, in order, into `results`
+    /// (see [`deliver_now`]): how far it got.
+    fn deliver_now(
+        &self,
+        now: Now<'_>,
+        targets: &[Target],
+        range: Range<usize>,
+        results: &mut Results,
+    ) -> NowRun;
 
     fn deliver<'a>(
         &'a self,
@@ -51,13 +60,24 @@ impl<A: Adapter> Local<A> {
 }
 
 impl<A: Adapter> Inline for Local<A> {
-    fn deliver_now(&self, now: Now<'_>, index: usize, target: &Target) -> Option<Reply> {
-        let adapter = Rc::clone(&self.adapter.borrow());
-        let (reply, panicked) = deliver_now(&*adapter, &self.name, now, index, target)?;
-        if panicked {
+    fn deliver_now(
+        &self,
+        now: Now<'_>,
+        targets: &[Target],
+        range: Range<usize>,
+        results: &mut Results,
+    ) -> NowRun {
+        let mut run = NowRun::at(range.start);
+        loop {
+            let adapter = Rc::clone(&self.adapter.borrow());
+            if !deliver_now(
+                &*adapter, &self.name, now, targets, range.end, &mut run, results,
+            ) {
+                return run;
+            }
+            // A panic failed its target; the rest go on with a fresh instance.
             self.restart();
         }
-        Some(reply)
     }
 
     fn deliver<'a>(
