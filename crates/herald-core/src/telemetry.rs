@@ -59,8 +59,19 @@ pub(crate) fn record(span: &Span, result: &Result<Outcome, DeliveryError>, laten
     }
 }
 
-/// Whether any subscriber could want Herald's spans: none is installed, globally or
-/// for this thread, until an application installs one.
-pub(crate) fn has_subscriber() -> bool {
-    tracing::dispatcher::get_default(|current| !current.is::<tracing::subscriber::NoSubscriber>())
+/// Whether any subscriber could want Herald's spans (they are at `INFO`): one atomic
+/// load of the most verbose level any installed subscriber enables, which is `OFF`
+/// until an application installs one.
+pub(crate) fn spans_wanted() -> bool {
+    tracing::level_enabled!(tracing::Level::INFO)
+}
+
+/// The caller's span, parent of a dispatch's span: none when no subscriber could want
+/// the dispatch span, which spares a look-up of the current span.
+pub(crate) fn parent() -> Span {
+    if spans_wanted() {
+        Span::current()
+    } else {
+        Span::none()
+    }
 }

@@ -71,7 +71,7 @@ impl Dispatch {
             deadline: None,
             caller: None,
             key: None,
-            parent: Span::current(),
+            parent: crate::telemetry::parent(),
             dead_letter: None,
         }
     }

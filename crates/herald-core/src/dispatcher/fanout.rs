@@ -204,7 +204,7 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
     let eligible = total > 0
         && inner.policies.defaults.is_empty()
         && !matches!(dispatch.dead_letter, Some(Some(_)))
-        && !(inner.telemetry && telemetry::has_subscriber())
+        && !(inner.telemetry && telemetry::spans_wanted())
         && inner.permits.available_permits() > 0
         && oversized(&dispatch.signal, inner.max_signal_size).is_none();
     if !eligible {
