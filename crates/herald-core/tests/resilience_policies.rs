@@ -77,8 +77,8 @@ struct Endpoint {
 }
 
 impl TargetOptions for Endpoint {
-    fn endpoint(&self) -> Option<String> {
-        Some(format!("switch:{}", self.name))
+    fn endpoint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(format!("switch:{}", self.name).into())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `nats` adapter: a signal published to a subject, on core NATS or JetStream.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -161,8 +162,8 @@ impl TargetOptions for NatsTarget {
     }
 
     /// The subject (or `nats:<type>`): a breaker or limit is per subject.
-    fn endpoint(&self) -> Option<String> {
-        Some(format!("nats:{}", self.subject().unwrap_or("<type>")))
+    fn endpoint(&self) -> Option<Cow<'_, str>> {
+        Some(format!("nats:{}", self.subject().unwrap_or("<type>")).into())
     }
 }
 

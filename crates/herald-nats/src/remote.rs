@@ -1,6 +1,7 @@
 //! Named actors across nodes: a node exposes a local actor under a name; any node
 //! reaches it with a `nats_named` target, async by publish, sync by request/reply.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::OnceLock;
@@ -287,8 +288,8 @@ impl TargetOptions for RemoteNamedTarget {
         Some(map)
     }
 
-    fn endpoint(&self) -> Option<String> {
-        Some(format!("nats_named:{}", self.name))
+    fn endpoint(&self) -> Option<Cow<'_, str>> {
+        Some(format!("nats_named:{}", self.name).into())
     }
 }
 

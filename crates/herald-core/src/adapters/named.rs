@@ -1,5 +1,6 @@
 //! `named`: an in-process actor, by its name in the [`Registry`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,8 +75,8 @@ impl NamedTarget {
 
 impl TargetOptions for NamedTarget {
     /// The name.
-    fn endpoint(&self) -> Option<String> {
-        Some(format!("named:{}", self.name))
+    fn endpoint(&self) -> Option<Cow<'_, str>> {
+        Some(format!("named:{}", self.name).into())
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

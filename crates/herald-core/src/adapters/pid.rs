@@ -1,5 +1,6 @@
 //! `pid`: an in-process actor, by address.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,8 +74,8 @@ impl fmt::Debug for PidTarget {
 
 impl TargetOptions for PidTarget {
     /// The actor: every target of one actor shares its policies.
-    fn endpoint(&self) -> Option<String> {
-        Some(format!("actor:{:x}", self.actor().raw()))
+    fn endpoint(&self) -> Option<Cow<'_, str>> {
+        Some(format!("actor:{:x}", self.actor().raw()).into())
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

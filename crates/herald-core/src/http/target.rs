@@ -1,7 +1,9 @@
 //! The options of an `http` or `webhook` target, checked once when built.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http02::header::{
@@ -89,6 +91,8 @@ const TIMEOUTS: (Duration, Duration) = (Duration::from_millis(1), Duration::from
 #[must_use = "a target does nothing until it is dispatched to"]
 pub struct HttpTarget {
     url: Url,
+    /// Scheme, host and port: the endpoint per-endpoint policies key on, made once.
+    endpoint: Arc<str>,
     method: HttpMethod,
     headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Duration,
@@ -157,8 +161,12 @@ impl HttpTarget {
     ///
     /// A [`TargetError`] naming `url` and the broken rule.
     pub fn new(url: &str) -> Result<Self, TargetError> {
+        let url = parse_url(url)?;
+        let port = url.port_or_known_default().unwrap_or_default();
+        let host = url.host_str().unwrap_or_default();
         Ok(Self {
-            url: parse_url(url)?,
+            endpoint: format!("{}://{host}:{port}", url.scheme()).into(),
+            url,
             method: HttpMethod::Post,
             headers: Vec::new(),
             timeout: Self::DEFAULT_TIMEOUT,
@@ -556,14 +564,8 @@ impl fmt::Debug for HttpTarget {
 impl TargetOptions for HttpTarget {
     /// The scheme, host and port: `http` and `webhook` targets on one server share
     /// its policies.
-    fn endpoint(&self) -> Option<String> {
-        let url = &self.url;
-        let port = url.port_or_known_default().unwrap_or_default();
-        Some(format!(
-            "{}://{}:{port}",
-            url.scheme(),
-            url.host_str().unwrap_or_default()
-        ))
+    fn endpoint(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(&self.endpoint))
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

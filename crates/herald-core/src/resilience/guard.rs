@@ -1,6 +1,7 @@
 //! One delivery under its policies, in their order: dedupe, breaker, rate limit,
 //! concurrency, then the adapter's attempt.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,7 @@ where
                     endpoint: Arc::clone(endpoint),
                     key: &key,
                     breaker,
+                    started,
                     probe: admit == Admit::Probe,
                     tried: false,
                     done: false,
@@ -126,12 +128,16 @@ where
 
 /// The endpoint a target reaches: as its policies name it, else as its options say,
 /// else its adapter and description.
-fn endpoint_key(adapter: &str, options: &dyn TargetOptions, named: Option<&str>) -> String {
+fn endpoint_key<'a>(
+    adapter: &str,
+    options: &'a dyn TargetOptions,
+    named: Option<&'a str>,
+) -> Cow<'a, str> {
     match named {
-        Some(endpoint) => endpoint.to_owned(),
+        Some(endpoint) => Cow::Borrowed(endpoint),
         None => options
             .endpoint()
-            .unwrap_or_else(|| format!("{adapter}:{}", Described(options))),
+            .unwrap_or_else(|| format!("{adapter}:{}", Described(options)).into()),
     }
 }
 
@@ -162,6 +168,8 @@ struct Watch<'a> {
     endpoint: Arc<Endpoint>,
     key: &'a str,
     breaker: &'a Breaker,
+    /// When the delivery began.
+    started: Instant,
     probe: bool,
     tried: bool,
     done: bool,
@@ -177,9 +185,9 @@ impl Watch<'_> {
                 return;
             }
         };
-        let transition = self
-            .endpoint
-            .record(self.breaker, self.probe, failed, Instant::now());
+        // The time only matters when the record opens the circuit (a failure).
+        let now = if failed { Instant::now() } else { self.started };
+        let transition = self.endpoint.record(self.breaker, self.probe, failed, now);
         if let Some(transition) = transition {
             self.policies
                 .endpoints

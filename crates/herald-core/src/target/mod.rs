@@ -54,8 +54,10 @@ pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
     /// The endpoint this target reaches, for per-endpoint policies (breakers, rate
     /// limits, concurrency caps): targets naming the same endpoint share them. Must
     /// hold no secret: it appears in [`Stats`](crate::Stats) and telemetry. Default is
-    /// `None`: the adapter's name and the target's description.
-    fn endpoint(&self) -> Option<String> {
+    /// `None`: the adapter's name and the target's description. It is asked for on
+    /// every delivery under a policy: options that can should keep it made (HTTP's
+    /// borrows a string made with the target).
+    fn endpoint(&self) -> Option<Cow<'_, str>> {
         None
     }
 }
