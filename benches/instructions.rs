@@ -20,6 +20,7 @@ mod peers;
 use std::sync::Arc;
 
 use actix::prelude::*;
+use futures_util::StreamExt;
 use herald::prelude::*;
 use peers::{Relay, Sink, Work};
 
@@ -124,6 +125,52 @@ fn measured_relay(system: &SystemRunner, setup: &Setup, floor: &Addr<Relay>, wor
     }
 }
 
+/// Dispatches held outstanding in the sustained scenarios.
+const OUTSTANDING: usize = 64;
+
+/// `FANOUT` one-target dispatches, `OUTSTANDING` at a time.
+fn sustained(system: &SystemRunner, setup: &Setup, targets: &Arc<[Target]>) {
+    system.block_on(
+        futures_util::stream::iter(0..FANOUT)
+            .map(|_| {
+                let dispatch = Dispatch::new(Arc::clone(&setup.signal), Arc::clone(targets));
+                let report = setup.dispatcher.send(dispatch);
+                async move { assert!(report.await.expect("running").is_ok()) }
+            })
+            .buffer_unordered(OUTSTANDING)
+            .for_each(|()| async {}),
+    );
+}
+
+#[inline(never)]
+fn measured_sustained(system: &SystemRunner, setup: &Setup, targets: &Arc<[Target]>) {
+    for _ in 0..ROUNDS {
+        sustained(system, setup, targets);
+    }
+}
+
+/// The same through the relay floor.
+fn relay_sustained(system: &SystemRunner, setup: &Setup, floor: &Addr<Relay>, work: &Work) {
+    system.block_on(
+        futures_util::stream::iter(0..FANOUT)
+            .map(|_| peers::relay(floor, &setup.signal, work))
+            .buffer_unordered(OUTSTANDING)
+            .for_each(|()| async {}),
+    );
+}
+
+#[inline(never)]
+fn measured_relay_sustained(
+    system: &SystemRunner,
+    setup: &Setup,
+    floor: &Addr<Relay>,
+    work: &Work,
+) {
+    for _ in 0..ROUNDS {
+        relay_sustained(system, setup, floor, work);
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; the scenario is the first other argument.
     let scenario = std::env::args()
@@ -163,8 +210,24 @@ fn main() {
             relay(&system, &setup, &floor, &work);
             measured_relay(&system, &setup, &floor, &work);
         }
+        // 1,000 one-target dispatches, 64 outstanding.
+        "sustained_1k" => {
+            let targets = pid(&setup.recipients[..1]);
+            sustained(&system, &setup, &targets);
+            measured_sustained(&system, &setup, &targets);
+        }
+        // The same through the relay floor.
+        "relay_sustained_1k" => {
+            let floor = system.block_on(async { Relay.start() });
+            let work = Work::Enqueue(setup.recipients[..1].into());
+            relay_sustained(&system, &setup, &floor, &work);
+            measured_relay_sustained(&system, &setup, &floor, &work);
+        }
         _ => {
-            eprintln!("scenarios: fanout_1k, one_target, raw_1k, relay_1");
+            eprintln!(
+                "scenarios: fanout_1k, one_target, raw_1k, relay_1, sustained_1k, \
+                 relay_sustained_1k"
+            );
             std::process::exit(2);
         }
     }
