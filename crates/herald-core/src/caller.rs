@@ -1,6 +1,7 @@
 //! Identifying an actor across address types, for self-call detection.
 
 use std::hash::{Hash, Hasher};
+use std::num::NonZeroU64;
 
 use actix::{Actor, Addr, Message, Recipient};
 
@@ -31,12 +32,12 @@ use actix::{Actor, Addr, Message, Recipient};
 /// # });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ActorId(u64);
+pub struct ActorId(NonZeroU64);
 
 impl ActorId {
     /// The number behind the identity (for endpoint keys).
     pub(crate) fn raw(self) -> u64 {
-        self.0
+        self.0.get()
     }
 
     /// The identity of the actor behind `addr`.
@@ -58,7 +59,9 @@ impl ActorId {
     fn from_hash(value: &impl Hash) -> Self {
         let mut hasher = IdentityHasher(0);
         value.hash(&mut hasher);
-        Self(hasher.0)
+        // A channel's address is never 0; non-zero, an `Option<ActorId>` takes no more
+        // room than the id.
+        Self(NonZeroU64::new(hasher.0).unwrap_or(NonZeroU64::MAX))
     }
 }
 

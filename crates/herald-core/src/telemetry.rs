@@ -66,12 +66,14 @@ pub(crate) fn spans_wanted() -> bool {
     tracing::level_enabled!(tracing::Level::INFO)
 }
 
-/// The caller's span, parent of a dispatch's span: none when no subscriber could want
-/// the dispatch span, which spares a look-up of the current span.
-pub(crate) fn parent() -> Span {
-    if spans_wanted() {
-        Span::current()
-    } else {
-        Span::none()
+/// The caller's span, parent of a dispatch's span: none when there is none, or no
+/// subscriber could want the dispatch span (which spares the look-up).
+pub(crate) fn parent() -> Option<Span> {
+    if !spans_wanted() {
+        return None;
     }
+    Some(Span::current()).filter(|span| !span.is_none())
 }
+
+/// A disabled span, for a dispatch with no parent.
+pub(crate) static NO_SPAN: Span = Span::none();

@@ -1,6 +1,7 @@
 //! The `Dispatch` message and its detached form.
 
 use std::future::Future;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -49,12 +50,14 @@ pub struct Dispatch {
     /// Shared with the dispatch's answer, which reports every target even if the run
     /// is dropped.
     pub(crate) targets: Arc<[Target]>,
-    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) max_concurrency: Option<NonZeroUsize>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) caller: Option<ActorId>,
-    pub(crate) parent: Span,
+    /// The caller's span (boxed: a dispatch is moved several times on its way, and
+    /// most dispatches carry none).
+    pub(crate) parent: Option<Box<Span>>,
     /// The hash of the dispatch's key, which picks its shard.
-    pub(crate) key: Option<u64>,
+    pub(crate) key: Option<NonZeroU64>,
     /// The dead letter of targets that name none of their own: `None` for the
     /// dispatcher's default, `Some(None)` for none.
     pub(crate) dead_letter: Option<Option<Arc<Target>>>,
@@ -71,7 +74,7 @@ impl Dispatch {
             deadline: None,
             caller: None,
             key: None,
-            parent: crate::telemetry::parent(),
+            parent: crate::telemetry::parent().map(Box::new),
             dead_letter: None,
         }
     }
@@ -95,7 +98,7 @@ impl Dispatch {
     /// 1 count as 1. Default is the dispatcher's
     /// [`max_concurrency`](crate::DispatcherBuilder::max_concurrency).
     pub fn max_concurrency(mut self, limit: usize) -> Self {
-        self.max_concurrency = Some(limit.max(1));
+        self.max_concurrency = NonZeroUsize::new(limit.max(1));
         self
     }
 
@@ -121,7 +124,8 @@ impl Dispatch {
     /// it.
     pub fn key(mut self, key: impl std::hash::Hash) -> Self {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        self.key = Some(BuildHasherDefault::<DefaultHasher>::default().hash_one(key));
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        self.key = Some(NonZeroU64::new(hash).unwrap_or(NonZeroU64::MAX));
         self
     }
 

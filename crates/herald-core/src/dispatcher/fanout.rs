@@ -3,6 +3,7 @@
 //! in one join set, and account for every target.
 
 use std::future::{Future, poll_fn};
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::pin::pin;
 use std::rc::Rc;
@@ -81,7 +82,8 @@ pub(super) async fn run_admitted(
     }
     let next = head.next;
     let span = if inner.telemetry {
-        telemetry::dispatch_span(&dispatch.parent, &dispatch.signal, total)
+        let parent = dispatch.parent.as_deref().unwrap_or(&telemetry::NO_SPAN);
+        telemetry::dispatch_span(parent, &dispatch.signal, total)
     } else {
         Span::none()
     };
@@ -121,7 +123,7 @@ pub(super) async fn run_admitted(
     };
     let limit = dispatch
         .max_concurrency
-        .unwrap_or(inner.max_concurrency)
+        .map_or(inner.max_concurrency, NonZeroUsize::get)
         .min(held.num_permits())
         .max(1);
     run.limit = limit;

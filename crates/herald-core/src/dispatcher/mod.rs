@@ -213,7 +213,9 @@ impl Dispatcher {
         ctx: &mut Context<Self>,
     ) -> Slots {
         let inner = &self.inner;
-        let concurrency = dispatch.max_concurrency.unwrap_or(inner.max_concurrency);
+        let concurrency = dispatch
+            .max_concurrency
+            .map_or(inner.max_concurrency, std::num::NonZeroUsize::get);
         let wanted = (dispatch.targets.len() - head.done())
             .min(concurrency)
             .min(inner.max_in_flight) as u32;

@@ -42,7 +42,7 @@ impl Sharded {
     pub fn shard(&self, dispatch: &Dispatch) -> &Addr<Dispatcher> {
         let count = self.shards.len();
         let index = match dispatch.key {
-            Some(key) => (key % count as u64) as usize,
+            Some(key) => (key.get() % count as u64) as usize,
             None => self.next.fetch_add(1, Ordering::Relaxed) % count,
         };
         &self.shards[index]
