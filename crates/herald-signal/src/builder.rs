@@ -176,7 +176,7 @@ impl SignalBuilder {
             dataschema: self.dataschema,
             data: self.data,
             extensions,
-            data_bound: 0,
+            bound: 0,
         };
         seal(signal)
     }
@@ -203,9 +203,9 @@ fn dismantle(value: serde_json::Value) {
 }
 
 /// Checks a signal made by the builder or the parser — one rule, whichever way a
-/// signal is made — and notes the bound on its data's encoded size.
+/// signal is made — and notes the bound on its encoded size.
 pub(crate) fn seal(mut signal: Signal) -> Result<Signal, SignalError> {
-    signal.data_bound = match &signal.data {
+    let data_bound = match &signal.data {
         None => 0,
         Some(Data::Binary(bytes)) => bytes.len().div_ceil(3) * 4 + 2,
         Some(Data::Json(value)) => match measure(value) {
@@ -219,6 +219,7 @@ pub(crate) fn seal(mut signal: Signal) -> Result<Signal, SignalError> {
         },
     };
     check_required(&signal)?;
+    signal.bound = signal.bound_with(data_bound);
     Ok(signal)
 }
 

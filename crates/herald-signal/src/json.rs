@@ -231,7 +231,7 @@ impl RawSignal {
             dataschema: string(dataschema, "dataschema")?,
             data,
             extensions,
-            data_bound: 0,
+            bound: 0,
         };
         seal(signal)
     }

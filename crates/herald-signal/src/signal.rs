@@ -75,9 +75,9 @@ pub struct Signal {
     pub(crate) dataschema: Option<String>,
     pub(crate) data: Option<Data>,
     pub(crate) extensions: BTreeMap<String, ExtensionValue>,
-    /// A bound on the data's encoded size, noted when the signal was made (it follows
-    /// from the data, so equal signals have equal bounds).
-    pub(crate) data_bound: usize,
+    /// A bound on the signal's encoded size, noted when the signal was made (it follows
+    /// from the attributes and data, so equal signals have equal bounds).
+    pub(crate) bound: usize,
 }
 
 impl Signal {
@@ -119,6 +119,12 @@ impl Signal {
     /// string counted as if each byte needed escaping. When it is under a limit, the
     /// signal is too; only above it is the exact size worth counting.
     pub fn encoded_len_bound(&self) -> usize {
+        self.bound
+    }
+
+    /// [`encoded_len_bound`](Self::encoded_len_bound) worked out, given the bound on
+    /// the data.
+    pub(crate) fn bound_with(&self, data_bound: usize) -> usize {
         let text = |text: &str| text.len() * 6 + 16;
         let optional = |value: &Option<String>| value.as_deref().map_or(0, text);
         let extensions: usize = self
@@ -140,7 +146,7 @@ impl Signal {
             + optional(&self.datacontenttype)
             + optional(&self.dataschema)
             + extensions
-            + self.data_bound
+            + data_bound
     }
 
     /// A builder holding this signal's attributes, to derive a changed copy.
