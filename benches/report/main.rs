@@ -470,6 +470,16 @@ fn main() {
             unit: Unit::Bytes,
         });
     }
+    if wanted("memory_per_outstanding_vs_relay") {
+        rows.push(Row {
+            scenario: "memory_per_outstanding_vs_relay",
+            baseline_is: "relay floor",
+            herald: memory::per_outstanding("herald", quick),
+            baseline: memory::per_outstanding("relay", quick),
+            goal: None,
+            unit: Unit::Bytes,
+        });
+    }
     print(&rows);
     write_json(&rows);
     if quick {

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use actix::Actor;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use herald::prelude::*;
 
-use crate::peers::{Gate, Receivers};
+use crate::peers::{self, Gate, Receivers, Relay, Work};
 use crate::{Scale, builder, dispatch, signal};
 
 /// Resident memory of this process, in bytes.
@@ -40,8 +41,9 @@ pub(crate) fn per_outstanding(side: &str, quick: bool) -> f64 {
 }
 
 /// The probe itself: `k` calls held outstanding at a receiver that does not answer
-/// yet, either as Herald dispatches (one sync `pid` target each) or as raw
-/// `Addr::send`s. Prints resident bytes per outstanding call.
+/// yet: as Herald dispatches (`herald`: one sync `pid` target each), as raw
+/// `Addr::send`s (`raw`), or through the relay floor calling the receiver (`relay`).
+/// Prints resident bytes per outstanding call.
 pub(crate) fn probe(side: &str, quick: bool) {
     let k = if quick { 2_000 } else { 20_000 };
     actix::System::new().block_on(async move {
@@ -53,14 +55,18 @@ pub(crate) fn probe(side: &str, quick: bool) {
             .sync()
             .timeout(Duration::from_secs(3600))
             .into()]);
-        let herald = side == "herald";
+        let (herald, through_relay) = (side == "herald", side == "relay");
+        let relay = Relay.start();
+        let work = Work::Call(Arc::new([gate.clone().recipient()]));
         let one = || {
-            let dispatcher = dispatcher.clone();
+            let (dispatcher, relay, work) = (dispatcher.clone(), relay.clone(), work.clone());
             let gate = gate.clone();
             let (signal, targets) = (Arc::clone(&signal), Arc::clone(&targets));
             async move {
                 if herald {
                     dispatch(&dispatcher, Dispatch::new(signal, targets)).await;
+                } else if through_relay {
+                    peers::relay(&relay, &signal, &work).await;
                 } else {
                     gate.send(SignalMessage::new(signal))
                         .await
