@@ -9,6 +9,7 @@
 //! sender is let go, so the wait re-tries after a yield, then at growing pauses (1 ms up
 //! to 8 ms), until the target's timeout.
 
+use std::future::Future;
 use std::time::Duration;
 
 use actix::dev::SendError;
@@ -16,7 +17,7 @@ use actix::{MailboxError, Recipient};
 use tokio::time::Instant;
 
 use crate::time::deadline_after;
-use crate::{ActorId, ErrorKind, Outcome, SignalMessage};
+use crate::{ActorId, ErrorKind, Outcome, Rejection, SignalMessage};
 
 /// How a delivery to an actor's mailbox waits.
 ///
@@ -113,40 +114,47 @@ macro_rules! mode_setters {
 pub(crate) use mode_setters;
 
 /// Delivers one signal to one actor in `mode`.
-pub(crate) async fn deliver(
+// Not an `async fn`, whose future would keep each argument twice.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn deliver(
     recipient: &Recipient<SignalMessage>,
     message: SignalMessage,
     mode: Mode,
     timeout: Duration,
     caller: Option<ActorId>,
-) -> Result<Outcome, ErrorKind> {
-    match mode {
-        Mode::BestEffort => try_push(recipient, message).map_err(|(kind, _)| kind),
-        Mode::Async => match try_push(recipient, message) {
-            // Boxed: the wait is rare, and would otherwise grow every delivery's future.
-            Err((ErrorKind::MailboxFull, Some(message))) => {
-                Box::pin(wait_for_room(recipient, message, deadline_after(timeout))).await
+) -> impl Future<Output = Result<Outcome, ErrorKind>> + '_ {
+    async move {
+        match mode {
+            Mode::BestEffort => try_push(recipient, message).map_err(|(kind, _)| kind),
+            Mode::Async => match try_push(recipient, message) {
+                // Boxed: the wait is rare, and would otherwise grow every delivery's
+                // future.
+                Err((ErrorKind::MailboxFull, Some(message))) => {
+                    Box::pin(wait_for_room(recipient, message, deadline_after(timeout))).await
+                }
+                other => other.map_err(|(kind, _)| kind),
+            },
+            Mode::Sync => {
+                if caller == Some(ActorId::of_recipient(recipient)) {
+                    return Err(ErrorKind::CallingSelf);
+                }
+                answer(
+                    tokio::time::timeout(timeout, recipient.send(message)).await,
+                    timeout,
+                )
             }
-            other => other.map_err(|(kind, _)| kind),
-        },
-        Mode::Sync => {
-            if caller == Some(ActorId::of_recipient(recipient)) {
-                return Err(ErrorKind::CallingSelf);
-            }
-            call(recipient, message, timeout).await
         }
     }
 }
 
-/// Sends and waits for the handler's answer, at most `timeout`. A sync delivery holds
-/// its place in the dispatch until answered, so the mailbox holds at most one of these
-/// per delivery in flight.
-async fn call(
-    recipient: &Recipient<SignalMessage>,
-    message: SignalMessage,
+/// What a sync call's answer (or its `timeout` running out) makes of the delivery. A
+/// sync delivery holds its place in the dispatch until answered, so the mailbox holds
+/// at most one of these per delivery in flight.
+fn answer(
+    answered: Result<Result<Result<(), Rejection>, MailboxError>, tokio::time::error::Elapsed>,
     timeout: Duration,
 ) -> Result<Outcome, ErrorKind> {
-    match tokio::time::timeout(timeout, recipient.send(message)).await {
+    match answered {
         Err(_) | Ok(Err(MailboxError::Timeout)) => Err(ErrorKind::Timeout(timeout)),
         Ok(Err(MailboxError::Closed)) => Err(ErrorKind::NotAlive),
         Ok(Ok(Err(rejection))) => Err(ErrorKind::Rejected(rejection)),

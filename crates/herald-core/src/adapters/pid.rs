@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,7 +111,11 @@ impl Adapter for PidAdapter {
         mailbox::deliver_now(&target.recipient, message, target.mode)
     }
 
-    async fn deliver(&self, delivery: Delivery<'_, PidTarget>) -> Result<Outcome, ErrorKind> {
+    fn deliver(
+        &self,
+        delivery: Delivery<'_, PidTarget>,
+    ) -> impl Future<Output = Result<Outcome, ErrorKind>> {
+        // The mailbox's future itself: no frame of this adapter's around it.
         let target = delivery.options;
         let message = SignalMessage::new(delivery.signal.clone());
         mailbox::deliver(
@@ -120,6 +125,5 @@ impl Adapter for PidAdapter {
             target.timeout,
             delivery.caller,
         )
-        .await
     }
 }

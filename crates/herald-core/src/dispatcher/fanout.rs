@@ -42,30 +42,36 @@ pub(crate) enum Slots {
 /// The in-flight slots follow the deliveries: the dispatch holds one per delivery it
 /// may have running at once while targets remain to launch, and gives each back as its
 /// delivery ends once none remain.
-pub(crate) async fn run<F: FnOnce(DispatchResult)>(
+// Not an `async fn`, whose future would keep each argument twice.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn run<F: FnOnce(DispatchResult)>(
     inner: Rc<Inner>,
     dispatch: Dispatch,
     slots: Slots,
     mut head: Head,
-    _running: Running,
+    running: Running,
     answer: Answer<F>,
-) {
-    // Fields are borrowed, not moved out: a moved-out field would take a second place in
-    // this future.
-    let mut permit = match slots {
-        Slots::Held(permit) => Some(permit),
-        Slots::Refused => None,
-        Slots::Awaited(coming) => coming.await.ok(),
-    };
-    let mut result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
-    drop(permit);
-    if let Err(error) = &mut result {
-        if dead_letters::wanted(&inner, &dispatch, error) {
-            // Boxed: only dispatches with dead letters to send pay for their future.
-            Box::pin(dead_letters::deliver(&inner, &dispatch, error)).await;
+) -> impl Future<Output = ()> {
+    // Fields are borrowed, not moved out: a moved-out field would take a second place
+    // in this future.
+    async move {
+        let mut permit = match slots {
+            Slots::Held(permit) => Some(permit),
+            Slots::Refused => None,
+            Slots::Awaited(coming) => coming.await.ok(),
+        };
+        let mut result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
+        drop(permit);
+        if let Err(error) = &mut result {
+            if dead_letters::wanted(&inner, &dispatch, error) {
+                // Boxed: only dispatches with dead letters to send pay for their future.
+                Box::pin(dead_letters::deliver(&inner, &dispatch, error)).await;
+            }
         }
+        answer.send(result);
+        // Running until answered.
+        drop(running);
     }
-    answer.send(result);
 }
 
 /// Runs a dispatch that was admitted with `permit` (`None`: refused), from what its

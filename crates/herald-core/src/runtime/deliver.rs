@@ -51,36 +51,40 @@ impl DispatchContext {
 
 /// Delivers to one target with `adapter` (registered as `name`) and returns the
 /// target's reply, and whether the adapter panicked (its runner then replaces it).
-pub(crate) async fn deliver<A: Adapter>(
-    adapter: &A,
-    name: &str,
-    context: &DispatchContext,
+// Not an `async fn`, whose future would keep each argument twice.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn deliver<'a, A: Adapter>(
+    adapter: &'a A,
+    name: &'a str,
+    context: &'a DispatchContext,
     index: usize,
-    target: &Target,
-) -> (Reply, bool) {
-    // Delivery spans hang under the dispatch span; when no subscriber wants that one,
-    // none is made, no clock is read, and the delivery is not wrapped in one.
-    let traced = context.traced();
-    let attempts = Cell::new(1);
-    let attempt = AssertUnwindSafe(attempt(adapter, name, context, target, &attempts));
-    let (caught, span) = if traced {
-        let span = telemetry::delivery_span(&context.span, target, A::KIND, &context.signal);
-        let started = Instant::now();
-        let caught = attempt.catch_unwind().instrument(span.clone()).await;
-        (caught, Some((span, started.elapsed())))
-    } else {
-        (attempt.catch_unwind().await, None)
-    };
-    let (result, panicked) = match caught {
-        Ok(result) => (result, false),
-        Err(payload) => (Err(panicked(name, payload.as_ref())), true),
-    };
-    let result = result.map_err(|kind| target.error(kind).with_attempts(attempts.get()));
-    if let Some((span, elapsed)) = span {
-        span.record("attempts", attempts.get());
-        telemetry::record(&span, &result, elapsed);
+    target: &'a Target,
+) -> impl Future<Output = (Reply, bool)> + 'a {
+    async move {
+        // Delivery spans hang under the dispatch span; when no subscriber wants that
+        // one, none is made, no clock is read, and the delivery is not wrapped in one.
+        let traced = context.traced();
+        let attempts = Cell::new(1);
+        let attempt = AssertUnwindSafe(attempt(adapter, name, context, target, &attempts));
+        let (caught, span) = if traced {
+            let span = telemetry::delivery_span(&context.span, target, A::KIND, &context.signal);
+            let started = Instant::now();
+            let caught = attempt.catch_unwind().instrument(span.clone()).await;
+            (caught, Some((span, started.elapsed())))
+        } else {
+            (attempt.catch_unwind().await, None)
+        };
+        let (result, panicked) = match caught {
+            Ok(result) => (result, false),
+            Err(payload) => (Err(panicked(name, payload.as_ref())), true),
+        };
+        let result = result.map_err(|kind| target.error(kind).with_attempts(attempts.get()));
+        if let Some((span, elapsed)) = span {
+            span.record("attempts", attempts.get());
+            telemetry::record(&span, &result, elapsed);
+        }
+        ((index, result), panicked)
     }
-    ((index, result), panicked)
 }
 
 /// What a delivery at once needs from its dispatch.
@@ -212,56 +216,64 @@ pub(crate) fn resolve<'t, A: Adapter>(
 /// The target's options for `A` (checked now if they are a raw config), then the
 /// adapter's delivery, bounded by the adapter or by the dispatcher, under the target's
 /// resilience policies when it has any.
-async fn attempt<A: Adapter>(
-    adapter: &A,
-    name: &str,
-    context: &DispatchContext,
-    target: &Target,
-    attempts: &Cell<u32>,
-) -> Result<Outcome, ErrorKind> {
-    let resolved = resolve(adapter, name, target)?;
-    let options = resolved.get();
-    let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
-    delivery.caller = context.caller;
-    // An adapter that bounds its own deliveries gets no second timer.
-    let own = adapter.timeout(options);
-    let limit = match own {
-        Some(_) => None,
-        None => Some(context.delivery_timeout),
-    };
-    let policies = &context.policies;
-    match Effective::of(target.resilience(), &policies.defaults) {
-        None => bounded(adapter, delivery, limit).await,
-        // Boxed: the policies' waits would otherwise grow every delivery's future.
-        Some(effective) => {
-            let budget = own.unwrap_or(context.delivery_timeout);
-            let guarded = guarded(
-                policies,
-                effective,
-                name,
-                options,
-                &context.signal,
-                budget,
-                || bounded(adapter, delivery, limit),
-            );
-            Box::pin(guarded).await
+// Not an `async fn`, whose future would keep each argument twice.
+#[allow(clippy::manual_async_fn)]
+fn attempt<'a, A: Adapter>(
+    adapter: &'a A,
+    name: &'a str,
+    context: &'a DispatchContext,
+    target: &'a Target,
+    attempts: &'a Cell<u32>,
+) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a {
+    async move {
+        let resolved = resolve(adapter, name, target)?;
+        let options = resolved.get();
+        let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
+        delivery.caller = context.caller;
+        // An adapter that bounds its own deliveries gets no second timer.
+        let own = adapter.timeout(options);
+        let limit = match own {
+            Some(_) => None,
+            None => Some(context.delivery_timeout),
+        };
+        let policies = &context.policies;
+        match Effective::of(target.resilience(), &policies.defaults) {
+            None => bounded(adapter, delivery, limit).await,
+            // Boxed: the policies' waits would otherwise grow every delivery's future.
+            Some(effective) => {
+                let budget = own.unwrap_or(context.delivery_timeout);
+                let guarded = guarded(
+                    policies,
+                    effective,
+                    name,
+                    options,
+                    &context.signal,
+                    budget,
+                    || bounded(adapter, delivery, limit),
+                );
+                Box::pin(guarded).await
+            }
         }
     }
 }
 
 /// The adapter's delivery, cut off after `limit` when there is one.
-async fn bounded<A: Adapter>(
-    adapter: &A,
-    delivery: Delivery<'_, A::Options>,
+// Not an `async fn`, whose future would keep each argument twice.
+#[allow(clippy::manual_async_fn)]
+fn bounded<'a, A: Adapter>(
+    adapter: &'a A,
+    delivery: Delivery<'a, A::Options>,
     limit: Option<Duration>,
-) -> Result<Outcome, ErrorKind> {
-    let mut delivering = pin!(adapter.deliver(delivery));
-    let mut timer = None;
-    poll_fn(|cx| match limit {
-        None => delivering.as_mut().poll(cx),
-        Some(limit) => poll_bounded(delivering.as_mut(), &mut timer, limit, cx),
-    })
-    .await
+) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a {
+    async move {
+        let mut delivering = pin!(adapter.deliver(delivery));
+        let mut timer = None;
+        poll_fn(|cx| match limit {
+            None => delivering.as_mut().poll(cx),
+            Some(limit) => poll_bounded(delivering.as_mut(), &mut timer, limit, cx),
+        })
+        .await
+    }
 }
 
 /// Polls a delivery that may run for at most `limit`. The timer is made (boxed, so that
