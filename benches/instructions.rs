@@ -223,10 +223,24 @@ fn main() {
             relay_sustained(&system, &setup, &floor, &work);
             measured_relay_sustained(&system, &setup, &floor, &work);
         }
+        // 1,000 one-target sync dispatches (each waits for the handler), 64 outstanding.
+        "sync_sustained_1k" => {
+            let targets: Arc<[Target]> =
+                Arc::new([Target::pid(setup.recipients[0].clone()).sync().into()]);
+            sustained(&system, &setup, &targets);
+            measured_sustained(&system, &setup, &targets);
+        }
+        // The same through the relay floor, calling and awaiting each.
+        "relay_sync_sustained_1k" => {
+            let floor = system.block_on(async { Relay.start() });
+            let work = Work::Call(setup.recipients[..1].into());
+            relay_sustained(&system, &setup, &floor, &work);
+            measured_relay_sustained(&system, &setup, &floor, &work);
+        }
         _ => {
             eprintln!(
                 "scenarios: fanout_1k, one_target, raw_1k, relay_1, sustained_1k, \
-                 relay_sustained_1k"
+                 relay_sustained_1k, sync_sustained_1k, relay_sync_sustained_1k"
             );
             std::process::exit(2);
         }

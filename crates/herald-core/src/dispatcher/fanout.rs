@@ -87,7 +87,8 @@ pub(super) async fn run_admitted(
         return Ok(DispatchReport::default());
     }
     let next = head.next;
-    let span = if inner.telemetry {
+    // No span when no subscriber could want it: making one costs even when disabled.
+    let span = if inner.telemetry && telemetry::spans_wanted() {
         let parent = dispatch.parent.as_deref().unwrap_or(&telemetry::NO_SPAN);
         telemetry::dispatch_span(parent, &dispatch.signal, total)
     } else {
@@ -112,6 +113,7 @@ pub(super) async fn run_admitted(
         joined: JoinSet::default(),
         remote: None,
         lookup: Lookup::default(),
+        declined: head.declined.then_some(next),
     };
 
     if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
@@ -182,6 +184,9 @@ pub(super) async fn run_admitted(
 pub(crate) struct Head {
     results: Results,
     next: usize,
+    /// Target `next` was offered a delivery at once and needs a future: the run need
+    /// not offer it again.
+    declined: bool,
 }
 
 impl Head {
@@ -190,6 +195,7 @@ impl Head {
         Self {
             results: Results::new(total),
             next: 0,
+            declined: false,
         }
     }
 
@@ -239,6 +245,7 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
         head.next = run.end;
         if run.end == from {
             // This target needs the run.
+            head.declined = true;
             return Err(head);
         }
     }
@@ -325,6 +332,8 @@ struct Run<'a> {
     lookup: Lookup<'a>,
     /// The answers of deliveries on the pool (made on first use).
     remote: Option<Remote>,
+    /// A target already offered a delivery at once, which declined it.
+    declined: Option<usize>,
 }
 
 impl<'a> Run<'a> {
@@ -352,7 +361,7 @@ impl<'a> Run<'a> {
             };
             match runner.placed() {
                 Placed::Local(inline) => {
-                    if at_once {
+                    if at_once && self.declined != Some(index) {
                         let now = Now {
                             signal: &context.signal,
                             caller: context.caller,

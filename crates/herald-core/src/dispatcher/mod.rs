@@ -282,7 +282,11 @@ impl Started {
                 running,
             }) => {
                 let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
-                actix_rt::spawn(fanout::run(inner, dispatch, slots, head, running, answer));
+                // Boxed, so the task holds a pointer: tokio moves a task's future
+                // several times while spawning it, and allocates its cell
+                // cache-aligned, which for a cell this size is glibc's slow path.
+                let run = Box::pin(fanout::run(inner, dispatch, slots, head, running, answer));
+                actix_rt::spawn(run);
             }
         }
     }
