@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
+use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -49,18 +50,21 @@ impl DispatchContext {
     }
 }
 
-/// Delivers to one target with `adapter` (registered as `name`) and returns the
-/// target's reply, and whether the adapter panicked (its runner then replaces it).
+/// Delivers to one target with `adapter` (registered as `name`, held by the delivery
+/// until it ends) and returns the target's reply; if the adapter panicked, `restart`
+/// is called (its runner then replaces it).
 // Not an `async fn`, whose future would keep each argument twice.
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn deliver<'a, A: Adapter>(
-    adapter: &'a A,
+    adapter: impl Deref<Target = A> + 'a,
     name: &'a str,
     context: &'a DispatchContext,
     index: usize,
     target: &'a Target,
-) -> impl Future<Output = (Reply, bool)> + 'a {
+    restart: impl FnOnce() + 'a,
+) -> impl Future<Output = Reply> + 'a {
     async move {
+        let adapter = &*adapter;
         // Delivery spans hang under the dispatch span; when no subscriber wants that
         // one, none is made, no clock is read, and the delivery is not wrapped in one.
         let traced = context.traced();
@@ -83,7 +87,10 @@ pub(crate) fn deliver<'a, A: Adapter>(
             span.record("attempts", attempts.get());
             telemetry::record(&span, &result, elapsed);
         }
-        ((index, result), panicked)
+        if panicked {
+            restart();
+        }
+        (index, result)
     }
 }
 
@@ -238,7 +245,12 @@ fn attempt<'a, A: Adapter>(
         };
         let policies = &context.policies;
         match Effective::of(target.resilience(), &policies.defaults) {
-            None => bounded(adapter, delivery, limit).await,
+            // Polled here rather than through `bounded`: one future less to move.
+            None => {
+                let mut delivering = pin!(adapter.deliver(delivery));
+                let mut timer = None;
+                poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
+            }
             // Boxed: the policies' waits would otherwise grow every delivery's future.
             Some(effective) => {
                 let budget = own.unwrap_or(context.delivery_timeout);
@@ -268,27 +280,26 @@ fn bounded<'a, A: Adapter>(
     async move {
         let mut delivering = pin!(adapter.deliver(delivery));
         let mut timer = None;
-        poll_fn(|cx| match limit {
-            None => delivering.as_mut().poll(cx),
-            Some(limit) => poll_bounded(delivering.as_mut(), &mut timer, limit, cx),
-        })
-        .await
+        poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
     }
 }
 
-/// Polls a delivery that may run for at most `limit`. The timer is made (boxed, so that
-/// it does not grow every delivery's future) only if a poll leaves the delivery
-/// pending: most deliveries (a mailbox push) end on their first poll, and then no clock
-/// is read.
+/// Polls a delivery that may run for at most `limit` (`None`: it bounds itself). The
+/// timer is made (boxed, so that it does not grow every delivery's future) only if a
+/// poll leaves the delivery pending: most deliveries (a mailbox push) end on their
+/// first poll, and then no clock is read.
 fn poll_bounded<F: Future<Output = Result<Outcome, ErrorKind>>>(
     delivery: Pin<&mut F>,
     timer: &mut Option<Pin<Box<Sleep>>>,
-    limit: Duration,
+    limit: Option<Duration>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Result<Outcome, ErrorKind>> {
     if let Poll::Ready(result) = delivery.poll(cx) {
         return Poll::Ready(result);
     }
+    let Some(limit) = limit else {
+        return Poll::Pending;
+    };
     let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
     timer
         .as_mut()

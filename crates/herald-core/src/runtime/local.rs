@@ -89,12 +89,8 @@ impl<A: Adapter> Inline for Local<A> {
         // Deliveries under way keep the instance they started with; a panic replaces
         // it for the deliveries after.
         let adapter = Rc::clone(&self.adapter.borrow());
-        Box::pin(async move {
-            let (reply, panicked) = deliver(&*adapter, &self.name, context, index, target).await;
-            if panicked {
-                self.restart();
-            }
-            reply
-        })
+        Box::pin(deliver(adapter, &self.name, context, index, target, || {
+            self.restart();
+        }))
     }
 }

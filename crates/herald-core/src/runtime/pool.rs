@@ -144,11 +144,9 @@ async fn run<A: Adapter>(
         let mut deliveries: FuturesUnordered<_> = jobs
             .into_iter()
             .map(|job| async {
-                let (reply, panicked) =
-                    deliver(adapter, name, &context, job.index, &job.target).await;
-                if panicked {
-                    myself.do_send(Restart);
-                }
+                let restart = || myself.do_send(Restart);
+                let reply = deliver(adapter, name, &context, job.index, &job.target, restart);
+                let reply = reply.await;
                 job.complete(reply);
             })
             .collect();
