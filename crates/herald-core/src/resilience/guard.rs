@@ -16,114 +16,117 @@ use crate::{ErrorKind, Outcome, TargetOptions};
 
 /// Delivers through `effective`'s policies; `attempt` makes the adapter's delivery.
 /// Waits for a rate limit's turn or a concurrency cap's room take at most `budget`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn guarded<F, A>(
-    policies: &Policies,
-    effective: Effective<'_>,
-    adapter: &str,
-    options: &dyn TargetOptions,
-    signal: &Signal,
+// Not an `async fn`, whose future would keep each argument twice.
+#[allow(clippy::too_many_arguments, clippy::manual_async_fn)]
+pub(crate) fn guarded<'a, F, A>(
+    policies: &'a Policies,
+    effective: Effective<'a>,
+    adapter: &'a str,
+    options: &'a dyn TargetOptions,
+    signal: &'a Signal,
     budget: Duration,
     attempt: F,
-) -> Result<Outcome, ErrorKind>
+) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a
 where
-    F: FnOnce() -> A,
-    A: Future<Output = Result<Outcome, ErrorKind>>,
+    F: FnOnce() -> A + 'a,
+    A: Future<Output = Result<Outcome, ErrorKind>> + 'a,
 {
-    let endpoints = &policies.endpoints;
-    let started = Instant::now();
-    let key = endpoint_key(adapter, options, effective.endpoint);
-    let dedupe = effective.dedupe.map(|dedupe| {
-        let id = endpoints.window.key(|hasher| {
-            use std::fmt::Write;
-            hasher.write(adapter.as_bytes());
-            hasher.write(key.as_bytes());
-            // The description, streamed into the hash rather than written out.
-            let _ = write!(HashWriter(hasher), "{}", Described(options));
-            hasher.write(signal.id().as_bytes());
+    async move {
+        let endpoints = &policies.endpoints;
+        let started = Instant::now();
+        let key = endpoint_key(adapter, options, effective.endpoint);
+        let dedupe = effective.dedupe.map(|dedupe| {
+            let id = endpoints.window.key(|hasher| {
+                use std::fmt::Write;
+                hasher.write(adapter.as_bytes());
+                hasher.write(key.as_bytes());
+                // The description, streamed into the hash rather than written out.
+                let _ = write!(HashWriter(hasher), "{}", Described(options));
+                hasher.write(signal.id().as_bytes());
+            });
+            (dedupe, id)
         });
-        (dedupe, id)
-    });
-    if let Some((_, id)) = dedupe {
-        if endpoints.window.seen(id, started) {
-            endpoints.duplicate();
-            return Ok(Outcome::Duplicate);
-        }
-    }
-    let endpoint = effective.per_endpoint().then(|| endpoints.get(&key));
-
-    let mut watch = None;
-    if let (Some(breaker), Some(endpoint)) = (effective.breaker, &endpoint) {
-        let (admit, transition) = endpoint.admit(breaker, started);
-        if let Some(transition) = transition {
-            endpoints.report(&key, transition, breaker);
-        }
-        match admit {
-            Admit::Refuse(retry_in) => {
-                endpoint.short_circuited();
-                return Err(ErrorKind::CircuitOpen { retry_in });
-            }
-            admit => {
-                watch = Some(Watch {
-                    policies,
-                    endpoint: Arc::clone(endpoint),
-                    key: &key,
-                    breaker,
-                    started,
-                    probe: admit == Admit::Probe,
-                    tried: false,
-                    done: false,
-                });
+        if let Some((_, id)) = dedupe {
+            if endpoints.window.seen(id, started) {
+                endpoints.duplicate();
+                return Ok(Outcome::Duplicate);
             }
         }
-    }
+        let endpoint = effective.per_endpoint().then(|| endpoints.get(&key));
 
-    if let (Some(limit), Some(endpoint)) = (effective.rate_limit, &endpoint) {
-        while let Some(wait) = endpoint.rate_check(limit) {
-            let late = started.elapsed() + wait > budget;
-            if limit.fails_fast() || late {
-                endpoint.rate_limited();
-                return Err(ErrorKind::RateLimited);
+        let mut watch = None;
+        if let (Some(breaker), Some(endpoint)) = (effective.breaker, &endpoint) {
+            let (admit, transition) = endpoint.admit(breaker, started);
+            if let Some(transition) = transition {
+                endpoints.report(&key, transition, breaker);
             }
-            tokio::time::sleep(wait).await;
+            match admit {
+                Admit::Refuse(retry_in) => {
+                    endpoint.short_circuited();
+                    return Err(ErrorKind::CircuitOpen { retry_in });
+                }
+                admit => {
+                    watch = Some(Watch {
+                        policies,
+                        endpoint: Arc::clone(endpoint),
+                        key: &key,
+                        breaker,
+                        started,
+                        probe: admit == Admit::Probe,
+                        tried: false,
+                        done: false,
+                    });
+                }
+            }
         }
-    }
 
-    let permit = match (effective.concurrency, &endpoint) {
-        (Some(concurrency), Some(endpoint)) => match endpoint.gate.try_enter(*concurrency) {
-            Some(permit) => Some(permit),
-            None => {
-                let left = budget.saturating_sub(started.elapsed());
-                let room = tokio::time::timeout(left, endpoint.gate.enter(*concurrency));
-                Some(room.await.map_err(|_| ErrorKind::Timeout(budget))?)
+        if let (Some(limit), Some(endpoint)) = (effective.rate_limit, &endpoint) {
+            while let Some(wait) = endpoint.rate_check(limit) {
+                let late = started.elapsed() + wait > budget;
+                if limit.fails_fast() || late {
+                    endpoint.rate_limited();
+                    return Err(ErrorKind::RateLimited);
+                }
+                tokio::time::sleep(wait).await;
             }
-        },
-        _ => None,
-    };
+        }
 
-    if let Some(watch) = &mut watch {
-        watch.tried = true;
+        let permit = match (effective.concurrency, &endpoint) {
+            (Some(concurrency), Some(endpoint)) => match endpoint.gate.try_enter(*concurrency) {
+                Some(permit) => Some(permit),
+                None => {
+                    let left = budget.saturating_sub(started.elapsed());
+                    let room = tokio::time::timeout(left, endpoint.gate.enter(*concurrency));
+                    Some(room.await.map_err(|_| ErrorKind::Timeout(budget))?)
+                }
+            },
+            _ => None,
+        };
+
+        if let Some(watch) = &mut watch {
+            watch.tried = true;
+        }
+        // The clock is read for an adaptive cap only, which learns from latency.
+        let sent = permit
+            .as_ref()
+            .filter(|p| p.adaptive())
+            .map(|_| Instant::now());
+        let result = attempt().await;
+        if let (Some(permit), Some(sent)) = (permit, sent) {
+            permit.finish(sent.elapsed(), result.as_ref().map(|_| ()));
+        }
+        if let Some(endpoint) = &endpoint {
+            endpoint.count(result.is_ok());
+        }
+        if let Some(mut watch) = watch {
+            watch.done = true;
+            watch.record(result.as_ref().err());
+        }
+        if let (Ok(_), Some((dedupe, id))) = (&result, dedupe) {
+            endpoints.window.remember(id, started, dedupe.ttl());
+        }
+        result
     }
-    // The clock is read for an adaptive cap only, which learns from latency.
-    let sent = permit
-        .as_ref()
-        .filter(|p| p.adaptive())
-        .map(|_| Instant::now());
-    let result = attempt().await;
-    if let (Some(permit), Some(sent)) = (permit, sent) {
-        permit.finish(sent.elapsed(), result.as_ref().map(|_| ()));
-    }
-    if let Some(endpoint) = &endpoint {
-        endpoint.count(result.is_ok());
-    }
-    if let Some(mut watch) = watch {
-        watch.done = true;
-        watch.record(result.as_ref().err());
-    }
-    if let (Ok(_), Some((dedupe, id))) = (&result, dedupe) {
-        endpoints.window.remember(id, started, dedupe.ttl());
-    }
-    result
 }
 
 /// The endpoint a target reaches: as its policies name it, else as its options say,
