@@ -64,7 +64,7 @@ impl TargetOptions for BusTarget {
 
 impl From<BusTarget> for Target {
     fn from(options: BusTarget) -> Self {
-        Target::new("bus", options)
+        Target::new(super::name::BUS, options)
     }
 }
 

@@ -66,7 +66,7 @@ impl TargetOptions for ConsoleTarget {
 
 impl From<ConsoleTarget> for Target {
     fn from(options: ConsoleTarget) -> Self {
-        Target::new("console", options)
+        Target::new(super::name::CONSOLE, options)
     }
 }
 

@@ -148,7 +148,7 @@ impl TargetOptions for LoggerTarget {
 
 impl From<LoggerTarget> for Target {
     fn from(options: LoggerTarget) -> Self {
-        Target::new("logger", options)
+        Target::new(super::name::LOGGER, options)
     }
 }
 

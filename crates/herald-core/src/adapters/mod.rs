@@ -29,6 +29,21 @@ macro_rules! data_setters {
 }
 use data_setters;
 
+/// The built-in adapters' names: statics, so that a target and the adapter's
+/// registration hold one pointer, and the dispatcher finds the adapter without
+/// comparing text (see `Inner::adapter`).
+pub(crate) mod name {
+    pub(crate) static PID: &str = "pid";
+    pub(crate) static NAMED: &str = "named";
+    pub(crate) static PUBSUB: &str = "pubsub";
+    pub(crate) static BUS: &str = "bus";
+    pub(crate) static NOOP: &str = "noop";
+    pub(crate) static LOGGER: &str = "logger";
+    pub(crate) static CONSOLE: &str = "console";
+    pub(crate) static HTTP: &str = "http";
+    pub(crate) static WEBHOOK: &str = "webhook";
+}
+
 mod bus;
 mod console;
 mod logger;

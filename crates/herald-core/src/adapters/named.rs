@@ -106,7 +106,7 @@ impl TargetOptions for NamedTarget {
 
 impl From<NamedTarget> for Target {
     fn from(options: NamedTarget) -> Self {
-        Target::new("named", options)
+        Target::new(super::name::NAMED, options)
     }
 }
 

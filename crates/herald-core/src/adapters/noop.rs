@@ -26,7 +26,7 @@ impl TargetOptions for NoopTarget {
 
 impl From<NoopTarget> for Target {
     fn from(options: NoopTarget) -> Self {
-        Target::new("noop", options)
+        Target::new(super::name::NOOP, options)
     }
 }
 

@@ -89,7 +89,7 @@ impl TargetOptions for PidTarget {
 
 impl From<PidTarget> for Target {
     fn from(options: PidTarget) -> Self {
-        Target::new("pid", options)
+        Target::new(super::name::PID, options)
     }
 }
 

@@ -135,7 +135,7 @@ impl TargetOptions for PubSubTarget {
 
 impl From<PubSubTarget> for Target {
     fn from(options: PubSubTarget) -> Self {
-        Target::new("pubsub", options)
+        Target::new(super::name::PUBSUB, options)
     }
 }
 

@@ -10,7 +10,8 @@ use actix::{Actor, Addr, Arbiter, AsyncContext, Context};
 
 use super::{Admission, Dispatcher, Sharded};
 use crate::adapters::{
-    BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter,
+    BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter,
+    PubSubAdapter, name,
 };
 use crate::bus::Attach;
 use crate::resilience::{Endpoints, Policies, Resilience};
@@ -85,10 +86,10 @@ impl Default for DispatcherBuilder {
             dedupe_capacity: DispatcherBuilder::DEFAULT_DEDUPE_CAPACITY,
             circuit_signals: None,
         };
-        builder.insert("pid", registration(|| PidAdapter));
-        builder.insert("logger", registration(|| LoggerAdapter));
-        builder.insert("console", registration(|| ConsoleAdapter));
-        builder.insert("noop", registration(|| NoopAdapter));
+        builder.insert(name::PID, registration(|| PidAdapter));
+        builder.insert(name::LOGGER, registration(|| LoggerAdapter));
+        builder.insert(name::CONSOLE, registration(|| ConsoleAdapter));
+        builder.insert(name::NOOP, registration(|| NoopAdapter));
         builder
     }
 }
@@ -347,20 +348,23 @@ impl DispatcherBuilder {
         let buses = Arc::new(self.buses.clone());
         let routing = [
             (
-                "named",
+                name::NAMED,
                 registration(move || NamedAdapter(registry.clone())),
             ),
             (
-                "pubsub",
+                name::PUBSUB,
                 registration(move || PubSubAdapter(pubsub.clone())),
             ),
-            ("bus", registration(move || BusAdapter(Arc::clone(&buses)))),
+            (
+                name::BUS,
+                registration(move || BusAdapter(Arc::clone(&buses))),
+            ),
         ];
         for (name, registration) in routing {
             self.adapters.entry(name.into()).or_insert(registration);
         }
         #[cfg(feature = "http")]
-        for (name, webhook) in [("http", false), ("webhook", true)] {
+        for (name, webhook) in [(name::HTTP, false), (name::WEBHOOK, true)] {
             self.adapters
                 .entry(name.into())
                 .or_insert_with(|| registration(move || crate::http::HttpAdapter::new(webhook)));

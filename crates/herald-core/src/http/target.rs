@@ -659,9 +659,9 @@ fn millis(duration: Duration) -> Value {
 impl From<HttpTarget> for Target {
     fn from(options: HttpTarget) -> Self {
         let adapter = if options.signing.is_some() {
-            "webhook"
+            crate::adapters::name::WEBHOOK
         } else {
-            "http"
+            crate::adapters::name::HTTP
         };
         Target::new(adapter, options)
     }

@@ -69,10 +69,14 @@ impl<A: Adapter> Inline for Local<A> {
     ) -> NowRun {
         let mut run = NowRun::at(range.start);
         loop {
-            let adapter = Rc::clone(&self.adapter.borrow());
-            if !deliver_now(
-                &*adapter, &self.name, now, targets, range.end, &mut run, results,
-            ) {
+            // Borrowed, not cloned: nothing here waits, and the borrow ends before a
+            // restart replaces the instance.
+            let adapter = self.adapter.borrow();
+            let panicked = deliver_now(
+                &**adapter, &self.name, now, targets, range.end, &mut run, results,
+            );
+            drop(adapter);
+            if !panicked {
                 return run;
             }
             // A panic failed its target; the rest go on with a fresh instance.
