@@ -40,7 +40,7 @@ pub(crate) use dispatch::Detached;
 use dispatch::{Answer, warn_failures};
 use fanout::Slots;
 pub(crate) use lifecycle::Admission;
-use lifecycle::{Lifecycle, Running};
+use lifecycle::Lifecycle;
 pub(crate) use report::Results;
 use stats::Counters;
 
@@ -195,63 +195,68 @@ impl Dispatcher {
             id,
         }
     }
+}
 
-    /// Admits a dispatch. After a [`Shutdown`] it fails at once. A dispatch whose
-    /// targets can all be delivered at once is done right here (see
-    /// [`fanout::at_once`]); any other is admitted to run as a task of its own, once
-    /// its answer is known.
-    fn begin(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Started {
-        if self.inner.lifecycle.closing() {
-            let refused = &self.inner.admission.refused;
-            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Started::Done(dispatch.fail_all(|| ErrorKind::Shutdown));
-        }
-        self.inner.counters.dispatch_started();
-        let head = match fanout::at_once(&self.inner, &dispatch) {
-            Ok(result) => return Started::Done(result),
-            Err(head) => head,
-        };
-        let slots = self.slots(&dispatch, &head, ctx);
-        Started::Admitted(Admitted {
-            inner: Rc::clone(&self.inner),
-            running: self.inner.lifecycle.enter(),
-            dispatch,
-            slots,
-            head,
-        })
+/// Begins a dispatch and hands its result to `finish`: now, or when its run ends.
+/// After a [`Shutdown`] it fails at once. A dispatch whose targets can all be delivered
+/// at once is done right here (see [`fanout::at_once`]); any other runs as a task of its
+/// own. A run that is dropped unfinished still answers, every target failing with
+/// `Shutdown`.
+fn begin(
+    inner: &Rc<Inner>,
+    dispatch: Dispatch,
+    ctx: &mut Context<Dispatcher>,
+    finish: impl FnOnce(DispatchResult) + 'static,
+) {
+    if inner.lifecycle.closing() {
+        let refused = &inner.admission.refused;
+        refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return finish(dispatch.fail_all(|| ErrorKind::Shutdown));
     }
+    inner.counters.dispatch_started();
+    let head = match fanout::at_once(inner, &dispatch) {
+        Ok(result) => return finish(result),
+        Err(head) => head,
+    };
+    let slots = slots(inner, &dispatch, &head, ctx);
+    let running = inner.lifecycle.enter();
+    let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
+    // Boxed, so the task holds a pointer: tokio moves a task's future several times
+    // while spawning it, and allocates its cell cache-aligned, which for a cell this
+    // size is glibc's slow path.
+    let run = fanout::run(Rc::clone(inner), dispatch, slots, head, running, answer);
+    actix_rt::spawn(Box::pin(run));
+}
 
-    /// Reserves in-flight slots for what is left of a dispatch.
-    ///
-    /// A dispatch reserves as many as it can use at once; when they are not free it
-    /// waits (blocking this mailbox, so memory stays bounded) or fails.
-    fn slots(
-        &mut self,
-        dispatch: &Dispatch,
-        head: &fanout::Head,
-        ctx: &mut Context<Self>,
-    ) -> Slots {
-        let inner = &self.inner;
-        let concurrency = dispatch
-            .max_concurrency
-            .map_or(inner.max_concurrency, std::num::NonZeroUsize::get);
-        let wanted = (dispatch.targets.len() - head.done())
-            .min(concurrency)
-            .min(inner.max_in_flight) as u32;
-        match Arc::clone(&inner.permits).try_acquire_many_owned(wanted) {
-            Ok(permit) => Slots::Held(permit),
-            Err(_) if inner.overload == Overload::Fail => Slots::Refused,
-            Err(_) => {
-                let (sender, receiver) = oneshot::channel::<OwnedSemaphorePermit>();
-                let permits = Arc::clone(&inner.permits);
-                let acquire = async move {
-                    if let Ok(permit) = permits.acquire_many_owned(wanted).await {
-                        let _ = sender.send(permit);
-                    }
-                };
-                ctx.wait(acquire.into_actor(self).map(|(), _, _| ()));
-                Slots::Awaited(receiver)
-            }
+/// Reserves in-flight slots for what is left of a dispatch.
+///
+/// A dispatch reserves as many as it can use at once; when they are not free it waits
+/// (blocking the dispatcher's mailbox, so memory stays bounded) or fails.
+fn slots(
+    inner: &Inner,
+    dispatch: &Dispatch,
+    head: &fanout::Head,
+    ctx: &mut Context<Dispatcher>,
+) -> Slots {
+    let concurrency = dispatch
+        .max_concurrency
+        .map_or(inner.max_concurrency, std::num::NonZeroUsize::get);
+    let wanted = (dispatch.targets.len() - head.done())
+        .min(concurrency)
+        .min(inner.max_in_flight) as u32;
+    match Arc::clone(&inner.permits).try_acquire_many_owned(wanted) {
+        Ok(permit) => Slots::Held(permit),
+        Err(_) if inner.overload == Overload::Fail => Slots::Refused,
+        Err(_) => {
+            let (sender, receiver) = oneshot::channel::<OwnedSemaphorePermit>();
+            let permits = Arc::clone(&inner.permits);
+            let acquire = async move {
+                if let Ok(permit) = permits.acquire_many_owned(wanted).await {
+                    let _ = sender.send(permit);
+                }
+            };
+            ctx.wait(actix::fut::wrap_future::<_, Dispatcher>(acquire));
+            Slots::Awaited(receiver)
         }
     }
 }
@@ -266,69 +271,28 @@ impl Drop for Dispatcher {
     }
 }
 
-/// A dispatch once begun. Short-lived (made in the handler, consumed by its response
-/// at once), so the large variant stays unboxed: a box would cost an allocation per
-/// dispatch.
-#[allow(clippy::large_enum_variant)]
-enum Started {
-    /// Done at once.
-    Done(DispatchResult),
-    /// Admitted, to run as a task of its own.
-    Admitted(Admitted),
-}
-
-/// What a dispatch's run is made from. The run is made in [`Started::finish`], where
-/// its answer is known, so that it is the whole of its task's future (one allocation).
-struct Admitted {
-    inner: Rc<Inner>,
-    dispatch: Dispatch,
-    slots: Slots,
-    head: fanout::Head,
-    running: Running,
-}
-
-impl Started {
-    /// Hands the result to `finish` now, or when the run's task ends. A run that is
-    /// dropped unfinished still answers, every target failing with `Shutdown`.
-    fn finish(self, finish: impl FnOnce(DispatchResult) + 'static) {
-        match self {
-            Self::Done(result) => finish(result),
-            Self::Admitted(Admitted {
-                inner,
-                dispatch,
-                slots,
-                head,
-                running,
-            }) => {
-                let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
-                // Boxed, so the task holds a pointer: tokio moves a task's future
-                // several times while spawning it, and allocates its cell
-                // cache-aligned, which for a cell this size is glibc's slow path.
-                let run = Box::pin(fanout::run(inner, dispatch, slots, head, running, answer));
-                actix_rt::spawn(run);
-            }
-        }
-    }
-}
-
-/// How a [`Dispatcher`] answers a [`Dispatch`]: at once when the dispatch finished on
+/// How a [`Dispatcher`] answers a [`Dispatch`]: at once when the dispatch finishes on
 /// the spot (every delivery made at once), else when its run completes. Await it through
 /// `Addr::send` like any actix response.
-pub struct DispatchResponse(Started);
+///
+/// The dispatch begins here, where the answer's destination is known, so that a run is
+/// made with it (and nothing larger than the dispatch is moved on the way).
+pub struct DispatchResponse {
+    inner: Rc<Inner>,
+    dispatch: Dispatch,
+}
 
 impl fmt::Debug for DispatchResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.0 {
-            Started::Done(_) => "Done",
-            Started::Admitted(..) => "Admitted",
-        };
-        f.debug_tuple("DispatchResponse").field(&state).finish()
+        f.debug_struct("DispatchResponse")
+            .field("dispatch", &self.dispatch)
+            .finish_non_exhaustive()
     }
 }
 
 impl MessageResponse<Dispatcher, Dispatch> for DispatchResponse {
-    fn handle(self, _: &mut Context<Dispatcher>, tx: Option<OneshotSender<DispatchResult>>) {
-        self.0.finish(move |result| {
+    fn handle(self, ctx: &mut Context<Dispatcher>, tx: Option<OneshotSender<DispatchResult>>) {
+        begin(&self.inner, self.dispatch, ctx, move |result| {
             if let Some(tx) = tx {
                 let _ = tx.send(result);
             }
@@ -339,8 +303,11 @@ impl MessageResponse<Dispatcher, Dispatch> for DispatchResponse {
 impl Handler<Dispatch> for Dispatcher {
     type Result = DispatchResponse;
 
-    fn handle(&mut self, dispatch: Dispatch, ctx: &mut Context<Self>) -> Self::Result {
-        DispatchResponse(self.begin(dispatch, ctx))
+    fn handle(&mut self, dispatch: Dispatch, _: &mut Context<Self>) -> Self::Result {
+        DispatchResponse {
+            inner: Rc::clone(&self.inner),
+            dispatch,
+        }
     }
 }
 
@@ -352,7 +319,7 @@ impl Handler<Detached> for Dispatcher {
             return;
         };
         let signal = Arc::clone(&dispatch.signal);
-        self.begin(dispatch, ctx).finish(move |result| {
+        begin(&self.inner, dispatch, ctx, move |result| {
             warn_failures(&signal, &result);
             if let Some(reply) = reply {
                 let _ = reply.send(result);
