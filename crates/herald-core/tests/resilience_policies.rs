@@ -683,3 +683,40 @@ async fn policies_read_from_data_name_their_fields() {
         Target::from_config(json!({"adapter": "noop", "resilience": {"breaker": false}})).unwrap();
     assert_eq!(off.resilience().unwrap().breaker_setting(), Some(None));
 }
+
+/// Targets delivered at once go in runs of one adapter; a target in the middle of such
+/// a run with a policy of its own still goes through it (and the ones around it are
+/// still delivered once each).
+#[actix_rt::test]
+async fn a_policy_on_one_target_among_targets_delivered_at_once_still_applies() {
+    let (a, at_a) = support::Inbox::start(support::Answer::Accept);
+    let (b, at_b) = support::Inbox::start(support::Answer::Accept);
+    let dispatcher = Dispatcher::builder().telemetry(false).start();
+    let deduped = Target::from(Target::pid(b.recipient()))
+        .with_resilience(Resilience::new().dedupe(Dedupe::new(Duration::from_secs(60))));
+    let targets = [
+        Target::pid(a.clone().recipient()).into(),
+        deduped.clone(),
+        deduped,
+        Target::pid(a.recipient()).into(),
+    ];
+    let report = within(
+        "dispatch",
+        dispatcher.send(Dispatch::new(support::signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        report.outcomes(),
+        [
+            Outcome::Delivered,
+            Outcome::Delivered,
+            Outcome::Duplicate,
+            Outcome::Delivered
+        ]
+    );
+    support::until_count("a's two", &at_a, 2).await;
+    support::until_count("b's one", &at_b, 1).await;
+    assert_eq!(at_b.load(Ordering::SeqCst), 1);
+}
