@@ -38,7 +38,7 @@ pub enum Mode {
     /// time it takes to wait.
     BestEffort,
     /// Wait for the handler's answer, up to the target's timeout; a
-    /// [`Rejection`](crate::Rejection) fails the delivery. A synchronous delivery to the
+    /// [`Rejection`] fails the delivery. A synchronous delivery to the
     /// dispatching actor itself fails at once with [`ErrorKind::CallingSelf`].
     Sync,
 }
