@@ -12,7 +12,7 @@ use herald_core::{
     Target, TargetOptions,
 };
 use serde_json::json;
-use support::{Probe, signal, until_count, within};
+use support::{Probe, dispatch, signal, until_count, within};
 
 #[actix_rt::test]
 async fn a_dropped_run_fails_every_target_with_its_own_index() {
@@ -46,13 +46,7 @@ async fn stats_stay_bounded_under_a_hundred_thousand_unknown_adapter_names() {
         let targets: Vec<Target> = (0..10_000)
             .map(|i| Target::custom(format!("unknown-{batch}-{i}"), json!({})))
             .collect();
-        let error = within(
-            "dispatch",
-            dispatcher.send(Dispatch::new(signal(), targets)),
-        )
-        .await
-        .unwrap()
-        .unwrap_err();
+        let error = dispatch(&dispatcher, targets).await.unwrap_err();
         assert_eq!(error.failures().len(), 10_000);
     }
     let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
@@ -95,13 +89,7 @@ async fn a_panicking_describe_does_not_stop_the_dispatcher() {
     let dispatcher = Dispatcher::builder().adapter("failing", || Failing).start();
     for _ in 0..3 {
         let targets = [Target::new("failing", Treacherous), Target::noop()];
-        let error = within(
-            "dispatch",
-            dispatcher.send(Dispatch::new(signal(), targets)),
-        )
-        .await
-        .unwrap()
-        .unwrap_err();
+        let error = dispatch(&dispatcher, targets).await.unwrap_err();
         assert_eq!(error.failures().len(), 1);
         assert!(error.first().error.target().contains("<describe panicked>"));
     }
@@ -199,13 +187,7 @@ async fn at_once_and_waiting_deliveries_mix_in_one_dispatch() {
         Target::custom("nope", json!({})),
         Target::pid(inbox.clone().recipient()).into(),
     ];
-    let error = within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let error = dispatch(&dispatcher, targets).await.unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.first().index, 4);
     let delivered: Vec<usize> = error.delivered().iter().map(|(index, _)| *index).collect();

@@ -4,7 +4,7 @@ mod support;
 
 use herald_core::{Dispatch, Dispatcher, ErrorKind, Outcome, Stats, Target, TargetError};
 use serde_json::json;
-use support::{Probe, signal, within};
+use support::{Probe, dispatch, signal, within};
 
 #[actix_rt::test]
 async fn failures_are_all_reported_sorted_by_index() {
@@ -18,13 +18,7 @@ async fn failures_are_all_reported_sorted_by_index() {
             json!({"fail": fail, "delay_ms": if fail { 0 } else { 5 }}),
         )
     });
-    let error = within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let error = dispatch(&dispatcher, targets).await.unwrap_err();
 
     assert_eq!(Probe::get(&probe.deliveries), 4, "all four attempted");
     let indices: Vec<_> = error.failures().iter().map(|f| f.index).collect();
@@ -69,13 +63,7 @@ async fn empty_target_list_is_ok() {
 async fn unknown_adapter_fails_its_target_and_lists_known_ones() {
     let dispatcher = Dispatcher::builder().start();
     let targets = [Target::noop(), Target::custom("nope", json!({}))];
-    let error = within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let error = dispatch(&dispatcher, targets).await.unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.delivered(), &[(0, Outcome::Discarded)]);
     match error.first().error.kind() {
@@ -133,13 +121,7 @@ async fn builtin_adapters_all_succeed() {
         Target::console().include_data(false).into(),
         Target::custom("logger", json!({"level": "debug", "format": "line"})),
     ];
-    let report = within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let report = dispatch(&dispatcher, targets).await.unwrap();
     assert_eq!(
         report.outcomes(),
         &[
@@ -189,12 +171,7 @@ async fn results_walk_every_target_once_in_order() {
         (vec![], vec![]),
     ] {
         let total = targets.len();
-        let result = within(
-            "dispatch",
-            dispatcher.send(Dispatch::new(signal(), targets)),
-        )
-        .await
-        .unwrap();
+        let result = dispatch(&dispatcher, targets).await;
         let walked: Vec<(usize, bool)> = result
             .results()
             .map(|(index, result)| (index, result.is_err()))

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use herald_core::{Dispatch, Dispatcher, Target};
 use serde_json::json;
-use support::{Probe, signal, within};
+use support::{Probe, dispatch, signal, within};
 
 async fn validations_for(targets: usize) -> usize {
     let probe = Probe::default();
@@ -47,13 +47,7 @@ async fn typed_targets_are_never_revalidated() {
         .adapter("probe", probe.factory())
         .start();
     let targets = (0..5).map(|_| Target::new("probe", support::ProbeOptions::default()));
-    within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    dispatch(&dispatcher, targets).await.unwrap();
     assert_eq!(probe.validations.load(Ordering::SeqCst), 0);
     assert_eq!(probe.deliveries.load(Ordering::SeqCst), 5);
 }

@@ -10,7 +10,7 @@ use herald_core::{
     Adapter, Delivery, Dispatch, Dispatcher, ErrorKind, Outcome, Placement, Target, TargetOptions,
 };
 use serde_json::json;
-use support::{Probe, signal, within};
+use support::{Probe, dispatch, signal, within};
 
 /// A local adapter whose at-once delivery panics when told to.
 struct Brittle;
@@ -52,13 +52,7 @@ async fn a_panic_in_an_at_once_delivery_fails_only_its_index() {
         Target::new("brittle", Panic(true)),
         Target::new("brittle", Panic(false)),
     ];
-    let error = within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let error = dispatch(&dispatcher, targets).await.unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.first().index, 1);
     assert!(matches!(
@@ -97,13 +91,7 @@ async fn panic_fails_only_its_index_and_the_next_dispatch_succeeds(pool: usize) 
         Target::noop(),
         Target::custom("probe", json!({})),
     ];
-    let error = within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let error = dispatch(&dispatcher, targets).await.unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.first().index, 1);
     match error.first().error.kind() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use herald_core::{
     Adapter, Delivery, Dispatch, Dispatcher, ErrorKind, Outcome, Target, TargetOptions,
 };
-use support::{signal, within};
+use support::{dispatch, signal, within};
 
 /// Stops the arbiter it runs on, then waits forever.
 struct Saboteur;
@@ -39,13 +39,7 @@ async fn deliveries_on_a_lost_arbiter_report_adapter_stopped() {
         Target::new("saboteur", Stop),
         Target::noop(),
     ];
-    let error = within(
-        "dispatch",
-        dispatcher.send(Dispatch::new(signal(), targets)),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
+    let error = dispatch(&dispatcher, targets).await.unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.first().index, 1);
     assert!(

@@ -234,3 +234,13 @@ impl std::io::Write for Written {
         Ok(())
     }
 }
+
+/// Dispatches `targets` with a fresh [`signal`], bounded by [`within`]; the dispatcher
+/// must be running.
+pub async fn dispatch(
+    dispatcher: &Addr<herald_core::Dispatcher>,
+    targets: impl herald_core::IntoTargets,
+) -> herald_core::DispatchResult {
+    let sent = dispatcher.send(herald_core::Dispatch::new(signal(), targets));
+    within("dispatch", sent).await.expect("dispatcher running")
+}
