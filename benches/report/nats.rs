@@ -222,6 +222,10 @@ pub(crate) async fn bridge(scale: &Scale, server: &Server) -> (f64, f64) {
     let listener = server.client().await;
     let dispatcher = builder().max_in_flight(1_024).start();
     let counting = Counting::start();
+    // The raw subscription first: the bridge's `start` returns once the server has
+    // read everything the listener sent, this subscription included. (`flush` only
+    // writes to the socket; a publish from another connection can overtake it.)
+    let mut raw = listener.subscribe("bench.raw").await.expect("subscribe");
     let _bridge = Bridge::new(
         listener.clone(),
         "bench.herald",
@@ -231,8 +235,6 @@ pub(crate) async fn bridge(scale: &Scale, server: &Server) -> (f64, f64) {
     .start()
     .await
     .expect("bridge");
-    let mut raw = listener.subscribe("bench.raw").await.expect("subscribe");
-    listener.flush().await.expect("flush");
     let recipient = counting.addr.clone().recipient::<SignalMessage>();
     let forwarding = actix_rt::spawn(async move {
         while let Some(message) = raw.next().await {
@@ -317,9 +319,7 @@ pub(crate) async fn durable(scale: &Scale, server: &Server) -> (f64, f64) {
         .await
         .expect("bridge");
     let (headers, payload) = herald_nats::encode(&signal, herald_nats::BodyMode::Structured);
-    // A publisher of its own, as in the bridge scenario. (On the client that also ran
-    // the JetStream consumer, a few percent of these core messages were lost in some
-    // runs; see docs/DISTRIBUTED.md, "Known issues".)
+    // A publisher of its own, as in the bridge scenario.
     let client = server.client().await;
     let start = Instant::now();
     counting.expect(n);

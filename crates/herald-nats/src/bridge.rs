@@ -15,6 +15,7 @@ use herald_signal::Signal;
 use tracing::Instrument;
 
 use crate::codec::decode;
+use crate::confirm::server_has_read;
 use crate::connect::NatsError;
 use crate::guard::InRuntime;
 use crate::subject::check_filter;
@@ -131,11 +132,14 @@ impl Bridge {
         self
     }
 
-    /// Subscribes and starts taking messages, on the current arbiter.
+    /// Subscribes and starts taking messages, on the current arbiter. Returns once the
+    /// server has registered the subscription (one request round trip), so a message
+    /// published from any connection after this returns reaches the bridge.
     ///
     /// # Errors
     ///
-    /// A subject that is not a valid filter, or a subscription the server refused.
+    /// A subject that is not a valid filter, or a subscription the server refused or
+    /// did not confirm within 10 s.
     pub async fn start(self) -> Result<RunningBridge, NatsError> {
         check_filter(&self.subject).map_err(|e| NatsError::Subscribe(e.to_string()))?;
         let subscriber = match &self.queue {
@@ -147,11 +151,11 @@ impl Bridge {
             None => self.client.subscribe(self.subject.clone()).await,
         }
         .map_err(|error| NatsError::Subscribe(error.to_string()))?;
-        // The subscription is registered once the server has seen it.
-        self.client
-            .flush()
+        // Started means listening: a message published from anywhere after this
+        // returns reaches the bridge.
+        server_has_read(&self.client)
             .await
-            .map_err(|error| NatsError::Subscribe(error.to_string()))?;
+            .map_err(NatsError::Subscribe)?;
         let counters = Arc::new(Counters::default());
         let task = actix_rt::spawn(run(self, subscriber, Arc::clone(&counters)));
         Ok(RunningBridge { counters, task })

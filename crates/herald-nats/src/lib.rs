@@ -16,6 +16,7 @@
 mod adapter;
 mod bridge;
 mod codec;
+mod confirm;
 mod connect;
 mod durable;
 mod guard;

@@ -19,6 +19,7 @@ use herald_core::{
 use serde_json::{Map, Value};
 
 use crate::codec::{BodyMode, decode, encode};
+use crate::confirm::server_has_read;
 use crate::connect::NatsError;
 use crate::guard::InRuntime;
 use crate::subject::for_name;
@@ -84,9 +85,13 @@ impl Drop for Exposed {
 /// bytes); on the wire they are `herald.named.<name>`, with every byte outside
 /// `[A-Za-z0-9_-]` written `%XX`.
 ///
+/// Returns once the server has registered the name's subscription, so a call from any
+/// node after this returns finds it.
+///
 /// # Errors
 ///
-/// A name that breaks the rules, or a subscription the server refused.
+/// A name that breaks the rules, or a subscription the server refused or did not
+/// confirm within 10 s.
 pub async fn expose(
     client: &Client,
     name: &str,
@@ -99,10 +104,10 @@ pub async fn expose(
         .queue_subscribe(subject.clone(), QUEUE.to_owned())
         .await
         .map_err(|error| NatsError::Subscribe(error.to_string()))?;
-    client
-        .flush()
+    // Exposed means reachable: a call from any node after this returns finds it.
+    server_has_read(client)
         .await
-        .map_err(|error| NatsError::Subscribe(error.to_string()))?;
+        .map_err(NatsError::Subscribe)?;
     let me = caller_id(ActorId::of_recipient(&recipient));
     let client = client.clone();
     let task = actix_rt::spawn(async move {

@@ -209,3 +209,40 @@ async fn a_raw_subscriber_sees_what_the_adapter_publishes() {
         sent.id()
     );
 }
+
+#[actix_rt::test]
+async fn a_started_bridge_gets_what_another_connection_publishes_at_once() {
+    // `start` returns once the server has registered the subscription, not merely once
+    // it was written to the socket: a publish from another connection right after it
+    // is not lost. (Before the fix, a few of these rounds lost their message.)
+    let server = NatsServer::start();
+    let listener = server.client().await;
+    let publisher = server.client().await;
+    let dispatcher = Dispatcher::builder().start();
+    let (collector, seen) = Collector::start(Answer::Accept);
+    let (headers, payload) = herald_nats::encode(&signal(1), herald_nats::BodyMode::Binary);
+    let mut bridges = Vec::new();
+    for round in 0..30 {
+        let subject = format!("started.{round}");
+        bridges.push(
+            within(
+                "start",
+                Bridge::new(
+                    listener.clone(),
+                    subject.clone(),
+                    dispatcher.clone(),
+                    [Target::pid(collector.clone().recipient())],
+                )
+                .start(),
+            )
+            .await
+            .unwrap(),
+        );
+        publisher
+            .publish_with_headers(subject, headers.clone(), payload.clone())
+            .await
+            .unwrap();
+        within("flush", publisher.flush()).await.unwrap();
+        until_seen("the message published right after start", &seen, round + 1).await;
+    }
+}

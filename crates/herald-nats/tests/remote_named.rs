@@ -154,3 +154,26 @@ async fn remote_named_targets_read_from_data() {
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].index, 1);
 }
+
+#[actix_rt::test]
+async fn a_name_answers_another_node_as_soon_as_it_is_exposed() {
+    // `expose` returns once the server has registered the name's subscription: a sync
+    // call from another connection right after it finds the name.
+    let server = NatsServer::start();
+    let node_a = server.client().await;
+    let node_b = Dispatcher::builder().nats(server.client().await).start();
+    let (audit, seen) = Collector::start(Answer::Accept);
+    let mut exposed = Vec::new();
+    for round in 0..30 {
+        let name = format!("audit.{round}");
+        exposed.push(
+            within("expose", expose(&node_a, &name, audit.clone().recipient()))
+                .await
+                .unwrap(),
+        );
+        call(&node_b, RemoteNamedTarget::new(&name).unwrap().sync())
+            .await
+            .unwrap_or_else(|failure| panic!("round {round}: {failure}"));
+    }
+    assert_eq!(seen.lock().unwrap().len(), 30);
+}
