@@ -184,6 +184,8 @@ pub struct Delivery<'a, O> {
     /// The actor that dispatched, when it said who it is (see
     /// [`Dispatch::caller`](crate::Dispatch::caller)).
     pub caller: Option<ActorId>,
+    /// How many buses the signal went through to reach this delivery.
+    pub(crate) hops: u8,
     attempts: Option<&'a Cell<u32>>,
 }
 
@@ -194,6 +196,7 @@ impl<'a, O> Delivery<'a, O> {
             signal,
             options,
             caller: None,
+            hops: 0,
             attempts: None,
         }
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::prelude::*;
+use herald_core::resilience::{DeadLetterQueue, Resilience, TakeDeadLetters};
 use herald_core::{
     Bus, Dispatch, Dispatcher, ErrorKind, Outcome, PatternError, Stats, Subscribe, Target,
     Unsubscribe,
@@ -157,6 +158,68 @@ async fn subscriber_failures_reach_the_dispatcher_stats() {
     .await;
     assert_eq!(stats.per_adapter["probe"].failed, 1);
     assert_eq!(stats.per_adapter["bus"].delivered, 1);
+}
+
+#[actix_rt::test]
+async fn a_subscription_that_routes_back_to_its_bus_ends_after_max_hops() {
+    let bus = Bus::new().start();
+    let letters = DeadLetterQueue::default().start();
+    let dead_letter = Target::pid(letters.clone().recipient()).sync();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .bus("main", bus.clone())
+        .resilience(Resilience::new().dead_letter(dead_letter))
+        .start();
+    let (inbox, received) = Inbox::start(Answer::Accept);
+    // Each pass through the bus reaches the inbox and publishes to the bus again.
+    subscribe(
+        &bus,
+        "loop",
+        (Target::pid(inbox.recipient()), Target::bus("main").unwrap()),
+    )
+    .await;
+    publish(&dispatcher, "loop").await;
+    let stats = within("the loop refused", async {
+        loop {
+            let stats = dispatcher.send(Stats).await.unwrap();
+            if stats.failed == 1 {
+                return stats;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let hops = usize::from(Bus::MAX_HOPS);
+    // The first publish and the loop's own, until the one past the limit.
+    assert_eq!(stats.per_adapter["bus"].delivered, hops as u64);
+    assert_eq!(stats.per_adapter["bus"].failed, 1);
+    within("every pass handled", async {
+        while received.load(Ordering::SeqCst) < hops {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(received.load(Ordering::SeqCst), hops);
+    // The refused publish says why.
+    let letters = within("dead letters", async {
+        loop {
+            let taken = letters.send(TakeDeadLetters).await.unwrap();
+            if !taken.is_empty() {
+                return taken;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].adapter(), "bus");
+    assert!(
+        letters[0]
+            .message()
+            .contains("routed through 8 buses in a row"),
+        "{}",
+        letters[0].message()
+    );
 }
 
 #[actix_rt::test]

@@ -85,7 +85,8 @@ impl Adapter for BusAdapter {
             .0
             .get(&delivery.options.bus)
             .ok_or(ErrorKind::BusNotFound)?;
-        match bus.send(Publish::new(delivery.signal.clone())).await {
+        let publish = Publish::new(delivery.signal.clone()).after(delivery.hops);
+        match bus.send(publish).await {
             Ok(Ok(subscriptions)) => Ok(Outcome::Routed { subscriptions }),
             Ok(Err(BusError::Overloaded)) => Err(ErrorKind::Overloaded),
             Ok(Err(error)) => Err(ErrorKind::custom(error)),

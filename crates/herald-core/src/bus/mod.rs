@@ -71,6 +71,12 @@ impl Bus {
     /// length; the bound keeps one publish from holding the bus for long.
     pub const MAX_TYPE_LEN: usize = 1024;
 
+    /// The most buses a signal goes through in a row (a subscription whose targets
+    /// include a `bus` target hands it on). Past it a publish fails with
+    /// [`BusError::Loop`]: a subscription that leads back to a bus it came from would
+    /// otherwise route the signal for ever.
+    pub const MAX_HOPS: u8 = 8;
+
     /// A bus with no subscriptions.
     pub fn new() -> Self {
         Self::default()
@@ -170,6 +176,15 @@ pub enum BusError {
         /// The type's length in bytes.
         len: usize,
     },
+    /// The signal already went through [`Bus::MAX_HOPS`](crate::Bus::MAX_HOPS) buses
+    /// in a row: subscriptions route it in a loop.
+    #[error(
+        "signal already routed through {hops} buses in a row: a subscription leads back to a bus"
+    )]
+    Loop {
+        /// The buses it went through.
+        hops: u8,
+    },
 }
 
 /// Routes a signal through a [`Bus`]; answered with how many subscriptions matched.
@@ -178,6 +193,8 @@ pub enum BusError {
 pub struct Publish {
     signal: Arc<Signal>,
     span: Span,
+    /// The buses the signal went through before this one.
+    hops: u8,
 }
 
 impl Publish {
@@ -186,7 +203,14 @@ impl Publish {
         Self {
             signal: signal.into(),
             span: Span::current(),
+            hops: 0,
         }
+    }
+
+    /// The same publish, of a signal that went through `hops` buses already.
+    pub(crate) fn after(mut self, hops: u8) -> Self {
+        self.hops = hops;
+        self
     }
 }
 
@@ -210,6 +234,9 @@ impl Handler<Publish> for Bus {
         if len > Self::MAX_TYPE_LEN {
             return Err(BusError::TypeTooLong { len });
         }
+        if publish.hops >= Self::MAX_HOPS {
+            return Err(BusError::Loop { hops: publish.hops });
+        }
         let matched = self.trie.matches(publish.signal.ty());
         let targets: Vec<Target> = matched
             .iter()
@@ -228,9 +255,10 @@ impl Handler<Publish> for Bus {
             );
             return Err(BusError::Overloaded);
         };
-        let dispatch = publish
+        let mut dispatch = publish
             .span
             .in_scope(|| Dispatch::new(publish.signal, targets));
+        dispatch.hops = publish.hops + 1;
         // Detached, under an admission permit: the publish never waits for a
         // subscriber's delivery, and never queues past the dispatcher's bound.
         dispatcher.do_send(Detached::new(dispatch, None, Some(permit)));

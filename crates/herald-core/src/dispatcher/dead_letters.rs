@@ -45,6 +45,7 @@ pub(super) async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut Disp
         let mut letter = Dispatch::new(signal, [dead_letter.clone()]).no_dead_letter();
         letter.deadline = dispatch.deadline;
         letter.caller = dispatch.caller;
+        letter.hops = dispatch.hops;
         letter.parent = dispatch.parent.clone();
         letters.push((position, letter));
     }

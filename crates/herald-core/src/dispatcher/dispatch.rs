@@ -61,6 +61,9 @@ pub struct Dispatch {
     /// The dead letter of targets that name none of their own: `None` for the
     /// dispatcher's default, `Some(None)` for none.
     pub(crate) dead_letter: Option<Option<Arc<Target>>>,
+    /// How many buses the signal went through to reach this dispatch: a bus refuses
+    /// one past [`Bus::MAX_HOPS`](crate::Bus::MAX_HOPS), which ends a routing loop.
+    pub(crate) hops: u8,
 }
 
 impl Dispatch {
@@ -76,6 +79,7 @@ impl Dispatch {
             key: None,
             parent: crate::telemetry::parent().map(Box::new),
             dead_letter: None,
+            hops: 0,
         }
     }
 

@@ -97,6 +97,7 @@ pub(super) async fn run_admitted(
     let context = DispatchContext {
         signal: Arc::clone(&dispatch.signal),
         caller: dispatch.caller,
+        hops: dispatch.hops,
         span,
         telemetry: inner.telemetry,
         delivery_timeout: inner.delivery_timeout,
@@ -227,6 +228,7 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
     let now = Now {
         signal: &dispatch.signal,
         caller: dispatch.caller,
+        hops: dispatch.hops,
     };
     let targets = &dispatch.targets[..];
     let mut lookup = Lookup::default();
@@ -365,6 +367,7 @@ impl<'a> Run<'a> {
                         let now = Now {
                             signal: &context.signal,
                             caller: context.caller,
+                            hops: context.hops,
                         };
                         let run = inline.deliver_now(now, targets, index..range.end, self.results);
                         if run.end > index {

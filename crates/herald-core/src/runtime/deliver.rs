@@ -32,6 +32,8 @@ pub(crate) type Reply = (usize, Result<Outcome, DeliveryError>);
 pub(crate) struct DispatchContext {
     pub(crate) signal: Arc<Signal>,
     pub(crate) caller: Option<ActorId>,
+    /// Buses the signal went through (see `Dispatch::hops`).
+    pub(crate) hops: u8,
     /// The dispatch span, parent of every delivery span (`Span::none()` when telemetry
     /// is off).
     pub(crate) span: Span,
@@ -99,6 +101,7 @@ pub(crate) fn deliver<'a, A: Adapter>(
 pub(crate) struct Now<'d> {
     pub(crate) signal: &'d Arc<Signal>,
     pub(crate) caller: Option<ActorId>,
+    pub(crate) hops: u8,
 }
 
 /// How far a run of deliveries at once got: targets from its start to `end` are
@@ -160,6 +163,7 @@ pub(crate) fn deliver_now<A: Adapter>(
                 Ok(options) => {
                     let mut delivery = Delivery::new(now.signal, options.get());
                     delivery.caller = now.caller;
+                    delivery.hops = now.hops;
                     match adapter.deliver_now(delivery) {
                         Some(result) => result,
                         None => return,
@@ -237,6 +241,7 @@ fn attempt<'a, A: Adapter>(
         let options = resolved.get();
         let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
         delivery.caller = context.caller;
+        delivery.hops = context.hops;
         // An adapter that bounds its own deliveries gets no second timer.
         let own = adapter.timeout(options);
         let limit = match own {
