@@ -169,13 +169,16 @@ pub(crate) fn deliver_now(
     message: SignalMessage,
     mode: Mode,
 ) -> Option<Result<Outcome, ErrorKind>> {
-    match mode {
-        Mode::Sync => None,
-        Mode::BestEffort => Some(try_push(recipient, message).map_err(|(kind, _)| kind)),
-        Mode::Async => match try_push(recipient, message) {
-            Err((ErrorKind::MailboxFull, Some(_))) => None,
-            pushed => Some(pushed.map_err(|(kind, _)| kind)),
-        },
+    if mode == Mode::Sync {
+        return None;
+    }
+    // `try_send` matched here rather than through `try_push`: this is the fan-out's
+    // per-target path, and the message need not come back.
+    match recipient.try_send(message) {
+        Ok(()) => Some(Ok(Outcome::Delivered)),
+        Err(SendError::Full(_)) if mode == Mode::Async => None,
+        Err(SendError::Full(_)) => Some(Err(ErrorKind::MailboxFull)),
+        Err(SendError::Closed(_)) => Some(Err(ErrorKind::NotAlive)),
     }
 }
 

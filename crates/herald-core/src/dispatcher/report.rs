@@ -241,9 +241,29 @@ impl Results {
     /// Records target `index`'s result; it must be open.
     pub(crate) fn set(&mut self, index: usize, result: Result<Outcome, DeliveryError>) {
         match result {
-            Ok(outcome) => self.outcomes[index] = outcome,
-            Err(error) => self.failures.push(TargetFailure { index, error }),
+            Ok(outcome) => self.set_ok(index, outcome),
+            Err(error) => {
+                self.failures.push(TargetFailure { index, error });
+                self.mark(index);
+            }
         }
+    }
+
+    /// Records target `index`'s success; it must be open. (Apart from [`set`](Self::set)
+    /// and inlined: a fan-out's targets mostly succeed, and a `Result` holding a
+    /// `DeliveryError` is a large value to move for each.)
+    #[inline]
+    pub(crate) fn set_ok(&mut self, index: usize, outcome: Outcome) {
+        self.outcomes[index] = outcome;
+        if self.settled.is_empty() && index == self.in_order {
+            self.in_order += 1;
+        } else {
+            self.mark(index);
+        }
+    }
+
+    /// Marks target `index` settled.
+    fn mark(&mut self, index: usize) {
         if self.settled.is_empty() {
             if index == self.in_order {
                 self.in_order += 1;
@@ -284,5 +304,51 @@ impl Results {
             })
             .collect();
         Err(DispatchError::new(failures, delivered))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, Target};
+
+    fn failed() -> Result<Outcome, DeliveryError> {
+        Err(Target::noop().error(ErrorKind::NotAlive))
+    }
+
+    #[test]
+    fn results_in_order_and_out_of_order_settle_each_target_once() {
+        let mut results = Results::new(5);
+        results.set_ok(0, Outcome::Discarded);
+        results.set(1, failed());
+        assert!(!results.is_open(0) && !results.is_open(1) && results.is_open(2));
+        // Out of order from here on.
+        results.set_ok(3, Outcome::Delivered);
+        assert!(results.is_open(2) && !results.is_open(3) && results.is_open(4));
+        results.set(4, failed());
+        results.set_ok(2, Outcome::Duplicate);
+        assert!((0..5).all(|index| !results.is_open(index)));
+        assert_eq!(results.failed(), 2);
+
+        let error = results.conclude().unwrap_err();
+        let failed: Vec<usize> = error.failures().iter().map(|f| f.index).collect();
+        assert_eq!(failed, [1, 4]);
+        assert_eq!(
+            error.delivered(),
+            [
+                (0, Outcome::Discarded),
+                (2, Outcome::Duplicate),
+                (3, Outcome::Delivered)
+            ]
+        );
+    }
+
+    #[test]
+    fn results_all_in_order_become_the_report() {
+        let mut results = Results::new(2);
+        results.set_ok(0, Outcome::Delivered);
+        results.set(1, Ok(Outcome::Discarded));
+        let report = results.conclude().unwrap();
+        assert_eq!(report.outcomes(), [Outcome::Delivered, Outcome::Discarded]);
     }
 }

@@ -121,15 +121,20 @@ impl NowRun {
         }
     }
 
+    #[inline]
     fn settle(
         &mut self,
         results: &mut Results,
         target: &Target,
         result: Result<Outcome, ErrorKind>,
     ) {
-        let result = result.map_err(|kind| target.error(kind));
-        self.failed += usize::from(result.is_err());
-        results.set(self.end, result);
+        match result {
+            Ok(outcome) => results.set_ok(self.end, outcome),
+            Err(kind) => {
+                self.failed += 1;
+                results.set(self.end, Err(target.error(kind)));
+            }
+        }
         self.end += 1;
     }
 }
