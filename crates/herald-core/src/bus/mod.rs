@@ -258,7 +258,7 @@ impl Handler<Publish> for Bus {
         let mut dispatch = publish
             .span
             .in_scope(|| Dispatch::new(publish.signal, targets));
-        dispatch.hops = publish.hops.saturating_add(1);
+        dispatch.set_hops(publish.hops.saturating_add(1));
         // Detached, under an admission permit: the publish never waits for a
         // subscriber's delivery, and never queues past the dispatcher's bound.
         dispatcher.do_send(Detached::new(dispatch, None, Some(permit)));

@@ -15,7 +15,7 @@ use crate::{DeliveryError, ErrorKind, Outcome};
 pub(super) fn wanted(inner: &Inner, dispatch: &Dispatch, error: &DispatchError) -> bool {
     error.failures().iter().any(|failure| {
         let target = &dispatch.targets[failure.index];
-        dead_letter_of(target, &dispatch.dead_letter, &inner.policies.defaults).is_some()
+        dead_letter_of(target, dispatch.own_dead_letter(), &inner.policies.defaults).is_some()
     })
 }
 
@@ -27,7 +27,7 @@ pub(super) async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut Disp
     for (position, failure) in error.failures_mut().iter_mut().enumerate() {
         let target = &dispatch.targets[failure.index];
         let Some(dead_letter) =
-            dead_letter_of(target, &dispatch.dead_letter, &inner.policies.defaults)
+            dead_letter_of(target, dispatch.own_dead_letter(), &inner.policies.defaults)
         else {
             continue;
         };
@@ -42,11 +42,9 @@ pub(super) async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut Disp
                 continue;
             }
         };
-        let mut letter = Dispatch::new(signal, [dead_letter.clone()]).no_dead_letter();
-        letter.deadline = dispatch.deadline;
-        letter.caller = dispatch.caller;
-        letter.hops = dispatch.hops;
-        letter.parent = dispatch.parent.clone();
+        let letter = dispatch
+            .on_behalf(signal, [dead_letter.clone()])
+            .no_dead_letter();
         letters.push((position, letter));
     }
     let results = join_all(
@@ -70,7 +68,7 @@ async fn one(inner: &Inner, letter: &Dispatch) -> Result<Outcome, DeliveryError>
     let mut permit = match permits.clone().try_acquire_owned() {
         Ok(permit) => Some(permit),
         Err(_) if inner.overload == Overload::Fail => None,
-        Err(_) => match letter.deadline {
+        Err(_) => match letter.deadline_at() {
             Some(deadline) => tokio::time::timeout_at(deadline, permits.acquire_owned())
                 .await
                 .ok()

@@ -89,15 +89,15 @@ pub(super) async fn run_admitted(
     let next = head.next;
     // No span when no subscriber could want it: making one costs even when disabled.
     let span = if inner.telemetry && telemetry::spans_wanted() {
-        let parent = dispatch.parent.as_deref().unwrap_or(&telemetry::NO_SPAN);
+        let parent = dispatch.parent().unwrap_or(&telemetry::NO_SPAN);
         telemetry::dispatch_span(parent, &dispatch.signal, total)
     } else {
         Span::none()
     };
     let context = DispatchContext {
         signal: Arc::clone(&dispatch.signal),
-        caller: dispatch.caller,
-        hops: dispatch.hops,
+        caller: dispatch.caller_id(),
+        hops: dispatch.hops(),
         span,
         telemetry: inner.telemetry,
         delivery_timeout: inner.delivery_timeout,
@@ -131,7 +131,7 @@ pub(super) async fn run_admitted(
         return run.finish();
     };
     let limit = dispatch
-        .max_concurrency
+        .max_concurrency_limit()
         .map_or(inner.max_concurrency, NonZeroUsize::get)
         .min(held.num_permits())
         .max(1);
@@ -154,7 +154,7 @@ pub(super) async fn run_admitted(
         if next == total {
             give_back(permit, run.in_flight);
         }
-        match run.wait(dispatch.deadline, &inner.lifecycle).await {
+        match run.wait(dispatch.deadline_at(), &inner.lifecycle).await {
             Wake::Reply(Some((index, result))) => {
                 run.settle(index, result, true);
                 run.settle_arrived();
@@ -218,7 +218,7 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
     // each target below only checks its own policies.
     let eligible = total > 0
         && inner.policies.defaults.is_empty()
-        && !matches!(dispatch.dead_letter, Some(Some(_)))
+        && !matches!(dispatch.own_dead_letter(), Some(Some(_)))
         && !(inner.telemetry && telemetry::spans_wanted())
         && inner.permits.available_permits() > 0
         && oversized(&dispatch.signal, inner.max_signal_size).is_none();
@@ -227,8 +227,8 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
     }
     let now = Now {
         signal: &dispatch.signal,
-        caller: dispatch.caller,
-        hops: dispatch.hops,
+        caller: dispatch.caller_id(),
+        hops: dispatch.hops(),
     };
     let targets = &dispatch.targets[..];
     let mut lookup = Lookup::default();

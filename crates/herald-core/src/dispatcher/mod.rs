@@ -239,7 +239,7 @@ fn slots(
     ctx: &mut Context<Dispatcher>,
 ) -> Slots {
     let concurrency = dispatch
-        .max_concurrency
+        .max_concurrency_limit()
         .map_or(inner.max_concurrency, std::num::NonZeroUsize::get);
     let wanted = (dispatch.targets.len() - head.done())
         .min(concurrency)

@@ -41,7 +41,7 @@ impl Sharded {
     /// The shard `dispatch` goes to: by its key, or the next in turn.
     pub fn shard(&self, dispatch: &Dispatch) -> &Addr<Dispatcher> {
         let count = self.shards.len();
-        let index = match dispatch.key {
+        let index = match dispatch.shard_key() {
             Some(key) => (key.get() % count as u64) as usize,
             None => self.next.fetch_add(1, Ordering::Relaxed) % count,
         };

@@ -354,7 +354,7 @@ impl<'a> Effective<'a> {
 /// A dispatch that says no dead letter (`Some(None)`) wins over all.
 pub(crate) fn dead_letter_of<'a>(
     target: &'a Target,
-    dispatch: &'a Option<Option<Arc<Target>>>,
+    dispatch: Option<Option<&'a Arc<Target>>>,
     defaults: &'a Resilience,
 ) -> Option<&'a Target> {
     if let Some(None) = dispatch {
@@ -363,7 +363,7 @@ pub(crate) fn dead_letter_of<'a>(
     match target.resilience().and_then(|r| r.dead_letter.as_ref()) {
         Some(setting) => setting.as_deref(),
         None => match dispatch {
-            Some(Some(target)) => Some(target),
+            Some(Some(target)) => Some(&**target),
             _ => defaults.dead_letter.as_ref().and_then(|t| t.as_deref()),
         },
     }

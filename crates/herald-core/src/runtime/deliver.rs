@@ -212,6 +212,7 @@ impl<O> Resolved<'_, O> {
 }
 
 /// `target`'s options for adapter `A` (registered as `name`).
+#[inline]
 pub(crate) fn resolve<'t, A: Adapter>(
     adapter: &A,
     name: &str,
