@@ -52,7 +52,7 @@ pub struct Dispatch {
     pub(crate) targets: Arc<[Target]>,
     /// What most dispatches leave at its default, boxed: a dispatch is moved several
     /// times on its way (into the caller's request, the mailbox, the run), and a small
-    /// one is cheaper to move. Issue 11: 96 -> 32 bytes.
+    /// one is cheaper to move (32 bytes in all).
     extras: Option<Box<Extras>>,
 }
 
