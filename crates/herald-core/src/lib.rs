@@ -63,6 +63,7 @@ mod redact;
 mod registry;
 pub mod resilience;
 mod runtime;
+mod shared_timer;
 mod target;
 mod telemetry;
 mod text;

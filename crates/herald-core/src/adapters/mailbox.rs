@@ -16,6 +16,7 @@ use actix::dev::SendError;
 use actix::{MailboxError, Recipient};
 use tokio::time::Instant;
 
+use crate::shared_timer::within;
 use crate::time::deadline_after;
 use crate::{ActorId, ErrorKind, Outcome, Rejection, SignalMessage};
 
@@ -138,10 +139,9 @@ pub(crate) fn deliver(
                 if caller == Some(ActorId::of_recipient(recipient)) {
                     return Err(ErrorKind::CallingSelf);
                 }
-                answer(
-                    tokio::time::timeout(timeout, recipient.send(message)).await,
-                    timeout,
-                )
+                // A timer shared with the other sync calls bounded in the same
+                // millisecond (see `shared_timer`).
+                answer(within(timeout, recipient.send(message)).await, timeout)
             }
         }
     }
@@ -151,7 +151,7 @@ pub(crate) fn deliver(
 /// sync delivery holds its place in the dispatch until answered, so the mailbox holds
 /// at most one of these per delivery in flight.
 fn answer(
-    answered: Result<Result<Result<(), Rejection>, MailboxError>, tokio::time::error::Elapsed>,
+    answered: Result<Result<Result<(), Rejection>, MailboxError>, ()>,
     timeout: Duration,
 ) -> Result<Outcome, ErrorKind> {
     match answered {
