@@ -4,7 +4,7 @@
 //! The targets live here, beside every other target kind, so that `Target::http`,
 //! `Target::webhook` and targets read from data (`{"adapter": "webhook", …}`) are typed
 //! and checked at once, wherever they come from. With the `http` feature, the adapters
-//! that deliver them (awc, signing, retries) and the receiver-side [`verify()`] are here
+//! that deliver them (awc, signing, retries) and the receiver-side `verify` are here
 //! too, and every dispatcher registers the adapters itself.
 
 #[cfg(feature = "http")]
