@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use slab::Slab;
+use tokio::task::Unconstrained;
 use tokio::time::{Instant, Sleep};
 
 use crate::time::deadline_after;
@@ -114,16 +115,19 @@ struct State {
     waiting: Slab<Waker>,
     /// The timer, polled once when made (with a [`Fire`] waker); dropped, and so
     /// deregistered, with the last wait.
-    sleep: Option<Pin<Box<Sleep>>>,
+    sleep: Option<Pin<Box<Unconstrained<Sleep>>>>,
 }
 
 impl Shared {
     /// The timer this thread's waits ending at `deadline` share: the one that fires at
-    /// the end of `deadline`'s millisecond (counted from this thread's first wait).
+    /// the end of `deadline`'s millisecond (counted from this thread's first wait's
+    /// start).
     fn joined(deadline: Instant) -> Arc<Self> {
         LATEST.with(|latest| {
             let mut latest = latest.borrow_mut();
-            let (origin, shared) = latest.get_or_insert_with(|| (deadline, None));
+            // Counted from before any deadline of this thread's, so that every bound
+            // ends within its millisecond.
+            let (origin, shared) = latest.get_or_insert_with(|| (Instant::now(), None));
             let grain = GRAIN.as_nanos();
             let ticks = deadline
                 .saturating_duration_since(*origin)
@@ -152,7 +156,9 @@ impl Shared {
                 sleep: None,
             }),
         });
-        let mut sleep = Box::pin(tokio::time::sleep_until(at));
+        // Outside the task's cooperative budget: a timer polled with the budget spent
+        // is not registered but woken at once, which would end every wait now.
+        let mut sleep = Box::pin(tokio::task::unconstrained(tokio::time::sleep_until(at)));
         let fire = Waker::from(Arc::new(Fire(Arc::downgrade(&shared))));
         if sleep
             .as_mut()
@@ -234,6 +240,35 @@ mod tests {
         assert_eq!(shared(&first).lock().waiting.len(), 2);
         assert_eq!(first.await, Err(()));
         assert_eq!(third.await, Err(()));
+        let waited = start.elapsed();
+        assert!(LIMIT <= waited && waited <= LIMIT + 2 * GRAIN, "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_made_when_the_task_has_spent_its_budget_still_waits() {
+        let mut wait = Box::pin(within(LIMIT, pending::<()>()));
+        std::future::poll_fn(|cx| {
+            // Spend the task's cooperative budget (128 ready polls) in one poll.
+            for _ in 0..200 {
+                let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+                let _ = tx.send(());
+                let _ = Pin::new(&mut rx).poll(cx);
+            }
+            assert!(wait.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        let start = Instant::now();
+        assert_eq!(wait.await, Err(()));
+        assert!(start.elapsed() >= LIMIT, "{:?}", start.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_bound_after_a_longer_one_is_not_held_to_it() {
+        let mut long = Box::pin(within(Duration::from_secs(5), pending::<()>()));
+        assert!(pending_now(&mut long).await);
+        let start = Instant::now();
+        assert_eq!(within(LIMIT, pending::<()>()).await, Err(()));
         let waited = start.elapsed();
         assert!(LIMIT <= waited && waited <= LIMIT + 2 * GRAIN, "{waited:?}");
     }

@@ -252,3 +252,46 @@ async fn a_sync_delivery_to_the_caller_itself_fails_at_once() {
     );
     assert_eq!(start.elapsed(), Duration::ZERO, "no waiting at all");
 }
+
+#[actix_rt::test]
+async fn a_thousand_sync_targets_in_one_dispatch_all_get_their_answer() {
+    // Answered from another thread while the dispatch is still launching them. Built
+    // with --release, this failed before shared timers were made outside the task's
+    // cooperative budget (863 of 1,000 "timed out" at once); `shared_timer`'s own test
+    // catches that in any build.
+    let arbiter = Arbiter::new();
+    let counted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let inboxes: Vec<Addr<Inbox>> = (0..10)
+        .map(|_| {
+            let received = counted.clone();
+            Inbox::start_in_arbiter(&arbiter.handle(), move |_| Inbox {
+                received,
+                answer: Answer::Accept,
+            })
+        })
+        .collect();
+    let targets: Vec<Target> = (0..1_000)
+        .map(|i| {
+            Target::pid(inboxes[i % 10].clone().recipient())
+                .sync()
+                .into()
+        })
+        .collect();
+    let dispatcher = Dispatcher::builder().max_in_flight(1_000).start();
+    for _ in 0..5 {
+        let dispatch = Dispatch::new(signal(), targets.clone()).max_concurrency(1_000);
+        let report = within("dispatch", dispatcher.send(dispatch))
+            .await
+            .unwrap()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "{} failed, first: {}",
+                    error.failures().len(),
+                    error.first()
+                )
+            });
+        assert_eq!(report.len(), 1_000);
+    }
+    assert_eq!(counted.load(Ordering::SeqCst), 5_000);
+    arbiter.stop();
+}
