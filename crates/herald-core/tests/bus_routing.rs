@@ -9,8 +9,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use herald_core::resilience::{DeadLetterQueue, Resilience, TakeDeadLetters};
 use herald_core::{
-    Bus, Dispatch, Dispatcher, ErrorKind, Outcome, PatternError, Stats, Subscribe, Target,
-    Unsubscribe,
+    Bus, Dispatch, Dispatcher, ErrorKind, Outcome, PatternError, Stats, StatsSnapshot, Subscribe,
+    Target, Unsubscribe,
 };
 use serde_json::json;
 use support::{Answer, Inbox, Probe, within};
@@ -37,6 +37,21 @@ async fn publish(dispatcher: &Addr<Dispatcher>, ty: &str) -> Outcome {
     .unwrap()
     .unwrap();
     report.outcomes()[0].clone()
+}
+
+/// The dispatcher's stats once one delivery has failed (bus subscribers' deliveries
+/// run detached, so their failures show there).
+async fn once_failed(dispatcher: &Addr<Dispatcher>, what: &str) -> StatsSnapshot {
+    within(what, async {
+        loop {
+            let stats = dispatcher.send(Stats).await.unwrap();
+            if stats.failed == 1 {
+                return stats;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
 }
 
 #[actix_rt::test]
@@ -146,16 +161,7 @@ async fn subscriber_failures_reach_the_dispatcher_stats() {
         .start();
     subscribe(&bus, "**", [Target::custom("probe", json!({"fail": true}))]).await;
     publish(&dispatcher, "anything").await;
-    let stats = within("failure counted", async {
-        loop {
-            let stats = dispatcher.send(Stats).await.unwrap();
-            if stats.failed == 1 {
-                return stats;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let stats = once_failed(&dispatcher, "failure counted").await;
     assert_eq!(stats.per_adapter["probe"].failed, 1);
     assert_eq!(stats.per_adapter["bus"].delivered, 1);
 }
@@ -179,16 +185,7 @@ async fn a_subscription_that_routes_back_to_its_bus_ends_after_max_hops() {
     )
     .await;
     publish(&dispatcher, "loop").await;
-    let stats = within("the loop refused", async {
-        loop {
-            let stats = dispatcher.send(Stats).await.unwrap();
-            if stats.failed == 1 {
-                return stats;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let stats = once_failed(&dispatcher, "the loop refused").await;
     let hops = usize::from(Bus::MAX_HOPS);
     // The first publish and the loop's own, until the one past the limit.
     assert_eq!(stats.per_adapter["bus"].delivered, hops as u64);
