@@ -26,6 +26,10 @@ use crate::time::deadline_after;
 /// How close two bounds must be to share a timer.
 const GRAIN: Duration = Duration::from_millis(1);
 
+/// Room for this many waiters is made with a timer: growing a timer's list one
+/// doubling at a time cost a sync delivery more than the rest of its wait did.
+const WAITERS: usize = 64;
+
 thread_local! {
     /// Where this thread's milliseconds are counted from, and the timer its latest
     /// wait joined.
@@ -128,13 +132,12 @@ impl Shared {
             // Counted from before any deadline of this thread's, so that every bound
             // ends within its millisecond.
             let (origin, shared) = latest.get_or_insert_with(|| (Instant::now(), None));
-            let grain = GRAIN.as_nanos();
-            let ticks = deadline
-                .saturating_duration_since(*origin)
-                .as_nanos()
-                .div_ceil(grain);
-            let at = u64::try_from(ticks * grain)
+            // In `u64` nanoseconds (584 years): `u128` division is a library call.
+            let grain = GRAIN.as_nanos() as u64;
+            let since = deadline.saturating_duration_since(*origin).as_nanos();
+            let at = u64::try_from(since)
                 .ok()
+                .and_then(|nanos| nanos.div_ceil(grain).checked_mul(grain))
                 .and_then(|nanos| origin.checked_add(Duration::from_nanos(nanos)))
                 .unwrap_or(deadline);
             if let Some(shared) = shared.as_ref().filter(|shared| shared.at == at) {
@@ -152,7 +155,7 @@ impl Shared {
             at,
             state: Mutex::new(State {
                 fired: false,
-                waiting: Slab::new(),
+                waiting: Slab::with_capacity(WAITERS),
                 sleep: None,
             }),
         });
