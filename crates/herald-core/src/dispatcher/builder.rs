@@ -58,7 +58,7 @@ pub struct DispatcherBuilder {
     pub(crate) delivery_timeout: Duration,
     pub(crate) max_signal_size: usize,
     pub(crate) mailbox_capacity: usize,
-    pub(crate) adapters: BTreeMap<Cow<'static, str>, Arc<dyn Registration>>,
+    pub(crate) adapters: BTreeMap<Cow<'static, str>, Registration>,
     pub(crate) registry: Registry,
     pub(crate) pubsub: PubSub,
     pub(crate) buses: HashMap<String, Addr<Bus>>,
@@ -278,7 +278,7 @@ impl DispatcherBuilder {
         self
     }
 
-    fn insert(&mut self, name: impl Into<Cow<'static, str>>, registration: Arc<dyn Registration>) {
+    fn insert(&mut self, name: impl Into<Cow<'static, str>>, registration: Registration) {
         self.adapters.insert(name.into(), registration);
     }
 

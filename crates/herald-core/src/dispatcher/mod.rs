@@ -165,7 +165,7 @@ impl Dispatcher {
         let adapters: Vec<Runner> = builder
             .adapters
             .iter()
-            .map(|(name, registration)| registration.start(name.clone(), &handles))
+            .map(|(name, start)| start(name.clone(), &handles))
             .collect();
         // Reservations are `u32`s (tokio's `acquire_many`), so the bound fits one.
         let max_in_flight = builder

@@ -256,12 +256,7 @@ fn attempt<'a, A: Adapter>(
         };
         let policies = &context.policies;
         match Effective::of(target.resilience(), &policies.defaults) {
-            // Polled here rather than through `bounded`: one future less to move.
-            None => {
-                let mut delivering = pin!(adapter.deliver(delivery));
-                let mut timer = None;
-                poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
-            }
+            None => bounded(adapter, delivery, limit).await,
             // Boxed: the policies' waits would otherwise grow every delivery's future.
             Some(effective) => {
                 let budget = own.unwrap_or(context.delivery_timeout);

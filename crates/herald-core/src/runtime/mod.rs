@@ -27,50 +27,45 @@ use crate::{Target, TargetError};
 /// Makes an adapter instance: once per actor or local runner, and again after a panic.
 pub(crate) type Factory<A> = dyn Fn() -> A + Send + Sync;
 
-/// An adapter as registered on the builder, before it runs.
-pub(crate) trait Registration: Send + Sync {
-    /// Starts the adapter: locally, or as one actor per pool arbiter (one on the
-    /// current arbiter when there is no pool).
-    fn start(&self, name: Cow<'static, str>, arbiters: &[ArbiterHandle]) -> Runner;
-}
+/// An adapter as registered on the builder, before it runs: starts it locally, or as
+/// one actor per pool arbiter (one on the current arbiter when there is no pool).
+pub(crate) type Registration =
+    Arc<dyn Fn(Cow<'static, str>, &[ArbiterHandle]) -> Runner + Send + Sync>;
 
 /// Registers an adapter made by `factory`.
-pub(crate) fn registration<A, F>(factory: F) -> Arc<dyn Registration>
+pub(crate) fn registration<A, F>(factory: F) -> Registration
 where
     A: Adapter,
     F: Fn() -> A + Send + Sync + 'static,
 {
-    Arc::new(Registered::<A> {
-        factory: Arc::new(factory),
-    })
+    let factory: Arc<Factory<A>> = Arc::new(factory);
+    Arc::new(move |name, arbiters| start(name, arbiters, &factory))
 }
 
-struct Registered<A> {
-    factory: Arc<Factory<A>>,
-}
-
-impl<A: Adapter> Registration for Registered<A> {
-    fn start(&self, name: Cow<'static, str>, arbiters: &[ArbiterHandle]) -> Runner {
-        let placed = if A::PLACEMENT == Placement::Local {
-            Placed::Local(Box::new(Local::new(&name, Arc::clone(&self.factory))))
-        } else if arbiters.is_empty() {
-            let (name, factory) = (name.clone(), Arc::clone(&self.factory));
-            let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
-            Placed::Pool(Pool::new(vec![actor.recipient()]))
-        } else {
-            let actors = arbiters.iter().map(|arbiter| {
-                let (name, factory) = (name.clone(), Arc::clone(&self.factory));
-                Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(&name, factory))
-                    .recipient()
-            });
-            Placed::Pool(Pool::new(actors.collect()))
-        };
-        Runner {
-            checker: checker(&name, Arc::clone(&self.factory)),
-            name,
-            kind: A::KIND,
-            placed,
-        }
+fn start<A: Adapter>(
+    name: Cow<'static, str>,
+    arbiters: &[ArbiterHandle],
+    factory: &Arc<Factory<A>>,
+) -> Runner {
+    let placed = if A::PLACEMENT == Placement::Local {
+        Placed::Local(Box::new(Local::new(&name, Arc::clone(factory))))
+    } else if arbiters.is_empty() {
+        let (name, factory) = (name.clone(), Arc::clone(factory));
+        let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
+        Placed::Pool(Pool::new(vec![actor.recipient()]))
+    } else {
+        let actors = arbiters.iter().map(|arbiter| {
+            let (name, factory) = (name.clone(), Arc::clone(factory));
+            Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(&name, factory))
+                .recipient()
+        });
+        Placed::Pool(Pool::new(actors.collect()))
+    };
+    Runner {
+        checker: checker(&name, Arc::clone(factory)),
+        name,
+        kind: A::KIND,
+        placed,
     }
 }
 
