@@ -3,19 +3,11 @@
 //! header, the data as the payload), and back.
 
 use async_nats::HeaderMap;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use herald_signal::{Signal, SignalError};
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
-use serde_json::{Map, Value};
+use herald_signal::{BinaryError, Signal, SignalError};
 
 /// The content type that marks a structured message.
 pub const STRUCTURED: &str = "application/cloudevents+json";
-
-/// What the binding percent-encodes in `ce-` values: controls, space, `"` and `%`
-/// (non-ASCII is always encoded), as the HTTP binding does.
-const CE_VALUE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%');
 
 /// How a signal travels in a NATS message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,42 +63,17 @@ pub fn encode(signal: &Signal, mode: BodyMode) -> (HeaderMap, Bytes) {
             (headers, Bytes::from(signal.to_json_vec()))
         }
         BodyMode::Binary => {
-            let Value::Object(event) = serde_json::to_value(signal).unwrap_or_default() else {
+            for (name, value) in signal.binary_headers() {
+                headers.insert(name, value);
+            }
+            let Some((content_type, body)) = signal.binary_body() else {
                 return (headers, Bytes::new());
             };
-            let mut payload = Bytes::new();
-            for (name, value) in event {
-                match name.as_str() {
-                    "data" | "data_base64" => {}
-                    _ => {
-                        let text = match value {
-                            Value::String(text) => text,
-                            other => other.to_string(),
-                        };
-                        let encoded = utf8_percent_encode(&text, CE_VALUE).to_string();
-                        headers.insert(format!("ce-{name}"), encoded);
-                    }
-                }
+            // Bytes with no content type would read back as JSON.
+            if signal.datacontenttype().is_none() && content_type != "application/json" {
+                headers.insert("ce-datacontenttype", content_type);
             }
-            if let Some(data) = signal.data() {
-                payload = match (data.as_bytes(), data.as_json()) {
-                    (Some(bytes), _) => {
-                        // Bytes with no content type would read back as JSON.
-                        if signal.datacontenttype().is_none() {
-                            headers.insert("ce-datacontenttype", "application/octet-stream");
-                        }
-                        Bytes::copy_from_slice(bytes)
-                    }
-                    (None, Some(Value::String(text)))
-                        if !is_json(signal.datacontenttype().unwrap_or("application/json")) =>
-                    {
-                        Bytes::from(text.clone().into_bytes())
-                    }
-                    (None, Some(json)) => Bytes::from(json.to_string().into_bytes()),
-                    (None, None) => Bytes::new(),
-                };
-            }
-            (headers, payload)
+            (headers, Bytes::from(body))
         }
     }
 }
@@ -144,47 +111,15 @@ pub fn decode(
 }
 
 fn decode_binary(headers: &HeaderMap, payload: &[u8]) -> Result<Signal, DecodeError> {
-    let mut event = Map::new();
-    for (name, values) in headers.iter() {
-        let name = name.to_string().to_ascii_lowercase();
-        let Some(attribute) = name.strip_prefix("ce-") else {
-            continue;
-        };
-        let Some(value) = values.first() else {
-            continue;
-        };
-        let text = percent_decode_str(value.as_str())
-            .decode_utf8()
-            .map_err(|_| DecodeError::BadHeader(name.clone()))?;
-        event.insert(attribute.to_owned(), Value::String(text.into_owned()));
-    }
-    if !payload.is_empty() {
-        let content_type = match event.get("datacontenttype") {
-            Some(Value::String(ct)) => ct.clone(),
-            _ => "application/json".to_owned(),
-        };
-        if is_json(&content_type) {
-            let data: Value = serde_json::from_slice(payload)
-                .map_err(|error| DecodeError::BadData(error.to_string()))?;
-            event.insert("data".to_owned(), data);
-        } else if content_type.starts_with("text/") {
-            let text = std::str::from_utf8(payload)
-                .map_err(|error| DecodeError::BadData(error.to_string()))?;
-            event.insert("data".to_owned(), Value::String(text.to_owned()));
-        } else {
-            event.insert(
-                "data_base64".to_owned(),
-                Value::String(STANDARD.encode(payload)),
-            );
-        }
-    }
-    let json = serde_json::to_vec(&Value::Object(event)).unwrap_or_default();
-    Ok(Signal::from_json_slice(&json)?)
-}
-
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
+    let headers = headers
+        .iter()
+        .filter_map(|(name, values)| Some((name.as_ref(), values.first()?.as_str())));
+    Signal::from_binary(headers, payload).map_err(|error| match error {
+        BinaryError::BadHeader(name) => DecodeError::BadHeader(name),
+        BinaryError::BadData(message) => DecodeError::BadData(message),
+        BinaryError::Signal(error) => DecodeError::Signal(error),
+        other => DecodeError::BadData(other.to_string()),
+    })
 }
 
 #[cfg(test)]

@@ -96,6 +96,12 @@ impl Signal {
     }
 }
 
+/// Reads a signal from a JSON value holding an event in the JSON format.
+pub(crate) fn from_json_value(value: Value) -> Result<Signal, SignalError> {
+    let raw = RawSignal::deserialize(value).map_err(|error| SignalError::Json { error })?;
+    raw.into_signal()
+}
+
 fn check_size(json: &[u8], limit: usize) -> Result<(), SignalError> {
     if json.len() > limit {
         return Err(SignalError::TooLarge {

@@ -2,7 +2,7 @@
 //!
 //! This crate is Herald's vocabulary. It knows nothing of actix and changes rarely:
 //! the [`Signal`] type, its [builder](SignalBuilder), its validation errors
-//! ([`SignalError`]) and the [CloudEvents JSON event format].
+//! ([`SignalError`]), the [CloudEvents JSON event format] and the bindings' binary mode.
 //!
 //! ```
 //! use herald_signal::Signal;
@@ -34,9 +34,16 @@
 //! accepts `specversion` `"1.0.2"`, which `jido_signal` emits. [`Signal::batch_from_json`]
 //! reads the batch format (a JSON array).
 //!
+//! # Binary mode
+//!
+//! [`Signal::binary_headers`] and [`Signal::binary_body`] write the protocol bindings'
+//! binary content mode (`ce-` headers, the data as the body); [`Signal::from_binary`]
+//! reads it. Herald's HTTP and NATS bindings use them.
+//!
 //! [CloudEvents 1.0]: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md
 //! [CloudEvents JSON event format]: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/formats/json-format.md
 
+mod binary;
 mod builder;
 mod data;
 mod error;
@@ -45,6 +52,7 @@ mod json;
 mod signal;
 mod source;
 
+pub use binary::BinaryError;
 pub use builder::{MAX_DATA_DEPTH, SignalBuilder};
 pub use data::Data;
 pub use error::SignalError;
