@@ -34,7 +34,7 @@ pub use sharded::Sharded;
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::resilience::Policies;
-use crate::runtime::Runner;
+use crate::runtime::{ArbiterPool, Runner};
 use crate::{ActorId, ErrorKind};
 pub(crate) use dispatch::Detached;
 use dispatch::{Answer, warn_failures};
@@ -95,16 +95,17 @@ pub(crate) struct Inner {
     arbiters: Arbiters,
 }
 
-/// The arbiters a dispatcher started, stopped when dropped.
+/// The arbiters a dispatcher started, stopped when dropped (the pool's once its
+/// adapters let go of them too).
 struct Arbiters {
-    pool: Vec<Arbiter>,
+    pool: Option<Rc<ArbiterPool>>,
     own: Option<Arbiter>,
 }
 
 impl Drop for Arbiters {
     fn drop(&mut self) {
-        for arbiter in self.pool.iter().chain(&self.own) {
-            arbiter.stop();
+        if let Some(own) = &self.own {
+            own.stop();
         }
     }
 }
@@ -160,12 +161,11 @@ impl Dispatcher {
     ) -> Self {
         Admission::register(id, Arc::clone(&admission));
         let pool_size = builder.pool_size.unwrap_or(0);
-        let arbiters: Vec<Arbiter> = (0..pool_size).map(|_| Arbiter::new()).collect();
-        let handles: Vec<_> = arbiters.iter().map(Arbiter::handle).collect();
+        let pool = (pool_size > 0).then(|| Rc::new(ArbiterPool::new(pool_size)));
         let adapters: Vec<Runner> = builder
             .adapters
             .iter()
-            .map(|(name, start)| start(name.clone(), &handles))
+            .map(|(name, start)| start(name.clone(), pool.as_ref()))
             .collect();
         // Reservations are `u32`s (tokio's `acquire_many`), so the bound fits one.
         let max_in_flight = builder
@@ -187,10 +187,7 @@ impl Dispatcher {
                 overload: builder.overload,
                 permits: Arc::new(Semaphore::new(max_in_flight)),
                 policies,
-                arbiters: Arbiters {
-                    pool: arbiters,
-                    own,
-                },
+                arbiters: Arbiters { pool, own },
             }),
             id,
         }
@@ -393,7 +390,15 @@ impl fmt::Debug for Dispatcher {
             .field("max_concurrency", &self.inner.max_concurrency)
             .field("max_in_flight", &self.inner.max_in_flight)
             .field("overload", &self.inner.overload)
-            .field("pool_size", &self.inner.arbiters.pool.len())
+            .field(
+                "pool_size",
+                &self
+                    .inner
+                    .arbiters
+                    .pool
+                    .as_ref()
+                    .map_or(0, |pool| pool.len()),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -2,19 +2,22 @@
 //! on the dispatcher's arbiter; the others run as supervised actors, one per arbiter of
 //! the dispatcher's pool, and the dispatcher reaches them with `Addr::send`.
 
+mod arbiters;
 mod deliver;
 mod local;
 mod pool;
 
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::dev::RecipientRequest;
 use actix::{Recipient, Supervisor};
 use actix_rt::ArbiterHandle;
 
+pub(crate) use arbiters::ArbiterPool;
 pub(crate) use deliver::{DispatchContext, Now, Reply};
 pub(crate) use local::Inline;
 use local::Local;
@@ -28,9 +31,10 @@ use crate::{Target, TargetError};
 pub(crate) type Factory<A> = dyn Fn() -> A + Send + Sync;
 
 /// An adapter as registered on the builder, before it runs: starts it locally, or as
-/// one actor per pool arbiter (one on the current arbiter when there is no pool).
+/// one actor per arbiter of the pool (one on the current arbiter when there is no
+/// pool).
 pub(crate) type Registration =
-    Arc<dyn Fn(Cow<'static, str>, &[ArbiterHandle]) -> Runner + Send + Sync>;
+    Arc<dyn Fn(Cow<'static, str>, Option<&Rc<ArbiterPool>>) -> Runner + Send + Sync>;
 
 /// Registers an adapter made by `factory`.
 pub(crate) fn registration<A, F>(factory: F) -> Registration
@@ -44,22 +48,37 @@ where
 
 fn start<A: Adapter>(
     name: Cow<'static, str>,
-    arbiters: &[ArbiterHandle],
+    arbiters: Option<&Rc<ArbiterPool>>,
     factory: &Arc<Factory<A>>,
 ) -> Runner {
     let placed = if A::PLACEMENT == Placement::Local {
         Placed::Local(Box::new(Local::new(&name, Arc::clone(factory))))
-    } else if arbiters.is_empty() {
-        let (name, factory) = (name.clone(), Arc::clone(factory));
-        let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
-        Placed::Pool(Pool::new(vec![actor.recipient()]))
     } else {
-        let actors = arbiters.iter().map(|arbiter| {
-            let (name, factory) = (name.clone(), Arc::clone(factory));
+        let (named, made) = (name.clone(), Arc::clone(factory));
+        let start_on = move |arbiter: &ArbiterHandle| {
+            let (name, factory) = (named.clone(), Arc::clone(&made));
             Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(&name, factory))
                 .recipient()
-        });
-        Placed::Pool(Pool::new(actors.collect()))
+        };
+        match arbiters {
+            Some(arbiters) => {
+                let actors = (0..arbiters.len()).map(|i| start_on(&arbiters.handle(i)));
+                Placed::Pool(Pool {
+                    actors: RefCell::new(actors.collect()),
+                    next: Cell::new(0),
+                    restart: Some((Rc::clone(arbiters), Box::new(start_on))),
+                })
+            }
+            None => {
+                let (name, factory) = (name.clone(), Arc::clone(factory));
+                let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
+                Placed::Pool(Pool {
+                    actors: RefCell::new(vec![actor.recipient()]),
+                    next: Cell::new(0),
+                    restart: None,
+                })
+            }
+        }
     };
     Runner {
         checker: checker(&name, Arc::clone(factory)),
@@ -88,26 +107,35 @@ pub(crate) enum Placed {
 
 /// A pool adapter's actors, one per arbiter.
 pub(crate) struct Pool {
-    actors: Vec<Recipient<DeliverBatch>>,
+    actors: RefCell<Vec<Recipient<DeliverBatch>>>,
     /// The actor the next batch goes to.
     next: Cell<usize>,
+    /// The pool's arbiters, and how to start the actor again on one when its arbiter
+    /// was lost. `None` for the actor on the dispatcher's own arbiter, which lives as
+    /// long as the dispatcher does.
+    restart: Option<(Rc<ArbiterPool>, StartOn)>,
 }
 
-impl Pool {
-    fn new(actors: Vec<Recipient<DeliverBatch>>) -> Self {
-        Self {
-            actors,
-            next: Cell::new(0),
-        }
-    }
+/// Starts a pool adapter's actor on an arbiter.
+type StartOn = Box<dyn Fn(&ArbiterHandle) -> Recipient<DeliverBatch>>;
 
-    /// Sends a batch to the actors in turn. The request resolves once the actor has
-    /// taken the batch; if its mailbox is closed, the batch is dropped and each job
-    /// reports itself lost.
+impl Pool {
+    /// Sends a batch to the actors in turn; an actor whose arbiter was lost is started
+    /// again first, on a fresh arbiter (see [`ArbiterPool::live`]). The request resolves
+    /// once the actor has taken the batch; if its mailbox is closed, the batch is
+    /// dropped and each job reports itself lost.
     pub(crate) fn send(&self, batch: DeliverBatch) -> RecipientRequest<DeliverBatch> {
+        let mut actors = self.actors.borrow_mut();
         let index = self.next.get();
-        self.next.set((index + 1) % self.actors.len());
-        self.actors[index].send(batch)
+        self.next.set((index + 1) % actors.len());
+        if !actors[index].connected() {
+            if let Some((arbiters, start_on)) = &self.restart {
+                if let Some(arbiter) = arbiters.live(index) {
+                    actors[index] = start_on(&arbiter);
+                }
+            }
+        }
+        actors[index].send(batch)
     }
 }
 
@@ -140,7 +168,7 @@ impl fmt::Debug for Runner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let actors = match &self.placed {
             Placed::Local(_) => 0,
-            Placed::Pool(pool) => pool.actors.len(),
+            Placed::Pool(pool) => pool.actors.borrow().len(),
         };
         f.debug_struct("Runner")
             .field("name", &self.name)
