@@ -110,10 +110,18 @@ pub fn decode(
     }
 }
 
+/// Reads a binary-mode message. `datacontenttype` is `ce-datacontenttype`, as the
+/// binding says; a writer that put it in `content-type` instead, as in HTTP, is read
+/// too.
 fn decode_binary(headers: &HeaderMap, payload: &[u8]) -> Result<Signal, DecodeError> {
+    let content_type = match headers.get("ce-datacontenttype") {
+        Some(_) => None,
+        None => headers.get("content-type").map(|value| value.as_str()),
+    };
     let headers = headers
         .iter()
-        .filter_map(|(name, values)| Some((name.as_ref(), values.first()?.as_str())));
+        .filter_map(|(name, values)| Some((name.as_ref(), values.first()?.as_str())))
+        .chain(content_type.map(|value| ("ce-datacontenttype", value)));
     Signal::from_binary(headers, payload).map_err(|error| match error {
         BinaryError::BadHeader(name) => DecodeError::BadHeader(name),
         BinaryError::BadData(message) => DecodeError::BadData(message),
@@ -166,6 +174,29 @@ mod tests {
             let back = decode(Some(&headers), &payload, 1 << 20).unwrap();
             assert_eq!(back.data(), signal.data());
         }
+    }
+
+    #[test]
+    fn a_content_type_header_is_read_as_datacontenttype() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("ce-specversion", "1.0"),
+            ("ce-id", "1"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+            ("content-type", "text/plain"),
+        ] {
+            headers.insert(name, value);
+        }
+        let signal = decode(Some(&headers), b"hello", 100).unwrap();
+        assert_eq!(signal.datacontenttype(), Some("text/plain"));
+        assert_eq!(
+            signal.data().and_then(|d| d.as_json()),
+            Some(&"hello".into())
+        );
+        headers.insert("ce-datacontenttype", "application/json");
+        let signal = decode(Some(&headers), b"\"hi\"", 100).unwrap();
+        assert_eq!(signal.datacontenttype(), Some("application/json"));
     }
 
     #[test]
