@@ -29,6 +29,7 @@ use actix::prelude::*;
 use futures_util::StreamExt;
 use herald::nats::{
     Bridge, Durable, NatsDispatcherExt, NatsOptions, NatsTarget, RemoteNamedTarget, expose,
+    server_has_read,
 };
 use herald::prelude::*;
 use serde_json::json;
@@ -137,7 +138,8 @@ async fn node_a(url: String) -> Result<(), Box<dyn std::error::Error>> {
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
     let durable = Durable::open(&client, STREAM, &["example.durable.>"]).await?;
     let mut delivered = client.subscribe(DELIVERED).await?;
-    client.flush().await?;
+    // Node B publishes to it from its own connection: wait until the server has it.
+    server_has_read(&client).await?;
     let mut node_b = start_node_b(&url);
 
     // Wait for node B's name to answer.

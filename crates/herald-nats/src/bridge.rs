@@ -153,9 +153,7 @@ impl Bridge {
         .map_err(|error| NatsError::Subscribe(error.to_string()))?;
         // Started means listening: a message published from anywhere after this
         // returns reaches the bridge.
-        server_has_read(&self.client)
-            .await
-            .map_err(NatsError::Subscribe)?;
+        server_has_read(&self.client).await?;
         let counters = Arc::new(Counters::default());
         let task = actix_rt::spawn(run(self, subscriber, Arc::clone(&counters)));
         Ok(RunningBridge { counters, task })

@@ -12,23 +12,34 @@ use std::time::Duration;
 use async_nats::{Client, RequestErrorKind};
 use bytes::Bytes;
 
+use crate::NatsError;
+
 /// How long the server has to answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
-/// Returns once the server has read everything `client` sent before this call.
+/// Returns once the NATS server has read everything `client` sent before this call,
+/// its subscriptions among them: a message that another connection publishes after
+/// this returns reaches them. (`Client::flush` only writes to the socket.) `Bridge`
+/// and `expose` call it before they return; call it after subscribing on a client of
+/// your own before telling another node to publish.
 ///
 /// Within one server; in a cluster, interest reaches the other servers a moment later,
 /// which no client can wait for.
-pub(crate) async fn server_has_read(client: &Client) -> Result<(), String> {
+///
+/// # Errors
+///
+/// [`NatsError::Subscribe`] when the server does not answer within 10 seconds, or the
+/// connection fails.
+pub async fn server_has_read(client: &Client) -> Result<(), NatsError> {
     // Nobody subscribes to a fresh inbox, so the server itself answers.
     let asked = client.request(client.new_inbox(), Bytes::new());
     match tokio::time::timeout(ANSWER_WITHIN, asked).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!(
-            "the server did not answer within {} s",
+        Ok(Err(error)) => Err(NatsError::Subscribe(error.to_string())),
+        Err(_) => Err(NatsError::Subscribe(format!(
+            "the server did not confirm within {} s",
             ANSWER_WITHIN.as_secs()
-        )),
+        ))),
     }
 }

@@ -27,6 +27,7 @@ mod trace;
 pub use adapter::{NatsAdapter, NatsTarget};
 pub use bridge::{Bridge, BridgeStats, RunningBridge};
 pub use codec::{BodyMode, DecodeError, STRUCTURED, decode, encode};
+pub use confirm::server_has_read;
 pub use connect::{NatsError, NatsOptions};
 pub use durable::{ConsumerStats, Durable, DurableConsumer, RunningConsumer};
 pub use remote::{Exposed, NAMED_PREFIX, RemoteNamedAdapter, RemoteNamedTarget, expose};

@@ -105,9 +105,7 @@ pub async fn expose(
         .await
         .map_err(|error| NatsError::Subscribe(error.to_string()))?;
     // Exposed means reachable: a call from any node after this returns finds it.
-    server_has_read(client)
-        .await
-        .map_err(NatsError::Subscribe)?;
+    server_has_read(client).await?;
     let me = caller_id(ActorId::of_recipient(&recipient));
     let client = client.clone();
     let task = actix_rt::spawn(async move {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use herald_core::{Dispatch, Dispatcher, Target};
-use herald_nats::{Durable, NatsDispatcherExt, NatsOptions, NatsTarget};
+use herald_nats::{Durable, NatsDispatcherExt, NatsOptions, NatsTarget, server_has_read};
 use herald_signal::Signal;
 use support::{NatsServer, signal, within};
 
@@ -80,7 +80,8 @@ async fn parent() {
 
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut subscription = client.subscribe("seen").await.unwrap();
-    client.flush().await.unwrap();
+    // The consumer process publishes to `seen` from its own connection.
+    server_has_read(&client).await.unwrap();
     let collected = seen.clone();
     let collecting = actix_rt::spawn(async move {
         while let Some(message) = subscription.next().await {
