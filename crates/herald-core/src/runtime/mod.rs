@@ -54,11 +54,13 @@ fn start<A: Adapter>(
     let placed = if A::PLACEMENT == Placement::Local {
         Placed::Local(Box::new(Local::new(&name, Arc::clone(factory))))
     } else {
-        let (named, made) = (name.clone(), Arc::clone(factory));
-        let start_on = move |arbiter: &ArbiterHandle| {
-            let (name, factory) = (named.clone(), Arc::clone(&made));
-            Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(&name, factory))
-                .recipient()
+        let start_on = {
+            let (name, factory) = (name.clone(), Arc::clone(factory));
+            move |arbiter: &ArbiterHandle| {
+                let (name, factory) = (name.clone(), Arc::clone(&factory));
+                Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(&name, factory))
+                    .recipient()
+            }
         };
         match arbiters {
             Some(arbiters) => {
