@@ -169,7 +169,8 @@ pub enum ErrorKind {
     #[error("connection refused")]
     ConnectionRefused,
 
-    /// The connection could not be made (DNS, routing, reset).
+    /// The connection could not be made (DNS, routing), or it was lost (reset,
+    /// closed) before an answer arrived. Retried, like a timeout: no answer came.
     #[error("connect failed: {0}")]
     Connect(String),
 
@@ -177,9 +178,8 @@ pub enum ErrorKind {
     #[error("tls failed: {0}")]
     Tls(String),
 
-    /// The request went out but the response could not be read: malformed, cut off,
-    /// or a protocol error. Not retried, since the receiver may have acted on the
-    /// request (unlike [`Connect`](Self::Connect), where nothing reached it).
+    /// An answer came that cannot be read as HTTP (malformed, or an HTTP/2 error).
+    /// Not retried: the receiver answered, and would answer the same way again.
     #[error("bad response: {0}")]
     Protocol(String),
 

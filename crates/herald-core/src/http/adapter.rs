@@ -5,6 +5,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{Adapter, Delivery, ErrorKind, Outcome, TargetError};
+use actix_http::error::ParseError;
 use awc::error::{ConnectError, SendRequestError};
 use awc::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use awc::{Client, Connector};
@@ -298,11 +299,20 @@ fn sign(
     })
 }
 
-/// Sorts awc's errors into Herald's kinds: refused, timeout, TLS and other connect
-/// failures (nothing reached the receiver, or not all of the request), and protocol
-/// failures (the request went out, the response could not be read).
+/// Sorts awc's errors into Herald's kinds: refused, timeout, TLS and other connection
+/// failures (no answer came: nothing reached the receiver, or the connection was lost
+/// before a response head arrived), and protocol failures (an answer came that cannot
+/// be read as HTTP).
 fn classify(error: SendRequestError, timeout: Duration) -> ErrorKind {
     match error {
+        // Reset, aborted or closed before the response head: no answer, as with a
+        // timeout.
+        SendRequestError::Response(ParseError::Io(io)) if connection_lost(&io) => {
+            ErrorKind::Connect(format!("connection lost before an answer: {io}"))
+        }
+        SendRequestError::Response(ParseError::Incomplete) => {
+            ErrorKind::Connect("connection closed in the middle of the answer's head".into())
+        }
         SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
             ErrorKind::Timeout(timeout)
         }
@@ -323,6 +333,15 @@ fn classify(error: SendRequestError, timeout: Duration) -> ErrorKind {
         ))),
         other => ErrorKind::Protocol(other.to_string()),
     }
+}
+
+/// Whether an I/O error means the connection went away.
+fn connection_lost(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        error.kind(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+    )
 }
 
 fn is_tls(error: &std::io::Error) -> bool {

@@ -69,6 +69,11 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver that answers with `script`, then 200.
     pub fn start(script: impl IntoIterator<Item = Reply>) -> Self {
+        Self::start_on(0, script)
+    }
+
+    /// Starts a receiver on loopback port `port` (0: any free one).
+    pub fn start_on(port: u16, script: impl IntoIterator<Item = Reply>) -> Self {
         let state = Arc::new(State::default());
         state.script.lock().unwrap().extend(script);
         let shared = state.clone();
@@ -83,7 +88,7 @@ impl Receiver {
         .on_connect(move |_, _| {
             counted.connections.fetch_add(1, Ordering::SeqCst);
         })
-        .bind(("127.0.0.1", 0))
+        .bind(("127.0.0.1", port))
         .expect("bind a loopback port");
         let port = server.addrs()[0].port();
         let server = server.run();
@@ -98,6 +103,15 @@ impl Receiver {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    pub fn port(&self) -> u16 {
+        let authority = self.url.trim_start_matches("http://");
+        let port = authority
+            .split(['/', ':'])
+            .nth(1)
+            .expect("a port in the url");
+        port.parse().expect("a numeric port")
     }
 
     pub fn connections(&self) -> usize {
@@ -193,6 +207,11 @@ pub enum Raw {
     SilentHead,
     /// Answers with bytes that are not HTTP, then closes.
     Garbage,
+    /// Reads the request, then closes the connection without answering.
+    Close,
+    /// Reads nothing and closes the connection with the request unread, which makes
+    /// the kernel reset it (RST).
+    Reset,
 }
 
 /// A TCP receiver on 127.0.0.1 that speaks just enough HTTP to misbehave. Each
@@ -222,6 +241,17 @@ impl RawReceiver {
 
 fn serve_raw(mut stream: std::net::TcpStream, behaviour: Raw, requests: &AtomicUsize) {
     use std::io::{Read, Write};
+    if let Raw::Reset = behaviour {
+        // Wait for the request's first bytes without reading them: closing a socket
+        // with unread data resets the connection.
+        let mut byte = [0u8; 1];
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = stream.peek(&mut byte);
+        requests.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
     let until = Instant::now() + Duration::from_secs(60);
     stream
         .set_read_timeout(Some(Duration::from_millis(50)))
@@ -277,6 +307,7 @@ fn serve_raw(mut stream: std::net::TcpStream, behaviour: Raw, requests: &AtomicU
             let _ = stream.write_all(b"this is not http\r\n\r\n");
             return;
         }
+        Raw::Close | Raw::Reset => return,
     }
     // Hold the connection until the client closes it.
     while Instant::now() < until {
