@@ -295,3 +295,44 @@ async fn a_thousand_sync_targets_in_one_dispatch_all_get_their_answer() {
     assert_eq!(counted.load(Ordering::SeqCst), 5_000);
     arbiter.stop();
 }
+
+/// Stops while handling a signal, without answering it.
+struct Quitter;
+
+impl Actor for Quitter {
+    type Context = Context<Self>;
+}
+
+impl Handler<SignalMessage> for Quitter {
+    type Result = ResponseActFuture<Self, Result<(), Rejection>>;
+
+    fn handle(&mut self, _: SignalMessage, ctx: &mut Context<Self>) -> Self::Result {
+        ctx.stop();
+        Box::pin(actix::fut::wrap_future(std::future::pending()))
+    }
+}
+
+#[actix_rt::test]
+async fn a_sync_target_that_stops_before_answering_is_not_alive_at_once() {
+    let quitter = Quitter.start();
+    let (inbox, received) = Inbox::start(Answer::Accept);
+    // A bound far beyond the test's: a timeout would mean the stop went unnoticed.
+    let targets = [
+        Target::pid(quitter.recipient())
+            .sync()
+            .timeout(Duration::from_secs(3600)),
+        Target::pid(inbox.recipient()).sync(),
+    ];
+    let error = within(
+        "dispatch",
+        dispatcher().send(Dispatch::new(signal(), targets)),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(error.failures().len(), 1);
+    assert_eq!(error.first().index, 0);
+    assert_eq!(error.first().error.kind().name(), "not_alive");
+    assert_eq!(error.delivered().len(), 1);
+    assert_eq!(received.load(Ordering::SeqCst), 1);
+}
