@@ -1,4 +1,4 @@
-//! Receivers that stall, trickle or answer garbage: every attempt is bounded end to
+//! Receivers that stall, trickle, never read or answer garbage: every attempt is bounded end to
 //! end (connect, send, head, body), and each failure has its documented kind.
 
 mod support;
@@ -130,4 +130,28 @@ async fn a_dispatcher_at_its_bound_keeps_serving_after_stalled_deliveries_time_o
     assert_eq!(report.len(), 1);
     let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
     assert_eq!(stats.in_flight, 0);
+}
+
+#[actix_rt::test]
+async fn a_receiver_that_never_reads_a_large_signal_cannot_hold_the_delivery() {
+    let receiver = RawReceiver::start(Raw::NeverRead);
+    // 2 MiB of data (2.7 MiB as JSON, under the 4 MiB limit): the send blocks once the
+    // socket buffers are full, or the wait for an answer does; either is bounded.
+    let large = herald_signal::Signal::builder("blob")
+        .data_binary(vec![7u8; 2 << 20])
+        .build()
+        .unwrap();
+    let bound = TIMEOUT * 2 + BACKOFF + Duration::from_secs(5);
+    let dispatcher = dispatcher();
+    let delivering = deliver(&dispatcher, large, target(&receiver.url));
+    let error = tokio::time::timeout(bound, delivering)
+        .await
+        .expect("the delivery ended within its attempts' time")
+        .unwrap_err();
+    let failure = &error.first().error;
+    assert!(
+        matches!(failure.kind(), ErrorKind::Timeout(_)),
+        "{failure:?}"
+    );
+    assert_eq!(failure.attempts(), 2);
 }

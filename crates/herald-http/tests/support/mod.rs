@@ -212,6 +212,8 @@ pub enum Raw {
     /// Reads nothing and closes the connection with the request unread, which makes
     /// the kernel reset it (RST).
     Reset,
+    /// Accepts the connection and never reads from it, for 30 s.
+    NeverRead,
 }
 
 /// A TCP receiver on 127.0.0.1 that speaks just enough HTTP to misbehave. Each
@@ -241,6 +243,11 @@ impl RawReceiver {
 
 fn serve_raw(mut stream: std::net::TcpStream, behaviour: Raw, requests: &AtomicUsize) {
     use std::io::{Read, Write};
+    if let Raw::NeverRead = behaviour {
+        requests.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(30));
+        return;
+    }
     if let Raw::Reset = behaviour {
         // Wait for the request's first bytes without reading them: closing a socket
         // with unread data resets the connection.
@@ -307,7 +314,7 @@ fn serve_raw(mut stream: std::net::TcpStream, behaviour: Raw, requests: &AtomicU
             let _ = stream.write_all(b"this is not http\r\n\r\n");
             return;
         }
-        Raw::Close | Raw::Reset => return,
+        Raw::Close | Raw::Reset | Raw::NeverRead => return,
     }
     // Hold the connection until the client closes it.
     while Instant::now() < until {
