@@ -119,3 +119,110 @@ async fn panic_fails_only_its_index_and_the_next_dispatch_succeeds(pool: usize) 
     .await;
     assert_eq!(made, 2);
 }
+
+/// An adapter whose `validate` panics on a config saying so.
+struct PanickyValidate;
+
+impl Adapter for PanickyValidate {
+    type Options = Panic;
+
+    fn validate(&self, config: &serde_json::Value) -> Result<Panic, herald_core::TargetError> {
+        assert!(config["panic"] != json!(true), "validate told to panic");
+        Ok(Panic(false))
+    }
+
+    async fn deliver(&self, _: Delivery<'_, Panic>) -> Result<Outcome, ErrorKind> {
+        Ok(Outcome::Delivered)
+    }
+}
+
+/// A `validate` that panics while a dispatcher checks targets is that target's
+/// problem, and the dispatcher keeps serving; in a delivery, that target's failure.
+#[actix_rt::test]
+async fn a_panicking_validate_is_its_targets_problem_not_the_dispatchers() {
+    let dispatcher = Dispatcher::builder()
+        .adapter("panicky", || PanickyValidate)
+        .start();
+    let bad = Target::custom("panicky", json!({"panic": true}));
+    let good = Target::custom("panicky", json!({"panic": false}));
+    let problems = within(
+        "check",
+        dispatcher.send(herald_core::CheckTargets::new([good.clone(), bad.clone()])),
+    )
+    .await
+    .expect("the dispatcher survives the check")
+    .unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].index, 1);
+    assert!(
+        problems[0]
+            .error
+            .to_string()
+            .contains("validate told to panic"),
+        "{}",
+        problems[0].error
+    );
+
+    let error = dispatch(&dispatcher, [good.clone(), bad])
+        .await
+        .unwrap_err();
+    assert_eq!(error.first().index, 1);
+    assert!(matches!(
+        error.first().error.kind(),
+        ErrorKind::Panicked { .. }
+    ));
+    let report = dispatch(&dispatcher, [good]).await.unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Delivered]);
+}
+
+/// A pool adapter whose delivery panics when told to.
+struct BrittleOnPool;
+
+impl Adapter for BrittleOnPool {
+    type Options = Panic;
+
+    async fn deliver(&self, delivery: Delivery<'_, Panic>) -> Result<Outcome, ErrorKind> {
+        assert!(!delivery.options.0, "brittle told to panic");
+        Ok(Outcome::Delivered)
+    }
+}
+
+/// A factory that panics when asked for a fresh instance after a delivery's panic: the
+/// dispatcher keeps the instance it has and keeps serving, locally and on the pool.
+#[actix_rt::test]
+async fn a_factory_that_panics_on_restart_leaves_the_old_instance_serving() {
+    fn once<A: 'static>(
+        made: &Arc<AtomicUsize>,
+        adapter: fn() -> A,
+    ) -> impl Fn() -> A + Send + Sync + 'static + use<A> {
+        let counted = Arc::clone(made);
+        move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            assert!(n == 0, "no second instance");
+            adapter()
+        }
+    }
+    for local in [true, false] {
+        let made = Arc::new(AtomicUsize::new(0));
+        let builder = Dispatcher::builder().pool_size(1);
+        let dispatcher = if local {
+            builder.adapter("brittle", once(&made, || Brittle))
+        } else {
+            builder.adapter("brittle", once(&made, || BrittleOnPool))
+        }
+        .start();
+        let error = dispatch(&dispatcher, [Target::new("brittle", Panic(true))])
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error.first().error.kind(),
+            ErrorKind::Panicked { .. }
+        ));
+        // The restart (and its panicking factory) happens by now, or before the next
+        // batch is taken: either way the next dispatch meets a working instance.
+        let report = dispatch(&dispatcher, [Target::new("brittle", Panic(false))])
+            .await
+            .unwrap();
+        assert_eq!(report.outcomes(), [Outcome::Delivered], "local: {local}");
+    }
+}

@@ -52,10 +52,12 @@ impl<A: Adapter> Local<A> {
 }
 
 impl<A: Adapter> Local<A> {
-    /// Replaces the instance after a panic.
+    /// Replaces the instance after a panic (keeps it if the factory panics too).
     fn restart(&self) {
         tracing::warn!(adapter = %self.name, "restarting adapter after a panic");
-        *self.adapter.borrow_mut() = Rc::new((self.factory)());
+        if let Some(fresh) = super::make(&self.name, &*self.factory) {
+            *self.adapter.borrow_mut() = Rc::new(fresh);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod pool;
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use pool::AdapterActor;
 pub(crate) use pool::{DeliverBatch, Job};
 
 use crate::adapter::{Adapter, Placement};
+use crate::error::panic_message;
 use crate::{Target, TargetError};
 
 /// Makes an adapter instance: once per actor or local runner, and again after a panic.
@@ -141,6 +143,17 @@ impl Pool {
     }
 }
 
+/// A fresh adapter instance for a restart; `None`, logged, if the factory panics (the
+/// caller then keeps the instance it has).
+fn make<A>(name: &str, factory: &Factory<A>) -> Option<A> {
+    std::panic::catch_unwind(AssertUnwindSafe(factory))
+        .inspect_err(|payload| {
+            let message = panic_message(payload.as_ref());
+            tracing::error!(adapter = %name, panic = %message, "adapter factory panicked; keeping the old instance");
+        })
+        .ok()
+}
+
 /// Checks one target's options for one adapter.
 type Checker = Box<dyn Fn(&Target) -> Result<(), TargetError>>;
 
@@ -155,9 +168,18 @@ fn checker<A: Adapter>(name: &str, factory: Arc<Factory<A>>) -> Checker {
 }
 
 impl Runner {
-    /// Checks `target`'s options as a delivery would.
+    /// Checks `target`'s options as a delivery would. A panic in the adapter's
+    /// `validate` (or its factory) is the target's problem, not the dispatcher's.
     pub(crate) fn check(&self, target: &Target) -> Result<(), TargetError> {
-        (self.checker)(target)
+        let checked = std::panic::catch_unwind(AssertUnwindSafe(|| (self.checker)(target)));
+        checked.unwrap_or_else(|payload| {
+            let message = panic_message(payload.as_ref());
+            tracing::error!(adapter = %self.name, panic = %message, "adapter panicked in validate");
+            Err(TargetError::Invalid(format!(
+                "adapter `{}` panicked checking it: {message}",
+                self.name
+            )))
+        })
     }
 
     /// How its deliveries are made.

@@ -104,7 +104,9 @@ impl<A: Adapter> Actor for AdapterActor<A> {
 impl<A: Adapter> Supervised for AdapterActor<A> {
     fn restarting(&mut self, _: &mut Context<Self>) {
         tracing::warn!(adapter = %self.name, "restarting adapter after a panic");
-        self.adapter = Rc::new((self.factory)());
+        if let Some(fresh) = super::make(&self.name, &*self.factory) {
+            self.adapter = Rc::new(fresh);
+        }
     }
 }
 
