@@ -156,11 +156,18 @@ impl DispatcherBuilder {
     /// [`start`](Self::start), and 0 for each shard of
     /// [`start_sharded`](Self::start_sharded) (the shards spread over the cores).
     ///
+    /// More than [`MAX_THREADS`](Self::MAX_THREADS) count as that many.
+    ///
     /// [`Placement::Pool`]: crate::Placement::Pool
     pub fn pool_size(mut self, arbiters: usize) -> Self {
-        self.pool_size = Some(arbiters);
+        self.pool_size = Some(arbiters.min(Self::MAX_THREADS));
         self
     }
+
+    /// The most arbiters (threads) a pool, or a sharded dispatcher's shards, may have:
+    /// 1,024. Far more than cores to use; a mistyped size then costs threads, not the
+    /// process.
+    pub const MAX_THREADS: usize = 1024;
 
     /// The default pool size: one arbiter per core the process may run on
     /// ([`std::thread::available_parallelism`], which honours CPU affinity and cgroup
@@ -309,7 +316,8 @@ impl DispatcherBuilder {
     /// by its [`key`](crate::Dispatch::key) when it has one (so dispatches with one key
     /// keep their order), else in turn. Every shard has this builder's settings, its
     /// adapters, registry, topics and buses; limits (`max_in_flight`, the mailbox
-    /// capacity) hold per shard. `shards` is at least 1.
+    /// capacity) hold per shard. `shards` is at least 1 and at most
+    /// [`MAX_THREADS`](Self::MAX_THREADS).
     ///
     /// ```
     /// use herald_core::{Dispatch, Dispatcher, Target};
@@ -329,7 +337,7 @@ impl DispatcherBuilder {
         self.pool_size = Some(self.pool_size.unwrap_or(0));
         // One endpoint state for all: a breaker sees every shard's failures.
         let policies = self.policies();
-        let shards = (0..shards.max(1))
+        let shards = (0..shards.clamp(1, Self::MAX_THREADS))
             .map(|_| {
                 self.clone()
                     .start_on(Some(Arbiter::new()), Arc::clone(&policies))
@@ -419,5 +427,18 @@ impl fmt::Debug for DispatcherBuilder {
             .field("resilience", &self.resilience)
             .field("dedupe_capacity", &self.dedupe_capacity)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_size_beyond_the_bound_counts_as_the_bound() {
+        let builder = DispatcherBuilder::default().pool_size(usize::MAX);
+        assert_eq!(builder.pool_size, Some(DispatcherBuilder::MAX_THREADS));
+        let builder = DispatcherBuilder::default().pool_size(3);
+        assert_eq!(builder.pool_size, Some(3));
     }
 }
