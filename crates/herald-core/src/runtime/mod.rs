@@ -149,7 +149,8 @@ fn make<A>(name: &str, factory: &Factory<A>) -> Option<A> {
     std::panic::catch_unwind(AssertUnwindSafe(factory))
         .inspect_err(|payload| {
             let message = panic_message(payload.as_ref());
-            tracing::error!(adapter = %name, panic = %message, "adapter factory panicked; keeping the old instance");
+            let kept = "adapter factory panicked; keeping the old instance";
+            tracing::error!(adapter = %name, panic = %message, "{kept}");
         })
         .ok()
 }
