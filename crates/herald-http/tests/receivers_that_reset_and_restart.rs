@@ -16,34 +16,33 @@ fn three_fast_attempts() -> RetryPolicy {
     RetryPolicy::new(3, Duration::from_millis(5), Duration::from_millis(5)).unwrap()
 }
 
-#[actix_rt::test]
-async fn a_reset_connection_is_a_retryable_failure_tried_again() {
-    let receiver = RawReceiver::start(Raw::Reset);
+/// Delivers to a receiver that behaves as `raw` on every connection, with three
+/// attempts: the failure, after checking it was retried on each.
+async fn lost_on_every_attempt(raw: Raw) -> herald_core::DeliveryError {
+    let receiver = RawReceiver::start(raw);
     let target = Target::http(&receiver.url)
         .unwrap()
         .retry(three_fast_attempts());
     let error = deliver(&dispatcher(), signal(), target).await.unwrap_err();
-    let failure = &error.first().error;
+    let failure = error.into_failures().remove(0).error;
+    assert!(failure.retryable(), "{failure:?}");
+    assert_eq!(failure.attempts(), 3);
+    assert_eq!(receiver.requests.load(Ordering::SeqCst), 3);
+    failure
+}
+
+#[actix_rt::test]
+async fn a_reset_connection_is_a_retryable_failure_tried_again() {
+    let failure = lost_on_every_attempt(Raw::Reset).await;
     assert!(
         matches!(failure.kind(), ErrorKind::Connect(_)),
         "{failure:?}"
     );
-    assert!(failure.retryable(), "{failure:?}");
-    assert_eq!(failure.attempts(), 3);
-    assert_eq!(receiver.requests.load(Ordering::SeqCst), 3);
 }
 
 #[actix_rt::test]
 async fn a_connection_closed_without_an_answer_is_a_retryable_failure() {
-    let receiver = RawReceiver::start(Raw::Close);
-    let target = Target::http(&receiver.url)
-        .unwrap()
-        .retry(three_fast_attempts());
-    let error = deliver(&dispatcher(), signal(), target).await.unwrap_err();
-    let failure = &error.first().error;
-    assert!(failure.retryable(), "{failure:?}");
-    assert_eq!(failure.attempts(), 3);
-    assert_eq!(receiver.requests.load(Ordering::SeqCst), 3);
+    lost_on_every_attempt(Raw::Close).await;
 }
 
 #[actix_rt::test]

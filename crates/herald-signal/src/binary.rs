@@ -6,6 +6,8 @@
 //! `datacontenttype` as its own `Content-Type` header, NATS as `ce-datacontenttype`
 //! (`Content-Type` there marks a structured message).
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
@@ -64,11 +66,11 @@ impl Signal {
         ];
         let core = attributes
             .into_iter()
-            .filter_map(|(name, value)| Some((name, value?.to_owned())));
+            .filter_map(|(name, value)| Some((name, Cow::Borrowed(value?))));
         let extensions = self
             .extensions()
             .iter()
-            .map(|(name, value)| (name.as_str(), value.to_string()));
+            .map(|(name, value)| (name.as_str(), Cow::Owned(value.to_string())));
         core.chain(extensions)
             .map(|(name, value)| {
                 let encoded = utf8_percent_encode(&value, CE_VALUE).to_string();

@@ -66,21 +66,16 @@ fn start<A: Adapter>(
         };
         match arbiters {
             Some(arbiters) => {
-                let actors = (0..arbiters.len()).map(|i| start_on(&arbiters.handle(i)));
-                Placed::Pool(Pool {
-                    actors: RefCell::new(actors.collect()),
-                    next: Cell::new(0),
-                    restart: Some((Rc::clone(arbiters), Box::new(start_on))),
-                })
+                let actors = (0..arbiters.len())
+                    .map(|i| start_on(&arbiters.handle(i)))
+                    .collect();
+                let restart = (Rc::clone(arbiters), Box::new(start_on) as StartOn);
+                Placed::Pool(Pool::new(actors, Some(restart)))
             }
             None => {
                 let (name, factory) = (name.clone(), Arc::clone(factory));
                 let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
-                Placed::Pool(Pool {
-                    actors: RefCell::new(vec![actor.recipient()]),
-                    next: Cell::new(0),
-                    restart: None,
-                })
+                Placed::Pool(Pool::new(vec![actor.recipient()], None))
             }
         }
     };
@@ -124,6 +119,17 @@ pub(crate) struct Pool {
 type StartOn = Box<dyn Fn(&ArbiterHandle) -> Recipient<DeliverBatch>>;
 
 impl Pool {
+    fn new(
+        actors: Vec<Recipient<DeliverBatch>>,
+        restart: Option<(Rc<ArbiterPool>, StartOn)>,
+    ) -> Self {
+        Self {
+            actors: RefCell::new(actors),
+            next: Cell::new(0),
+            restart,
+        }
+    }
+
     /// Sends a batch to the actors in turn; an actor whose arbiter was lost is started
     /// again first, on a fresh arbiter (see [`ArbiterPool::live`]). The request resolves
     /// once the actor has taken the batch; if its mailbox is closed, the batch is
