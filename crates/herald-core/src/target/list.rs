@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use super::Target;
 
-/// A list of targets: an array, a `Vec` or a slice of one kind, a single [`Target`],
-/// or a tuple mixing kinds — so every target is written as its constructor leaves it,
+/// A list of targets: one target of any kind, an array, a `Vec` or a slice of one
+/// kind, or a tuple mixing kinds — so every target is written as its constructor leaves it,
 /// with no `.into()`.
 ///
 /// ```
@@ -23,11 +23,13 @@ use super::Target;
 /// // Kinds mixed in a tuple:
 /// let dispatch = Dispatch::new(
 ///     signal.clone(),
-///     (Target::pid(audit.recipient()).sync(), Target::logger(), Target::noop()),
+///     (Target::pid(audit.clone().recipient()).sync(), Target::logger(), Target::noop()),
 /// );
 /// // One kind in an array or a `Vec`:
-/// let more = Dispatch::new(signal, vec![Target::named("a")?, Target::named("b")?]);
-/// # let _ = (dispatch, more);
+/// let more = Dispatch::new(signal.clone(), vec![Target::named("a")?, Target::named("b")?]);
+/// // One target, as its constructor leaves it:
+/// let one = Dispatch::new(signal, Target::pid(audit.recipient()).sync());
+/// # let _ = (dispatch, more, one);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -74,9 +76,10 @@ impl IntoTargets for Arc<[Target]> {
     }
 }
 
-impl IntoTargets for Target {
+/// One target of any kind (a [`Target`], or the options of a built-in or custom one).
+impl<T: Into<Target>> IntoTargets for T {
     fn into_targets(self) -> Arc<[Target]> {
-        Arc::new([self])
+        Arc::new([self.into()])
     }
 }
 
