@@ -97,6 +97,10 @@ pub struct HttpGuideDoctests;
 #[cfg(all(doctest, feature = "nats"))]
 pub struct DistributedGuideDoctests;
 
+#[doc = include_str!("../docs/FROM_JIDO.md")]
+#[cfg(doctest)]
+pub struct FromJidoGuideDoctests;
+
 #[doc = include_str!("../docs/RESILIENCE.md")]
 #[cfg(all(doctest, feature = "http"))]
 pub struct ResilienceGuideDoctests;
