@@ -75,3 +75,28 @@ async fn shutdown_of_an_idle_dispatcher_stops_it_at_once() {
     assert_eq!(started.elapsed(), Duration::ZERO);
     assert!(dispatcher.send(Stats).await.is_err() || !dispatcher.connected());
 }
+
+#[actix_rt::test]
+async fn a_dispatch_waiting_on_one_long_delivery_is_cut_off_at_the_grace_period() {
+    tokio::time::pause();
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .adapter("probe", probe.factory())
+        .start();
+    // Nothing else will wake this dispatch before its delivery ends in 10 s: only the
+    // shutdown can.
+    let running = dispatcher.dispatch_async(Dispatch::new(
+        signal(),
+        [Target::custom("probe", json!({"delay_ms": 10_000}))],
+    ));
+    until_count("delivery started", &probe.current, 1).await;
+
+    let started = tokio::time::Instant::now();
+    let shutdown = dispatcher.send(Shutdown::new(Duration::from_secs(1)));
+    let error = within("running dispatch", running).await.unwrap_err();
+    assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_millis(1002));
+    within("shutdown", shutdown).await.unwrap();
+}

@@ -107,6 +107,10 @@ impl Adapter for PidAdapter {
 
     fn deliver_now(&self, delivery: Delivery<'_, PidTarget>) -> Option<Result<Outcome, ErrorKind>> {
         let target = delivery.options;
+        // A sync call waits for its answer: declined before a message is made.
+        if target.mode == Mode::Sync {
+            return None;
+        }
         let message = SignalMessage::new(delivery.signal.clone());
         mailbox::deliver_now(&target.recipient, message, target.mode)
     }

@@ -115,6 +115,7 @@ pub(super) async fn run_admitted(
         remote: None,
         lookup: Lookup::default(),
         declined: head.declined.then_some(next),
+        polled: false,
     };
 
     if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
@@ -336,6 +337,10 @@ struct Run<'a> {
     remote: Option<Remote>,
     /// A target already offered a delivery at once, which declined it.
     declined: Option<usize>,
+    /// The last launch polled every member of the join set with this task's waker, and
+    /// nothing else waits for a first poll: the wait after it need not poll them again
+    /// until something wakes the task (a sync delivery's second poll, saved).
+    polled: bool,
 }
 
 impl<'a> Run<'a> {
@@ -403,6 +408,8 @@ impl<'a> Run<'a> {
             }
             index += 1;
         }
+        // Batch requests join unpolled, and a fresh inbox has not been polled yet.
+        self.polled = batches.is_empty() && self.remote.is_none();
         for (pool, jobs) in batches {
             let context = Arc::clone(&self.remote().context);
             let request = pool.send(DeliverBatch { context, jobs });
@@ -463,10 +470,15 @@ impl<'a> Run<'a> {
         };
         // Boxed: a timer would otherwise grow every dispatch's future.
         let mut timer = until.map(|until| Box::pin(tokio::time::sleep_until(until)));
+        // Right after a launch that polled them all, the members' wakers are in place: a
+        // member woken since has woken this task, which is then polled again.
+        let mut polled = std::mem::take(&mut self.polled);
         let mut reply = pin!(self.next_reply());
         poll_fn(|cx| {
-            if let Poll::Ready(reply) = reply.as_mut().poll(cx) {
-                return Poll::Ready(Wake::Reply(reply));
+            if !std::mem::take(&mut polled) {
+                if let Poll::Ready(reply) = reply.as_mut().poll(cx) {
+                    return Poll::Ready(Wake::Reply(reply));
+                }
             }
             if let Some(timer) = &mut timer {
                 if timer.as_mut().poll(cx).is_ready() {
