@@ -198,3 +198,65 @@ async fn at_once_and_waiting_deliveries_mix_in_one_dispatch() {
     assert_eq!(stats.in_flight, 0);
     assert_eq!(stats.unknown_adapter, 1);
 }
+
+/// A local adapter whose deliveries each wait for a permit of one gate.
+struct Gated {
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    through: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct GateOptions;
+
+impl TargetOptions for GateOptions {}
+
+impl Adapter for Gated {
+    type Options = GateOptions;
+    const PLACEMENT: herald_core::Placement = herald_core::Placement::Local;
+
+    async fn deliver(&self, _: Delivery<'_, GateOptions>) -> Result<Outcome, ErrorKind> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.waiting.fetch_add(1, SeqCst);
+        self.gate
+            .acquire()
+            .await
+            .expect("the gate stays open")
+            .forget();
+        self.through.fetch_add(1, SeqCst);
+        Ok(Outcome::Delivered)
+    }
+}
+
+#[actix_rt::test]
+async fn deliveries_woken_together_are_all_settled_while_more_are_launched() {
+    tokio::time::pause();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let waiting = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let through = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let adapter = {
+        let (gate, waiting, through) = (gate.clone(), waiting.clone(), through.clone());
+        move || Gated {
+            gate: gate.clone(),
+            waiting: waiting.clone(),
+            through: through.clone(),
+        }
+    };
+    let dispatcher = Dispatcher::builder()
+        // No bound that could end a lost delivery before the test's own.
+        .delivery_timeout(Duration::from_secs(3600))
+        .adapter("gated", adapter)
+        .start();
+    let targets: Vec<Target> = (0..3).map(|_| Target::new("gated", GateOptions)).collect();
+    let running = dispatcher.dispatch_async(Dispatch::new(signal(), targets).max_concurrency(2));
+    until_count("two deliveries at the gate", &waiting, 2).await;
+
+    // Both wake at once; settling the first launches the third, and the second must
+    // still be settled.
+    gate.add_permits(2);
+    until_count("both through the gate", &through, 2).await;
+    until_count("the third at the gate", &waiting, 3).await;
+    gate.add_permits(1);
+    let report = within("the dispatch", running).await.unwrap();
+    assert_eq!(report.outcomes(), vec![Outcome::Delivered; 3]);
+}

@@ -337,9 +337,11 @@ struct Run<'a> {
     remote: Option<Remote>,
     /// A target already offered a delivery at once, which declined it.
     declined: Option<usize>,
-    /// The last launch polled every member of the join set with this task's waker, and
-    /// nothing else waits for a first poll: the wait after it need not poll them again
-    /// until something wakes the task (a sync delivery's second poll, saved).
+    /// Every member of the join set was polled by the last launch, with this task's
+    /// waker, and nothing else waits for a first poll: the wait after it need not poll
+    /// them again until something wakes the task (a sync delivery's second poll,
+    /// saved). Not so for members from before the launch: one woken before this poll
+    /// of the task may be waiting in `FuturesUnordered`'s queue, its wake spent.
     polled: bool,
 }
 
@@ -354,6 +356,7 @@ impl<'a> Run<'a> {
         // At once only when no delivery span and no default policy is wanted (a target's
         // own policies are checked target by target).
         let at_once = !context.traced() && context.policies.defaults.is_empty();
+        let fresh = self.joined.is_empty();
         let mut index = range.start;
         while index < range.end {
             let target = &targets[index];
@@ -409,7 +412,7 @@ impl<'a> Run<'a> {
             index += 1;
         }
         // Batch requests join unpolled, and a fresh inbox has not been polled yet.
-        self.polled = batches.is_empty() && self.remote.is_none();
+        self.polled = fresh && batches.is_empty() && self.remote.is_none();
         for (pool, jobs) in batches {
             let context = Arc::clone(&self.remote().context);
             let request = pool.send(DeliverBatch { context, jobs });
@@ -470,7 +473,7 @@ impl<'a> Run<'a> {
         };
         // Boxed: a timer would otherwise grow every dispatch's future.
         let mut timer = until.map(|until| Box::pin(tokio::time::sleep_until(until)));
-        // Right after a launch that polled them all, the members' wakers are in place: a
+        // Right after a launch that polled every member, their wakers are in place: a
         // member woken since has woken this task, which is then polled again.
         let mut polled = std::mem::take(&mut self.polled);
         let mut reply = pin!(self.next_reply());
