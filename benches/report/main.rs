@@ -19,6 +19,7 @@ mod memory;
 mod nats;
 mod peers;
 mod scenarios;
+mod watchdog;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -272,10 +273,12 @@ fn main() {
                 None => name.contains(f),
             })
     };
+    watchdog::start();
     let mut rows = Vec::new();
     actix::System::new().block_on(async {
         let s = &scale;
         let mut time = |scenario, baseline_is, (herald, baseline): (f64, f64), goal| {
+            watchdog::finished(scenario);
             rows.push(Row {
                 scenario,
                 baseline_is,
@@ -450,6 +453,7 @@ fn main() {
         }
         if wanted("memory_growth_1m") {
             let (herald, baseline) = memory::growth(s).await;
+            watchdog::finished("memory_growth_1m");
             rows.push(Row {
                 scenario: "memory_growth_1m",
                 baseline_is: "after the first 10%",
@@ -475,11 +479,13 @@ fn main() {
         if wanted(scenario) {
             let herald =
                 *herald_bytes.get_or_insert_with(|| memory::per_outstanding("herald", quick));
+            let baseline = memory::per_outstanding(side, quick);
+            watchdog::finished(scenario);
             rows.push(Row {
                 scenario,
                 baseline_is,
                 herald,
-                baseline: memory::per_outstanding(side, quick),
+                baseline,
                 goal,
                 unit: Unit::Bytes,
             });
