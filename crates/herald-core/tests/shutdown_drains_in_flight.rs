@@ -9,8 +9,8 @@ use herald_core::{Dispatch, DispatchExt, Dispatcher, ErrorKind, Shutdown, Stats,
 use serde_json::json;
 use support::{Probe, signal, until_count, within};
 
-#[actix_rt::test]
-async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_rest() {
+/// A dispatcher with a `probe` adapter, on this arbiter under a paused clock.
+fn paused_probe_dispatcher() -> (Probe, actix::Addr<Dispatcher>) {
     tokio::time::pause();
     let probe = Probe::default();
     let dispatcher = Dispatcher::builder()
@@ -18,6 +18,12 @@ async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_res
         .pool_size(0)
         .adapter("probe", probe.factory())
         .start();
+    (probe, dispatcher)
+}
+
+#[actix_rt::test]
+async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_rest() {
+    let (probe, dispatcher) = paused_probe_dispatcher();
     let after = |ms: u64| Target::custom("probe", json!({"delay_ms": ms}));
     let running = dispatcher.dispatch_async(Dispatch::new(
         signal(),
@@ -78,12 +84,7 @@ async fn shutdown_of_an_idle_dispatcher_stops_it_at_once() {
 
 #[actix_rt::test]
 async fn a_dispatch_waiting_on_one_long_delivery_is_cut_off_at_the_grace_period() {
-    tokio::time::pause();
-    let probe = Probe::default();
-    let dispatcher = Dispatcher::builder()
-        .pool_size(0)
-        .adapter("probe", probe.factory())
-        .start();
+    let (probe, dispatcher) = paused_probe_dispatcher();
     // Nothing else will wake this dispatch before its delivery ends in 10 s: only the
     // shutdown can.
     let running = dispatcher.dispatch_async(Dispatch::new(

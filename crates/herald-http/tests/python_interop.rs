@@ -7,7 +7,8 @@
 mod python;
 mod support;
 
-use herald_core::{ErrorKind, Outcome, Target};
+use actix::Addr;
+use herald_core::{Dispatcher, ErrorKind, Outcome, Target};
 use herald_http::{BodyMode, HttpTarget};
 use herald_signal::Signal;
 use python::Script;
@@ -38,8 +39,14 @@ fn webhook(url: &str, mode: BodyMode) -> HttpTarget {
 
 /// Delivers `signal` in `mode` and returns the receiver's report (the delivery must
 /// have been answered 200).
-async fn round_trip(receiver: &mut Script, url: &str, signal: &Signal, mode: BodyMode) -> Value {
-    let result = deliver(&dispatcher(), signal.clone(), webhook(url, mode)).await;
+async fn round_trip(
+    dispatcher: &Addr<Dispatcher>,
+    receiver: &mut Script,
+    url: &str,
+    signal: &Signal,
+    mode: BodyMode,
+) -> Value {
+    let result = deliver(dispatcher, signal.clone(), webhook(url, mode)).await;
     let report = receiver.json().await;
     let outcome = result.unwrap_or_else(|e| panic!("{mode:?}: {e}; receiver said {report}"));
     assert!(
@@ -58,6 +65,7 @@ async fn round_trip(receiver: &mut Script, url: &str, signal: &Signal, mode: Bod
 #[ignore = "needs HERALD_PYTHON (bash .ci/interop)"]
 async fn python_verifies_signatures_and_reads_events_in_both_modes() {
     let (mut receiver, url) = receiver(7).await;
+    let dispatcher = dispatcher();
     let json = Signal::builder("invoice.paid")
         .source("/billing")
         .subject("invoice-42")
@@ -74,7 +82,7 @@ async fn python_verifies_signatures_and_reads_events_in_both_modes() {
     let empty = Signal::builder("ping").source("/health").build().unwrap();
 
     for mode in [BodyMode::Structured, BodyMode::Binary] {
-        let report = round_trip(&mut receiver, &url, &json, mode).await;
+        let report = round_trip(&dispatcher, &mut receiver, &url, &json, mode).await;
         let attributes = &report["attributes"];
         assert_eq!(attributes["id"], json.id(), "{mode:?}");
         assert_eq!(attributes["type"], "invoice.paid", "{mode:?}");
@@ -91,11 +99,11 @@ async fn python_verifies_signatures_and_reads_events_in_both_modes() {
             "{mode:?}"
         );
 
-        let report = round_trip(&mut receiver, &url, &text, mode).await;
+        let report = round_trip(&dispatcher, &mut receiver, &url, &text, mode).await;
         assert_eq!(report["attributes"]["datacontenttype"], "text/plain");
         assert_eq!(report["data"], "plain words", "{mode:?}");
 
-        let report = round_trip(&mut receiver, &url, &empty, mode).await;
+        let report = round_trip(&dispatcher, &mut receiver, &url, &empty, mode).await;
         assert_eq!(report["attributes"]["type"], "ping", "{mode:?}");
         assert_eq!(report["data"], Value::Null, "{mode:?}");
     }
@@ -106,7 +114,7 @@ async fn python_verifies_signatures_and_reads_events_in_both_modes() {
         .secret("whsec_d3JvbmcgLSBub3QgdGhlIHNoYXJlZCBzZWNyZXQ=")
         .unwrap()
         .retry(herald_http::RetryPolicy::none());
-    let result = deliver(&dispatcher(), json.clone(), forged).await;
+    let result = deliver(&dispatcher, json.clone(), forged).await;
     let report = receiver.json().await;
     assert!(
         report["signature"]
