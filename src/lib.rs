@@ -47,9 +47,9 @@ pub use herald_core::{
 
 // Targets and the adapters behind them.
 pub use herald_core::{
-    ActorId, Adapter, BusTarget, ConsoleTarget, Delivery, IntoTargets, LogFormat, LogLevel,
-    LoggerTarget, Mode, NamedTarget, Outcome, PidTarget, Placement, PubSubTarget, Rejection,
-    Secrets, SignalMessage, Target, TargetOptions, TargetProblem,
+    ActorId, Adapter, BusTarget, ConfigFields, ConsoleTarget, Delivery, IntoTargets, LogFormat,
+    LogLevel, LoggerTarget, Mode, NamedAdapter, NamedTarget, Outcome, PidTarget, Placement,
+    PubSubTarget, Rejection, Secrets, SignalMessage, Target, TargetOptions, TargetProblem,
 };
 
 // In-process routing: named actors, topics, the pattern-routed bus.

@@ -3,12 +3,13 @@
 
 mod support;
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
 use herald_core::{
-    Dispatch, Dispatcher, ErrorKind, Outcome, PubSub, Registry, Target, TargetOptions,
+    Dispatch, Dispatcher, ErrorKind, Outcome, PubSub, Registry, Stats, Target, TargetOptions,
 };
 use support::{Busy, signal, until_count, within};
 
@@ -114,6 +115,43 @@ async fn a_blocked_actor_fails_with_mailbox_full_after_the_timeout() {
     assert!(
         waited >= timeout && waited < timeout + Duration::from_millis(20),
         "gave up after {waited:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn an_actor_that_stops_while_deliveries_wait_for_room_fails_them_as_not_alive() {
+    // Blocked for an hour on an arbiter of its own, which the test then stops.
+    let arbiter = Arbiter::new();
+    let received = Arc::new(AtomicUsize::new(0));
+    let busy = {
+        let received = Arc::clone(&received);
+        Busy::start_in_arbiter(&arbiter.handle(), move |_| Busy {
+            received,
+            per_message: Duration::from_secs(3600),
+        })
+    };
+    let hour = Duration::from_secs(3600);
+    let target: Target = Target::pid(busy.recipient()).timeout(hour).into();
+    let dispatcher = dispatcher();
+    let dispatch = dispatcher.send(Dispatch::new(signal(), vec![target; 40]));
+    let dispatch = actix_rt::spawn(dispatch);
+    until_count("the actor took one", &received, 1).await;
+    // Some deliveries are waiting for room (the mailbox holds 16) when the actor stops.
+    within("deliveries waiting", async {
+        while dispatcher.send(Stats).await.unwrap().in_flight == 0 {
+            actix_rt::task::yield_now().await;
+        }
+    })
+    .await;
+    arbiter.stop();
+    let result = within("dispatch", dispatch).await.unwrap().unwrap();
+    let (delivered, failed) = tally(result, 40);
+    assert!((1..40).contains(&delivered), "{delivered} delivered");
+    assert!(
+        failed
+            .iter()
+            .all(|kind| matches!(kind, ErrorKind::NotAlive)),
+        "{failed:?}"
     );
 }
 
