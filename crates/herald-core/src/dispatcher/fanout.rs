@@ -76,108 +76,112 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
 
 /// Runs a dispatch that was admitted with `permit` (`None`: refused), from what its
 /// `head` did at once.
-pub(super) async fn run_admitted(
-    inner: &Inner,
-    dispatch: &Dispatch,
-    permit: &mut Option<OwnedSemaphorePermit>,
-    head: &mut Head,
-) -> DispatchResult {
-    let total = dispatch.targets.len();
-    if total == 0 {
-        return Ok(DispatchReport::default());
-    }
-    let next = head.next;
-    // No span when no subscriber could want it: making one costs even when disabled.
-    let span = if inner.telemetry && telemetry::spans_wanted() {
-        let parent = dispatch.parent().unwrap_or(&telemetry::NO_SPAN);
-        telemetry::dispatch_span(parent, &dispatch.signal, total)
-    } else {
-        Span::none()
-    };
-    let context = DispatchContext {
-        signal: Arc::clone(&dispatch.signal),
-        caller: dispatch.caller_id(),
-        hops: dispatch.hops(),
-        span,
-        telemetry: inner.telemetry,
-        delivery_timeout: inner.delivery_timeout,
-        policies: Arc::clone(&inner.policies),
-    };
-    let mut run = Run {
-        inner,
-        context: &context,
-        targets: &dispatch.targets,
-        results: &mut head.results,
-        settled: next,
-        in_flight: 0,
-        limit: 0,
-        joined: JoinSet::default(),
-        remote: None,
-        lookup: Lookup::default(),
-        declined: head.declined.then_some(next),
-        polled: false,
-    };
+// Not an `async fn`, whose future would keep each argument twice.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn run_admitted<'a>(
+    inner: &'a Inner,
+    dispatch: &'a Dispatch,
+    permit: &'a mut Option<OwnedSemaphorePermit>,
+    head: &'a mut Head,
+) -> impl Future<Output = DispatchResult> + 'a {
+    async move {
+        let total = dispatch.targets.len();
+        if total == 0 {
+            return Ok(DispatchReport::default());
+        }
+        let next = head.next;
+        // No span when no subscriber could want it: making one costs even when disabled.
+        let span = if inner.telemetry && telemetry::spans_wanted() {
+            let parent = dispatch.parent().unwrap_or(&telemetry::NO_SPAN);
+            telemetry::dispatch_span(parent, &dispatch.signal, total)
+        } else {
+            Span::none()
+        };
+        let context = DispatchContext {
+            signal: Arc::clone(&dispatch.signal),
+            caller: dispatch.caller_id(),
+            hops: dispatch.hops(),
+            span,
+            telemetry: inner.telemetry,
+            delivery_timeout: inner.delivery_timeout,
+            policies: Arc::clone(&inner.policies),
+        };
+        let mut run = Run {
+            inner,
+            context: &context,
+            targets: &dispatch.targets,
+            results: &mut head.results,
+            settled: next,
+            in_flight: 0,
+            limit: 0,
+            joined: JoinSet::default(),
+            remote: None,
+            lookup: Lookup::default(),
+            declined: head.declined.then_some(next),
+            polled: false,
+        };
 
-    if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
-        let limit = inner.max_signal_size;
-        for index in next..total {
-            run.fail_here(index, ErrorKind::TooLarge { size, limit }, false);
+        if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
+            let limit = inner.max_signal_size;
+            for index in next..total {
+                run.fail_here(index, ErrorKind::TooLarge { size, limit }, false);
+            }
+            return run.finish();
         }
-        return run.finish();
-    }
-    let Some(held) = &*permit else {
-        for index in next..total {
-            run.fail_here(index, ErrorKind::Overloaded, false);
-        }
-        return run.finish();
-    };
-    let limit = dispatch
-        .max_concurrency_limit()
-        .map_or(inner.max_concurrency, NonZeroUsize::get)
-        .min(held.num_permits())
-        .max(1);
-    run.limit = limit;
+        let Some(held) = &*permit else {
+            for index in next..total {
+                run.fail_here(index, ErrorKind::Overloaded, false);
+            }
+            return run.finish();
+        };
+        let limit = dispatch
+            .max_concurrency_limit()
+            .map_or(inner.max_concurrency, NonZeroUsize::get)
+            .min(held.num_permits())
+            .max(1);
+        run.limit = limit;
 
-    let mut next = next;
-    // What fails the targets still open when the loop ends early.
-    let mut unfinished: fn() -> ErrorKind = || ErrorKind::DeadlineExceeded;
-    while run.settled < total {
-        if next < total && run.in_flight < limit {
-            let end = total.min(next + limit - run.in_flight);
-            poll_fn(|cx| {
-                run.launch(next..end, cx);
-                Poll::Ready(())
-            })
-            .await;
-            next = end;
-            continue;
-        }
-        if next == total {
-            give_back(permit, run.in_flight);
-        }
-        match run.wait(dispatch.deadline_at(), &inner.lifecycle).await {
-            Wake::Reply(Some((index, result))) => {
-                run.settle(index, result, true);
-                run.settle_arrived();
+        let mut next = next;
+        // What fails the targets still open when the loop ends early.
+        let mut unfinished: fn() -> ErrorKind = || ErrorKind::DeadlineExceeded;
+        while run.settled < total {
+            if next < total && run.in_flight < limit {
+                let end = total.min(next + limit - run.in_flight);
+                poll_fn(|cx| {
+                    run.launch(next..end, cx);
+                    Poll::Ready(())
+                })
+                .await;
+                next = end;
+                continue;
             }
-            Wake::Reply(None) | Wake::Deadline => break,
-            Wake::Changed => {}
-            Wake::Cutoff => {
-                unfinished = || ErrorKind::Shutdown;
-                break;
+            if next == total {
+                give_back(permit, run.in_flight);
+            }
+            match run.wait(dispatch.deadline_at(), &inner.lifecycle).await {
+                Wake::Reply(Some((index, result))) => {
+                    run.settle(index, result, true);
+                    run.settle_arrived();
+                }
+                Wake::Reply(None) | Wake::Deadline => break,
+                Wake::Changed => {}
+                Wake::Cutoff => {
+                    unfinished = || ErrorKind::Shutdown;
+                    break;
+                }
             }
         }
-    }
-    // Stop what is still running (inline futures are dropped; pool batches see the
-    // inbox close), then report whatever is open: it ran out of time.
-    run.joined.clear();
-    run.remote = None;
-    for index in 0..total {
-        if run.results.is_open(index) {
-            run.fail_here(index, unfinished(), index < next);
+        // Stop what is still running (inline futures are dropped; pool batches see the
+        // inbox close), then report whatever is open: it ran out of time.
+        run.joined.clear();
+        run.remote = None;
+        for index in 0..total {
+            if run.results.is_open(index) {
+                run.fail_here(index, unfinished(), index < next);
+            }
         }
+        run.finish()
     }
-    run.finish()
 }
 
 /// What a dispatch did at once, before it had to wait: the results of targets
@@ -440,27 +444,24 @@ impl<'a> Run<'a> {
     /// The next answer, from the join set or from the pool. (We hold a sender
     /// ourselves, so the inbox never closes while we wait.) `None` when nothing is left
     /// that could answer.
-    async fn next_reply(&mut self) -> Option<Reply> {
-        poll_fn(|cx| {
-            let mut open = false;
-            match self.joined.poll_reply(cx) {
-                Poll::Ready(Some(reply)) => return Poll::Ready(Some(reply)),
-                Poll::Pending => open = true,
-                Poll::Ready(None) => {}
+    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Option<Reply>> {
+        let mut open = false;
+        match self.joined.poll_reply(cx) {
+            Poll::Ready(Some(reply)) => return Poll::Ready(Some(reply)),
+            Poll::Pending => open = true,
+            Poll::Ready(None) => {}
+        }
+        if let Some(remote) = &mut self.remote {
+            if let Poll::Ready(reply) = remote.inbox.poll_recv(cx) {
+                return Poll::Ready(reply);
             }
-            if let Some(remote) = &mut self.remote {
-                if let Poll::Ready(reply) = remote.inbox.poll_recv(cx) {
-                    return Poll::Ready(reply);
-                }
-                open = true;
-            }
-            if open {
-                Poll::Pending
-            } else {
-                Poll::Ready(None)
-            }
-        })
-        .await
+            open = true;
+        }
+        if open {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
     }
 
     /// Waits for the next answer, the dispatch's deadline, or the shutdown cutoff.
@@ -476,10 +477,9 @@ impl<'a> Run<'a> {
         // Right after a launch that polled every member, their wakers are in place: a
         // member woken since has woken this task, which is then polled again.
         let mut polled = std::mem::take(&mut self.polled);
-        let mut reply = pin!(self.next_reply());
         poll_fn(|cx| {
             if !std::mem::take(&mut polled) {
-                if let Poll::Ready(reply) = reply.as_mut().poll(cx) {
+                if let Poll::Ready(reply) = self.poll_reply(cx) {
                     return Poll::Ready(Wake::Reply(reply));
                 }
             }

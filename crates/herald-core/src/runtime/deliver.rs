@@ -75,7 +75,9 @@ pub(crate) fn deliver<'a, A: Adapter>(
         let (caught, span) = if traced {
             let span = telemetry::delivery_span(&context.span, target, A::KIND, &context.signal);
             let started = Instant::now();
-            let caught = attempt.catch_unwind().instrument(span.clone()).await;
+            // Boxed: held inline, the span's wrapper would grow every delivery's future
+            // (96 bytes), traced or not.
+            let caught = Box::pin(attempt.catch_unwind().instrument(span.clone())).await;
             (caught, Some((span, started.elapsed())))
         } else {
             (attempt.catch_unwind().await, None)
