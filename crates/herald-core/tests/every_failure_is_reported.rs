@@ -182,3 +182,56 @@ async fn results_walk_every_target_once_in_order() {
         assert_eq!(walked, expected);
     }
 }
+
+#[actix_rt::test]
+async fn failures_nobody_takes_leave_a_warning() {
+    let written = support::Written::default();
+    let writer = written.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The dispatcher runs on this thread: the subscriber sees its events.
+    let _default = tracing::subscriber::set_default(subscriber);
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .start();
+    let target = |fail: bool, delay_ms: u64| {
+        Target::custom("probe", json!({"fail": fail, "delay_ms": delay_ms}))
+    };
+    let mut waiting = Vec::new();
+    for fail in [false, true] {
+        // Sent with `do_send`: nobody can take the result.
+        dispatcher.do_send(Dispatch::new(signal(), target(fail, 0)));
+        // Sent with `send`, and its caller stops waiting once the delivery has begun.
+        waiting.push(dispatcher.send(Dispatch::new(signal(), target(fail, 50))));
+    }
+    within("both awaited deliveries begin", async {
+        while Probe::get(&probe.current) < 2 {
+            actix_rt::task::yield_now().await;
+        }
+    })
+    .await;
+    drop(waiting);
+    within("all four settled", async {
+        loop {
+            let stats = dispatcher.send(Stats).await.unwrap();
+            if stats.delivered + stats.failed == 4 {
+                break;
+            }
+            actix_rt::task::yield_now().await;
+        }
+    })
+    .await;
+    let text = written.text();
+    let warnings: Vec<_> = text
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("dispatch had failures"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        warnings.iter().all(|line| line.contains("unanswered")),
+        "{text}"
+    );
+}

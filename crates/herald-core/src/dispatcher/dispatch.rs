@@ -300,7 +300,7 @@ impl Detached {
     pub(crate) fn refuse(mut self, kind: fn() -> ErrorKind) {
         if let Some((dispatch, reply)) = self.take() {
             let result = dispatch.fail_all(kind);
-            warn_failures(&dispatch.signal, &result);
+            warn_failures(&dispatch.signal, &result, "detached");
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }
@@ -322,16 +322,18 @@ impl Drop for Detached {
     }
 }
 
-/// The `WARN` event a detached dispatch with failures leaves, since nobody may be
-/// awaiting its result.
-pub(crate) fn warn_failures(signal: &Signal, result: &DispatchResult) {
+/// The `WARN` event a dispatch with failures leaves when nobody may take its result:
+/// a `detached` one (nobody need await it), or an `unanswered` one (sent with
+/// `do_send`, or its caller stopped waiting). A failure is never lost silently.
+pub(crate) fn warn_failures(signal: &Signal, result: &DispatchResult, how: &'static str) {
     if let Err(error) = result {
         tracing::warn!(
             signal.r#type = signal.ty(),
             signal.id = signal.id(),
+            dispatch = how,
             failed = error.failures().len(),
             error = %error,
-            "detached dispatch had failures"
+            "dispatch had failures"
         );
     }
 }

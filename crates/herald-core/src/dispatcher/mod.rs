@@ -289,9 +289,16 @@ impl fmt::Debug for DispatchResponse {
 
 impl MessageResponse<Dispatcher, Dispatch> for DispatchResponse {
     fn handle(self, ctx: &mut Context<Dispatcher>, tx: Option<OneshotSender<DispatchResult>>) {
+        let signal = Arc::clone(&self.dispatch.signal);
         begin(&self.inner, self.dispatch, ctx, move |result| {
-            if let Some(tx) = tx {
-                let _ = tx.send(result);
+            // Nobody takes the result when the dispatch was sent with `do_send`, or its
+            // caller stopped waiting: its failures still leave a `WARN` event.
+            let unanswered = match tx {
+                Some(tx) => tx.send(result).err(),
+                None => Some(result),
+            };
+            if let Some(result) = unanswered {
+                warn_failures(&signal, &result, "unanswered");
             }
         });
     }
@@ -317,7 +324,7 @@ impl Handler<Detached> for Dispatcher {
         };
         let signal = Arc::clone(&dispatch.signal);
         begin(&self.inner, dispatch, ctx, move |result| {
-            warn_failures(&signal, &result);
+            warn_failures(&signal, &result, "detached");
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }
