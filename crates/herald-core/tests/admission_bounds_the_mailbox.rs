@@ -171,11 +171,7 @@ fn signal_of(ty: &str) -> herald_signal::Signal {
 #[actix_rt::test]
 async fn a_refused_detached_dispatch_leaves_a_warning() {
     let written = Written::default();
-    let writer = written.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = written.subscriber();
     let dispatcher = Dispatcher::builder().mailbox_capacity(1).start();
     let (first, second) = tracing::subscriber::with_default(subscriber, || {
         let dispatch = || Dispatch::new(signal(), [Target::noop()]);

@@ -186,11 +186,7 @@ async fn results_walk_every_target_once_in_order() {
 #[actix_rt::test]
 async fn failures_nobody_takes_leave_a_warning() {
     let written = support::Written::default();
-    let writer = written.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = written.subscriber();
     // The dispatcher runs on this thread: the subscriber sees its events.
     let _default = tracing::subscriber::set_default(subscriber);
     let probe = Probe::default();

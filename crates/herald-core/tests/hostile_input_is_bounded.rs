@@ -101,11 +101,7 @@ async fn names_and_topics_refuse_control_and_invisible_characters() {
 #[test]
 fn one_signal_cannot_forge_a_log_line() {
     let written = Written::default();
-    let writer = written.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = written.subscriber();
     let signal = Signal::builder("user.created\nFAKE INFO forged=1")
         .source("/s\r\nFAKE")
         .data(json!({"note": "line\nbreak"}))

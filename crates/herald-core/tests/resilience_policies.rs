@@ -274,11 +274,7 @@ impl Handler<SignalMessage> for Collector {
 async fn circuit_transitions_arrive_as_signals_and_telemetry() {
     tokio::time::pause();
     let written = support::Written::default();
-    let writer = written.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = written.subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let seen = Arc::new(Mutex::new(Vec::new()));
