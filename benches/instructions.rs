@@ -230,17 +230,27 @@ fn main() {
             sustained(&system, &setup, &targets);
             measured_sustained(&system, &setup, &targets);
         }
-        // The same through the relay floor, calling and awaiting each.
+        // The same through the relay floor, calling and awaiting each, each call
+        // bounded by actix's `timeout` as Herald bounds its wait by the target's.
+        "relay_bounded_sync_sustained_1k" => {
+            let floor = system.block_on(async { Relay.start() });
+            let bound = Some(herald::PidTarget::DEFAULT_TIMEOUT);
+            let work = Work::Call(setup.recipients[..1].into(), bound);
+            relay_sustained(&system, &setup, &floor, &work);
+            measured_relay_sustained(&system, &setup, &floor, &work);
+        }
+        // The relay floor waiting unbounded (less work than Herald's side).
         "relay_sync_sustained_1k" => {
             let floor = system.block_on(async { Relay.start() });
-            let work = Work::Call(setup.recipients[..1].into());
+            let work = Work::Call(setup.recipients[..1].into(), None);
             relay_sustained(&system, &setup, &floor, &work);
             measured_relay_sustained(&system, &setup, &floor, &work);
         }
         _ => {
             eprintln!(
                 "scenarios: fanout_1k, one_target, raw_1k, relay_1, sustained_1k, \
-                 relay_sustained_1k, sync_sustained_1k, relay_sync_sustained_1k"
+                 relay_sustained_1k, sync_sustained_1k, relay_bounded_sync_sustained_1k, \
+                 relay_sync_sustained_1k"
             );
             std::process::exit(2);
         }

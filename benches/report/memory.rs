@@ -41,9 +41,11 @@ pub(crate) fn per_outstanding(side: &str, quick: bool) -> f64 {
 }
 
 /// The probe itself: `k` calls held outstanding at a receiver that does not answer
-/// yet: as Herald dispatches (`herald`: one sync `pid` target each), as raw
-/// `Addr::send`s (`raw`), or through the relay floor calling the receiver (`relay`).
-/// Prints resident bytes per outstanding call.
+/// yet: as Herald dispatches (`herald`: one sync `pid` target each, its wait bounded
+/// by the target's timeout), as raw `Addr::send`s (`raw`), or through the relay floor
+/// calling the receiver (`relay`); `raw_bounded` and `relay_bounded` bound each call
+/// with actix's `timeout`, as Herald bounds its wait. Prints resident bytes per
+/// outstanding call.
 pub(crate) fn probe(side: &str, quick: bool) {
     let k = if quick { 2_000 } else { 20_000 };
     actix::System::new().block_on(async move {
@@ -51,13 +53,15 @@ pub(crate) fn probe(side: &str, quick: bool) {
         let (gate, open, entered) = Gate::start(&receivers.handle());
         let dispatcher = builder().max_in_flight(k + 1).start();
         let signal = signal();
+        let timeout = Duration::from_secs(3600);
         let targets: Arc<[Target]> = Arc::new([Target::pid(gate.clone().recipient())
             .sync()
-            .timeout(Duration::from_secs(3600))
+            .timeout(timeout)
             .into()]);
-        let (herald, through_relay) = (side == "herald", side == "relay");
+        let (herald, through_relay) = (side == "herald", side.starts_with("relay"));
+        let bound = side.ends_with("_bounded").then_some(timeout);
         let relay = Relay.start();
-        let work = Work::Call(Arc::new([gate.clone().recipient()]));
+        let work = Work::Call(Arc::new([gate.clone().recipient()]), bound);
         let one = || {
             let (dispatcher, relay, work) = (dispatcher.clone(), relay.clone(), work.clone());
             let gate = gate.clone();
@@ -68,10 +72,14 @@ pub(crate) fn probe(side: &str, quick: bool) {
                 } else if through_relay {
                     peers::relay(&relay, &signal, &work).await;
                 } else {
-                    gate.send(SignalMessage::new(signal))
-                        .await
-                        .expect("gate running")
-                        .expect("gate accepts");
+                    let call = gate.send(SignalMessage::new(signal));
+                    match bound {
+                        Some(bound) => call.timeout(bound),
+                        None => call,
+                    }
+                    .await
+                    .expect("gate running")
+                    .expect("gate accepts");
                 }
             }
         };

@@ -108,8 +108,11 @@ pub(crate) enum Work {
     Nothing(usize),
     /// `try_send` to each (async mailbox targets).
     Enqueue(Arc<[Recipient<SignalMessage>]>),
-    /// `send` to each, awaiting every answer (sync mailbox targets).
-    Call(Arc<[Recipient<SignalMessage>]>),
+    /// `send` to each, awaiting every answer (sync mailbox targets), each wait bounded
+    /// by actix's own `timeout` when there is a bound. Herald bounds every sync wait
+    /// (by the target's timeout), so the bounded floor does the same work; the
+    /// unbounded one does less (a stalled receiver holds it forever).
+    Call(Arc<[Recipient<SignalMessage>]>, Option<Duration>),
 }
 
 /// One signal for the relay to pass on.
@@ -139,10 +142,14 @@ impl Handler<Relayed> for Relay {
                     })
                     .collect(),
             ),
-            Work::Call(recipients) => Response::fut(async move {
-                let calls = recipients
-                    .iter()
-                    .map(|r| r.send(SignalMessage::new(Arc::clone(&signal))));
+            Work::Call(recipients, bound) => Response::fut(async move {
+                let calls = recipients.iter().map(|r| {
+                    let call = r.send(SignalMessage::new(Arc::clone(&signal)));
+                    match bound {
+                        Some(bound) => call.timeout(bound),
+                        None => call,
+                    }
+                });
                 join_all(calls)
                     .await
                     .into_iter()

@@ -185,12 +185,15 @@ pub(crate) async fn slow(scale: &Scale, concurrency: usize) -> (f64, f64) {
 }
 
 /// `n` one-target dispatches with `outstanding` at a time, against the relay floor
-/// doing the same sends: one `pid` target (`mode`) per dispatch.
+/// doing the same sends: one `pid` target (`mode`) per dispatch. A sync call through
+/// the floor waits up to `bound` (Herald's side waits up to the target's timeout,
+/// [`herald::PidTarget::DEFAULT_TIMEOUT`]), or unbounded with `None`.
 pub(crate) async fn one_target_vs_relay(
     scale: &Scale,
     n: usize,
     outstanding: usize,
     mode: herald::Mode,
+    bound: Option<Duration>,
 ) -> (f64, f64) {
     let dispatcher = builder().start();
     let floor = Relay.start();
@@ -200,7 +203,7 @@ pub(crate) async fn one_target_vs_relay(
     let recipients = recipients(&sinks, 1);
     let targets = pid_targets(&recipients, mode);
     let work = match mode {
-        herald::Mode::Sync => Work::Call(recipients),
+        herald::Mode::Sync => Work::Call(recipients, bound),
         _ => Work::Enqueue(recipients),
     };
     measure(
