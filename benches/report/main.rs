@@ -313,7 +313,12 @@ fn main() {
         }
         if wanted("fanout_pid_1k_sync") {
             let result = sc::fanout_pid_sync(s).await;
-            time("fanout_pid_1k_sync", "joined Addr::send", result, None);
+            time(
+                "fanout_pid_1k_sync",
+                "joined Addr::send, bounded",
+                result,
+                None,
+            );
         }
         if wanted("pid_wait_vs_best_effort_1k") {
             let result = sc::mailbox_modes(s).await;

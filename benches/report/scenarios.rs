@@ -110,9 +110,11 @@ pub(crate) async fn fanout_pid_sync(scale: &Scale) -> (f64, f64) {
         BATCH,
         || fan_out(&dispatcher, &signal, &targets),
         || async {
-            let sends = recipients
-                .iter()
-                .map(|r| r.send(SignalMessage::new(Arc::clone(&signal))));
+            // Bounded as Herald's sync deliveries are, by the target's timeout.
+            let sends = recipients.iter().map(|r| {
+                r.send(SignalMessage::new(Arc::clone(&signal)))
+                    .timeout(herald::PidTarget::DEFAULT_TIMEOUT)
+            });
             for answer in futures_util::future::join_all(sends).await {
                 answer.expect("sink running").expect("sink accepts");
             }
