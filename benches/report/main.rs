@@ -361,26 +361,26 @@ fn main() {
         // Herald bounds each sync wait by the target's timeout; the floor that does the
         // same bounds each call with actix's `timeout`. The unbounded floor does less
         // (a stalled receiver would hold it forever): shown, not judged.
-        let bound = Some(herald::PidTarget::DEFAULT_TIMEOUT);
-        if wanted("sustained_sync_100k") {
-            let n = s.of(100_000, 2_000);
-            let result = sc::one_target_vs_relay(s, n, 64, Sync, bound).await;
-            time(
+        let sync_rows = [
+            (
                 "sustained_sync_100k",
                 "relay floor, bounded",
-                result,
+                Some(herald::PidTarget::DEFAULT_TIMEOUT),
                 Some(1.2),
-            );
-        }
-        if wanted("sustained_sync_100k_unbounded") {
-            let n = s.of(100_000, 2_000);
-            let result = sc::one_target_vs_relay(s, n, 64, Sync, None).await;
-            time(
+            ),
+            (
                 "sustained_sync_100k_unbounded",
                 "relay floor, unbounded",
-                result,
                 None,
-            );
+                None,
+            ),
+        ];
+        for (scenario, baseline_is, bound, goal) in sync_rows {
+            if wanted(scenario) {
+                let n = s.of(100_000, 2_000);
+                let result = sc::one_target_vs_relay(s, n, 64, Sync, bound).await;
+                time(scenario, baseline_is, result, goal);
+            }
         }
         if wanted("sharded_2_vs_1") {
             let result = sc::sharded(s, 2).await;
