@@ -113,7 +113,8 @@ pub trait Adapter: 'static {
     /// table lookup): `Some(result)`; or `None`, having done nothing, to have
     /// [`deliver`](Adapter::deliver) called instead. The dispatcher tries this first for
     /// [`Placement::Local`] adapters when no subscriber wants delivery spans, which
-    /// spares the delivery a future. Default is `None`.
+    /// spares the delivery a future; under the target's resilience policies too, unless
+    /// one of them has to wait (a rate limit always does). Default is `None`.
     fn deliver_now(
         &self,
         delivery: Delivery<'_, Self::Options>,

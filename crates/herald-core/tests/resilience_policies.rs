@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use herald_core::resilience::{
     TakeDeadLetters,
 };
 use herald_core::{
-    Adapter, Delivery, Dispatch, DispatchResult, Dispatcher, ErrorKind, Outcome, Rejection,
-    SignalMessage, Stats, Target, TargetError, TargetOptions,
+    Adapter, Delivery, Dispatch, DispatchResult, Dispatcher, ErrorKind, Outcome, Placement,
+    Rejection, SignalMessage, Stats, Target, TargetError, TargetOptions,
 };
 use herald_signal::Signal;
 use serde_json::{Value, json};
@@ -44,6 +44,10 @@ struct Switch {
     peak: Arc<AtomicUsize>,
     /// The latency of a delivery, from how many are in flight with it.
     latency: Arc<dyn Fn(usize) -> Duration + Send + Sync>,
+    /// How many deliveries were made at once (by [`AtOnce`]).
+    now: Arc<AtomicUsize>,
+    /// Whether [`AtOnce`] declines deliveries at once, leaving them to the run.
+    declines: Arc<AtomicBool>,
 }
 
 impl Switch {
@@ -59,6 +63,8 @@ impl Switch {
             current: Arc::default(),
             peak: Arc::default(),
             latency: Arc::new(latency),
+            now: Arc::default(),
+            declines: Arc::default(),
         }
     }
 
@@ -68,6 +74,23 @@ impl Switch {
 
     fn reached(&self) -> usize {
         self.reached.load(Ordering::SeqCst)
+    }
+
+    fn reached_at_once(&self) -> usize {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    /// How it answers now.
+    fn answer(&self) -> Result<Outcome, ErrorKind> {
+        match *self.mode.lock().unwrap() {
+            Mode::Up => Ok(Outcome::Delivered),
+            Mode::Down => Err(ErrorKind::custom_retryable("endpoint down")),
+            Mode::Bad => Err(ErrorKind::custom("bad request")),
+            Mode::Unavailable => Err(ErrorKind::HttpStatus {
+                status: 503,
+                body: String::new(),
+            }),
+        }
     }
 }
 
@@ -100,15 +123,35 @@ impl Adapter for Switch {
             tokio::time::sleep(latency).await;
         }
         self.current.fetch_sub(1, Ordering::SeqCst);
-        match *self.mode.lock().unwrap() {
-            Mode::Up => Ok(Outcome::Delivered),
-            Mode::Down => Err(ErrorKind::custom_retryable("endpoint down")),
-            Mode::Bad => Err(ErrorKind::custom("bad request")),
-            Mode::Unavailable => Err(ErrorKind::HttpStatus {
-                status: 503,
-                body: String::new(),
-            }),
+        self.answer()
+    }
+}
+
+/// The same endpoints, on the dispatcher's arbiter, answering at once (unless told to
+/// decline): the policies then run on the dispatch's path that makes no future.
+#[derive(Clone)]
+struct AtOnce(Switch);
+
+impl Adapter for AtOnce {
+    type Options = Endpoint;
+
+    const PLACEMENT: Placement = Placement::Local;
+
+    fn validate(&self, config: &Value) -> Result<Endpoint, TargetError> {
+        self.0.validate(config)
+    }
+
+    fn deliver_now(&self, _: Delivery<'_, Endpoint>) -> Option<Result<Outcome, ErrorKind>> {
+        if self.0.declines.load(Ordering::SeqCst) {
+            return None;
         }
+        self.0.reached.fetch_add(1, Ordering::SeqCst);
+        self.0.now.fetch_add(1, Ordering::SeqCst);
+        Some(self.0.answer())
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, Endpoint>) -> Result<Outcome, ErrorKind> {
+        self.0.deliver(delivery).await
     }
 }
 
@@ -123,6 +166,41 @@ fn dispatcher(switch: &Switch, resilience: Resilience) -> Addr<Dispatcher> {
         .adapter("switch", move || switch.clone())
         .resilience(resilience)
         .start()
+}
+
+/// Which way deliveries to the `switch` endpoints go.
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    /// On the pool, each a future ([`Switch`]).
+    Pool,
+    /// At once, on the dispatch's path that makes no future ([`AtOnce`], no subscriber).
+    AtOnce,
+}
+
+impl Path {
+    /// A dispatcher with `switch` endpoints under `resilience`.
+    fn start(self, switch: &Switch, resilience: Resilience) -> Addr<Dispatcher> {
+        match self {
+            Self::Pool => dispatcher(switch, resilience),
+            Self::AtOnce => {
+                let at_once = AtOnce(switch.clone());
+                Dispatcher::builder()
+                    .telemetry(false)
+                    .adapter("switch", move || at_once.clone())
+                    .resilience(resilience)
+                    .start()
+            }
+        }
+    }
+
+    /// Asserts that every delivery that reached `switch` went this way.
+    fn check(self, switch: &Switch) {
+        let at_once = match self {
+            Self::Pool => 0,
+            Self::AtOnce => switch.reached(),
+        };
+        assert_eq!(switch.reached_at_once(), at_once, "{self:?}");
+    }
 }
 
 async fn send(
@@ -159,10 +237,19 @@ async fn endpoint_stats(
 
 #[actix_rt::test]
 async fn a_breaker_opens_fails_fast_probes_and_closes() {
+    breaker_opens_fails_fast_probes_and_closes(Path::Pool).await;
+}
+
+#[actix_rt::test]
+async fn a_breaker_opens_fails_fast_probes_and_closes_at_once() {
+    breaker_opens_fails_fast_probes_and_closes(Path::AtOnce).await;
+}
+
+async fn breaker_opens_fails_fast_probes_and_closes(path: Path) {
     tokio::time::pause();
     let switch = Switch::new();
     let breaker = Breaker::new().failures(3).cooldown(Duration::from_secs(10));
-    let dispatcher = dispatcher(&switch, Resilience::new().breaker(breaker));
+    let dispatcher = path.start(&switch, Resilience::new().breaker(breaker));
     switch.set(Mode::Down);
     for _ in 0..3 {
         assert_eq!(
@@ -210,6 +297,7 @@ async fn a_breaker_opens_fails_fast_probes_and_closes() {
     let stats = endpoint_stats(&dispatcher, "switch:a").await;
     assert_eq!(stats.circuit, Some(CircuitState::Closed));
     assert_eq!(stats.opened, 2);
+    path.check(&switch);
 }
 
 #[actix_rt::test]
@@ -327,11 +415,20 @@ async fn circuit_transitions_arrive_as_signals_and_telemetry() {
 
 #[actix_rt::test]
 async fn finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure() {
+    failed_deliveries_reach_the_dead_letter(Path::Pool).await;
+}
+
+#[actix_rt::test]
+async fn finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure_at_once() {
+    failed_deliveries_reach_the_dead_letter(Path::AtOnce).await;
+}
+
+async fn failed_deliveries_reach_the_dead_letter(path: Path) {
     tokio::time::pause();
     let switch = Switch::new();
     let queue = DeadLetterQueue::default().start();
     let dead_letter: Target = Target::pid(queue.clone().recipient()).sync().into();
-    let dispatcher = dispatcher(&switch, Resilience::new().dead_letter(dead_letter));
+    let dispatcher = path.start(&switch, Resilience::new().dead_letter(dead_letter));
     switch.set(Mode::Down);
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -366,15 +463,25 @@ async fn finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure
             .unwrap()
             .is_empty()
     );
+    path.check(&switch);
 }
 
 #[actix_rt::test]
 async fn a_failing_dead_letter_is_reported_and_does_not_loop() {
+    failing_dead_letter_is_reported(Path::Pool).await;
+}
+
+#[actix_rt::test]
+async fn a_failing_dead_letter_is_reported_and_does_not_loop_at_once() {
+    failing_dead_letter_is_reported(Path::AtOnce).await;
+}
+
+async fn failing_dead_letter_is_reported(path: Path) {
     tokio::time::pause();
     let switch = Switch::new();
     switch.set(Mode::Down);
     // The dead letter is the failing endpoint itself.
-    let dispatcher = dispatcher(&switch, Resilience::new().dead_letter(endpoint("dlq")));
+    let dispatcher = path.start(&switch, Resilience::new().dead_letter(endpoint("dlq")));
     let error = send(&dispatcher, signal(), vec![endpoint("a")])
         .await
         .unwrap_err();
@@ -393,6 +500,7 @@ async fn a_failing_dead_letter_is_reported_and_does_not_loop() {
     .unwrap_err();
     assert!(error.first().error.dead_letter().is_none());
     assert_eq!(switch.reached(), 3);
+    path.check(&switch);
 }
 
 #[actix_rt::test]
@@ -447,10 +555,19 @@ async fn redrive_delivers_dead_letters_to_the_recovered_endpoint() {
 
 #[actix_rt::test]
 async fn dedupe_skips_a_signal_the_target_took_until_the_window_ends() {
+    dedupe_skips_a_taken_signal(Path::Pool).await;
+}
+
+#[actix_rt::test]
+async fn dedupe_skips_a_signal_the_target_took_until_the_window_ends_at_once() {
+    dedupe_skips_a_taken_signal(Path::AtOnce).await;
+}
+
+async fn dedupe_skips_a_taken_signal(path: Path) {
     tokio::time::pause();
     let switch = Switch::new();
     let dedupe = Dedupe::new(Duration::from_secs(60));
-    let dispatcher = dispatcher(&switch, Resilience::new().dedupe(dedupe));
+    let dispatcher = path.start(&switch, Resilience::new().dedupe(dedupe));
     let first = signal();
     let report = send(&dispatcher, first.clone(), vec![endpoint("a")])
         .await
@@ -482,6 +599,63 @@ async fn dedupe_skips_a_signal_the_target_took_until_the_window_ends() {
     tokio::time::advance(Duration::from_secs(60)).await;
     let report = send(&dispatcher, first, vec![endpoint("a")]).await.unwrap();
     assert_eq!(report.outcomes(), [Outcome::Delivered]);
+    path.check(&switch);
+}
+
+/// A half-open circuit's probe, taken at once by a delivery the adapter then declines
+/// to make at once, is given back: the same delivery made in the run takes it, and its
+/// success closes the circuit.
+#[actix_rt::test]
+async fn a_probe_declined_at_once_is_taken_again_in_the_run() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let breaker = Breaker::new()
+        .failures(1)
+        .cooldown(Duration::from_secs(10))
+        .probes(1);
+    let dispatcher = Path::AtOnce.start(&switch, Resilience::new().breaker(breaker));
+    switch.set(Mode::Down);
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(kind_of(&result), Some("custom"));
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(kind_of(&result), Some("circuit_open"));
+
+    tokio::time::advance(Duration::from_secs(10)).await;
+    switch.set(Mode::Up);
+    switch.declines.store(true, Ordering::SeqCst);
+    let report = send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .expect("the probe was given back");
+    assert_eq!(report.outcomes(), [Outcome::Delivered]);
+    assert_eq!((switch.reached(), switch.reached_at_once()), (2, 1));
+    let stats = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(stats.circuit, Some(CircuitState::Closed));
+    assert_eq!(
+        (
+            stats.opened,
+            stats.succeeded,
+            stats.failed,
+            stats.short_circuited
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+/// A rate limit's turn, once taken, cannot be given back: a target under one is
+/// delivered in the run even when its adapter could deliver at once, and the limit
+/// holds.
+#[actix_rt::test]
+async fn a_rate_limited_target_takes_its_turn_in_the_run() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let limit = RateLimit::per_second(1).unwrap().fail_fast();
+    let dispatcher = Path::AtOnce.start(&switch, Resilience::new().rate_limit(limit));
+    send(&dispatcher, signal(), vec![endpoint("a"), Target::noop()])
+        .await
+        .unwrap();
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(kind_of(&result), Some("rate_limited"));
+    assert_eq!((switch.reached(), switch.reached_at_once()), (1, 0));
 }
 
 #[actix_rt::test]

@@ -19,6 +19,16 @@ pub(super) fn wanted(inner: &Inner, dispatch: &Dispatch, error: &DispatchError) 
     })
 }
 
+/// Whether any target of `dispatch` has a dead letter (whichever fails).
+pub(super) fn possible(inner: &Inner, dispatch: &Dispatch) -> bool {
+    let own = dispatch.own_dead_letter();
+    let defaults = &inner.policies.defaults;
+    dispatch
+        .targets
+        .iter()
+        .any(|target| dead_letter_of(target, own, defaults).is_some())
+}
+
 /// Delivers the dead letters of `error`'s failures, at once, each as a one-target
 /// dispatch that does not dead-letter again, within the dispatch's deadline; and
 /// records in each failure where its dead letter went.

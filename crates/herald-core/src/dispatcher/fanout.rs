@@ -213,17 +213,15 @@ impl Head {
 
 /// Delivers a dispatch at once, target by target, while each delivery can be made
 /// without waiting ([`Adapter::deliver_now`](crate::Adapter::deliver_now) of a local
-/// adapter) and nothing else is needed: no subscriber to want spans, a free in-flight
-/// slot, a signal within its size. Then no future, task or span is made for it. `Ok`
-/// when that finished the dispatch; else what was done, for [`run`] to go on from.
+/// adapter, under policies that need not wait) and nothing else is needed: no
+/// subscriber to want spans, a free in-flight slot, a signal within its size. Then no
+/// future, task or span is made for it. `Ok` when that finished the dispatch; else
+/// what was done, for [`run`] to go on from (also when all is done but a failure may
+/// have a dead letter to send: the run sends those).
 pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResult, Head> {
     let total = dispatch.targets.len();
     let mut head = Head::new(total);
-    // Policies and dead letters need the run. The defaults are checked once here, so
-    // each target below only checks its own policies.
     let eligible = total > 0
-        && inner.policies.defaults.is_empty()
-        && !matches!(dispatch.own_dead_letter(), Some(Some(_)))
         && !(inner.telemetry && telemetry::spans_wanted())
         && inner.permits.available_permits() > 0
         && oversized(&dispatch.signal, inner.max_signal_size).is_none();
@@ -234,9 +232,11 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
         signal: &dispatch.signal,
         caller: dispatch.caller_id(),
         hops: dispatch.hops(),
+        policies: &inner.policies,
     };
     let targets = &dispatch.targets[..];
     let mut lookup = Lookup::default();
+    let mut failed = 0;
     while head.next < total {
         let Some((adapter, runner)) = lookup.find(inner, targets[head.next].adapter()) else {
             return Err(head);
@@ -250,11 +250,15 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
             .counters
             .delivered_at_once(adapter, run.end - from - run.failed, run.failed);
         head.next = run.end;
+        failed += run.failed;
         if run.end == from {
             // This target needs the run.
             head.declined = true;
             return Err(head);
         }
+    }
+    if failed > 0 && dead_letters::possible(inner, dispatch) {
+        return Err(head);
     }
     Ok(head.results.conclude())
 }
@@ -357,9 +361,9 @@ impl<'a> Run<'a> {
         let targets = self.targets;
         let context = self.context;
         let mut batches: Vec<(&Pool, Vec<Job>)> = Vec::new();
-        // At once only when no delivery span and no default policy is wanted (a target's
-        // own policies are checked target by target).
-        let at_once = !context.traced() && context.policies.defaults.is_empty();
+        // At once only when no delivery span is wanted (policies are checked target by
+        // target).
+        let at_once = !context.traced();
         let fresh = self.joined.is_empty();
         let mut index = range.start;
         while index < range.end {
@@ -380,6 +384,7 @@ impl<'a> Run<'a> {
                             signal: &context.signal,
                             caller: context.caller,
                             hops: context.hops,
+                            policies: &context.policies,
                         };
                         let run = inline.deliver_now(now, targets, index..range.end, self.results);
                         if run.end > index {

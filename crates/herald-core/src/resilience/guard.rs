@@ -1,5 +1,6 @@
 //! One delivery under its policies, in their order: dedupe, breaker, rate limit,
-//! concurrency, then the adapter's attempt.
+//! concurrency, then the adapter's attempt. [`guarded`] waits where a policy says so;
+//! [`guarded_now`] is the same without waiting, for deliveries made at once.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -10,8 +11,9 @@ use herald_signal::Signal;
 use tokio::time::Instant;
 
 use super::breaker::{Admit, Verdict, verdict};
+use super::concurrency::Permit;
 use super::endpoints::Endpoint;
-use super::{Breaker, Effective, Policies};
+use super::{Breaker, Dedupe, Effective, Policies};
 use crate::{ErrorKind, Outcome, TargetOptions};
 
 /// Delivers through `effective`'s policies; `attempt` makes the adapter's delivery.
@@ -32,6 +34,114 @@ where
     A: Future<Output = Result<Outcome, ErrorKind>> + 'a,
 {
     async move {
+        let mut admitted = match Admitted::new(policies, effective, adapter, options, signal) {
+            Ok(admitted) => admitted,
+            Err(settled) => return settled,
+        };
+        let started = admitted.started;
+        if let (Some(limit), Some(endpoint)) = (effective.rate_limit, &admitted.endpoint) {
+            while let Some(wait) = endpoint.rate_check(limit) {
+                let late = started.elapsed() + wait > budget;
+                if limit.fails_fast() || late {
+                    endpoint.rate_limited();
+                    return Err(ErrorKind::RateLimited);
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
+
+        let permit = match (effective.concurrency, &admitted.endpoint) {
+            (Some(concurrency), Some(endpoint)) => match endpoint.gate.try_enter(*concurrency) {
+                Some(permit) => Some(permit),
+                None => {
+                    let left = budget.saturating_sub(started.elapsed());
+                    let room = tokio::time::timeout(left, endpoint.gate.enter(*concurrency));
+                    Some(room.await.map_err(|_| ErrorKind::Timeout(budget))?)
+                }
+            },
+            _ => None,
+        };
+
+        admitted.tried = true;
+        let sent = adaptive_start(permit.as_ref());
+        let result = attempt().await;
+        admitted.finish(permit, sent, &result);
+        result
+    }
+}
+
+/// [`guarded`] without waiting, for a delivery made at once: `attempt` makes it, or
+/// returns `None` when it cannot be made without waiting, as this does when a
+/// concurrency cap has no room. `None` leaves no trace: the delivery is then made by
+/// [`guarded`], from the start. Not for a rate limit, whose turn, once taken, cannot be
+/// given back.
+pub(crate) fn guarded_now(
+    policies: &Policies,
+    effective: Effective<'_>,
+    adapter: &str,
+    options: &dyn TargetOptions,
+    signal: &Signal,
+    attempt: impl FnOnce() -> Option<Result<Outcome, ErrorKind>>,
+) -> Option<Result<Outcome, ErrorKind>> {
+    debug_assert!(
+        effective.rate_limit.is_none(),
+        "a rate limit waits in the run"
+    );
+    let mut admitted = match Admitted::new(policies, effective, adapter, options, signal) {
+        Ok(admitted) => admitted,
+        Err(settled) => return Some(settled),
+    };
+    let permit = match (effective.concurrency, &admitted.endpoint) {
+        (Some(concurrency), Some(endpoint)) => Some(endpoint.gate.try_enter(*concurrency)?),
+        _ => None,
+    };
+    // Tried as `guarded` counts it: a panic in the attempt is a failed attempt.
+    admitted.tried = true;
+    let sent = adaptive_start(permit.as_ref());
+    let Some(result) = attempt() else {
+        admitted.tried = false;
+        return None;
+    };
+    admitted.finish(permit, sent, &result);
+    Some(result)
+}
+
+/// When a delivery under an adaptive cap began: the clock is read for an adaptive cap
+/// only, which learns from latency.
+fn adaptive_start(permit: Option<&Permit>) -> Option<Instant> {
+    permit.filter(|p| p.adaptive()).map(|_| Instant::now())
+}
+
+/// A delivery its policies let through, until its end is recorded. Dropped before
+/// that (it was refused by a later policy, declined at once, or cut off by the
+/// dispatch's deadline), a delivery that made its attempt counts as a failure, and one
+/// that did not gives its probe back.
+struct Admitted<'a> {
+    policies: &'a Policies,
+    /// The endpoint's key.
+    key: Cow<'a, str>,
+    /// When the delivery began.
+    started: Instant,
+    /// The dedupe window and the delivery's id in it.
+    dedupe: Option<(&'a Dedupe, u64)>,
+    /// The endpoint's state, when a policy needs it.
+    endpoint: Option<Arc<Endpoint>>,
+    /// The breaker that let the delivery through, and whether as its probe.
+    breaker: Option<(&'a Breaker, bool)>,
+    tried: bool,
+    done: bool,
+}
+
+impl<'a> Admitted<'a> {
+    /// Checks dedupe and the breaker: the delivery admitted, or how it ended (a
+    /// duplicate, or refused by an open circuit).
+    fn new(
+        policies: &'a Policies,
+        effective: Effective<'a>,
+        adapter: &str,
+        options: &'a dyn TargetOptions,
+        signal: &Signal,
+    ) -> Result<Self, Result<Outcome, ErrorKind>> {
         let endpoints = &policies.endpoints;
         let started = Instant::now();
         let key = endpoint_key(adapter, options, effective.endpoint);
@@ -49,83 +159,99 @@ where
         if let Some((_, id)) = dedupe {
             if endpoints.window.seen(id, started) {
                 endpoints.duplicate();
-                return Ok(Outcome::Duplicate);
+                return Err(Ok(Outcome::Duplicate));
             }
         }
         let endpoint = effective.per_endpoint().then(|| endpoints.get(&key));
 
-        let mut watch = None;
-        if let (Some(breaker), Some(endpoint)) = (effective.breaker, &endpoint) {
-            let (admit, transition) = endpoint.admit(breaker, started);
+        let mut breaker = None;
+        if let (Some(policy), Some(endpoint)) = (effective.breaker, &endpoint) {
+            let (admit, transition) = endpoint.admit(policy, started);
             if let Some(transition) = transition {
-                endpoints.report(&key, transition, breaker);
+                endpoints.report(&key, transition, policy);
             }
-            match admit {
-                Admit::Refuse(retry_in) => {
-                    endpoint.short_circuited();
-                    return Err(ErrorKind::CircuitOpen { retry_in });
-                }
-                admit => {
-                    watch = Some(Watch {
-                        policies,
-                        endpoint: Arc::clone(endpoint),
-                        key: &key,
-                        breaker,
-                        started,
-                        probe: admit == Admit::Probe,
-                        tried: false,
-                        done: false,
-                    });
-                }
+            if let Admit::Refuse(retry_in) = admit {
+                endpoint.short_circuited();
+                return Err(Err(ErrorKind::CircuitOpen { retry_in }));
             }
+            breaker = Some((policy, admit == Admit::Probe));
         }
+        Ok(Self {
+            policies,
+            key,
+            started,
+            dedupe,
+            endpoint,
+            breaker,
+            tried: false,
+            done: false,
+        })
+    }
 
-        if let (Some(limit), Some(endpoint)) = (effective.rate_limit, &endpoint) {
-            while let Some(wait) = endpoint.rate_check(limit) {
-                let late = started.elapsed() + wait > budget;
-                if limit.fails_fast() || late {
-                    endpoint.rate_limited();
-                    return Err(ErrorKind::RateLimited);
-                }
-                tokio::time::sleep(wait).await;
-            }
-        }
-
-        let permit = match (effective.concurrency, &endpoint) {
-            (Some(concurrency), Some(endpoint)) => match endpoint.gate.try_enter(*concurrency) {
-                Some(permit) => Some(permit),
-                None => {
-                    let left = budget.saturating_sub(started.elapsed());
-                    let room = tokio::time::timeout(left, endpoint.gate.enter(*concurrency));
-                    Some(room.await.map_err(|_| ErrorKind::Timeout(budget))?)
-                }
-            },
-            _ => None,
-        };
-
-        if let Some(watch) = &mut watch {
-            watch.tried = true;
-        }
-        // The clock is read for an adaptive cap only, which learns from latency.
-        let sent = permit
-            .as_ref()
-            .filter(|p| p.adaptive())
-            .map(|_| Instant::now());
-        let result = attempt().await;
+    /// Records the attempt's `result` (made under `permit`, begun at `sent` when the
+    /// cap is adaptive) with every policy that learns from it.
+    fn finish(
+        mut self,
+        permit: Option<Permit>,
+        sent: Option<Instant>,
+        result: &Result<Outcome, ErrorKind>,
+    ) {
         if let (Some(permit), Some(sent)) = (permit, sent) {
             permit.finish(sent.elapsed(), result.as_ref().map(|_| ()));
         }
-        if let Some(endpoint) = &endpoint {
+        if let Some(endpoint) = &self.endpoint {
             endpoint.count(result.is_ok());
         }
-        if let Some(mut watch) = watch {
-            watch.done = true;
-            watch.record(result.as_ref().err());
+        self.done = true;
+        self.record(result.as_ref().err());
+        if let (Ok(_), Some((dedupe, id))) = (result, self.dedupe) {
+            let window = &self.policies.endpoints.window;
+            window.remember(id, self.started, dedupe.ttl());
         }
-        if let (Ok(_), Some((dedupe, id))) = (&result, dedupe) {
-            endpoints.window.remember(id, started, dedupe.ttl());
+    }
+
+    /// Tells the breaker, if any, how the attempt went.
+    fn record(&self, error: Option<&ErrorKind>) {
+        let (Some((breaker, probe)), Some(endpoint)) = (self.breaker, &self.endpoint) else {
+            return;
+        };
+        let failed = match verdict(error) {
+            Verdict::Up => false,
+            Verdict::Down => true,
+            Verdict::Untried => {
+                self.untried();
+                return;
+            }
+        };
+        // The time only matters when the record opens the circuit (a failure).
+        let now = if failed { Instant::now() } else { self.started };
+        let transition = endpoint.record(breaker, probe, failed, now);
+        if let Some(transition) = transition {
+            self.policies
+                .endpoints
+                .report(&self.key, transition, breaker);
         }
-        result
+    }
+
+    /// Gives back a probe that made no attempt.
+    fn untried(&self) {
+        if let (Some((_, true)), Some(endpoint)) = (self.breaker, &self.endpoint) {
+            endpoint.release_probe();
+        }
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if self.tried {
+            self.done = true;
+            self.record(Some(&ErrorKind::Timeout(Duration::ZERO)));
+        } else {
+            self.untried();
+        }
     }
 }
 
@@ -160,61 +286,5 @@ struct Described<'a>(&'a dyn TargetOptions);
 impl std::fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.describe(f)
-    }
-}
-
-/// A delivery the breaker let through, until its end is recorded. Dropped before that
-/// (the dispatch's deadline cut it off), a delivery that made its attempt counts as a
-/// failure, and one that did not gives its probe back.
-struct Watch<'a> {
-    policies: &'a Policies,
-    endpoint: Arc<Endpoint>,
-    key: &'a str,
-    breaker: &'a Breaker,
-    /// When the delivery began.
-    started: Instant,
-    probe: bool,
-    tried: bool,
-    done: bool,
-}
-
-impl Watch<'_> {
-    fn record(&mut self, error: Option<&ErrorKind>) {
-        let failed = match verdict(error) {
-            Verdict::Up => false,
-            Verdict::Down => true,
-            Verdict::Untried => {
-                self.untried();
-                return;
-            }
-        };
-        // The time only matters when the record opens the circuit (a failure).
-        let now = if failed { Instant::now() } else { self.started };
-        let transition = self.endpoint.record(self.breaker, self.probe, failed, now);
-        if let Some(transition) = transition {
-            self.policies
-                .endpoints
-                .report(self.key, transition, self.breaker);
-        }
-    }
-
-    fn untried(&self) {
-        if self.probe {
-            self.endpoint.release_probe();
-        }
-    }
-}
-
-impl Drop for Watch<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        if self.tried {
-            self.done = true;
-            self.record(Some(&ErrorKind::Timeout(Duration::ZERO)));
-        } else {
-            self.untried();
-        }
     }
 }

@@ -48,7 +48,7 @@ pub use dead_letter::{
     ATTEMPTS, ERROR_ADAPTER, ERROR_CODE, ERROR_DATA, ERROR_DATA_LIMIT, ERROR_DEST, ERROR_KIND,
 };
 pub(crate) use endpoints::Endpoints;
-pub(crate) use guard::guarded;
+pub(crate) use guard::{guarded, guarded_now};
 
 use crate::{ConfigFields, Secrets, Target, TargetError};
 

@@ -19,7 +19,7 @@ use tracing::{Instrument, Span};
 use crate::adapter::{Adapter, Delivery};
 use crate::dispatcher::Results;
 use crate::error::panic_message;
-use crate::resilience::{Effective, Policies, guarded};
+use crate::resilience::{Effective, Policies, guarded, guarded_now};
 use crate::target::Options;
 use crate::telemetry;
 use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError};
@@ -104,6 +104,8 @@ pub(crate) struct Now<'d> {
     pub(crate) signal: &'d Arc<Signal>,
     pub(crate) caller: Option<ActorId>,
     pub(crate) hops: u8,
+    /// The dispatcher's default policies and its endpoints' state.
+    pub(crate) policies: &'d Policies,
 }
 
 /// How far a run of deliveries at once got: targets from its start to `end` are
@@ -142,8 +144,9 @@ impl NowRun {
 }
 
 /// Delivers targets `run.end..end` at once, in order, into `results`, while each one
-/// names the adapter by the same string as the first, has no policies of its own, and
-/// can be delivered without waiting ([`Adapter::deliver_now`]); stops before the first
+/// names the adapter by the same string as the first and can be delivered without
+/// waiting: by the adapter ([`Adapter::deliver_now`]) and by its policies, if any
+/// ([`guarded_now`]; a rate limit always waits in the run). Stops before the first
 /// that cannot. One `catch_unwind` covers the run: a panic fails the target it came
 /// from, ends the run, and returns `true` (the runner then replaces the adapter). No
 /// span is made: callers use this only when none is wanted.
@@ -160,23 +163,27 @@ pub(crate) fn deliver_now<A: Adapter>(
         return false;
     };
     let named = first.adapter();
+    // Checked once: most fan-outs have no policies at all.
+    let defaults = !now.policies.defaults.is_empty();
     let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
         while run.end < end {
             let target = &targets[run.end];
-            if !std::ptr::eq(target.adapter(), named) || target.resilience().is_some() {
+            if !std::ptr::eq(target.adapter(), named) {
                 return;
             }
-            let result = match resolve(adapter, name, target) {
-                Ok(options) => {
-                    let mut delivery = Delivery::new(now.signal, options.get());
-                    delivery.caller = now.caller;
-                    delivery.hops = now.hops;
-                    match adapter.deliver_now(delivery) {
+            let result = if target.resilience().is_none() && !defaults {
+                match resolve(adapter, name, target) {
+                    Ok(options) => match adapter.deliver_now(delivery(now, options.get())) {
                         Some(result) => result,
                         None => return,
-                    }
+                    },
+                    Err(error) => Err(ErrorKind::from(error)),
                 }
-                Err(error) => Err(ErrorKind::from(error)),
+            } else {
+                match deliver_guarded_now(adapter, name, now, target) {
+                    Some(result) => result,
+                    None => return,
+                }
             };
             run.settle(results, target, result);
         }
@@ -188,6 +195,43 @@ pub(crate) fn deliver_now<A: Adapter>(
             run.settle(results, &targets[run.end], Err(kind));
             true
         }
+    }
+}
+
+/// A delivery at once with its options.
+#[inline]
+fn delivery<'a, O>(now: Now<'a>, options: &'a O) -> Delivery<'a, O> {
+    let mut delivery = Delivery::new(now.signal, options);
+    delivery.caller = now.caller;
+    delivery.hops = now.hops;
+    delivery
+}
+
+/// [`deliver_now`]'s delivery to a target that may have policies (its own or the
+/// dispatcher's): under them, if they need not wait; `None` if it cannot be made at
+/// once.
+// Never inlined: kept out of the loop of plain deliveries at once, which it would slow.
+#[inline(never)]
+fn deliver_guarded_now<A: Adapter>(
+    adapter: &A,
+    name: &str,
+    now: Now<'_>,
+    target: &Target,
+) -> Option<Result<Outcome, ErrorKind>> {
+    let policies = now.policies;
+    let effective = Effective::of(target.resilience(), &policies.defaults);
+    if effective.is_some_and(|effective| effective.rate_limit.is_some()) {
+        return None;
+    }
+    let options = match resolve(adapter, name, target) {
+        Ok(options) => options,
+        Err(error) => return Some(Err(ErrorKind::from(error))),
+    };
+    let options = options.get();
+    let attempt = || adapter.deliver_now(delivery(now, options));
+    match effective {
+        None => attempt(),
+        Some(effective) => guarded_now(policies, effective, name, options, now.signal, attempt),
     }
 }
 
