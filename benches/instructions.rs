@@ -22,6 +22,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use futures_util::StreamExt;
 use herald::prelude::*;
+use herald::resilience::{Breaker, Concurrency, Resilience};
 use peers::{Relay, Sink, Work};
 
 /// Measured rounds per scenario.
@@ -192,6 +193,19 @@ fn main() {
             fanout(&system, &setup, &targets);
             measured_fanout(&system, &setup, &targets);
         }
+        // The same 1,000 targets, each under a breaker and a concurrency cap that never
+        // trigger (delivered at once, under the policies).
+        "fanout_1k_policies" => {
+            let policies = Resilience::new()
+                .breaker(Breaker::default())
+                .concurrency(Concurrency::max(10_000).expect("a cap"));
+            let targets: Arc<[Target]> = pid(&setup.recipients)
+                .iter()
+                .map(|target| target.clone().with_resilience(policies.clone()))
+                .collect();
+            fanout(&system, &setup, &targets);
+            measured_fanout(&system, &setup, &targets);
+        }
         // One dispatch of one async `pid` target.
         "one_target" => {
             let targets = pid(&setup.recipients[..1]);
@@ -248,7 +262,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "scenarios: fanout_1k, one_target, raw_1k, relay_1, sustained_1k, \
+                "scenarios: fanout_1k, fanout_1k_policies, one_target, raw_1k, relay_1, sustained_1k, \
                  relay_sustained_1k, sync_sustained_1k, relay_bounded_sync_sustained_1k, \
                  relay_sync_sustained_1k"
             );

@@ -890,3 +890,36 @@ async fn a_policy_on_one_target_among_targets_delivered_at_once_still_applies() 
     support::until_count("b's one", &at_b, 1).await;
     assert_eq!(at_b.load(Ordering::SeqCst), 1);
 }
+
+/// A `pid` target's endpoint is its actor: targets of one actor (cloned, built again,
+/// in another mode) share one endpoint, and another actor has its own.
+#[actix_rt::test]
+async fn pid_targets_of_one_actor_share_its_endpoint() {
+    let (a, at_a) = support::Inbox::start(support::Answer::Accept);
+    let (b, at_b) = support::Inbox::start(support::Answer::Accept);
+    let dispatcher = Dispatcher::builder()
+        .telemetry(false)
+        .resilience(Resilience::new().breaker(Breaker::default()))
+        .start();
+    let first = Target::from(Target::pid(a.clone().recipient()));
+    let targets = vec![
+        first.clone(),
+        first,
+        Target::pid(a.recipient()).sync().into(),
+        Target::pid(b.recipient()).into(),
+    ];
+    for _ in 0..2 {
+        send(&dispatcher, signal(), targets.clone()).await.unwrap();
+    }
+    support::until_count("a's six", &at_a, 6).await;
+    support::until_count("b's two", &at_b, 2).await;
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    let mut succeeded: Vec<u64> = stats.endpoints.values().map(|e| e.succeeded).collect();
+    succeeded.sort_unstable();
+    assert_eq!(succeeded, [2, 6], "{:?}", stats.endpoints);
+    assert!(
+        stats.endpoints.keys().all(|key| key.starts_with("actor:")),
+        "{:?}",
+        stats.endpoints.keys()
+    );
+}

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix::Recipient;
@@ -42,6 +42,8 @@ pub struct PidTarget {
     recipient: Arc<Recipient<SignalMessage>>,
     mode: Mode,
     timeout: Duration,
+    /// The endpoint's key, made when a policy first asks for it.
+    endpoint: OnceLock<Box<str>>,
 }
 
 impl PidTarget {
@@ -53,6 +55,7 @@ impl PidTarget {
             recipient: Arc::new(recipient),
             mode: Mode::Async,
             timeout: Self::DEFAULT_TIMEOUT,
+            endpoint: OnceLock::new(),
         }
     }
 
@@ -76,7 +79,11 @@ impl fmt::Debug for PidTarget {
 impl TargetOptions for PidTarget {
     /// The actor: every target of one actor shares its policies.
     fn endpoint(&self) -> Option<Cow<'_, str>> {
-        Some(actor_key(self.actor().raw()).into())
+        // Asked for on every delivery under a policy: made once per target.
+        let key = self
+            .endpoint
+            .get_or_init(|| actor_key(self.actor().raw()).into_boxed_str());
+        Some(Cow::Borrowed(key))
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
