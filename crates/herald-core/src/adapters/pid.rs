@@ -39,10 +39,15 @@ use crate::{
 pub struct PidTarget {
     /// Shared by every clone: one sender, so a full mailbox is seen the same way
     /// however the target was copied.
-    recipient: Arc<Recipient<SignalMessage>>,
+    actor: Arc<Actor>,
     mode: Mode,
     timeout: Duration,
-    /// The endpoint's key, made when a policy first asks for it.
+}
+
+/// The receiving actor, as every clone of a target shares it.
+struct Actor {
+    recipient: Recipient<SignalMessage>,
+    /// Its endpoint's key, made when a policy first asks for it.
     endpoint: OnceLock<Box<str>>,
 }
 
@@ -52,10 +57,12 @@ impl PidTarget {
 
     pub(crate) fn new(recipient: Recipient<SignalMessage>) -> Self {
         Self {
-            recipient: Arc::new(recipient),
+            actor: Arc::new(Actor {
+                recipient,
+                endpoint: OnceLock::new(),
+            }),
             mode: Mode::Async,
             timeout: Self::DEFAULT_TIMEOUT,
-            endpoint: OnceLock::new(),
         }
     }
 
@@ -63,7 +70,7 @@ impl PidTarget {
 
     /// The receiving actor's identity.
     pub fn actor(&self) -> ActorId {
-        ActorId::of_recipient(&self.recipient)
+        ActorId::of_recipient(&self.actor.recipient)
     }
 }
 
@@ -81,6 +88,7 @@ impl TargetOptions for PidTarget {
     fn endpoint(&self) -> Option<Cow<'_, str>> {
         // Asked for on every delivery under a policy: made once per target.
         let key = self
+            .actor
             .endpoint
             .get_or_init(|| actor_key(self.actor().raw()).into_boxed_str());
         Some(Cow::Borrowed(key))
@@ -135,7 +143,7 @@ impl Adapter for PidAdapter {
             return None;
         }
         let message = SignalMessage::new(delivery.signal.clone());
-        mailbox::deliver_now(&target.recipient, message, target.mode)
+        mailbox::deliver_now(&target.actor.recipient, message, target.mode)
     }
 
     fn deliver(
@@ -146,7 +154,7 @@ impl Adapter for PidAdapter {
         let target = delivery.options;
         let message = SignalMessage::new(delivery.signal.clone());
         mailbox::deliver(
-            &target.recipient,
+            &target.actor.recipient,
             message,
             target.mode,
             target.timeout,
