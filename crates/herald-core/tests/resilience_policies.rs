@@ -31,6 +31,8 @@ enum Mode {
     Bad,
     /// Answers 503.
     Unavailable,
+    /// Panics.
+    Panic,
 }
 
 /// Endpoints that the test switches up and down, each counting what reaches it.
@@ -82,7 +84,8 @@ impl Switch {
 
     /// How it answers now.
     fn answer(&self) -> Result<Outcome, ErrorKind> {
-        match *self.mode.lock().unwrap() {
+        let mode = *self.mode.lock().unwrap();
+        match mode {
             Mode::Up => Ok(Outcome::Delivered),
             Mode::Down => Err(ErrorKind::custom_retryable("endpoint down")),
             Mode::Bad => Err(ErrorKind::custom("bad request")),
@@ -90,6 +93,7 @@ impl Switch {
                 status: 503,
                 body: String::new(),
             }),
+            Mode::Panic => panic!("the switch panicked"),
         }
     }
 }
@@ -599,6 +603,43 @@ async fn dedupe_skips_a_taken_signal(path: Path) {
     tokio::time::advance(Duration::from_secs(60)).await;
     let report = send(&dispatcher, first, vec![endpoint("a")]).await.unwrap();
     assert_eq!(report.outcomes(), [Outcome::Delivered]);
+    path.check(&switch);
+}
+
+/// A delivery that panics under a breaker fails its target as `Panicked` and counts as
+/// a failed attempt, on either path; the dispatcher and the next deliveries go on.
+#[actix_rt::test]
+async fn a_panic_under_a_breaker_counts_as_a_failed_attempt() {
+    panic_under_a_breaker(Path::Pool).await;
+}
+
+#[actix_rt::test]
+async fn a_panic_under_a_breaker_counts_as_a_failed_attempt_at_once() {
+    panic_under_a_breaker(Path::AtOnce).await;
+}
+
+async fn panic_under_a_breaker(path: Path) {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let breaker = Breaker::new().failures(1).cooldown(Duration::from_secs(10));
+    let dispatcher = path.start(&switch, Resilience::new().breaker(breaker));
+    switch.set(Mode::Panic);
+    let result = send(&dispatcher, signal(), vec![endpoint("a"), endpoint("b")]).await;
+    let error = result.unwrap_err();
+    assert_eq!(error.failures().len(), 2, "{error}");
+    assert!(
+        error
+            .failures()
+            .iter()
+            .all(|failure| failure.error.kind().name() == "panicked"),
+        "{error}"
+    );
+    switch.set(Mode::Up);
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(kind_of(&result), Some("circuit_open"));
+    let stats = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(stats.circuit, Some(CircuitState::Open));
+    assert_eq!((stats.opened, stats.short_circuited), (1, 1));
     path.check(&switch);
 }
 
