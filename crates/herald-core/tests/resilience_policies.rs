@@ -606,41 +606,86 @@ async fn dedupe_skips_a_taken_signal(path: Path) {
     path.check(&switch);
 }
 
-/// A delivery that panics under a breaker fails its target as `Panicked` and counts as
-/// a failed attempt, on either path; the dispatcher and the next deliveries go on.
+/// A delivery that panics under a breaker fails its target as `Panicked` and, as the
+/// breaker's rules say, does not count: the circuit stays closed, and a half-open
+/// probe whose delivery panicked is given back. The same on either path.
 #[actix_rt::test]
-async fn a_panic_under_a_breaker_counts_as_a_failed_attempt() {
+async fn a_panic_under_a_breaker_does_not_count() {
     panic_under_a_breaker(Path::Pool).await;
 }
 
 #[actix_rt::test]
-async fn a_panic_under_a_breaker_counts_as_a_failed_attempt_at_once() {
+async fn a_panic_under_a_breaker_does_not_count_at_once() {
     panic_under_a_breaker(Path::AtOnce).await;
 }
 
 async fn panic_under_a_breaker(path: Path) {
     tokio::time::pause();
     let switch = Switch::new();
-    let breaker = Breaker::new().failures(1).cooldown(Duration::from_secs(10));
+    let breaker = Breaker::new()
+        .failures(1)
+        .cooldown(Duration::from_secs(10))
+        .probes(1);
     let dispatcher = path.start(&switch, Resilience::new().breaker(breaker));
+    let panicked = |result: DispatchResult| {
+        let error = result.unwrap_err();
+        assert!(
+            error
+                .failures()
+                .iter()
+                .all(|failure| failure.error.kind().name() == "panicked"),
+            "{error}"
+        );
+        error.failures().len()
+    };
     switch.set(Mode::Panic);
     let result = send(&dispatcher, signal(), vec![endpoint("a"), endpoint("b")]).await;
-    let error = result.unwrap_err();
-    assert_eq!(error.failures().len(), 2, "{error}");
-    assert!(
-        error
-            .failures()
-            .iter()
-            .all(|failure| failure.error.kind().name() == "panicked"),
-        "{error}"
-    );
+    assert_eq!(panicked(result), 2);
+    let stats = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(stats.circuit, Some(CircuitState::Closed));
+    assert_eq!((stats.succeeded, stats.failed), (0, 0));
+
+    // Opened by a real failure; after the cooldown the probe's delivery panics, and
+    // the probe is given back for the next delivery, which closes the circuit.
+    switch.set(Mode::Down);
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(kind_of(&result), Some("custom"));
+    tokio::time::advance(Duration::from_secs(10)).await;
+    switch.set(Mode::Panic);
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(panicked(result), 1);
     switch.set(Mode::Up);
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .expect("the probe was given back");
+    let stats = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(stats.circuit, Some(CircuitState::Closed));
+    assert_eq!((stats.opened, stats.succeeded, stats.failed), (1, 1, 1));
+    assert_eq!(switch.reached(), 5);
+    path.check(&switch);
+}
+
+/// A delivery cut off by the dispatch's deadline while its attempt was under way counts
+/// as a failed attempt: the endpoint did not answer in time.
+#[actix_rt::test]
+async fn a_delivery_cut_off_by_the_deadline_counts_as_failed() {
+    tokio::time::pause();
+    let switch = Switch::with_latency(|_| Duration::from_secs(60));
+    let breaker = Breaker::new().failures(1).cooldown(Duration::from_secs(10));
+    let dispatcher = Path::Pool.start(&switch, Resilience::new().breaker(breaker));
+    let dispatch = Dispatch::new(signal(), [endpoint("a")]).deadline(Duration::from_secs(1));
+    let result = within("dispatch", dispatcher.send(dispatch)).await.unwrap();
+    assert_eq!(kind_of(&result), Some("deadline_exceeded"));
+    // The cut-off delivery's end is recorded as the pool drops its future.
+    within("the circuit opens", async {
+        while endpoint_stats(&dispatcher, "switch:a").await.opened == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
     let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
     assert_eq!(kind_of(&result), Some("circuit_open"));
-    let stats = endpoint_stats(&dispatcher, "switch:a").await;
-    assert_eq!(stats.circuit, Some(CircuitState::Open));
-    assert_eq!((stats.opened, stats.short_circuited), (1, 1));
-    path.check(&switch);
+    assert_eq!(switch.reached(), 1);
 }
 
 /// A half-open circuit's probe, taken at once by a delivery the adapter then declines

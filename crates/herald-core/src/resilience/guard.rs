@@ -3,7 +3,9 @@
 //! [`guarded_now`] is the same without waiting, for deliveries made at once.
 
 use std::borrow::Cow;
-use std::future::Future;
+use std::cell::Cell;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +36,7 @@ where
     A: Future<Output = Result<Outcome, ErrorKind>> + 'a,
 {
     async move {
-        let mut admitted = match Admitted::new(policies, effective, adapter, options, signal) {
+        let admitted = match Admitted::new(policies, effective, adapter, options, signal) {
             Ok(admitted) => admitted,
             Err(settled) => return settled,
         };
@@ -62,9 +64,15 @@ where
             _ => None,
         };
 
-        admitted.tried = true;
         let sent = adaptive_start(permit.as_ref());
-        let result = attempt().await;
+        let mut attempt = pin!(attempt());
+        let result = poll_fn(|cx| {
+            admitted.stage.set(Stage::Polling);
+            let poll = attempt.as_mut().poll(cx);
+            admitted.stage.set(Stage::Pending);
+            poll
+        })
+        .await;
         admitted.finish(permit, sent, &result);
         result
     }
@@ -87,7 +95,7 @@ pub(crate) fn guarded_now(
         effective.rate_limit.is_none(),
         "a rate limit waits in the run"
     );
-    let mut admitted = match Admitted::new(policies, effective, adapter, options, signal) {
+    let admitted = match Admitted::new(policies, effective, adapter, options, signal) {
         Ok(admitted) => admitted,
         Err(settled) => return Some(settled),
     };
@@ -95,11 +103,10 @@ pub(crate) fn guarded_now(
         (Some(concurrency), Some(endpoint)) => Some(endpoint.gate.try_enter(*concurrency)?),
         _ => None,
     };
-    // Tried as `guarded` counts it: a panic in the attempt is a failed attempt.
-    admitted.tried = true;
     let sent = adaptive_start(permit.as_ref());
+    admitted.stage.set(Stage::Polling);
     let Some(result) = attempt() else {
-        admitted.tried = false;
+        admitted.stage.set(Stage::Waiting);
         return None;
     };
     admitted.finish(permit, sent, &result);
@@ -113,9 +120,10 @@ fn adaptive_start(permit: Option<&Permit>) -> Option<Instant> {
 }
 
 /// A delivery its policies let through, until its end is recorded. Dropped before
-/// that (it was refused by a later policy, declined at once, or cut off by the
-/// dispatch's deadline), a delivery that made its attempt counts as a failure, and one
-/// that did not gives its probe back.
+/// that, a delivery cut off while its attempt was pending (by the dispatch's deadline)
+/// counts as a failure; one that made no attempt (refused by a later policy, declined
+/// at once) or whose attempt panicked gives its probe back and counts for nothing, as
+/// a `Panicked` result would.
 struct Admitted<'a> {
     policies: &'a Policies,
     /// The endpoint's key.
@@ -128,8 +136,20 @@ struct Admitted<'a> {
     endpoint: Option<Arc<Endpoint>>,
     /// The breaker that let the delivery through, and whether as its probe.
     breaker: Option<(&'a Breaker, bool)>,
-    tried: bool,
-    done: bool,
+    stage: Cell<Stage>,
+}
+
+/// How far an admitted delivery got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Its attempt has not begun.
+    Waiting,
+    /// Inside a call or poll of its attempt: dropped here, the attempt panicked.
+    Polling,
+    /// Its attempt is pending: dropped here, it was cut off.
+    Pending,
+    /// Recorded.
+    Done,
 }
 
 impl<'a> Admitted<'a> {
@@ -183,15 +203,14 @@ impl<'a> Admitted<'a> {
             dedupe,
             endpoint,
             breaker,
-            tried: false,
-            done: false,
+            stage: Cell::new(Stage::Waiting),
         })
     }
 
     /// Records the attempt's `result` (made under `permit`, begun at `sent` when the
     /// cap is adaptive) with every policy that learns from it.
     fn finish(
-        mut self,
+        self,
         permit: Option<Permit>,
         sent: Option<Instant>,
         result: &Result<Outcome, ErrorKind>,
@@ -202,7 +221,7 @@ impl<'a> Admitted<'a> {
         if let Some(endpoint) = &self.endpoint {
             endpoint.count(result.is_ok());
         }
-        self.done = true;
+        self.stage.set(Stage::Done);
         self.record(result.as_ref().err());
         if let (Ok(_), Some((dedupe, id))) = (result, self.dedupe) {
             let window = &self.policies.endpoints.window;
@@ -243,14 +262,10 @@ impl<'a> Admitted<'a> {
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        if self.tried {
-            self.done = true;
-            self.record(Some(&ErrorKind::Timeout(Duration::ZERO)));
-        } else {
-            self.untried();
+        match self.stage.replace(Stage::Done) {
+            Stage::Done => {}
+            Stage::Pending => self.record(Some(&ErrorKind::Timeout(Duration::ZERO))),
+            Stage::Waiting | Stage::Polling => self.untried(),
         }
     }
 }
