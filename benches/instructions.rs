@@ -244,6 +244,15 @@ fn main() {
             sustained(&system, &setup, &targets);
             measured_sustained(&system, &setup, &targets);
         }
+        // The same under an idle breaker (a sync call declines at once: it goes to the
+        // run, and is not admitted at once first).
+        "sync_sustained_1k_breaker" => {
+            let target: Target = Target::pid(setup.recipients[0].clone()).sync().into();
+            let targets: Arc<[Target]> =
+                Arc::new([target.with_resilience(Resilience::new().breaker(Breaker::default()))]);
+            sustained(&system, &setup, &targets);
+            measured_sustained(&system, &setup, &targets);
+        }
         // The same through the relay floor, calling and awaiting each, each call
         // bounded by actix's `timeout` as Herald bounds its wait by the target's.
         "relay_bounded_sync_sustained_1k" => {
@@ -262,8 +271,9 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "scenarios: fanout_1k, fanout_1k_policies, one_target, raw_1k, relay_1, sustained_1k, \
-                 relay_sustained_1k, sync_sustained_1k, relay_bounded_sync_sustained_1k, \
+                "scenarios: fanout_1k, fanout_1k_policies, one_target, raw_1k, relay_1, \
+                 sustained_1k, relay_sustained_1k, sync_sustained_1k, \
+                 sync_sustained_1k_breaker, relay_bounded_sync_sustained_1k, \
                  relay_sync_sustained_1k"
             );
             std::process::exit(2);

@@ -123,6 +123,18 @@ pub trait Adapter: 'static {
         None
     }
 
+    /// Whether [`deliver_now`](Adapter::deliver_now) can deliver to a target with these
+    /// options. Asked only for a target under resilience policies, whose admission a
+    /// declining `deliver_now` would waste (the run admits the delivery again): return
+    /// `false` where `deliver_now` surely declines (a call that waits for an answer).
+    /// Default is `false`: under policies, the adapter's deliveries go through
+    /// [`deliver`](Adapter::deliver). Without policies `deliver_now` is tried whatever
+    /// this says.
+    fn may_deliver_now(&self, options: &Self::Options) -> bool {
+        let _ = options;
+        false
+    }
+
     /// Delivers one signal to one target.
     ///
     /// Every delivery is bounded in time: by the adapter itself when it states

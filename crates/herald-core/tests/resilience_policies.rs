@@ -145,6 +145,10 @@ impl Adapter for AtOnce {
         self.0.validate(config)
     }
 
+    fn may_deliver_now(&self, _: &Endpoint) -> bool {
+        true
+    }
+
     fn deliver_now(&self, _: Delivery<'_, Endpoint>) -> Option<Result<Outcome, ErrorKind>> {
         if self.0.declines.load(Ordering::SeqCst) {
             return None;

@@ -290,6 +290,10 @@ impl Adapter for NatsAdapter {
         }
     }
 
+    fn may_deliver_now(&self, target: &NatsTarget) -> bool {
+        !target.jetstream
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, NatsTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
         let signal = delivery.signal;

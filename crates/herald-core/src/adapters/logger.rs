@@ -185,6 +185,10 @@ impl Adapter for LoggerAdapter {
         Some(log(delivery))
     }
 
+    fn may_deliver_now(&self, _: &LoggerTarget) -> bool {
+        true
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, LoggerTarget>) -> Result<Outcome, ErrorKind> {
         log(delivery)
     }

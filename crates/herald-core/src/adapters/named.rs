@@ -153,6 +153,10 @@ impl Adapter for NamedAdapter {
         mailbox::deliver_now(&recipient, message, target.mode)
     }
 
+    fn may_deliver_now(&self, target: &NamedTarget) -> bool {
+        target.mode != Mode::Sync
+    }
+
     async fn deliver(&self, delivery: Delivery<'_, NamedTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
         let recipient = self.resolve(target)?;

@@ -46,6 +46,10 @@ impl Adapter for NoopAdapter {
         Some(Ok(Outcome::Discarded))
     }
 
+    fn may_deliver_now(&self, _: &NoopTarget) -> bool {
+        true
+    }
+
     async fn deliver(&self, _: Delivery<'_, NoopTarget>) -> Result<Outcome, ErrorKind> {
         Ok(Outcome::Discarded)
     }

@@ -146,6 +146,10 @@ impl Adapter for PidAdapter {
         mailbox::deliver_now(&target.actor.recipient, message, target.mode)
     }
 
+    fn may_deliver_now(&self, target: &PidTarget) -> bool {
+        target.mode != Mode::Sync
+    }
+
     fn deliver(
         &self,
         delivery: Delivery<'_, PidTarget>,

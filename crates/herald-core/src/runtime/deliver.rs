@@ -231,6 +231,8 @@ fn deliver_guarded_now<A: Adapter>(
     let attempt = || adapter.deliver_now(delivery(now, options));
     match effective {
         None => attempt(),
+        // Not admitted only to be undone when the adapter surely declines.
+        Some(_) if !adapter.may_deliver_now(options) => None,
         Some(effective) => guarded_now(policies, effective, name, options, now.signal, attempt),
     }
 }
