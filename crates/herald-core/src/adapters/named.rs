@@ -24,12 +24,27 @@ use crate::{
 /// is seen (and waited on, or refused in [`Mode::BestEffort`]) exactly as for a `pid`
 /// target. Modes and errors are those of [`PidTarget`](crate::PidTarget), plus "not
 /// found" for a name nobody holds and "not alive" for one whose actor stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[must_use = "a target does nothing until it is dispatched to"]
 pub struct NamedTarget {
-    name: String,
+    /// `named:` and the name: the endpoint's key, asked for on every delivery under a
+    /// policy, made once; the name is its tail.
+    key: String,
     mode: Mode,
     timeout: Duration,
+}
+
+/// What a named target's endpoint key starts with.
+const KEY_PREFIX: &str = "named:";
+
+impl fmt::Debug for NamedTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamedTarget")
+            .field("name", &self.name())
+            .field("mode", &self.mode)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl NamedTarget {
@@ -42,7 +57,7 @@ impl NamedTarget {
             other => TargetError::Invalid(other.to_string()),
         })?;
         Ok(Self {
-            name,
+            key: [KEY_PREFIX, &name].concat(),
             mode: Mode::Async,
             timeout: mailbox::DEFAULT_TIMEOUT,
         })
@@ -52,7 +67,7 @@ impl NamedTarget {
 
     /// The name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.key[KEY_PREFIX.len()..]
     }
 
     pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
@@ -76,17 +91,16 @@ impl NamedTarget {
 impl TargetOptions for NamedTarget {
     /// The name.
     fn endpoint(&self) -> Option<Cow<'_, str>> {
-        // Asked for on every delivery under a policy: a concatenation, not `format!`.
-        Some(["named:", &self.name].concat().into())
+        Some(Cow::Borrowed(&self.key))
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
-            Mode::Async => write!(f, "named({})", self.name),
+            Mode::Async => write!(f, "named({})", self.name()),
             mode => write!(
                 f,
                 "named({}, {}, timeout {:?})",
-                self.name,
+                self.name(),
                 mode.as_str(),
                 self.timeout
             ),
@@ -95,7 +109,7 @@ impl TargetOptions for NamedTarget {
 
     fn to_config(&self, _: crate::Secrets) -> Option<serde_json::Map<String, serde_json::Value>> {
         Some(serde_json::Map::from_iter([
-            ("name".to_owned(), self.name.clone().into()),
+            ("name".to_owned(), self.name().into()),
             ("mode".to_owned(), self.mode.as_str().into()),
             (
                 "timeout_ms".to_owned(),
@@ -117,7 +131,7 @@ pub(crate) struct NamedAdapter(pub(crate) Registry);
 impl NamedAdapter {
     /// The actor registered under the target's name.
     fn resolve(&self, target: &NamedTarget) -> Result<Arc<Recipient<SignalMessage>>, ErrorKind> {
-        self.0.resolve(&target.name).map_err(|error| match error {
+        self.0.resolve(target.name()).map_err(|error| match error {
             RegistryError::NotAlive { .. } => ErrorKind::NotAlive,
             _ => ErrorKind::NotFound,
         })
@@ -169,5 +183,22 @@ impl Adapter for NamedAdapter {
             delivery.caller,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_the_prefix_and_the_name() {
+        let target = NamedTarget::new("audit.log").unwrap().sync();
+        assert_eq!(target.name(), "audit.log");
+        assert_eq!(target.endpoint().as_deref(), Some("named:audit.log"));
+        let debug = format!("{target:?}");
+        assert!(debug.contains(r#"name: "audit.log""#), "{debug}");
+        assert!(!debug.contains("named:"), "{debug}");
+        let described = Target::from(target).describe().to_string();
+        assert_eq!(described, "named(audit.log, sync, timeout 5s)");
     }
 }
