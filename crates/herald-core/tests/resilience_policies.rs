@@ -176,6 +176,22 @@ fn dispatcher(switch: &Switch, resilience: Resilience) -> Addr<Dispatcher> {
         .start()
 }
 
+/// Two tests of `$body`: `$pool` with deliveries on the pool, `$at_once` with them made
+/// at once.
+macro_rules! on_each_path {
+    ($body:ident, $pool:ident, $at_once:ident) => {
+        #[actix_rt::test]
+        async fn $pool() {
+            $body(Path::Pool).await;
+        }
+
+        #[actix_rt::test]
+        async fn $at_once() {
+            $body(Path::AtOnce).await;
+        }
+    };
+}
+
 /// Which way deliveries to the `switch` endpoints go.
 #[derive(Debug, Clone, Copy)]
 enum Path {
@@ -243,15 +259,11 @@ async fn endpoint_stats(
         .unwrap_or_else(|| panic!("no endpoint {key} in {:?}", stats.endpoints.keys()))
 }
 
-#[actix_rt::test]
-async fn a_breaker_opens_fails_fast_probes_and_closes() {
-    breaker_opens_fails_fast_probes_and_closes(Path::Pool).await;
-}
-
-#[actix_rt::test]
-async fn a_breaker_opens_fails_fast_probes_and_closes_at_once() {
-    breaker_opens_fails_fast_probes_and_closes(Path::AtOnce).await;
-}
+on_each_path!(
+    breaker_opens_fails_fast_probes_and_closes,
+    a_breaker_opens_fails_fast_probes_and_closes,
+    a_breaker_opens_fails_fast_probes_and_closes_at_once
+);
 
 async fn breaker_opens_fails_fast_probes_and_closes(path: Path) {
     tokio::time::pause();
@@ -421,15 +433,11 @@ async fn circuit_transitions_arrive_as_signals_and_telemetry() {
     );
 }
 
-#[actix_rt::test]
-async fn finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure() {
-    failed_deliveries_reach_the_dead_letter(Path::Pool).await;
-}
-
-#[actix_rt::test]
-async fn finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure_at_once() {
-    failed_deliveries_reach_the_dead_letter(Path::AtOnce).await;
-}
+on_each_path!(
+    failed_deliveries_reach_the_dead_letter,
+    finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure,
+    finally_failed_deliveries_reach_the_dead_letter_once_with_their_failure_at_once
+);
 
 async fn failed_deliveries_reach_the_dead_letter(path: Path) {
     tokio::time::pause();
@@ -474,15 +482,11 @@ async fn failed_deliveries_reach_the_dead_letter(path: Path) {
     path.check(&switch);
 }
 
-#[actix_rt::test]
-async fn a_failing_dead_letter_is_reported_and_does_not_loop() {
-    failing_dead_letter_is_reported(Path::Pool).await;
-}
-
-#[actix_rt::test]
-async fn a_failing_dead_letter_is_reported_and_does_not_loop_at_once() {
-    failing_dead_letter_is_reported(Path::AtOnce).await;
-}
+on_each_path!(
+    failing_dead_letter_is_reported,
+    a_failing_dead_letter_is_reported_and_does_not_loop,
+    a_failing_dead_letter_is_reported_and_does_not_loop_at_once
+);
 
 async fn failing_dead_letter_is_reported(path: Path) {
     tokio::time::pause();
@@ -561,15 +565,11 @@ async fn redrive_delivers_dead_letters_to_the_recovered_endpoint() {
     );
 }
 
-#[actix_rt::test]
-async fn dedupe_skips_a_signal_the_target_took_until_the_window_ends() {
-    dedupe_skips_a_taken_signal(Path::Pool).await;
-}
-
-#[actix_rt::test]
-async fn dedupe_skips_a_signal_the_target_took_until_the_window_ends_at_once() {
-    dedupe_skips_a_taken_signal(Path::AtOnce).await;
-}
+on_each_path!(
+    dedupe_skips_a_taken_signal,
+    dedupe_skips_a_signal_the_target_took_until_the_window_ends,
+    dedupe_skips_a_signal_the_target_took_until_the_window_ends_at_once
+);
 
 async fn dedupe_skips_a_taken_signal(path: Path) {
     tokio::time::pause();
@@ -610,19 +610,15 @@ async fn dedupe_skips_a_taken_signal(path: Path) {
     path.check(&switch);
 }
 
+on_each_path!(
+    panic_under_a_breaker,
+    a_panic_under_a_breaker_does_not_count,
+    a_panic_under_a_breaker_does_not_count_at_once
+);
+
 /// A delivery that panics under a breaker fails its target as `Panicked` and, as the
 /// breaker's rules say, does not count: the circuit stays closed, and a half-open
 /// probe whose delivery panicked is given back. The same on either path.
-#[actix_rt::test]
-async fn a_panic_under_a_breaker_does_not_count() {
-    panic_under_a_breaker(Path::Pool).await;
-}
-
-#[actix_rt::test]
-async fn a_panic_under_a_breaker_does_not_count_at_once() {
-    panic_under_a_breaker(Path::AtOnce).await;
-}
-
 async fn panic_under_a_breaker(path: Path) {
     tokio::time::pause();
     let switch = Switch::new();
