@@ -114,7 +114,9 @@ pub trait Adapter: 'static {
     /// [`deliver`](Adapter::deliver) called instead. The dispatcher tries this first for
     /// [`Placement::Local`] adapters when no subscriber wants delivery spans, which
     /// spares the delivery a future; under the target's resilience policies too, unless
-    /// one of them has to wait (a rate limit always does). Default is `None`.
+    /// one of them has to wait (a rate limit always does). Not for a target given as a
+    /// raw config ([`Target::custom`](crate::Target::custom)), which is validated once,
+    /// by the delivery `deliver` makes. Default is `None`.
     fn deliver_now(
         &self,
         delivery: Delivery<'_, Self::Options>,

@@ -163,8 +163,10 @@ impl Adapter for AtOnce {
     }
 }
 
+/// A typed target (a raw config is validated by the run's delivery, never at once).
 fn endpoint(name: &str) -> Target {
-    Target::custom("switch", json!({ "name": name }))
+    let name = name.to_owned();
+    Target::new("switch", Endpoint { name })
 }
 
 fn dispatcher(switch: &Switch, resilience: Resilience) -> Addr<Dispatcher> {

@@ -22,7 +22,7 @@ use crate::error::panic_message;
 use crate::resilience::{Effective, Policies, guarded, guarded_now};
 use crate::target::Options;
 use crate::telemetry;
-use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError};
+use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
 /// One target's result, sent back to the dispatch that asked for it.
 pub(crate) type Reply = (usize, Result<Outcome, DeliveryError>);
@@ -171,19 +171,24 @@ pub(crate) fn deliver_now<A: Adapter>(
             if !std::ptr::eq(target.adapter(), named) {
                 return;
             }
-            let result = if target.resilience().is_none() && !defaults {
-                match resolve(adapter, name, target) {
-                    Ok(options) => match adapter.deliver_now(delivery(now, options.get())) {
+            // A raw config is left to the run, whose delivery validates it once: here
+            // it would be validated again whenever the delivery declines.
+            let Options::Typed(options) = target.options() else {
+                return;
+            };
+            let result = match downcast::<A::Options>(name, options) {
+                Ok(options) => {
+                    let done = if target.resilience().is_none() && !defaults {
+                        adapter.deliver_now(delivery(now, options))
+                    } else {
+                        deliver_guarded_now(adapter, name, now, target, options)
+                    };
+                    match done {
                         Some(result) => result,
                         None => return,
-                    },
-                    Err(error) => Err(ErrorKind::from(error)),
+                    }
                 }
-            } else {
-                match deliver_guarded_now(adapter, name, now, target) {
-                    Some(result) => result,
-                    None => return,
-                }
+                Err(error) => Err(ErrorKind::from(error)),
             };
             run.settle(results, target, result);
         }
@@ -217,22 +222,17 @@ fn deliver_guarded_now<A: Adapter>(
     name: &str,
     now: Now<'_>,
     target: &Target,
+    options: &A::Options,
 ) -> Option<Result<Outcome, ErrorKind>> {
     let policies = now.policies;
-    let effective = Effective::of(target.resilience(), &policies.defaults);
-    if effective.is_some_and(|effective| effective.rate_limit.is_some()) {
-        return None;
-    }
-    let options = match resolve(adapter, name, target) {
-        Ok(options) => options,
-        Err(error) => return Some(Err(ErrorKind::from(error))),
-    };
-    let options = options.get();
     let attempt = || adapter.deliver_now(delivery(now, options));
-    match effective {
+    match Effective::of(target.resilience(), &policies.defaults) {
         None => attempt(),
-        // Not admitted only to be undone when the adapter surely declines.
-        Some(_) if !adapter.may_deliver_now(options) => None,
+        // A rate limit waits in the run; and a delivery is not admitted only to be
+        // undone when the adapter surely declines.
+        Some(effective) if effective.rate_limit.is_some() || !adapter.may_deliver_now(options) => {
+            None
+        }
         Some(effective) => guarded_now(policies, effective, name, options, now.signal, attempt),
     }
 }
@@ -267,15 +267,23 @@ pub(crate) fn resolve<'t, A: Adapter>(
     target: &'t Target,
 ) -> Result<Resolved<'t, A::Options>, TargetError> {
     match target.options() {
-        Options::Typed(options) => (options.as_ref() as &dyn Any)
-            .downcast_ref::<A::Options>()
-            .map(Resolved::Typed)
-            .ok_or_else(|| TargetError::WrongOptions {
-                adapter: name.to_owned(),
-                expected: std::any::type_name::<A::Options>(),
-            }),
+        Options::Typed(options) => downcast(name, options).map(Resolved::Typed),
         Options::Config(config) => adapter.validate(config).map(Resolved::Validated),
     }
+}
+
+/// Typed options as the options type `O` of the adapter registered as `name`.
+#[inline]
+fn downcast<'t, O: Any>(
+    name: &str,
+    options: &'t Arc<dyn TargetOptions>,
+) -> Result<&'t O, TargetError> {
+    (options.as_ref() as &dyn Any)
+        .downcast_ref::<O>()
+        .ok_or_else(|| TargetError::WrongOptions {
+            adapter: name.to_owned(),
+            expected: std::any::type_name::<O>(),
+        })
 }
 
 /// The target's options for `A` (checked now if they are a raw config), then the
