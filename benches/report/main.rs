@@ -455,11 +455,9 @@ fn main() {
         }
         let nats = ["nats_publish_10k", "nats_bridge_10k", "nats_durable_10k"];
         if nats.iter().any(|name| wanted(name)) {
-            match nats::server() {
-                None => println!(
-                    "nats rows left out: no nats-server found (apt-get install nats-server)"
-                ),
-                Some(server) => {
+            match nats::Server::start() {
+                Err(why) => println!("nats rows left out: {why}"),
+                Ok(server) => {
                     if wanted("nats_publish_10k") {
                         let result = nats::publish(s, &server).await;
                         time(

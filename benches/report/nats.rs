@@ -1,10 +1,7 @@
-//! The NATS scenarios, against a local nats-server the report starts itself (found as
-//! the tests find it; when there is none, these rows are left out and the report says
-//! so): Herald's `nats` adapter and bridge against raw async-nats doing the same work.
+//! The NATS scenarios, against a local nats-server the report starts itself (found or
+//! fetched as the tests do, by `herald-testkit`; when there is none, these rows are left
+//! out and the report says why): Herald's `nats` adapter and bridge against raw async-nats doing the same work.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,72 +14,14 @@ use tokio::sync::Notify;
 
 use crate::{Scale, builder, dispatch, measure, signal};
 
-/// A nats-server on a free loopback port with JetStream and a temporary store.
-pub(crate) struct Server {
-    child: Child,
-    port: u16,
-    store: PathBuf,
-}
+pub(crate) use herald_testkit::nats::NatsServer as Server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.store);
-    }
-}
-
-fn binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("NATS_SERVER") {
-        return Some(path.into());
-    }
-    let mut places: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("nats-server"))
-                .collect()
-        })
-        .unwrap_or_default();
-    places.push("/usr/sbin/nats-server".into());
-    if let Some(home) = std::env::var_os("HOME") {
-        places.push(PathBuf::from(home).join(".local/bin/nats-server"));
-    }
-    places.into_iter().find(|p| p.is_file())
-}
-
-/// Starts a server, or `None` when there is no nats-server binary.
-pub(crate) fn server() -> Option<Server> {
-    let binary = binary()?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let store = std::env::temp_dir().join(format!("herald-bench-nats-{}", std::process::id()));
-    let child = Command::new(binary)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(&store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = Server { child, port, store };
-    for _ in 0..1_000 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(server);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
-}
-
-impl Server {
-    async fn client(&self) -> herald_nats::Client {
-        NatsOptions::new([format!("nats://127.0.0.1:{}", self.port)])
-            .connect()
-            .await
-            .expect("connect to the bench's nats-server")
-    }
+/// A client of `server`.
+async fn connect(server: &Server) -> herald_nats::Client {
+    NatsOptions::new([server.url()])
+        .connect()
+        .await
+        .expect("connect to the bench's nats-server")
 }
 
 /// Counts what it gets, and wakes its waiter at the expected count.
@@ -174,8 +113,8 @@ impl Counting {
 /// headers and bytes, 64 in flight, then a flush; each on its own client.
 pub(crate) async fn publish(scale: &Scale, server: &Server) -> (f64, f64) {
     let n = scale.of(10_000, 200);
-    let herald_client = server.client().await;
-    let raw = server.client().await;
+    let herald_client = connect(server).await;
+    let raw = connect(server).await;
     let dispatcher = builder()
         .max_in_flight(n)
         .nats(herald_client.clone())
@@ -218,8 +157,8 @@ pub(crate) async fn publish(scale: &Scale, server: &Server) -> (f64, f64) {
 /// has counted all.
 pub(crate) async fn bridge(scale: &Scale, server: &Server) -> (f64, f64) {
     let n = scale.of(10_000, 200);
-    let publisher = server.client().await;
-    let listener = server.client().await;
+    let publisher = connect(server).await;
+    let listener = connect(server).await;
     let dispatcher = builder().max_in_flight(1_024).start();
     let counting = Counting::start();
     // The raw subscription first: the bridge's `start` returns once the server has
@@ -280,14 +219,14 @@ pub(crate) async fn bridge(scale: &Scale, server: &Server) -> (f64, f64) {
 /// stream is made per run).
 pub(crate) async fn durable(scale: &Scale, server: &Server) -> (f64, f64) {
     let n = scale.of(10_000, 200);
-    let client = server.client().await;
+    let client = connect(server).await;
     let dispatcher = builder().max_in_flight(n).nats(client.clone()).start();
     let counting = Counting::start();
     let target = [Target::pid(counting.addr.clone().recipient())];
     let signal = signal();
 
     // The consumer on a client of its own (see docs/DISTRIBUTED.md, "Known issues").
-    let consuming = server.client().await;
+    let consuming = connect(server).await;
     let durable = Durable::open(&consuming, "BENCH", &["bench.durable.>"])
         .await
         .expect("stream");
@@ -313,14 +252,14 @@ pub(crate) async fn durable(scale: &Scale, server: &Server) -> (f64, f64) {
     done.await;
     let durable_time = start.elapsed().as_secs_f64();
 
-    let listener = server.client().await;
+    let listener = connect(server).await;
     let _bridge = Bridge::new(listener.clone(), "bench.core", dispatcher.clone(), target)
         .start()
         .await
         .expect("bridge");
     let (headers, payload) = herald_nats::encode(&signal, herald_nats::BodyMode::Structured);
     // A publisher of its own, as in the bridge scenario.
-    let client = server.client().await;
+    let client = connect(server).await;
     let start = Instant::now();
     counting.expect(n);
     let done = counting.wait();

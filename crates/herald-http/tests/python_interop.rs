@@ -3,15 +3,13 @@
 //! modes. Needs a Python with `interop/python/requirements.txt` installed, named by
 //! `HERALD_PYTHON`: `bash .ci/interop` sets one up and runs these (CI does).
 
-#[path = "../../../interop/python.rs"]
-mod python;
 mod support;
 
 use actix::Addr;
 use herald_core::{Dispatcher, ErrorKind, Outcome, Target};
 use herald_http::{BodyMode, HttpTarget};
 use herald_signal::Signal;
-use python::Script;
+use herald_testkit::python::Script;
 use serde_json::{Value, json};
 use support::{deliver, dispatcher};
 

@@ -5,14 +5,12 @@
 //! installed, named by `HERALD_PYTHON`: `bash .ci/interop` sets one up and runs these
 //! (CI does).
 
-#[path = "../../../interop/python.rs"]
-mod python;
 mod support;
 
 use herald_core::{Dispatch, Dispatcher, Target};
 use herald_nats::{Bridge, NatsDispatcherExt, NatsTarget};
 use herald_signal::Signal;
-use python::Script;
+use herald_testkit::python::Script;
 use serde_json::json;
 use support::{Answer, Collector, NatsServer, until_seen, within};
 

