@@ -40,6 +40,8 @@ use crate::subject::{check_subject, from_type};
 pub struct NatsTarget {
     /// A `Subject` (shared bytes), so that each publish clones a pointer, not a string.
     subject: Option<Subject>,
+    /// `nats:<subject>`, made once: asked for on every delivery under a policy.
+    endpoint: Cow<'static, str>,
     mode: BodyMode,
     jetstream: bool,
     timeout: Duration,
@@ -49,6 +51,7 @@ impl Default for NatsTarget {
     fn default() -> Self {
         Self {
             subject: None,
+            endpoint: Cow::Borrowed("nats:<type>"),
             mode: BodyMode::Structured,
             jetstream: false,
             timeout: Self::DEFAULT_TIMEOUT,
@@ -79,6 +82,7 @@ impl NatsTarget {
         let subject = subject.into();
         check_subject(&subject)?;
         Ok(Self {
+            endpoint: Cow::Owned(format!("nats:{subject}")),
             subject: Some(Subject::from(subject)),
             ..Self::default()
         })
@@ -163,7 +167,7 @@ impl TargetOptions for NatsTarget {
 
     /// The subject (or `nats:<type>`): a breaker or limit is per subject.
     fn endpoint(&self) -> Option<Cow<'_, str>> {
-        Some(format!("nats:{}", self.subject().unwrap_or("<type>")).into())
+        Some(Cow::Borrowed(&self.endpoint))
     }
 }
 
@@ -366,5 +370,21 @@ fn jetstream_error(error: async_nats::jetstream::context::PublishError) -> Error
 impl From<NatsTarget> for herald_core::Target {
     fn from(target: NatsTarget) -> Self {
         herald_core::Target::to::<NatsAdapter>(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_made_once_per_subject() {
+        let target = NatsTarget::to("orders.created").unwrap().jetstream();
+        assert_eq!(target.endpoint().as_deref(), Some("nats:orders.created"));
+        assert!(matches!(target.endpoint(), Some(Cow::Borrowed(_))));
+        let by_type = NatsTarget::by_type();
+        assert_eq!(by_type.endpoint().as_deref(), Some("nats:<type>"));
+        let read = NatsTarget::from_config(&serde_json::json!({"subject": "a.b"})).unwrap();
+        assert_eq!(read.endpoint().as_deref(), Some("nats:a.b"));
     }
 }

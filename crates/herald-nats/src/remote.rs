@@ -195,6 +195,8 @@ async fn reply(client: &Client, message: &async_nats::Message, status: &str, bod
 pub struct RemoteNamedTarget {
     name: String,
     subject: String,
+    /// `nats_named:<name>`, made once: asked for on every delivery under a policy.
+    endpoint: String,
     mode: Mode,
     timeout: Duration,
 }
@@ -215,6 +217,7 @@ impl RemoteNamedTarget {
         let _valid = herald_core::Target::named(name.clone())?;
         Ok(Self {
             subject: for_name(NAMED_PREFIX, &name),
+            endpoint: format!("nats_named:{name}"),
             name,
             mode: Mode::Async,
             timeout: Self::DEFAULT_TIMEOUT,
@@ -292,7 +295,7 @@ impl TargetOptions for RemoteNamedTarget {
     }
 
     fn endpoint(&self) -> Option<Cow<'_, str>> {
-        Some(format!("nats_named:{}", self.name).into())
+        Some(Cow::Borrowed(&self.endpoint))
     }
 }
 
@@ -395,5 +398,17 @@ impl Adapter for RemoteNamedAdapter {
 impl From<RemoteNamedTarget> for herald_core::Target {
     fn from(target: RemoteNamedTarget) -> Self {
         herald_core::Target::to::<RemoteNamedAdapter>(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_made_once_per_name() {
+        let target = RemoteNamedTarget::new("audit").unwrap().sync();
+        assert_eq!(target.endpoint().as_deref(), Some("nats_named:audit"));
+        assert!(matches!(target.endpoint(), Some(Cow::Borrowed(_))));
     }
 }
