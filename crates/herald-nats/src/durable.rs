@@ -179,6 +179,13 @@ impl RunningConsumer {
             malformed: self.counters.malformed.load(Ordering::Relaxed),
         }
     }
+
+    /// Whether it still takes messages. It stops only when its message stream ends:
+    /// the consumer was deleted on the server (logged as an error), or it was told to
+    /// stop.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
 }
 
 impl Drop for RunningConsumer {
@@ -275,7 +282,7 @@ async fn consume(consumer: Arc<DurableConsumer>, messages: pull::Stream, counter
         let message = match message {
             Ok(message) => message,
             Err(error) => {
-                tracing::warn!(target: "herald::nats", %error, "durable consumer: message stream error");
+                tracing::warn!(target: "herald::nats", consumer = consumer.name, %error, "durable consumer: message stream error");
                 continue;
             }
         };
@@ -289,6 +296,14 @@ async fn consume(consumer: Arc<DurableConsumer>, messages: pull::Stream, counter
             handle(&consumer, message, &counters).await;
         });
     }
+    // Not silent: nothing more will be delivered, and whoever runs the node must know.
+    tracing::error!(
+        target: "herald::nats",
+        consumer = consumer.name,
+        "durable consumer stopped: its message stream ended (was the consumer deleted?)"
+    );
+    // What is in flight settles before the task ends.
+    while running.join_next().await.is_some() {}
 }
 
 /// Delivers one message and settles it with the stream.

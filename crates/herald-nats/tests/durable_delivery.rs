@@ -109,6 +109,42 @@ async fn a_target_that_always_fails_gets_max_deliver_attempts_then_its_dead_lett
 }
 
 #[actix_rt::test]
+async fn a_consumer_deleted_on_the_server_says_it_stopped() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let publisher = Dispatcher::builder().nats(client.clone()).start();
+    let durable = Durable::open(&client, "GONE", &["gone.>"]).await.unwrap();
+    let (collector, seen) = Collector::start(Answer::Accept);
+    let local = Dispatcher::builder().start();
+    let consumer = within(
+        "start",
+        durable
+            .consumer("worker", local, [Target::pid(collector.recipient())])
+            .start(),
+    )
+    .await
+    .unwrap();
+    publish_all(&publisher, "gone.a", 1).await;
+    support::until_seen("the first signal", &seen, 1).await;
+    assert!(consumer.is_running());
+
+    let stream = async_nats::jetstream::new(client)
+        .get_stream("GONE")
+        .await
+        .unwrap();
+    within("delete", stream.delete_consumer("worker"))
+        .await
+        .unwrap();
+    within("the consumer stops", async {
+        while consumer.is_running() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(consumer.stats().acked, 1);
+}
+
+#[actix_rt::test]
 async fn republishing_a_signal_inside_the_duplicate_window_stores_it_once() {
     let server = NatsServer::start();
     let client = server.client().await;
