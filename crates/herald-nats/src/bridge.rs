@@ -218,6 +218,7 @@ async fn run(bridge: Bridge, subscriber: async_nats::Subscriber, counters: Arc<C
         );
     }
     // The subscription ended (the client closed): let what was taken finish.
+    tracing::warn!(target: "herald::nats", subject = bridge.subject, "bridge stopped: its subscription ended (client closed)");
     while running.next().await.is_some() {}
 }
 
@@ -246,6 +247,12 @@ impl RunningBridge {
             failed: self.counters.failed.load(Ordering::Relaxed),
             malformed: self.counters.malformed.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether it still takes messages: it stops when its client is closed (logged),
+    /// or when told to.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
     }
 
     /// Stops taking messages (dispatches already started run to their end).

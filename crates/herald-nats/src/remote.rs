@@ -65,6 +65,12 @@ impl Exposed {
         &self.subject
     }
 
+    /// Whether the name is still served: it is withdrawn when the client is closed
+    /// (logged), or when told to.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
     /// Withdraws the name.
     pub fn stop(self) {}
 }
@@ -108,6 +114,7 @@ pub async fn expose(
     server_has_read(client).await?;
     let me = caller_id(ActorId::of_recipient(&recipient));
     let client = client.clone();
+    let served = subject.clone();
     let task = actix_rt::spawn(async move {
         let mut subscriber = InRuntime::new(subscriber);
         while let Some(message) = subscriber.get_mut().next().await {
@@ -116,6 +123,7 @@ pub async fn expose(
             let me = me.clone();
             actix_rt::spawn(async move { serve(&client, &recipient, &me, message).await });
         }
+        tracing::warn!(target: "herald::nats", subject = served, "named actor withdrawn: its subscription ended (client closed)");
     });
     Ok(Exposed { subject, task })
 }

@@ -246,3 +246,31 @@ async fn a_started_bridge_gets_what_another_connection_publishes_at_once() {
         until_seen("the message published right after start", &seen, round + 1).await;
     }
 }
+
+#[actix_rt::test]
+async fn a_bridge_and_an_exposed_name_say_when_their_client_closed() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let dispatcher = Dispatcher::builder().start();
+    let (collector, _seen) = Collector::start(Answer::Accept);
+    let bridge = Bridge::new(
+        client.clone(),
+        "orders.>",
+        dispatcher,
+        [Target::pid(collector.clone().recipient())],
+    )
+    .start()
+    .await
+    .unwrap();
+    let exposed = herald_nats::expose(&client, "audit", collector.recipient())
+        .await
+        .unwrap();
+    assert!(bridge.is_running() && exposed.is_running());
+    within("drain", client.drain()).await.unwrap();
+    within("both stop", async {
+        while bridge.is_running() || exposed.is_running() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
