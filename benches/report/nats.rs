@@ -1,6 +1,7 @@
 //! The NATS scenarios, against a local nats-server the report starts itself (found or
 //! fetched as the tests do, by `herald-testkit`; when there is none, these rows are left
-//! out and the report says why): Herald's `nats` adapter and bridge against raw async-nats doing the same work.
+//! out and the report says why): Herald's `nats` adapter and bridge against raw
+//! async-nats doing the same work.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
