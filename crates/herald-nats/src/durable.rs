@@ -260,7 +260,15 @@ impl DurableConsumer {
             .get_or_create_consumer(&self.name, config)
             .await
             .map_err(|error| NatsError::JetStream(error.to_string()))?;
+        // Pulls sized to what may be in flight (the server holds no more unacknowledged
+        // anyway), renewed every 10 s with a heartbeat every 5: should the client's
+        // count of what a pull still owes go wrong, a new pull comes within seconds,
+        // not after async-nats' default 30.
         let messages = consumer
+            .stream()
+            .max_messages_per_batch(self.max_in_flight)
+            .expires(Duration::from_secs(10))
+            .heartbeat(Duration::from_secs(5))
             .messages()
             .await
             .map_err(|error| NatsError::JetStream(error.to_string()))?;
