@@ -181,11 +181,6 @@ impl NatsServer {
         Ok(server)
     }
 
-    /// The loopback port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Its client URL.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
