@@ -101,3 +101,29 @@ async fn a_dispatch_waiting_on_one_long_delivery_is_cut_off_at_the_grace_period(
     assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_millis(1002));
     within("shutdown", shutdown).await.unwrap();
 }
+
+#[actix_rt::test]
+async fn dead_letters_still_being_delivered_are_cut_off_at_the_grace_period() {
+    let (probe, dispatcher) = paused_probe_dispatcher();
+    // More dead letters than `join_all` polls in place: each waits with a waker of its
+    // own, and every one must see the shutdown.
+    const FAILING: usize = 40;
+    let failing = Target::custom("probe", json!({"fail": true}));
+    let slow = Target::custom("probe", json!({"delay_ms": 10_000}));
+    let running = dispatcher
+        .dispatch_async(Dispatch::new(signal(), vec![failing; FAILING]).dead_letter(slow));
+    until_count("dead letters started", &probe.current, FAILING).await;
+
+    let started = tokio::time::Instant::now();
+    let shutdown = dispatcher.send(Shutdown::new(Duration::from_secs(1)));
+    let error = within("running dispatch", running).await.unwrap_err();
+    assert_eq!(error.failures().len(), FAILING);
+    for failure in error.failures() {
+        let dead_letter = failure.error.dead_letter().expect("dead-lettered");
+        let cut = dead_letter.result().as_ref().unwrap_err();
+        assert!(matches!(cut.kind(), ErrorKind::Shutdown), "{cut}");
+    }
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_millis(1002));
+    within("shutdown", shutdown).await.unwrap();
+}
