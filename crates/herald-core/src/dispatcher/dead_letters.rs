@@ -87,10 +87,7 @@ async fn one(inner: &Inner, letter: &Dispatch) -> Result<Outcome, DeliveryError>
         },
     };
     let mut head = Head::new(1);
-    // Running on its own: its wait is woken by its own waker, which `join_all` may
-    // make different from its siblings'.
-    let running = inner.lifecycle.enter();
-    match run_admitted(inner, letter, &running, &mut permit, &mut head).await {
+    match run_admitted(inner, letter, &mut permit, &mut head).await {
         Ok(report) => Ok(report.outcomes()[0].clone()),
         Err(error) => Err(error.into_failures().remove(0).error),
     }

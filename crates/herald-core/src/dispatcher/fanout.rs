@@ -5,6 +5,7 @@
 use std::future::{Future, poll_fn};
 use std::num::NonZeroUsize;
 use std::ops::Range;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,7 +18,7 @@ use tracing::Span;
 use super::dead_letters;
 use super::dispatch::Answer;
 use super::join::{JoinSet, Joined};
-use super::lifecycle::Running;
+use super::lifecycle::{Lifecycle, Running};
 use super::report::{DispatchReport, DispatchResult, Results};
 use super::{Dispatch, Inner};
 use crate::runtime::{DeliverBatch, DispatchContext, Job, Now, Placed, Pool, Reply, Runner};
@@ -59,7 +60,7 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
             Slots::Refused => None,
             Slots::Awaited(coming) => coming.await.ok(),
         };
-        let mut result = run_admitted(&inner, &dispatch, &running, &mut permit, &mut head).await;
+        let mut result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
         drop(permit);
         if let Err(error) = &mut result {
             if dead_letters::wanted(&inner, &dispatch, error) {
@@ -74,13 +75,12 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
 }
 
 /// Runs a dispatch that was admitted with `permit` (`None`: refused), from what its
-/// `head` did at once, as part of the `running` one.
+/// `head` did at once.
 // Not an `async fn`, whose future would keep each argument twice.
 #[allow(clippy::manual_async_fn)]
 pub(super) fn run_admitted<'a>(
     inner: &'a Inner,
     dispatch: &'a Dispatch,
-    running: &'a Running,
     permit: &'a mut Option<OwnedSemaphorePermit>,
     head: &'a mut Head,
 ) -> impl Future<Output = DispatchResult> + 'a {
@@ -158,7 +158,7 @@ pub(super) fn run_admitted<'a>(
             if next == total {
                 give_back(permit, run.in_flight);
             }
-            match run.wait(dispatch.deadline_at(), running).await {
+            match run.wait(dispatch.deadline_at(), &inner.lifecycle).await {
                 Wake::Reply(Some((index, result))) => {
                     run.settle(index, result, true);
                     run.settle_arrived();
@@ -470,10 +470,9 @@ impl<'a> Run<'a> {
     }
 
     /// Waits for the next answer, the dispatch's deadline, or the shutdown cutoff.
-    async fn wait(&mut self, deadline: Option<Instant>, running: &Running) -> Wake {
-        let lifecycle = running.lifecycle();
-        let cutoff = lifecycle.cutoff();
-        let (until, cut_off) = match (deadline, cutoff) {
+    async fn wait(&mut self, deadline: Option<Instant>, lifecycle: &Lifecycle) -> Wake {
+        let mut changed = pin!(lifecycle.changed());
+        let (until, cut_off) = match (deadline, lifecycle.cutoff()) {
             (Some(deadline), Some(cutoff)) if cutoff < deadline => (Some(cutoff), true),
             (None, Some(cutoff)) => (Some(cutoff), true),
             (deadline, _) => (deadline, false),
@@ -498,12 +497,7 @@ impl<'a> Run<'a> {
                     });
                 }
             }
-            // Read and watched in the same poll, on this thread: no change is missed.
-            if lifecycle.cutoff() != cutoff {
-                return Poll::Ready(Wake::Changed);
-            }
-            running.wake_on_change(cx.waker());
-            Poll::Pending
+            changed.as_mut().poll(cx).map(|()| Wake::Changed)
         })
         .await
     }

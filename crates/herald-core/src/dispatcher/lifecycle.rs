@@ -1,15 +1,13 @@
 //! Admission and shutdown: what decides whether a dispatch may run, and until when.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
-use std::task::Waker;
 use std::time::Duration;
 
 use actix::{Addr, Message};
 use dashmap::DashMap;
-use slab::Slab;
+use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -63,12 +61,11 @@ impl Message for Shutdown {
 /// arbiter).
 #[derive(Debug, Default)]
 pub(crate) struct Lifecycle {
-    /// One slot per running dispatch: the waker of its task while it waits, woken when
-    /// `cutoff` is set. A slot costs a dispatch less than a `Notify` waiter (whose
-    /// list is behind a mutex) does.
-    running: RefCell<Slab<Option<Waker>>>,
+    running: Cell<usize>,
     /// Set by `Shutdown`: when running deliveries are cut off.
     cutoff: Cell<Option<Instant>>,
+    /// Woken when `cutoff` is set.
+    changed: Notify,
     /// Woken when the last running dispatch ends.
     idle: Notify,
 }
@@ -84,38 +81,30 @@ impl Lifecycle {
         self.cutoff.get()
     }
 
-    /// Starts shutting down: deliveries still running at `cutoff` fail. Every waiting
-    /// dispatch is woken to see the new cutoff.
+    /// A future that completes when the cutoff changes. Take it before reading
+    /// [`cutoff`](Self::cutoff), so that no change is missed.
+    pub(crate) fn changed(&self) -> Notified<'_> {
+        self.changed.notified()
+    }
+
+    /// Starts shutting down: deliveries still running at `cutoff` fail.
     pub(crate) fn close(&self, cutoff: Instant) {
         let earliest = self.cutoff.get().map_or(cutoff, |set| set.min(cutoff));
         self.cutoff.set(Some(earliest));
-        // Collected first: a waker runs code we do not control, which must not find
-        // the slots borrowed (a dispatch ending drops its own).
-        let waiting: Vec<Waker> = self
-            .running
-            .borrow()
-            .iter()
-            .flat_map(|(_, waker)| waker.clone())
-            .collect();
-        for waker in waiting {
-            waker.wake();
-        }
+        self.changed.notify_waiters();
     }
 
     /// Counts a dispatch as running until the returned guard drops.
-    pub(crate) fn enter(self: &Rc<Self>) -> Running {
-        let slot = self.running.borrow_mut().insert(None);
-        Running {
-            lifecycle: Rc::clone(self),
-            slot,
-        }
+    pub(crate) fn enter(self: &std::rc::Rc<Self>) -> Running {
+        self.running.set(self.running.get() + 1);
+        Running(std::rc::Rc::clone(self))
     }
 
     /// Waits until no dispatch is running.
     pub(crate) async fn idle(&self) {
         loop {
             let idle = self.idle.notified();
-            if self.running.borrow().is_empty() {
+            if self.running.get() == 0 {
                 return;
             }
             idle.await;
@@ -125,35 +114,14 @@ impl Lifecycle {
 
 /// One running dispatch, counted until dropped.
 #[derive(Debug)]
-pub(crate) struct Running {
-    lifecycle: Rc<Lifecycle>,
-    slot: usize,
-}
-
-impl Running {
-    /// The dispatcher's lifecycle.
-    pub(crate) fn lifecycle(&self) -> &Lifecycle {
-        &self.lifecycle
-    }
-
-    /// Wakes `waker` when the cutoff changes (instead of the one given before): call
-    /// on every poll that leaves the dispatch waiting, as a task's waker can change.
-    pub(crate) fn wake_on_change(&self, waker: &Waker) {
-        let mut running = self.lifecycle.running.borrow_mut();
-        let slot = &mut running[self.slot];
-        if !slot.as_ref().is_some_and(|held| held.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
-    }
-}
+pub(crate) struct Running(std::rc::Rc<Lifecycle>);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let mut running = self.lifecycle.running.borrow_mut();
-        running.remove(self.slot);
-        if running.is_empty() {
-            drop(running);
-            self.lifecycle.idle.notify_waiters();
+        let running = self.0.running.get() - 1;
+        self.0.running.set(running);
+        if running == 0 {
+            self.0.idle.notify_waiters();
         }
     }
 }
