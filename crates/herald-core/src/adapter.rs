@@ -116,7 +116,8 @@ pub trait Adapter: 'static {
     /// spares the delivery a future; under the target's resilience policies too, unless
     /// one of them has to wait (a rate limit always does). Not for a target given as a
     /// raw config ([`Target::custom`](crate::Target::custom)), which is validated once,
-    /// by the delivery `deliver` makes. Default is `None`.
+    /// by the delivery `deliver` makes, nor for options that say every delivery waits
+    /// ([`TargetOptions::waits`](crate::TargetOptions::waits)). Default is `None`.
     fn deliver_now(
         &self,
         delivery: Delivery<'_, Self::Options>,

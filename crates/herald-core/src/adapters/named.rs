@@ -117,6 +117,11 @@ impl TargetOptions for NamedTarget {
             ),
         ]))
     }
+
+    /// A sync call waits for its answer.
+    fn waits(&self) -> bool {
+        self.mode == Mode::Sync
+    }
 }
 
 impl From<NamedTarget> for Target {
@@ -168,7 +173,7 @@ impl Adapter for NamedAdapter {
     }
 
     fn may_deliver_now(&self, target: &NamedTarget) -> bool {
-        target.mode != Mode::Sync
+        !target.waits()
     }
 
     async fn deliver(&self, delivery: Delivery<'_, NamedTarget>) -> Result<Outcome, ErrorKind> {

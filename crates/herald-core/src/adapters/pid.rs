@@ -100,6 +100,11 @@ impl TargetOptions for PidTarget {
             mode => write!(f, "pid({}, timeout {:?})", mode.as_str(), self.timeout),
         }
     }
+
+    /// A sync call waits for its answer.
+    fn waits(&self) -> bool {
+        self.mode == Mode::Sync
+    }
 }
 
 /// `actor:` and the actor's id in hex, as `format!("actor:{id:x}")` writes it. Asked for
@@ -147,7 +152,7 @@ impl Adapter for PidAdapter {
     }
 
     fn may_deliver_now(&self, target: &PidTarget) -> bool {
-        target.mode != Mode::Sync
+        !target.waits()
     }
 
     fn deliver(

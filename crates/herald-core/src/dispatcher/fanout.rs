@@ -238,7 +238,13 @@ pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResu
     let mut lookup = Lookup::default();
     let mut failed = 0;
     while head.next < total {
-        let Some((adapter, runner)) = lookup.find(inner, targets[head.next].adapter()) else {
+        let target = &targets[head.next];
+        // Checked before its adapter is found: a dispatch to one sync target costs
+        // no more than its run.
+        if !target.may_be_at_once() {
+            return Err(head);
+        }
+        let Some((adapter, runner)) = lookup.find(inner, target.adapter()) else {
             return Err(head);
         };
         let Placed::Local(inline) = runner.placed() else {
@@ -379,7 +385,7 @@ impl<'a> Run<'a> {
             };
             match runner.placed() {
                 Placed::Local(inline) => {
-                    if at_once && self.declined != Some(index) {
+                    if at_once && self.declined != Some(index) && target.may_be_at_once() {
                         let now = Now {
                             signal: &context.signal,
                             caller: context.caller,

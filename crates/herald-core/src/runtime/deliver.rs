@@ -172,7 +172,9 @@ pub(crate) fn deliver_now<A: Adapter>(
                 return;
             }
             // A raw config is left to the run, whose delivery validates it once: here
-            // it would be validated again whenever the delivery declines.
+            // it would be validated again whenever the delivery declines. (A target
+            // that always waits is not asked about here, target by target: its
+            // adapter declines it.)
             let Options::Typed(options) = target.options() else {
                 return;
             };

@@ -60,6 +60,16 @@ pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
     fn endpoint(&self) -> Option<Cow<'_, str>> {
         None
     }
+
+    /// Whether every delivery to this target waits for an answer (a sync call to an
+    /// actor): then the dispatcher does not offer it to
+    /// [`Adapter::deliver_now`](crate::Adapter::deliver_now), which would decline it,
+    /// and goes straight to [`Adapter::deliver`](crate::Adapter::deliver). A hint that
+    /// spares the offer: answering `false` for such a target costs only the offer.
+    /// Default is `false`.
+    fn waits(&self) -> bool {
+        false
+    }
 }
 
 /// Whether a target written as data carries its secrets: signing secrets, header
@@ -335,6 +345,17 @@ impl Target {
 
     pub(crate) fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// Whether a delivery at once ([`Adapter::deliver_now`](crate::Adapter::deliver_now))
+    /// may be offered: not for typed options that always wait, nor for a raw config
+    /// (validated once, by the delivery that waits).
+    #[inline]
+    pub(crate) fn may_be_at_once(&self) -> bool {
+        match &self.options {
+            Options::Typed(options) => !options.waits(),
+            Options::Config(_) => false,
+        }
     }
 
     /// The typed options, if this target has options of type `O`.
