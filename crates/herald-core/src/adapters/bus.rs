@@ -50,6 +50,11 @@ impl BusTarget {
 }
 
 impl TargetOptions for BusTarget {
+    /// A publish waits for the bus's answer.
+    fn waits(&self) -> bool {
+        true
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "bus({})", self.bus)
     }

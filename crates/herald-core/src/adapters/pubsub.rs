@@ -113,6 +113,12 @@ impl PubSubTarget {
 }
 
 impl TargetOptions for PubSubTarget {
+    /// A broadcast is made by a future (its adapter has no `deliver_now`): a
+    /// subscriber's full mailbox is waited for, and a sync subscriber's answer.
+    fn waits(&self) -> bool {
+        true
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "pubsub({})", self.topic)
     }

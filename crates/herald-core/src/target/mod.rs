@@ -61,8 +61,8 @@ pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
         None
     }
 
-    /// Whether every delivery to this target waits for an answer (a sync call to an
-    /// actor): then the dispatcher does not offer it to
+    /// Whether every delivery to this target waits (a sync call to an actor, a publish
+    /// to a bus): then the dispatcher does not offer it to
     /// [`Adapter::deliver_now`](crate::Adapter::deliver_now), which would decline it,
     /// and goes straight to [`Adapter::deliver`](crate::Adapter::deliver). A hint that
     /// spares the offer: answering `false` for such a target costs only the offer.
