@@ -257,10 +257,10 @@ fn main() {
         return;
     }
     let args = args();
-    if let Some(cores) = args.cores {
-        if std::env::var_os("HERALD_BENCH_PINNED").is_none() {
-            pin(cores);
-        }
+    if let Some(cores) = args.cores
+        && std::env::var_os("HERALD_BENCH_PINNED").is_none()
+    {
+        pin(cores);
     }
     let scale = Scale {
         quick,

@@ -18,14 +18,14 @@ pub(crate) fn start() {
         loop {
             std::thread::sleep(Duration::from_secs(5));
             let last = *LAST.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((scenario, at)) = last {
-                if at.elapsed() > LIMIT {
-                    eprintln!(
-                        "no scenario finished within {} s of {scenario}: the next one hangs",
-                        LIMIT.as_secs()
-                    );
-                    std::process::exit(3);
-                }
+            if let Some((scenario, at)) = last
+                && at.elapsed() > LIMIT
+            {
+                eprintln!(
+                    "no scenario finished within {} s of {scenario}: the next one hangs",
+                    LIMIT.as_secs()
+                );
+                std::process::exit(3);
             }
         }
     });

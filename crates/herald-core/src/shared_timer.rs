@@ -74,10 +74,10 @@ impl<F: Future> Future for Within<F> {
         }
         match place {
             Some(key) => {
-                if let Some(waker) = state.waiting.get_mut(*key) {
-                    if !waker.will_wake(cx.waker()) {
-                        waker.clone_from(cx.waker());
-                    }
+                if let Some(waker) = state.waiting.get_mut(*key)
+                    && !waker.will_wake(cx.waker())
+                {
+                    waker.clone_from(cx.waker());
                 }
             }
             None => *place = Some(state.waiting.insert(cx.waker().clone())),

@@ -230,10 +230,11 @@ impl NatsAdapter {
 
     /// `signal` as a message in `mode`, from the cache when it is the same signal.
     fn encoded(&self, signal: &Arc<Signal>, mode: BodyMode) -> (HeaderMap, Bytes) {
-        if let Some((cached, cached_mode, headers, payload)) = &*self.last.borrow() {
-            if *cached_mode == mode && std::ptr::eq(cached.as_ptr(), Arc::as_ptr(signal)) {
-                return (headers.clone(), payload.clone());
-            }
+        if let Some((cached, cached_mode, headers, payload)) = &*self.last.borrow()
+            && *cached_mode == mode
+            && std::ptr::eq(cached.as_ptr(), Arc::as_ptr(signal))
+        {
+            return (headers.clone(), payload.clone());
         }
         let (headers, payload) = encode(signal, mode);
         *self.last.borrow_mut() = Some((

@@ -62,11 +62,11 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
         };
         let mut result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
         drop(permit);
-        if let Err(error) = &mut result {
-            if dead_letters::wanted(&inner, &dispatch, error) {
-                // Boxed: only dispatches with dead letters to send pay for their future.
-                Box::pin(dead_letters::deliver(&inner, &dispatch, error)).await;
-            }
+        if let Err(error) = &mut result
+            && dead_letters::wanted(&inner, &dispatch, error)
+        {
+            // Boxed: only dispatches with dead letters to send pay for their future.
+            Box::pin(dead_letters::deliver(&inner, &dispatch, error)).await;
         }
         answer.send(result);
         // Running until answered.
@@ -489,19 +489,19 @@ impl<'a> Run<'a> {
         // member woken since has woken this task, which is then polled again.
         let mut polled = std::mem::take(&mut self.polled);
         poll_fn(|cx| {
-            if !std::mem::take(&mut polled) {
-                if let Poll::Ready(reply) = self.poll_reply(cx) {
-                    return Poll::Ready(Wake::Reply(reply));
-                }
+            if !std::mem::take(&mut polled)
+                && let Poll::Ready(reply) = self.poll_reply(cx)
+            {
+                return Poll::Ready(Wake::Reply(reply));
             }
-            if let Some(timer) = &mut timer {
-                if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(if cut_off {
-                        Wake::Cutoff
-                    } else {
-                        Wake::Deadline
-                    });
-                }
+            if let Some(timer) = &mut timer
+                && timer.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(if cut_off {
+                    Wake::Cutoff
+                } else {
+                    Wake::Deadline
+                });
             }
             changed.as_mut().poll(cx).map(|()| Wake::Changed)
         })

@@ -117,10 +117,10 @@ impl Inner {
         // The same text at the same place (built-in targets share their adapter's
         // static name) as the adapter found last, then anywhere, then any equal text.
         let last = self.last_found.get();
-        if let Some(runner) = self.adapters.get(last) {
-            if std::ptr::eq(&*runner.name, name) {
-                return Some((last, runner));
-            }
+        if let Some(runner) = self.adapters.get(last)
+            && std::ptr::eq(&*runner.name, name)
+        {
+            return Some((last, runner));
         }
         let found = |same: fn(&str, &str) -> bool| {
             self.adapters

@@ -62,10 +62,11 @@ impl HttpAdapter {
     /// holds a `Weak`, which keeps the allocation (so its address cannot be reused by
     /// another signal) but not the signal itself.
     fn encoded(&self, signal: &Arc<Signal>, mode: BodyMode) -> Result<Encoded, ErrorKind> {
-        if let Some((cached, cached_mode, encoded)) = &*self.last.borrow() {
-            if *cached_mode == mode && std::ptr::eq(cached.as_ptr(), Arc::as_ptr(signal)) {
-                return Ok(encoded.clone());
-            }
+        if let Some((cached, cached_mode, encoded)) = &*self.last.borrow()
+            && *cached_mode == mode
+            && std::ptr::eq(cached.as_ptr(), Arc::as_ptr(signal))
+        {
+            return Ok(encoded.clone());
         }
         let encoded = encode(signal, mode)?;
         *self.last.borrow_mut() = Some((Arc::downgrade(signal), mode, encoded.clone()));
@@ -140,10 +141,10 @@ impl Adapter for HttpAdapter {
                 return Err(failure.kind);
             }
             let wait = policy.wait_after(attempt, &failure.kind, failure.retry_after, random());
-            if let Some(deadline) = policy.overall_deadline() {
-                if started.elapsed() + wait >= deadline {
-                    return Err(failure.kind);
-                }
+            if let Some(deadline) = policy.overall_deadline()
+                && started.elapsed() + wait >= deadline
+            {
+                return Err(failure.kind);
             }
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %failure.kind, "retrying");
             tokio::time::sleep(wait).await;

@@ -176,11 +176,11 @@ impl<'a> Admitted<'a> {
             });
             (dedupe, id)
         });
-        if let Some((_, id)) = dedupe {
-            if endpoints.window.seen(id, started) {
-                endpoints.duplicate();
-                return Err(Ok(Outcome::Duplicate));
-            }
+        if let Some((_, id)) = dedupe
+            && endpoints.window.seen(id, started)
+        {
+            endpoints.duplicate();
+            return Err(Ok(Outcome::Duplicate));
         }
         let endpoint = effective.per_endpoint().then(|| endpoints.get(&key));
 

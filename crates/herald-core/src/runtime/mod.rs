@@ -138,12 +138,11 @@ impl Pool {
         let mut actors = self.actors.borrow_mut();
         let index = self.next.get();
         self.next.set((index + 1) % actors.len());
-        if !actors[index].connected() {
-            if let Some((arbiters, start_on)) = &self.restart {
-                if let Some(arbiter) = arbiters.live(index) {
-                    actors[index] = start_on(&arbiter);
-                }
-            }
+        if !actors[index].connected()
+            && let Some((arbiters, start_on)) = &self.restart
+            && let Some(arbiter) = arbiters.live(index)
+        {
+            actors[index] = start_on(&arbiter);
         }
         actors[index].send(batch)
     }
