@@ -34,7 +34,7 @@ pub use sharded::Sharded;
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
 use crate::resilience::Policies;
-use crate::runtime::{ArbiterPool, Runner};
+use crate::runtime::{ArbiterPool, Runner, boxed};
 use crate::{ActorId, ErrorKind};
 pub(crate) use dispatch::Detached;
 use dispatch::{Answer, warn_failures};
@@ -220,9 +220,9 @@ fn begin(
     let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
     // Boxed, so the task holds a pointer: tokio moves a task's future several times
     // while spawning it, and allocates its cell cache-aligned, which for a cell this
-    // size is glibc's slow path.
-    let run = fanout::run(Rc::clone(inner), dispatch, slots, head, running, answer);
-    actix_rt::spawn(Box::pin(run));
+    // size is glibc's slow path. Made in its box (see `runtime::boxed`).
+    let run = boxed(|| fanout::run(Rc::clone(inner), dispatch, slots, head, running, answer));
+    actix_rt::spawn(run);
 }
 
 /// Reserves in-flight slots for what is left of a dispatch.

@@ -95,8 +95,10 @@ impl<A: Adapter> Inline for Local<A> {
         // Deliveries under way keep the instance they started with; a panic replaces
         // it for the deliveries after.
         let adapter = Rc::clone(&self.adapter.borrow());
-        Box::pin(deliver(adapter, &self.name, context, index, target, || {
-            self.restart();
-        }))
+        super::boxed(|| {
+            deliver(adapter, &self.name, context, index, target, || {
+                self.restart();
+            })
+        })
     }
 }

@@ -10,7 +10,9 @@ mod pool;
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -206,4 +208,14 @@ impl fmt::Debug for Runner {
             .field("actors", &actors)
             .finish()
     }
+}
+
+/// The future `make` returns, made in a box allocated first. `Box::pin(make())` makes
+/// the future on the stack and then copies all of it into the box: for a delivery's
+/// future ~450 bytes, a tenth of a sync delivery's `memcpy`. Written into a box that
+/// already exists, the future is made in place (its first state is only its
+/// arguments).
+#[inline(always)]
+pub(crate) fn boxed<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
+    Box::into_pin(Box::write(Box::new_uninit(), make()))
 }
