@@ -10,7 +10,6 @@
 //! to 8 ms), until the target's timeout.
 
 use std::future::Future;
-use std::pin::pin;
 use std::time::Duration;
 
 use actix::dev::SendError;
@@ -141,11 +140,8 @@ pub(crate) fn deliver(
                     return Err(ErrorKind::CallingSelf);
                 }
                 // A timer shared with the other sync calls bounded in the same
-                // millisecond (see `shared_timer`). The call is pinned where it is
-                // made and bounded by reference: moved into the bound, it would be
-                // copied twice.
-                let mut call = pin!(recipient.send(message));
-                answer(within(timeout, call.as_mut()).await, timeout)
+                // millisecond (see `shared_timer`).
+                answer(within(timeout, recipient.send(message)).await, timeout)
             }
         }
     }
