@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use herald_signal::Signal;
 use tokio::time::{Instant, Sleep};
 use tracing::{Instrument, Span};
@@ -70,25 +71,26 @@ pub(crate) fn deliver<'a, A: Adapter>(
         // one, none is made, no clock is read, and the delivery is not wrapped in one.
         let traced = context.traced();
         let attempts = Cell::new(1);
-        // Polled where it is made, each poll under `catch_unwind` (what
-        // `FutureExt::catch_unwind` does): wrapped by value, the attempt would be
-        // copied into the wrapper.
-        let mut attempt = pin!(attempt(adapter, name, context, target, &attempts));
-        let caught = poll_fn(|cx| {
-            match std::panic::catch_unwind(AssertUnwindSafe(|| attempt.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => Poll::Pending,
-                Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-                Err(payload) => Poll::Ready(Err(payload)),
-            }
-        });
         let (caught, span) = if traced {
             let span = telemetry::delivery_span(&context.span, target, A::KIND, &context.signal);
             let started = Instant::now();
             // Boxed: held inline, the span's wrapper would grow every delivery's future
             // (96 bytes), traced or not.
-            let caught = Box::pin(caught.instrument(span.clone())).await;
+            let attempt = AssertUnwindSafe(attempt(adapter, name, context, target, &attempts));
+            let caught = Box::pin(attempt.catch_unwind().instrument(span.clone())).await;
             (caught, Some((span, started.elapsed())))
         } else {
+            // Polled where it is made, each poll under `catch_unwind` (what
+            // `FutureExt::catch_unwind` does): wrapped by value, the attempt would be
+            // copied into the wrapper.
+            let mut attempt = pin!(attempt(adapter, name, context, target, &attempts));
+            let caught = poll_fn(|cx| {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| attempt.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+                    Err(payload) => Poll::Ready(Err(payload)),
+                }
+            });
             (caught.await, None)
         };
         let (result, panicked) = match caught {
