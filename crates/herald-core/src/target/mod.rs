@@ -65,8 +65,10 @@ pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
     /// to a bus): then the dispatcher does not offer it to
     /// [`Adapter::deliver_now`](crate::Adapter::deliver_now), which would decline it,
     /// and goes straight to [`Adapter::deliver`](crate::Adapter::deliver). A hint that
-    /// spares the offer: answering `false` for such a target costs only the offer.
-    /// Default is `false`.
+    /// spares the offer: answering `false` for such a target costs only the offer;
+    /// answering `true` for one that could be delivered at once costs it that fast
+    /// path (its delivery is then made by a future), never its delivery. Default is
+    /// `false`.
     fn waits(&self) -> bool {
         false
     }
