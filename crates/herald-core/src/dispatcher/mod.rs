@@ -8,6 +8,7 @@ mod fanout;
 mod join;
 mod lifecycle;
 mod report;
+mod runs;
 mod sharded;
 mod stats;
 
@@ -42,6 +43,7 @@ use fanout::Slots;
 pub(crate) use lifecycle::Admission;
 use lifecycle::Lifecycle;
 pub(crate) use report::Results;
+use runs::Runs;
 use stats::Counters;
 
 /// The actor that delivers signals: send it [`Dispatch`] messages.
@@ -90,6 +92,8 @@ pub(crate) struct Inner {
     permits: Arc<Semaphore>,
     /// The default resilience policies, and the endpoints' state (shared by shards).
     pub(crate) policies: Arc<Policies>,
+    /// Where dispatches that did not finish in the handler run.
+    runs: Runs,
     /// The pool's arbiters (and a shard's own): they stop when the dispatcher and
     /// every dispatch still running have let go of them.
     arbiters: Arbiters,
@@ -187,6 +191,7 @@ impl Dispatcher {
                 overload: builder.overload,
                 permits: Arc::new(Semaphore::new(max_in_flight)),
                 policies,
+                runs: Runs::default(),
                 arbiters: Arbiters { pool, own },
             }),
             id,
@@ -196,8 +201,8 @@ impl Dispatcher {
 
 /// Begins a dispatch and hands its result to `finish`: now, or when its run ends.
 /// After a [`Shutdown`] it fails at once. A dispatch whose targets can all be delivered
-/// at once is done right here (see [`fanout::at_once`]); any other runs as a task of its
-/// own. A run that is dropped unfinished still answers, every target failing with
+/// at once is done right here (see [`fanout::at_once`]); any other runs beside the
+/// dispatcher's other runs (see [`runs`]). A run that is dropped unfinished still answers, every target failing with
 /// `Shutdown`.
 fn begin(
     inner: &Rc<Inner>,
@@ -218,11 +223,9 @@ fn begin(
     let slots = slots(inner, &dispatch, &head, ctx);
     let running = inner.lifecycle.enter();
     let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
-    // Boxed, so the task holds a pointer: tokio moves a task's future several times
-    // while spawning it, and allocates its cell cache-aligned, which for a cell this
-    // size is glibc's slow path. Made in its box (see `runtime::boxed`).
+    // Made in its box (see `runtime::boxed`).
     let run = boxed(|| fanout::run(Rc::clone(inner), dispatch, slots, head, running, answer));
-    actix_rt::spawn(run);
+    inner.runs.start(run);
 }
 
 /// Reserves in-flight slots for what is left of a dispatch.

@@ -1,0 +1,207 @@
+//! The dispatcher's runs: every dispatch that did not finish in the handler, polled
+//! together by one task of the dispatcher's own.
+//!
+//! A task per run costs its spawn (tokio allocates a task's cell cache-aligned, which
+//! is glibc's slow `memalign`), its place in the arbiter's task list, and a wake-up of
+//! its own from the thread that answers it. One task holding every run in a
+//! `FuturesUnordered` allocates one small node per run, and answers that arrive while it
+//! waits to be polled wake it once.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::mem;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+/// A dispatch's run, boxed where it was made (see `runtime::boxed`).
+pub(crate) type Run = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Where a dispatcher starts its runs. Dropped with the dispatcher's shared state, that
+/// is once the dispatcher and every run have let go of it: the task then ends.
+#[derive(Default)]
+pub(crate) struct Runs {
+    shared: Rc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Runs started since the task last looked.
+    incoming: RefCell<Vec<Run>>,
+    /// The task's waker while it waits.
+    waker: RefCell<Option<Waker>>,
+    /// Whether the task is there (spawned with the first run).
+    spawned: Cell<bool>,
+    /// Whether the dispatcher's state is gone: no run will come.
+    closed: Cell<bool>,
+}
+
+impl Shared {
+    fn wake(&self) {
+        let waker = self.waker.borrow_mut().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Runs {
+    /// Starts `run` on the current arbiter, beside the dispatcher's other runs.
+    pub(crate) fn start(&self, run: Run) {
+        self.shared.incoming.borrow_mut().push(run);
+        if self.shared.spawned.replace(true) {
+            self.shared.wake();
+        } else {
+            actix_rt::spawn(Driver {
+                shared: Rc::clone(&self.shared),
+                runs: FuturesUnordered::new(),
+            });
+        }
+    }
+}
+
+impl Drop for Runs {
+    fn drop(&mut self) {
+        self.shared.closed.set(true);
+        self.shared.wake();
+    }
+}
+
+/// The task that polls the runs.
+struct Driver {
+    shared: Rc<Shared>,
+    runs: FuturesUnordered<Caught>,
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            // Moved before any run is polled (a run may start another), keeping the
+            // buffer's room.
+            this.runs
+                .extend(this.shared.incoming.borrow_mut().drain(..).map(Caught));
+            match this.runs.poll_next_unpin(cx) {
+                Poll::Ready(Some(())) => continue,
+                Poll::Ready(None) if this.shared.closed.get() => return Poll::Ready(()),
+                Poll::Ready(None) | Poll::Pending => {}
+            }
+            // Nothing but this task runs between the look and the return.
+            if this.shared.incoming.borrow().is_empty() {
+                let mut waker = this.shared.waker.borrow_mut();
+                match &mut *waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    waker => *waker = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// Its arbiter stopping: the runs not yet taken are dropped here (each answers,
+    /// every target failing with `Shutdown`), so that they do not keep the dispatcher's
+    /// state alive, and a later run spawns a new task.
+    fn drop(&mut self) {
+        self.shared.spawned.set(false);
+        self.shared.waker.borrow_mut().take();
+        let untaken = mem::take(&mut *self.shared.incoming.borrow_mut());
+        drop(untaken);
+    }
+}
+
+/// A run whose panic ends it alone, not the task and every other run: dropped, it
+/// answers as a run cut off does.
+struct Caught(Run);
+
+impl Future for Caught {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let run = self.0.as_mut();
+        catch_unwind(AssertUnwindSafe(|| run.poll(cx))).unwrap_or(Poll::Ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+    use tokio::time::timeout;
+
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    /// A run that sends on `done` when it ends, and waits for `go` first.
+    fn waiting(go: oneshot::Receiver<()>, done: oneshot::Sender<()>) -> Run {
+        Box::pin(async move {
+            let _ = go.await;
+            let _ = done.send(());
+        })
+    }
+
+    #[actix_rt::test]
+    async fn a_run_that_panics_ends_alone() {
+        let runs = Runs::default();
+        let (go, wait) = oneshot::channel();
+        let (done, ended) = oneshot::channel();
+        runs.start(waiting(wait, done));
+        runs.start(Box::pin(async { panic!("a run's bug") }));
+        tokio::task::yield_now().await;
+        go.send(()).unwrap();
+        timeout(LIMIT, ended).await.unwrap().unwrap();
+
+        let (done, ended) = oneshot::channel();
+        let (go, wait) = oneshot::channel();
+        runs.start(waiting(wait, done));
+        go.send(()).unwrap();
+        timeout(LIMIT, ended).await.unwrap().unwrap();
+        assert!(runs.shared.spawned.get(), "one task all along");
+    }
+
+    #[actix_rt::test]
+    async fn the_task_ends_once_the_runs_are_let_go_of() {
+        let runs = Runs::default();
+        let (done, ended) = oneshot::channel();
+        let (go, wait) = oneshot::channel();
+        runs.start(waiting(wait, done));
+        let shared = Rc::downgrade(&runs.shared);
+        drop(runs);
+        go.send(()).unwrap();
+        timeout(LIMIT, ended).await.unwrap().unwrap();
+        for _ in 0..100 {
+            if shared.upgrade().is_none() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the task still holds the runs' state");
+    }
+
+    #[test]
+    fn a_task_dropped_drops_the_runs_it_had_not_taken() {
+        let shared = Rc::new(Shared::default());
+        shared.spawned.set(true);
+        let (done, ended) = oneshot::channel::<()>();
+        shared.incoming.borrow_mut().push(Box::pin(async move {
+            let _done = done;
+            std::future::pending::<()>().await;
+        }));
+        drop(Driver {
+            shared: Rc::clone(&shared),
+            runs: FuturesUnordered::new(),
+        });
+        assert!(shared.incoming.borrow().is_empty());
+        assert!(!shared.spawned.get(), "the next run spawns a task");
+        let mut ended = ended;
+        assert_eq!(ended.try_recv(), Err(oneshot::error::TryRecvError::Closed));
+    }
+}
