@@ -187,8 +187,10 @@ pub enum ErrorKind {
     #[error("rejected by receiver: {0}")]
     Rejected(Rejection),
 
-    /// The adapter panicked; its actor was restarted.
-    #[error("adapter panicked: {message}")]
+    /// The adapter panicked; its actor was restarted. Also every target's error when a
+    /// panic on the dispatcher's thread dropped the dispatch's run (a bug in Herald's
+    /// run, or a panic that unwinds the whole thread); the panic is logged.
+    #[error("panicked: {message}")]
     Panicked {
         /// The panic message, when it was a string.
         message: String,

@@ -232,9 +232,15 @@ pub(crate) fn fail_all(targets: &[Target], kind: impl Fn() -> ErrorKind) -> Disp
     results.conclude()
 }
 
+/// The message of every target's error when a run is dropped by a panic.
+pub(crate) const PANICKED_RUN: &str =
+    "the dispatch's run was dropped by a panic on the dispatcher's thread";
+
 /// Where a dispatch's result goes. Dropped unanswered — the run was dropped because
 /// the dispatcher's arbiter or system stopped — it answers with every target failed
-/// as [`ErrorKind::Shutdown`], each at its own index, so nothing is lost silently.
+/// as [`ErrorKind::Shutdown`], each at its own index, so nothing is lost silently; as
+/// [`ErrorKind::Panicked`] when it is dropped by a panic (the run's own, or one that
+/// unwinds the dispatcher's thread).
 pub(crate) struct Answer<F: FnOnce(DispatchResult)> {
     finish: Option<F>,
     targets: Arc<[Target]>,
@@ -258,7 +264,13 @@ impl<F: FnOnce(DispatchResult)> Answer<F> {
 impl<F: FnOnce(DispatchResult)> Drop for Answer<F> {
     fn drop(&mut self) {
         if let Some(finish) = self.finish.take() {
-            finish(fail_all(&self.targets, || ErrorKind::Shutdown));
+            let panicking = std::thread::panicking();
+            finish(fail_all(&self.targets, || match panicking {
+                true => ErrorKind::Panicked {
+                    message: PANICKED_RUN.to_owned(),
+                },
+                false => ErrorKind::Shutdown,
+            }));
         }
     }
 }

@@ -17,6 +17,8 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use crate::error::panic_message;
+
 /// A dispatch's run, boxed where it was made (see `runtime::boxed`).
 pub(crate) type Run = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -116,8 +118,9 @@ impl Drop for Driver {
     }
 }
 
-/// A run whose panic ends it alone, not the task and every other run: dropped, it
-/// answers as a run cut off does.
+/// A run whose panic ends it alone, not the task and every other run. Its answer,
+/// dropped as the panic unwinds, fails every target as
+/// [`Panicked`](crate::ErrorKind::Panicked).
 struct Caught(Run);
 
 impl Future for Caught {
@@ -125,18 +128,25 @@ impl Future for Caught {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let run = self.0.as_mut();
-        catch_unwind(AssertUnwindSafe(|| run.poll(cx))).unwrap_or(Poll::Ready(()))
+        catch_unwind(AssertUnwindSafe(|| run.poll(cx))).unwrap_or_else(|payload| {
+            let message = panic_message(&*payload);
+            tracing::error!(panic = %message, "herald: a dispatch's run panicked");
+            Poll::Ready(())
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Duration;
 
     use tokio::sync::oneshot;
     use tokio::time::timeout;
 
     use super::*;
+    use crate::dispatcher::dispatch::{Answer, PANICKED_RUN};
+    use crate::{ErrorKind, Target};
 
     const LIMIT: Duration = Duration::from_secs(5);
 
@@ -165,6 +175,30 @@ mod tests {
         go.send(()).unwrap();
         timeout(LIMIT, ended).await.unwrap().unwrap();
         assert!(runs.shared.spawned.get(), "one task all along");
+    }
+
+    #[actix_rt::test]
+    async fn a_run_that_panics_answers_every_target_as_panicked() {
+        let runs = Runs::default();
+        let (done, answered) = oneshot::channel();
+        let targets: Arc<[Target]> = vec![Target::noop(); 3].into();
+        let answer = Answer::new(targets, move |result| {
+            let _ = done.send(result);
+        });
+        runs.start(Box::pin(async move {
+            let _answer = answer;
+            panic!("a bug");
+        }));
+        let result = timeout(LIMIT, answered).await.unwrap().unwrap();
+        let failures = result.unwrap_err();
+        let failures = failures.failures();
+        assert_eq!(failures.len(), 3);
+        for failure in failures {
+            let ErrorKind::Panicked { message } = failure.error.kind() else {
+                panic!("{failure:?}");
+            };
+            assert_eq!(message, PANICKED_RUN);
+        }
     }
 
     #[actix_rt::test]
