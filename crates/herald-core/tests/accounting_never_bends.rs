@@ -39,6 +39,41 @@ async fn a_dropped_run_fails_every_target_with_its_own_index() {
     }
 }
 
+/// Runs share one task per dispatcher: thousands of them at once each still answer
+/// with their own targets' results.
+#[actix_rt::test]
+async fn two_thousand_runs_at_once_each_answer_for_their_own_targets() {
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .adapter("probe", probe.factory())
+        .start();
+    let runs = (0..2_000).map(|i| {
+        let fails = i % 3 == 0;
+        let targets = [
+            Target::custom("probe", json!({})),
+            Target::custom("probe", json!({ "fail": fails })),
+        ];
+        let sent = dispatcher.send(Dispatch::new(signal(), targets));
+        async move { (fails, sent.await.expect("dispatcher running")) }
+    });
+    let results = within("every run", futures_util::future::join_all(runs)).await;
+    for (fails, result) in results {
+        match result {
+            Ok(report) => {
+                assert!(!fails);
+                assert_eq!(report.outcomes().len(), 2);
+            }
+            Err(error) => {
+                assert!(fails, "{error}");
+                let failed: Vec<usize> = error.failures().iter().map(|f| f.index).collect();
+                assert_eq!(failed, [1]);
+                assert_eq!(error.delivered().len(), 1);
+            }
+        }
+    }
+    assert_eq!(Probe::get(&probe.deliveries), 4_000);
+}
+
 #[actix_rt::test]
 async fn stats_stay_bounded_under_a_hundred_thousand_unknown_adapter_names() {
     let dispatcher = Dispatcher::builder().telemetry(false).start();
