@@ -333,18 +333,21 @@ fn attempt<'a, A: Adapter>(
                 poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
             }
             // Boxed: the policies' waits would otherwise grow every delivery's future.
+            // Made in its box (see `runtime::boxed`).
             Some(effective) => {
                 let budget = own.unwrap_or(context.delivery_timeout);
-                let guarded = guarded(
-                    policies,
-                    effective,
-                    name,
-                    options,
-                    &context.signal,
-                    budget,
-                    || bounded(adapter, delivery, limit),
-                );
-                Box::pin(guarded).await
+                super::boxed(|| {
+                    guarded(
+                        policies,
+                        effective,
+                        name,
+                        options,
+                        &context.signal,
+                        budget,
+                        || bounded(adapter, delivery, limit),
+                    )
+                })
+                .await
             }
         }
     }
