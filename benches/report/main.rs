@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench report                        # the full report (several minutes)
 //! cargo bench --bench report -- sustained           # scenarios whose name contains it
+//! cargo bench --bench report -- sustained,=webhook_10k  # either (`=`: exactly)
 //! cargo bench --bench report -- --cores 1           # pinned to the first N cores
 //! HERALD_BENCH_QUICK=1 cargo bench --bench report   # every scenario at a tiny scale
 //! ```
@@ -21,7 +22,10 @@ mod peers;
 mod scenarios;
 mod watchdog;
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::future::Future;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,8 +52,8 @@ enum Unit {
 }
 
 struct Row {
-    scenario: &'static str,
-    baseline_is: &'static str,
+    scenario: Cow<'static, str>,
+    baseline_is: Cow<'static, str>,
     herald: f64,
     baseline: f64,
     goal: Option<f64>,
@@ -185,21 +189,73 @@ fn print(rows: &[Row]) {
     }
 }
 
-fn write_json(rows: &[Row]) {
-    let json: Vec<_> = rows
-        .iter()
-        .map(|row| {
-            json!({
-                "scenario": row.scenario,
-                "baseline": row.baseline_is,
-                "herald": row.herald,
-                "baseline_value": row.baseline,
-                "unit": if row.unit == Unit::Seconds { "s" } else { "bytes" },
-                "ratio": row.ratio(),
-                "goal": row.goal,
-            })
+impl Row {
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "scenario": self.scenario,
+            "baseline": self.baseline_is,
+            "herald": self.herald,
+            "baseline_value": self.baseline,
+            "unit": if self.unit == Unit::Seconds { "s" } else { "bytes" },
+            "ratio": self.ratio(),
+            "goal": self.goal,
         })
-        .collect();
+    }
+
+    fn from_json(json: &serde_json::Value) -> Option<Row> {
+        let text = |key: &str| Some(Cow::Owned(json.get(key)?.as_str()?.to_owned()));
+        Some(Row {
+            scenario: text("scenario")?,
+            baseline_is: text("baseline")?,
+            herald: json.get("herald")?.as_f64()?,
+            baseline: json.get("baseline_value")?.as_f64()?,
+            goal: json.get("goal")?.as_f64(),
+            unit: match json.get("unit")?.as_str()? {
+                "s" => Unit::Seconds,
+                _ => Unit::Bytes,
+            },
+        })
+    }
+}
+
+/// Set in the process that runs one scenario for the report (see [`isolated`]).
+const CHILD: &str = "HERALD_BENCH_CHILD";
+/// How such a process writes each of its rows on its standard output.
+const ROW: &str = "herald-bench-row ";
+
+/// Runs scenario `name` in a fresh process of this benchmark, so that no scenario
+/// meets another's leftovers (threads, heap, connections); its rows. Whatever else it
+/// prints is passed on.
+fn isolated(name: &str) -> Result<Vec<Row>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(exe)
+        .arg("--bench")
+        .arg(format!("={name}"))
+        .env(CHILD, "1")
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not start: {e}"))?;
+    let mut rows = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        match line.strip_prefix(ROW) {
+            Some(row) => rows.push(
+                serde_json::from_str(row)
+                    .ok()
+                    .as_ref()
+                    .and_then(Row::from_json)
+                    .ok_or_else(|| format!("an unreadable row: {row}"))?,
+            ),
+            None => println!("{line}"),
+        }
+    }
+    match output.status.success() {
+        true => Ok(rows),
+        false => Err(format!("ended with {}", output.status)),
+    }
+}
+
+fn write_json(rows: &[Row]) {
+    let json: Vec<_> = rows.iter().map(Row::to_json).collect();
     let dir = std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
@@ -266,20 +322,37 @@ fn main() {
         quick,
         runs: if quick { 1 } else { 7 },
     };
+    let child = std::env::var_os(CHILD).is_some();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "cores available: {cores}; dispatcher pool size: {}; {}",
-        pool_size(),
-        if quick { "quick mode" } else { "full scale" }
-    );
-    // A filter selects scenarios whose name contains it; `=name` selects one exactly.
-    let wanted = |name: &str| {
-        args.filter
-            .as_deref()
-            .is_none_or(|f| match f.strip_prefix('=') {
+    if !child {
+        println!(
+            "cores available: {cores}; dispatcher pool size: {}; {}",
+            pool_size(),
+            if quick { "quick mode" } else { "full scale" }
+        );
+    }
+    // A filter selects scenarios whose name contains it; `=name` selects one exactly;
+    // `a,b` selects what either selects.
+    let selected = |name: &str| {
+        args.filter.as_deref().is_none_or(|filter| {
+            filter.split(',').any(|f| match f.strip_prefix('=') {
                 Some(exact) => name == exact,
                 None => name.contains(f),
             })
+        })
+    };
+    // The report runs each scenario below in a process of its own (`isolated`): here
+    // it only notes which are selected; the process it starts runs the one it names.
+    let isolate = RefCell::new(Vec::new());
+    let wanted = |name: &'static str| {
+        if !selected(name) {
+            false
+        } else if child {
+            true
+        } else {
+            isolate.borrow_mut().push(name);
+            false
+        }
     };
     watchdog::start();
     let mut rows = Vec::new();
@@ -288,8 +361,8 @@ fn main() {
         let mut time = |scenario, baseline_is, (herald, baseline): (f64, f64), goal| {
             watchdog::finished(scenario);
             rows.push(Row {
-                scenario,
-                baseline_is,
+                scenario: scenario.into(),
+                baseline_is: Cow::Borrowed(baseline_is),
                 herald,
                 baseline,
                 goal,
@@ -487,8 +560,8 @@ fn main() {
             let (herald, baseline) = memory::growth(s).await;
             watchdog::finished("memory_growth_1m");
             rows.push(Row {
-                scenario: "memory_growth_1m",
-                baseline_is: "after the first 10%",
+                scenario: "memory_growth_1m".into(),
+                baseline_is: "after the first 10%".into(),
                 herald,
                 baseline,
                 goal: Some(1.05),
@@ -496,6 +569,23 @@ fn main() {
             });
         }
     });
+    if child {
+        for row in &rows {
+            println!("{ROW}{}", row.to_json());
+        }
+        return;
+    }
+    let mut failed = Vec::new();
+    for name in isolate.take() {
+        match isolated(name) {
+            Ok(done) => rows.extend(done),
+            Err(why) => {
+                eprintln!("{name}: {why}");
+                failed.push(name);
+            }
+        }
+        watchdog::finished(name);
+    }
     // Herald's side is measured once (a fresh process) for every baseline. Herald
     // bounds its wait; the baselines that do the same bound each call with actix's
     // `timeout`, the unbounded ones (less work) are shown, not judged.
@@ -527,14 +617,14 @@ fn main() {
     ];
     let mut herald_bytes = None;
     for (scenario, baseline_is, side, goal) in memory_rows {
-        if wanted(scenario) {
+        if selected(scenario) {
             let herald =
                 *herald_bytes.get_or_insert_with(|| memory::per_outstanding("herald", quick));
             let baseline = memory::per_outstanding(side, quick);
             watchdog::finished(scenario);
             rows.push(Row {
-                scenario,
-                baseline_is,
+                scenario: scenario.into(),
+                baseline_is: baseline_is.into(),
                 herald,
                 baseline,
                 goal,
@@ -546,5 +636,9 @@ fn main() {
     write_json(&rows);
     if quick {
         println!("(quick mode: tiny scale, timings not judged)");
+    }
+    if !failed.is_empty() {
+        eprintln!("scenarios that failed: {}", failed.join(", "));
+        std::process::exit(1);
     }
 }
