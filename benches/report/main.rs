@@ -9,9 +9,10 @@
 //! HERALD_BENCH_QUICK=1 cargo bench --bench report   # every scenario at a tiny scale
 //! ```
 //!
-//! Prints a table and writes `target/herald-bench/report.json`. Each figure is the
-//! median of several runs after a warm-up; Herald and its baseline alternate, so drift
-//! on a shared machine hits both alike. See `docs/PERFORMANCE.md`.
+//! Prints a table and writes `target/herald-bench/report.json`. Each scenario runs in
+//! a fresh process; each figure is the median of several runs after a warm-up; Herald
+//! and its baseline alternate, so drift on a shared machine hits both alike. See
+//! `docs/PERFORMANCE.md`.
 
 // A benchmark binary: its items are documented for readers, not as API.
 #![allow(missing_docs, missing_debug_implementations)]
