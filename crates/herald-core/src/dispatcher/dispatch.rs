@@ -265,11 +265,13 @@ impl<F: FnOnce(DispatchResult)> Drop for Answer<F> {
     fn drop(&mut self) {
         if let Some(finish) = self.finish.take() {
             let panicking = std::thread::panicking();
-            finish(fail_all(&self.targets, || match panicking {
-                true => ErrorKind::Panicked {
-                    message: PANICKED_RUN.to_owned(),
-                },
-                false => ErrorKind::Shutdown,
+            finish(fail_all(&self.targets, || {
+                if panicking {
+                    let message = PANICKED_RUN.to_owned();
+                    ErrorKind::Panicked { message }
+                } else {
+                    ErrorKind::Shutdown
+                }
             }));
         }
     }

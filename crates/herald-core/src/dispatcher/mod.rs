@@ -202,8 +202,8 @@ impl Dispatcher {
 /// Begins a dispatch and hands its result to `finish`: now, or when its run ends.
 /// After a [`Shutdown`] it fails at once. A dispatch whose targets can all be delivered
 /// at once is done right here (see [`fanout::at_once`]); any other runs beside the
-/// dispatcher's other runs (see [`runs`]). A run that is dropped unfinished still answers, every target failing with
-/// `Shutdown`.
+/// dispatcher's other runs (see [`runs`]). A run that is dropped unfinished still
+/// answers, every target failing with `Shutdown` (`Panicked` if a panic dropped it).
 fn begin(
     inner: &Rc<Inner>,
     dispatch: Dispatch,
