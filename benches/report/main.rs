@@ -249,9 +249,10 @@ fn isolated(name: &str) -> Result<Vec<Row>, String> {
             None => println!("{line}"),
         }
     }
-    match output.status.success() {
-        true => Ok(rows),
-        false => Err(format!("ended with {}", output.status)),
+    if output.status.success() {
+        Ok(rows)
+    } else {
+        Err(format!("ended with {}", output.status))
     }
 }
 
