@@ -45,7 +45,9 @@ pub struct EndpointStats {
 /// The endpoints' state, and the dedupe window.
 #[derive(Debug)]
 pub(crate) struct Endpoints {
-    map: DashMap<Arc<str>, Arc<Endpoint>>,
+    /// Hashed with foldhash (seeded per process), not SipHash: a lookup on every
+    /// delivery under a policy, of keys the application chose.
+    map: DashMap<Arc<str>, Arc<Endpoint>, foldhash::fast::RandomState>,
     pub(crate) window: Window,
     duplicates: AtomicU64,
     /// Where circuit transitions go as signals, when the application asked for them.
@@ -85,7 +87,7 @@ const MAX_ENDPOINTS: usize = 10_000;
 impl Endpoints {
     pub(crate) fn new(dedupe_capacity: usize, signals: Option<Arc<[Target]>>) -> Self {
         Self {
-            map: DashMap::new(),
+            map: DashMap::default(),
             window: Window::new(dedupe_capacity),
             duplicates: AtomicU64::new(0),
             signals: signals.map(|targets| CircuitSignals {
