@@ -150,28 +150,28 @@ mod tests {
 
     const LIMIT: Duration = Duration::from_secs(5);
 
-    /// A run that sends on `done` when it ends, and waits for `go` first.
-    fn waiting(go: oneshot::Receiver<()>, done: oneshot::Sender<()>) -> Run {
-        Box::pin(async move {
-            let _ = go.await;
+    /// Starts a run that waits for the returned sender, then ends, which the returned
+    /// receiver hears.
+    fn start_waiting(runs: &Runs) -> (oneshot::Sender<()>, oneshot::Receiver<()>) {
+        let (go, wait) = oneshot::channel::<()>();
+        let (done, ended) = oneshot::channel();
+        runs.start(Box::pin(async move {
+            let _ = wait.await;
             let _ = done.send(());
-        })
+        }));
+        (go, ended)
     }
 
     #[actix_rt::test]
     async fn a_run_that_panics_ends_alone() {
         let runs = Runs::default();
-        let (go, wait) = oneshot::channel();
-        let (done, ended) = oneshot::channel();
-        runs.start(waiting(wait, done));
+        let (go, ended) = start_waiting(&runs);
         runs.start(Box::pin(async { panic!("a run's bug") }));
         tokio::task::yield_now().await;
         go.send(()).unwrap();
         timeout(LIMIT, ended).await.unwrap().unwrap();
 
-        let (done, ended) = oneshot::channel();
-        let (go, wait) = oneshot::channel();
-        runs.start(waiting(wait, done));
+        let (go, ended) = start_waiting(&runs);
         go.send(()).unwrap();
         timeout(LIMIT, ended).await.unwrap().unwrap();
         assert!(runs.shared.spawned.get(), "one task all along");
@@ -204,9 +204,7 @@ mod tests {
     #[actix_rt::test]
     async fn the_task_ends_once_the_runs_are_let_go_of() {
         let runs = Runs::default();
-        let (done, ended) = oneshot::channel();
-        let (go, wait) = oneshot::channel();
-        runs.start(waiting(wait, done));
+        let (go, ended) = start_waiting(&runs);
         let shared = Rc::downgrade(&runs.shared);
         drop(runs);
         go.send(()).unwrap();
