@@ -7,7 +7,7 @@
 //! `FuturesUnordered` allocates one small node per run, and answers that arrive while it
 //! waits to be polled wake it once.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::mem;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -24,6 +24,9 @@ pub(crate) type Run = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Where a dispatcher starts its runs. Dropped with the dispatcher's shared state, that
 /// is once the dispatcher and every run have let go of it: the task then ends.
+///
+/// The state is held by this and by the task, if there is one: a second holder means
+/// the task is there, none but the task means no run will come.
 #[derive(Default)]
 pub(crate) struct Runs {
     shared: Rc<Shared>,
@@ -35,10 +38,6 @@ struct Shared {
     incoming: RefCell<Vec<Run>>,
     /// The task's waker while it waits.
     waker: RefCell<Option<Waker>>,
-    /// Whether the task is there (spawned with the first run).
-    spawned: Cell<bool>,
-    /// Whether the dispatcher's state is gone: no run will come.
-    closed: Cell<bool>,
 }
 
 impl Shared {
@@ -54,7 +53,7 @@ impl Runs {
     /// Starts `run` on the current arbiter, beside the dispatcher's other runs.
     pub(crate) fn start(&self, run: Run) {
         self.shared.incoming.borrow_mut().push(run);
-        if self.shared.spawned.replace(true) {
+        if Rc::strong_count(&self.shared) > 1 {
             self.shared.wake();
         } else {
             actix_rt::spawn(Driver {
@@ -67,7 +66,6 @@ impl Runs {
 
 impl Drop for Runs {
     fn drop(&mut self) {
-        self.shared.closed.set(true);
         self.shared.wake();
     }
 }
@@ -90,7 +88,10 @@ impl Future for Driver {
                 .extend(this.shared.incoming.borrow_mut().drain(..).map(Caught));
             match this.runs.poll_next_unpin(cx) {
                 Poll::Ready(Some(())) => continue,
-                Poll::Ready(None) if this.shared.closed.get() => return Poll::Ready(()),
+                // Only the task holds the state: the dispatcher's is gone.
+                Poll::Ready(None) if Rc::strong_count(&this.shared) == 1 => {
+                    return Poll::Ready(());
+                }
                 Poll::Ready(None) | Poll::Pending => {}
             }
             // Nothing but this task runs between the look and the return.
@@ -109,9 +110,8 @@ impl Future for Driver {
 impl Drop for Driver {
     /// Its arbiter stopping: the runs not yet taken are dropped here (each answers,
     /// every target failing with `Shutdown`), so that they do not keep the dispatcher's
-    /// state alive, and a later run spawns a new task.
+    /// state alive. A later run spawns a new task.
     fn drop(&mut self) {
-        self.shared.spawned.set(false);
         self.shared.waker.borrow_mut().take();
         let untaken = mem::take(&mut *self.shared.incoming.borrow_mut());
         drop(untaken);
@@ -174,7 +174,7 @@ mod tests {
         let (go, ended) = start_waiting(&runs);
         go.send(()).unwrap();
         timeout(LIMIT, ended).await.unwrap().unwrap();
-        assert!(runs.shared.spawned.get(), "one task all along");
+        assert_eq!(Rc::strong_count(&runs.shared), 2, "one task all along");
     }
 
     #[actix_rt::test]
@@ -221,7 +221,6 @@ mod tests {
     #[test]
     fn a_task_dropped_drops_the_runs_it_had_not_taken() {
         let shared = Rc::new(Shared::default());
-        shared.spawned.set(true);
         let (done, ended) = oneshot::channel::<()>();
         shared.incoming.borrow_mut().push(Box::pin(async move {
             let _done = done;
@@ -232,7 +231,7 @@ mod tests {
             runs: FuturesUnordered::new(),
         });
         assert!(shared.incoming.borrow().is_empty());
-        assert!(!shared.spawned.get(), "the next run spawns a task");
+        assert_eq!(Rc::strong_count(&shared), 1, "the next run spawns a task");
         let mut ended = ended;
         assert_eq!(ended.try_recv(), Err(oneshot::error::TryRecvError::Closed));
     }
