@@ -6,13 +6,13 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 
 use super::fanout::{Head, run_admitted};
-use super::report::DispatchError;
+use super::report::{DispatchError, DispatchResult};
 use super::{Dispatch, Inner, Overload};
 use crate::resilience::{DeadLettered, dead_letter_of, dead_letter_signal};
 use crate::{DeliveryError, ErrorKind, Outcome};
 
 /// Whether any failed target of `dispatch` has a dead letter.
-pub(super) fn wanted(inner: &Inner, dispatch: &Dispatch, error: &DispatchError) -> bool {
+fn wanted(inner: &Inner, dispatch: &Dispatch, error: &DispatchError) -> bool {
     error.failures().iter().any(|failure| {
         let target = &dispatch.targets[failure.index];
         dead_letter_of(target, dispatch.own_dead_letter(), &inner.policies.defaults).is_some()
@@ -29,10 +29,25 @@ pub(super) fn possible(inner: &Inner, dispatch: &Dispatch) -> bool {
         .any(|target| dead_letter_of(target, own, defaults).is_some())
 }
 
+/// `result`, once the dead letters of its failures that have one are sent.
+pub(super) async fn sent(
+    inner: &Inner,
+    dispatch: &Dispatch,
+    result: DispatchResult,
+) -> DispatchResult {
+    match result {
+        Err(mut error) if wanted(inner, dispatch, &error) => {
+            deliver(inner, dispatch, &mut error).await;
+            Err(error)
+        }
+        result => result,
+    }
+}
+
 /// Delivers the dead letters of `error`'s failures, at once, each as a one-target
 /// dispatch that does not dead-letter again, within the dispatch's deadline; and
 /// records in each failure where its dead letter went.
-pub(super) async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) {
+async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) {
     let mut letters = Vec::new();
     for (position, failure) in error.failures_mut().iter_mut().enumerate() {
         let target = &dispatch.targets[failure.index];

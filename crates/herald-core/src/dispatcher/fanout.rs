@@ -60,14 +60,11 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
             Slots::Refused => None,
             Slots::Awaited(coming) => coming.await.ok(),
         };
-        let mut result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
+        let result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
         drop(permit);
-        if let Err(error) = &mut result
-            && dead_letters::wanted(&inner, &dispatch, error)
-        {
-            // Boxed: only dispatches with dead letters to send pay for their future.
-            Box::pin(dead_letters::deliver(&inner, &dispatch, error)).await;
-        }
+        // Moved into the dead letters' future: kept in this one across that wait, the
+        // result would take a place beside the run's.
+        let result = dead_letters::sent(&inner, &dispatch, result).await;
         answer.send(result);
         // Running until answered.
         drop(running);
@@ -488,7 +485,8 @@ impl<'a> Run<'a> {
         // Right after a launch that polled every member, their wakers are in place: a
         // member woken since has woken this task, which is then polled again.
         let mut polled = std::mem::take(&mut self.polled);
-        poll_fn(|cx| {
+        // Moved in, not borrowed: this future then keeps one place for each.
+        poll_fn(move |cx| {
             if !std::mem::take(&mut polled)
                 && let Poll::Ready(reply) = self.poll_reply(cx)
             {

@@ -330,7 +330,8 @@ fn attempt<'a, A: Adapter>(
             None => {
                 let mut delivering = pin!(adapter.deliver(delivery));
                 let mut timer = None;
-                poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
+                // Moved in, not borrowed: this future then keeps one place for each.
+                poll_fn(move |cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
             }
             // Boxed: the policies' waits would otherwise grow every delivery's future.
             // Made in its box (see `runtime::boxed`).
@@ -364,7 +365,7 @@ fn bounded<'a, A: Adapter>(
     async move {
         let mut delivering = pin!(adapter.deliver(delivery));
         let mut timer = None;
-        poll_fn(|cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
+        poll_fn(move |cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
     }
 }
 
