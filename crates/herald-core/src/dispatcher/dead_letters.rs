@@ -12,7 +12,10 @@ use crate::resilience::{DeadLettered, dead_letter_of, dead_letter_signal};
 use crate::{DeliveryError, ErrorKind, Outcome};
 
 /// Whether any failed target of `dispatch` has a dead letter.
-fn wanted(inner: &Inner, dispatch: &Dispatch, error: &DispatchError) -> bool {
+pub(super) fn wanted(inner: &Inner, dispatch: &Dispatch, result: &DispatchResult) -> bool {
+    let Err(error) = result else {
+        return false;
+    };
     error.failures().iter().any(|failure| {
         let target = &dispatch.targets[failure.index];
         dead_letter_of(target, dispatch.own_dead_letter(), &inner.policies.defaults).is_some()
@@ -35,13 +38,11 @@ pub(super) async fn sent(
     dispatch: &Dispatch,
     result: DispatchResult,
 ) -> DispatchResult {
-    match result {
-        Err(mut error) if wanted(inner, dispatch, &error) => {
-            deliver(inner, dispatch, &mut error).await;
-            Err(error)
-        }
-        result => result,
-    }
+    let Err(mut error) = result else {
+        return result;
+    };
+    deliver(inner, dispatch, &mut error).await;
+    Err(error)
 }
 
 /// Delivers the dead letters of `error`'s failures, at once, each as a one-target

@@ -60,11 +60,19 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
             Slots::Refused => None,
             Slots::Awaited(coming) => coming.await.ok(),
         };
-        let result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
+        // Checked in a block of its own: a local once borrowed keeps a place in this
+        // future through every later wait, beside the run's.
+        let (result, letters) = {
+            let result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
+            let wanted = dead_letters::wanted(&inner, &dispatch, &result);
+            (result, wanted)
+        };
         drop(permit);
-        // Moved into the dead letters' future: kept in this one across that wait, the
-        // result would take a place beside the run's.
-        let result = dead_letters::sent(&inner, &dispatch, result).await;
+        let result = if letters {
+            dead_letters::sent(&inner, &dispatch, result).await
+        } else {
+            result
+        };
         answer.send(result);
         // Running until answered.
         drop(running);
