@@ -189,8 +189,9 @@ pub trait NamedAdapter: Adapter {
     const NAME: &'static str;
 }
 
-/// What an adapter gets for one delivery.
-#[derive(Debug, Clone, Copy)]
+/// What an adapter gets for one delivery. `Copy` whatever the options' type: it holds
+/// them by reference.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct Delivery<'a, O> {
     /// The signal, shared by every target of the dispatch.
@@ -204,6 +205,15 @@ pub struct Delivery<'a, O> {
     pub(crate) hops: u8,
     attempts: Option<&'a Cell<u32>>,
 }
+
+// By hand: derived, they would ask `O: Clone`, though only a reference to `O` is held.
+impl<O> Clone for Delivery<'_, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O> Copy for Delivery<'_, O> {}
 
 impl<'a, O> Delivery<'a, O> {
     /// A delivery of `signal` with `options`, for calling an adapter directly (in tests).

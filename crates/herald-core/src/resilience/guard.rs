@@ -4,11 +4,12 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::future::{Future, poll_fn};
+use std::future::{Future, poll_fn, ready};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use herald_signal::Signal;
 use tokio::time::Instant;
 
@@ -20,14 +21,17 @@ use crate::{ErrorKind, Outcome, TargetOptions};
 
 /// Delivers through `effective`'s policies; `attempt` makes the adapter's delivery.
 /// Waits for a rate limit's turn or a concurrency cap's room take at most `budget`.
-// Not an `async fn`, whose future would keep each argument twice.
-#[allow(clippy::too_many_arguments, clippy::manual_async_fn)]
+///
+/// Dedupe and the breaker are checked here, when the future is made: what only they
+/// need (the options, the signal, the adapter's name) is then not kept in the future
+/// for the whole delivery.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn guarded<'a, F, A>(
     policies: &'a Policies,
     effective: Effective<'a>,
-    adapter: &'a str,
+    adapter: &str,
     options: &'a dyn TargetOptions,
-    signal: &'a Signal,
+    signal: &Signal,
     budget: Duration,
     attempt: F,
 ) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a
@@ -35,15 +39,19 @@ where
     F: FnOnce() -> A + 'a,
     A: Future<Output = Result<Outcome, ErrorKind>> + 'a,
 {
-    async move {
-        let admitted = match Admitted::new(policies, effective, adapter, options, signal) {
-            Ok(admitted) => admitted,
-            Err(settled) => return settled,
-        };
-        let started = admitted.started;
-        if let (Some(limit), Some(endpoint)) = (effective.rate_limit, &admitted.endpoint) {
+    let admitted = match Admitted::new(policies, effective, adapter, options, signal) {
+        Ok(admitted) => admitted,
+        Err(settled) => return Either::Left(ready(settled)),
+    };
+    let Effective {
+        rate_limit,
+        concurrency,
+        ..
+    } = effective;
+    Either::Right(async move {
+        if let (Some(limit), Some(endpoint)) = (rate_limit, &admitted.endpoint) {
             while let Some(wait) = endpoint.rate_check(limit) {
-                let late = started.elapsed() + wait > budget;
+                let late = admitted.started.elapsed() + wait > budget;
                 if limit.fails_fast() || late {
                     endpoint.rate_limited();
                     return Err(ErrorKind::RateLimited);
@@ -52,11 +60,11 @@ where
             }
         }
 
-        let permit = match (effective.concurrency, &admitted.endpoint) {
+        let permit = match (concurrency, &admitted.endpoint) {
             (Some(concurrency), Some(endpoint)) => match endpoint.gate.try_enter(*concurrency) {
                 Some(permit) => Some(permit),
                 None => {
-                    let left = budget.saturating_sub(started.elapsed());
+                    let left = budget.saturating_sub(admitted.started.elapsed());
                     let room = tokio::time::timeout(left, endpoint.gate.enter(*concurrency));
                     Some(room.await.map_err(|_| ErrorKind::Timeout(budget))?)
                 }
@@ -75,7 +83,7 @@ where
         .await;
         admitted.finish(permit, sent, &result);
         result
-    }
+    })
 }
 
 /// [`guarded`] without waiting, for a delivery made at once: `attempt` makes it, or

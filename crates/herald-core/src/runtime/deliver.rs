@@ -314,9 +314,6 @@ fn attempt<'a, A: Adapter>(
     async move {
         let resolved = resolve(adapter, name, target)?;
         let options = resolved.get();
-        let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
-        delivery.caller = context.caller;
-        delivery.hops = context.hops;
         // An adapter that bounds its own deliveries gets no second timer.
         let own = adapter.timeout(options);
         let limit = match own {
@@ -328,6 +325,7 @@ fn attempt<'a, A: Adapter>(
             // Polled here, not through `bounded`, whose future would sit inside this one
             // with its own copy of the delivery: 72 bytes more per delivery.
             None => {
+                let delivery = delivery_in(context, options, attempts);
                 let mut delivering = pin!(adapter.deliver(delivery));
                 let mut timer = None;
                 // Moved in, not borrowed: this future then keeps one place for each.
@@ -337,6 +335,9 @@ fn attempt<'a, A: Adapter>(
             // Made in its box (see `runtime::boxed`).
             Some(effective) => {
                 let budget = own.unwrap_or(context.delivery_timeout);
+                // Made here, in this branch: borrowed by the attempt below, it then takes
+                // no place in the unguarded delivery's future.
+                let delivery = delivery_in(context, options, attempts);
                 super::boxed(|| {
                     guarded(
                         policies,
@@ -352,6 +353,20 @@ fn attempt<'a, A: Adapter>(
             }
         }
     }
+}
+
+/// A delivery of `context`'s signal with `options`, counting its attempts in
+/// `attempts`.
+#[inline]
+fn delivery_in<'a, O>(
+    context: &'a DispatchContext,
+    options: &'a O,
+    attempts: &'a Cell<u32>,
+) -> Delivery<'a, O> {
+    let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
+    delivery.caller = context.caller;
+    delivery.hops = context.hops;
+    delivery
 }
 
 /// The adapter's delivery, cut off after `limit` when there is one.
