@@ -68,6 +68,8 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
             (result, wanted)
         };
         drop(permit);
+        // Not boxed: the dead letters' future is smaller than the run's, whose room in
+        // this future it takes.
         let result = if letters {
             dead_letters::sent(&inner, &dispatch, result).await
         } else {
