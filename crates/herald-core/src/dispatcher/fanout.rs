@@ -393,12 +393,7 @@ impl<'a> Run<'a> {
             match runner.placed() {
                 Placed::Local(inline) => {
                     if at_once && self.declined != Some(index) && target.may_be_at_once() {
-                        let now = Now {
-                            signal: &context.signal,
-                            caller: context.caller,
-                            hops: context.hops,
-                            policies: &context.policies,
-                        };
+                        let now = context.now();
                         let run = inline.deliver_now(now, targets, index..range.end, self.results);
                         if run.end > index {
                             let settled = run.end - index;

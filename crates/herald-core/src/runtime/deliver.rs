@@ -50,6 +50,16 @@ impl DispatchContext {
     pub(crate) fn traced(&self) -> bool {
         self.telemetry && !self.span.is_disabled()
     }
+
+    /// What a delivery at once needs of it.
+    pub(crate) fn now(&self) -> Now<'_> {
+        Now {
+            signal: &self.signal,
+            caller: self.caller,
+            hops: self.hops,
+            policies: &self.policies,
+        }
+    }
 }
 
 /// Delivers to one target with `adapter` (registered as `name`, held by the delivery
@@ -325,7 +335,7 @@ fn attempt<'a, A: Adapter>(
             // Polled here, not through `bounded`, whose future would sit inside this one
             // with its own copy of the delivery: 72 bytes more per delivery.
             None => {
-                let delivery = delivery_in(context, options, attempts);
+                let delivery = delivery(context.now(), options).with_attempts(attempts);
                 let mut delivering = pin!(adapter.deliver(delivery));
                 let mut timer = None;
                 // Moved in, not borrowed: this future then keeps one place for each.
@@ -337,7 +347,7 @@ fn attempt<'a, A: Adapter>(
                 let budget = own.unwrap_or(context.delivery_timeout);
                 // Made here, in this branch: borrowed by the attempt below, it then takes
                 // no place in the unguarded delivery's future.
-                let delivery = delivery_in(context, options, attempts);
+                let delivery = delivery(context.now(), options).with_attempts(attempts);
                 super::boxed(|| {
                     guarded(
                         policies,
@@ -353,20 +363,6 @@ fn attempt<'a, A: Adapter>(
             }
         }
     }
-}
-
-/// A delivery of `context`'s signal with `options`, counting its attempts in
-/// `attempts`.
-#[inline]
-fn delivery_in<'a, O>(
-    context: &'a DispatchContext,
-    options: &'a O,
-    attempts: &'a Cell<u32>,
-) -> Delivery<'a, O> {
-    let mut delivery = Delivery::new(&context.signal, options).with_attempts(attempts);
-    delivery.caller = context.caller;
-    delivery.hops = context.hops;
-    delivery
 }
 
 /// The adapter's delivery, cut off after `limit` when there is one.
