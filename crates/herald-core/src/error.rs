@@ -174,6 +174,13 @@ pub enum ErrorKind {
     #[error("connect failed: {0}")]
     Connect(String),
 
+    /// The target's egress policy refused where it would connect (an address, or a
+    /// host name resolving to one, that the policy does not allow): no connection was
+    /// made and nothing was sent. Not retried. The message names the rule, never a
+    /// resolved address.
+    #[error("egress denied: {0}")]
+    EgressDenied(String),
+
     /// The TLS handshake or certificate check failed.
     #[error("tls failed: {0}")]
     Tls(String),
@@ -319,6 +326,7 @@ impl ErrorKind {
             Self::HttpStatus { .. } => "http_status",
             Self::ConnectionRefused => "connection_refused",
             Self::Connect(_) => "connect",
+            Self::EgressDenied(_) => "egress_denied",
             Self::Tls(_) => "tls",
             Self::Protocol(_) => "protocol",
             Self::Rejected(_) => "rejected",

@@ -10,8 +10,9 @@ use serde_json::json;
 use support::{Log, closed_port, signal, within};
 use tracing_subscriber::fmt::format::FmtSpan;
 
-const PLANTED: [&str; 7] = [
+const PLANTED: [&str; 8] = [
     "PWPLANT",
+    "PATHPLANT",
     "QUERYPLANT",
     "FRAGPLANT",
     "HEADERPLANT",
@@ -19,6 +20,20 @@ const PLANTED: [&str; 7] = [
     "c2VjcmV0LWtleS1ieXRlcw",
     "secret-key-bytes",
 ];
+
+/// Resolves every name to the closed loopback port: nothing leaves the machine.
+struct ClosedPort(u16);
+
+impl herald_core::http::Resolve for ClosedPort {
+    fn resolve<'a>(
+        &'a self,
+        _host: &'a str,
+        _port: u16,
+    ) -> futures_util::future::BoxFuture<'a, std::io::Result<Vec<std::net::SocketAddr>>> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.0));
+        Box::pin(async move { Ok(vec![address]) })
+    }
+}
 
 fn assert_clean(what: &str, text: &str) {
     for planted in PLANTED {
@@ -40,6 +55,9 @@ async fn no_rendering_shows_a_planted_secret() {
         .init();
 
     let port = closed_port();
+    let loopback = herald_core::egress::Egress::default()
+        .allow("127.0.0.1")
+        .unwrap();
     let url = format!("http://127.0.0.1:{port}/x?token=QUERYPLANT#FRAGPLANT");
     let from_data = |adapter: &str, secret: Option<&str>| {
         let mut config = json!({
@@ -72,8 +90,29 @@ async fn no_rendering_shows_a_planted_secret() {
             .unwrap()
             .retry(herald_http::RetryPolicy::none())
             .into(),
-        Target::from_config(from_data("http", None)).unwrap(),
-        Target::from_config(from_data("webhook", Some("whsec_c2VjcmV0LWtleS1ieXRlcw=="))).unwrap(),
+        Target::from_config_with(from_data("http", None), &loopback).unwrap(),
+        Target::from_config_with(
+            from_data("webhook", Some("whsec_c2VjcmV0LWtleS1ieXRlcw==")),
+            &loopback,
+        )
+        .unwrap(),
+        // Bearer URLs: the path is the credential (resolved to a closed loopback port).
+        Target::http("https://hooks.slack.com/services/T0/B0/PATHPLANT")
+            .unwrap()
+            .retry(herald_http::RetryPolicy::none())
+            .into(),
+        Target::webhook("https://discord.com/api/webhooks/1/PATHPLANT")
+            .unwrap()
+            .secret("whsec_c2VjcmV0LWtleS1ieXRlcw==")
+            .unwrap()
+            .retry(herald_http::RetryPolicy::none())
+            .into(),
+        Target::from_config_with(
+            json!({"adapter": "http", "url": format!("http://127.0.0.1:{port}/PATHPLANT/x"),
+                   "secret_path": true, "retry": {"max_attempts": 1}}),
+            &loopback,
+        )
+        .unwrap(),
         // Custom adapters' configs stay unchecked until dispatched: field names only.
         Target::custom("vault", json!({"url": url, "api_key": "JIDOPLANT"})),
         Target::custom("webhook", from_data("webhook", Some("JIDOPLANT"))),
@@ -98,6 +137,7 @@ async fn no_rendering_shows_a_planted_secret() {
     assert!(Target::http("http://u:PWPLANT@h/").is_err());
 
     let dispatcher = herald_core::Dispatcher::builder()
+        .resolver(ClosedPort(port))
         .registry(Registry::new())
         .max_concurrency(64)
         .start();
@@ -147,5 +187,16 @@ async fn no_rendering_shows_a_planted_secret() {
         rendered.contains(&format!("http://127.0.0.1:{port}/x")),
         "{rendered}"
     );
+    assert!(
+        rendered.contains("https://hooks.slack.com/[REDACTED]"),
+        "{rendered}"
+    );
+    // Every delivery failed where it was sent: refused by the closed port.
+    let refused = error
+        .failures()
+        .iter()
+        .filter(|f| matches!(f.error.kind(), ErrorKind::ConnectionRefused))
+        .count();
+    assert!(refused >= 7, "{rendered}");
     let _ = System::current();
 }

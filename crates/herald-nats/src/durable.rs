@@ -354,7 +354,7 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
     counters.given_up.fetch_add(1, Ordering::Relaxed);
     if let (Some(error), Some(target)) = (&error, &consumer.dead_letter) {
         for failure in error.failures() {
-            match DeadLetter::wrap(&signal, &failure.error) {
+            match DeadLetter::wrap(&signal, &failure.error, &consumer.targets[failure.index]) {
                 Ok(letter) => {
                     let dispatch = Dispatch::new(letter, [target.clone()]).no_dead_letter();
                     let sent = consumer.dispatcher.dispatch_async(dispatch).await;

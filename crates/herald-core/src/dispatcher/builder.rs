@@ -65,6 +65,8 @@ pub struct DispatcherBuilder {
     pub(crate) resilience: Resilience,
     pub(crate) dedupe_capacity: usize,
     pub(crate) circuit_signals: Option<Arc<[Target]>>,
+    #[cfg(feature = "http")]
+    pub(crate) http: crate::http::HttpSettings,
 }
 
 impl Default for DispatcherBuilder {
@@ -85,6 +87,8 @@ impl Default for DispatcherBuilder {
             resilience: Resilience::default(),
             dedupe_capacity: DispatcherBuilder::DEFAULT_DEDUPE_CAPACITY,
             circuit_signals: None,
+            #[cfg(feature = "http")]
+            http: crate::http::HttpSettings::default(),
         };
         builder.insert(name::PID, registration(|| PidAdapter));
         builder.insert(name::LOGGER, registration(|| LoggerAdapter));
@@ -126,6 +130,28 @@ impl DispatcherBuilder {
     /// counted exactly. Default is 4 MiB.
     pub fn max_signal_size(mut self, bytes: usize) -> Self {
         self.max_signal_size = bytes;
+        self
+    }
+
+    /// Sets the egress policy under which this dispatcher's `http` and `webhook`
+    /// adapters read raw configs (`Target::custom("webhook", config)`). Targets read
+    /// with [`Target::from_config`] carry the policy they were read with; targets built
+    /// in code carry none unless given one. Default is [`Egress::default`]: public
+    /// addresses only.
+    ///
+    /// [`Egress::default`]: crate::egress::Egress
+    #[cfg(feature = "http")]
+    pub fn egress(mut self, policy: crate::egress::Egress) -> Self {
+        self.http.egress = policy;
+        self
+    }
+
+    /// Sets how this dispatcher's HTTP connections resolve host names; what it answers
+    /// is checked against each target's egress policy. Default is
+    /// [`SystemResolver`](crate::http::SystemResolver).
+    #[cfg(feature = "http")]
+    pub fn resolver(mut self, resolver: impl crate::http::Resolve) -> Self {
+        self.http.resolver = Arc::new(resolver);
         self
     }
 
@@ -373,9 +399,12 @@ impl DispatcherBuilder {
         }
         #[cfg(feature = "http")]
         for (name, webhook) in [(name::HTTP, false), (name::WEBHOOK, true)] {
-            self.adapters
-                .entry(name.into())
-                .or_insert_with(|| registration(move || crate::http::HttpAdapter::new(webhook)));
+            let settings = self.http.clone();
+            self.adapters.entry(name.into()).or_insert_with(|| {
+                registration(move || {
+                    crate::http::HttpAdapter::with_settings(webhook, settings.clone())
+                })
+            });
         }
         let admission = Admission::new(self.mailbox_capacity);
         let capacity = self.mailbox_capacity;

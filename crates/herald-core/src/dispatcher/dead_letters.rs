@@ -57,17 +57,19 @@ async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) 
         else {
             continue;
         };
-        let signal = match dead_letter_signal(&dispatch.signal, &failure.error) {
-            Ok(signal) => signal,
-            Err(cause) => {
-                let kind = ErrorKind::custom(format!("dead letter could not be built: {cause}"));
-                failure.error.set_dead_letter(DeadLettered {
-                    target: dead_letter.describe().to_string(),
-                    result: Err(dead_letter.error(kind)),
-                });
-                continue;
-            }
-        };
+        let signal =
+            match dead_letter_signal(&dispatch.signal, &failure.error, target.fingerprint()) {
+                Ok(signal) => signal,
+                Err(cause) => {
+                    let kind =
+                        ErrorKind::custom(format!("dead letter could not be built: {cause}"));
+                    failure.error.set_dead_letter(DeadLettered {
+                        target: dead_letter.describe().to_string(),
+                        result: Err(dead_letter.error(kind)),
+                    });
+                    continue;
+                }
+            };
         let letter = dispatch
             .on_behalf(signal, [dead_letter.clone()])
             .no_dead_letter();

@@ -18,11 +18,12 @@ use super::{
     random,
 };
 
+use super::connect::{Guarded, Refused};
 use super::encode::{Encoded, encode};
+use super::settings::HttpSettings;
 use super::sign::{jido_signature, standard_signature};
+use crate::egress::Egress;
 
-/// How much of an error response's body is kept.
-pub(crate) const ERROR_BODY_LIMIT: usize = 4096;
 /// How much of a success response's body is read (so the connection can be reused).
 const DRAIN_LIMIT: usize = 64 * 1024;
 
@@ -33,7 +34,11 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 /// client (connections are pooled and kept alive per arbiter); TLS certificates are
 /// always verified against the Mozilla root store, and redirects are not followed.
 pub struct HttpAdapter {
-    client: Client,
+    settings: HttpSettings,
+    /// One client per egress policy in use, so that a connection made under one
+    /// policy is never reused under another (a pooled connection is not checked
+    /// again): usually two, for targets built in code and targets read from data.
+    clients: RefCell<Vec<(Egress, Client)>>,
     webhook: bool,
     /// The last body encoded, for the signal it was encoded from: a dispatch to many
     /// targets encodes its signal once per mode, not once per target.
@@ -49,13 +54,35 @@ impl std::fmt::Debug for HttpAdapter {
 }
 
 impl HttpAdapter {
-    /// An adapter for plain (`webhook: false`) or signed targets, with its own client.
+    /// An adapter for plain (`webhook: false`) or signed targets, with its own clients
+    /// and the default settings.
     pub fn new(webhook: bool) -> Self {
+        Self::with_settings(webhook, HttpSettings::default())
+    }
+
+    pub(crate) fn with_settings(webhook: bool, settings: HttpSettings) -> Self {
         Self {
-            client: client(),
+            settings,
+            clients: RefCell::new(Vec::new()),
             webhook,
             last: RefCell::new(None),
         }
+    }
+
+    /// The client for targets under `egress` (`None`: built in code, unchecked).
+    fn client(&self, egress: Option<&Egress>) -> Client {
+        static UNRESTRICTED: std::sync::OnceLock<Egress> = std::sync::OnceLock::new();
+        let egress = egress.unwrap_or_else(|| UNRESTRICTED.get_or_init(Egress::unrestricted));
+        let mut clients = self.clients.borrow_mut();
+        if let Some((_, client)) = clients.iter().find(|(policy, _)| policy == egress) {
+            return client.clone();
+        }
+        let made = client(Guarded::new(
+            egress.clone(),
+            Arc::clone(&self.settings.resolver),
+        ));
+        clients.push((egress.clone(), made.clone()));
+        made
     }
 
     /// `signal` encoded in `mode`, from the cache when it is the same signal. The cache
@@ -74,9 +101,10 @@ impl HttpAdapter {
     }
 }
 
-/// A client that verifies TLS certificates against the bundled Mozilla roots, with the
-/// `ring` provider chosen explicitly (so no process-wide default is needed).
-fn client() -> Client {
+/// A client that connects through `connect` and verifies TLS certificates against the
+/// bundled Mozilla roots, with the `ring` provider chosen explicitly (so no
+/// process-wide default is needed).
+fn client(connect: Guarded) -> Client {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -88,7 +116,11 @@ fn client() -> Client {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Client::builder()
-        .connector(Connector::new().rustls_0_23(Arc::new(config)))
+        .connector(
+            Connector::new()
+                .connector(connect)
+                .rustls_0_23(Arc::new(config)),
+        )
         .disable_redirects()
         .disable_timeout()
         .finish()
@@ -99,7 +131,7 @@ impl Adapter for HttpAdapter {
     const KIND: &'static str = "network";
 
     fn validate(&self, config: &serde_json::Value) -> Result<HttpTarget, TargetError> {
-        HttpTarget::from_config(config, self.webhook)
+        HttpTarget::from_config_with(config, self.webhook, &self.settings.egress)
     }
 
     /// Every attempt's timeout plus the longest wait before each retry, or the retry
@@ -181,7 +213,7 @@ impl HttpAdapter {
         // At most 60 s from now: validated when the target was built.
         let deadline = Instant::now() + timeout;
         let mut request = self
-            .client
+            .client(target.egress_policy())
             .request(target.method_value().as_http(), target.url().as_str());
         let reserved = target.signing().map(Signing::reserved).unwrap_or_default();
         for (name, value) in target.headers() {
@@ -221,7 +253,10 @@ impl HttpAdapter {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| target.retry_policy().retry_after(value, SystemTime::now()));
         // What of the error body arrives in time; the status alone decides the kind.
-        let body = read_at_most(&mut response, ERROR_BODY_LIMIT, deadline).await;
+        let body = match target.error_body_limit() {
+            0 => Vec::new(),
+            limit => read_at_most(&mut response, limit, deadline).await,
+        };
         Err(Failure {
             kind: ErrorKind::HttpStatus {
                 status: status.as_u16(),
@@ -324,6 +359,12 @@ fn classify(error: SendRequestError, timeout: Duration) -> ErrorKind {
                 ErrorKind::Tls(io.to_string())
             } else {
                 ErrorKind::Connect(io.to_string())
+            }
+        }
+        SendRequestError::Connect(ConnectError::Resolver(error)) => {
+            match error.downcast_ref::<Refused>() {
+                Some(Refused(denied)) => ErrorKind::EgressDenied(denied.to_string()),
+                None => ErrorKind::Connect(format!("could not resolve the host: {error}")),
             }
         }
         SendRequestError::Connect(other) => ErrorKind::Connect(other.to_string()),

@@ -10,10 +10,14 @@
 #[cfg(feature = "http")]
 mod adapter;
 #[cfg(feature = "http")]
+mod connect;
+#[cfg(feature = "http")]
 mod encode;
 mod names;
 mod retry;
 mod secret;
+#[cfg(feature = "http")]
+mod settings;
 #[cfg(feature = "http")]
 mod sign;
 mod target;
@@ -22,6 +26,10 @@ mod verify;
 
 #[cfg(feature = "http")]
 pub use adapter::HttpAdapter;
+#[cfg(feature = "http")]
+pub use connect::{Resolve, SystemResolver};
+#[cfg(feature = "http")]
+pub(crate) use settings::HttpSettings;
 #[cfg(feature = "http")]
 pub use sign::SignatureExt;
 #[cfg(feature = "http")]

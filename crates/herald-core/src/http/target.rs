@@ -1,7 +1,7 @@
 //! The options of an `http` or `webhook` target, checked once when built.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,11 @@ use super::names::{
     X_WEBHOOK_TIMESTAMP,
 };
 use super::{RetryPolicy, WebhookSecret};
+use crate::egress::Egress;
 use crate::{ConfigFields, Secrets, Target, TargetError, TargetOptions};
+
+/// The most of an error response's body an error keeps.
+pub(crate) const ERROR_BODY_LIMIT: usize = 4096;
 
 /// The HTTP methods a delivery may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,6 +103,13 @@ pub struct HttpTarget {
     retry: RetryPolicy,
     body: BodyMode,
     signing: Option<Signing>,
+    /// Where it may connect: `None` for a target built in code (unchecked), the policy
+    /// it was read with for one read from data.
+    egress: Option<Egress>,
+    /// How much of an error response's body its errors keep; `None` for the default.
+    error_body: Option<usize>,
+    /// Whether the URL's path is a secret (a bearer URL): never shown.
+    secret_path: bool,
 }
 
 /// How a webhook is signed: the secret (which chooses the scheme) and, for the jido
@@ -110,7 +121,7 @@ pub struct Signing {
     /// Jido scheme: the three header names (signature, timestamp, event).
     jido_headers: [HeaderName; 3],
     /// Jido scheme: signal type → value of the event header.
-    event_types: HashMap<String, String>,
+    event_types: BTreeMap<String, String>,
 }
 
 impl Signing {
@@ -166,14 +177,77 @@ impl HttpTarget {
         let host = url.host_str().unwrap_or_default();
         Ok(Self {
             endpoint: format!("{}://{host}:{port}", url.scheme()).into(),
-            url,
             method: HttpMethod::Post,
             headers: Vec::new(),
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             body: BodyMode::Structured,
             signing: None,
+            egress: None,
+            error_body: None,
+            secret_path: bearer_host(&url),
+            url,
         })
+    }
+
+    /// Puts the target under an egress policy, checking its host now: for a URL that
+    /// came from a tenant, though the target is built in code. Targets read from data
+    /// are under one already ([`Egress::default`] unless read with another); targets
+    /// built in code are not, unless this is called. The addresses a host name resolves
+    /// to are checked when connecting. Default is no policy for targets built in code.
+    ///
+    /// ```
+    /// use herald_core::Target;
+    /// use herald_core::egress::Egress;
+    ///
+    /// let tenant_url = "http://169.254.169.254/latest/meta-data";
+    /// let error = Target::http(tenant_url)?.egress(Egress::default()).unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "field `url` is refused by the egress policy: 169.254.169.254 is a cloud metadata address"
+    /// );
+    /// # Ok::<(), herald_core::TargetError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A host the policy refuses, naming the rule.
+    pub fn egress(mut self, policy: Egress) -> Result<Self, TargetError> {
+        if let Some(host) = self.url.host() {
+            policy.check_host(&host).map_err(|denied| {
+                TargetError::invalid_field(
+                    "url",
+                    format!("is refused by the egress policy: {denied}"),
+                )
+            })?;
+        }
+        self.egress = Some(policy);
+        Ok(self)
+    }
+
+    /// The egress policy the target is under: `None` for one built in code without
+    /// [`egress`](Self::egress).
+    pub fn egress_policy(&self) -> Option<&Egress> {
+        self.egress.as_ref()
+    }
+
+    /// Keeps up to `bytes` (at most 4 KiB) of an error response's body in the
+    /// delivery's error ([`ErrorKind::HttpStatus`](crate::ErrorKind::HttpStatus)), where
+    /// reports, logs and dead letters show it. Default is 4 KiB for a target built in
+    /// code, and nothing for one under an egress policy (a receiver's body is the
+    /// receiver's data: an application that shows errors to a tenant would show it).
+    pub fn error_body(mut self, bytes: usize) -> Self {
+        self.error_body = Some(bytes.min(ERROR_BODY_LIMIT));
+        self
+    }
+
+    /// How much of an error response's body this target's errors keep.
+    pub fn error_body_limit(&self) -> usize {
+        match (self.error_body, &self.egress) {
+            (Some(bytes), _) => bytes,
+            (None, Some(_)) => 0,
+            (None, None) => ERROR_BODY_LIMIT,
+        }
     }
 
     /// Sets the method. Default is [`HttpMethod::Post`].
@@ -318,9 +392,21 @@ impl HttpTarget {
     }
 
     /// The URL as errors and telemetry show it: no userinfo (there is none), query or
-    /// fragment.
+    /// fragment, and the path `[REDACTED]` when it is a secret (see
+    /// [`secret_path`](Self::secret_path)).
     pub fn redacted_url(&self) -> String {
-        redacted_url(&self.url)
+        redacted_url(&self.url, self.secret_path)
+    }
+
+    /// Marks the URL's path as a secret, as it is in bearer URLs (the path is the
+    /// credential): errors, telemetry, `Debug`, dead letters and redacted configs show
+    /// `[REDACTED]` in its place. Default is on for the known bearer-URL hosts —
+    /// `hooks.slack.com`, `discord.com` and `discordapp.com`, `*.webhook.office.com`,
+    /// `outlook.office.com`, `hooks.zapier.com`, `api.telegram.org`, `maker.ifttt.com`
+    /// — and off for others. As data: `"secret_path": true`.
+    pub fn secret_path(mut self) -> Self {
+        self.secret_path = true;
+        self
     }
 
     /// The method.
@@ -358,7 +444,7 @@ impl HttpTarget {
         self.signing = Some(Signing {
             secret,
             jido_headers: [X_WEBHOOK_SIGNATURE, X_WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT],
-            event_types: HashMap::new(),
+            event_types: BTreeMap::new(),
         });
         self
     }
@@ -373,8 +459,22 @@ impl HttpTarget {
     ///
     /// A [`TargetError`] naming the field and the rule.
     pub fn from_config(config: &Value, webhook: bool) -> Result<Self, TargetError> {
+        Self::from_config_with(config, webhook, &Egress::default())
+    }
+
+    /// [`from_config`](Self::from_config) under the egress policy `egress` (its host
+    /// checked now, its addresses when connecting).
+    ///
+    /// # Errors
+    ///
+    /// A [`TargetError`] naming the field and the rule.
+    pub fn from_config_with(
+        config: &Value,
+        webhook: bool,
+        egress: &Egress,
+    ) -> Result<Self, TargetError> {
         let mut fields = ConfigFields::from_config(config)?;
-        let mut target = Self::new(&fields.required_string("url")?)?;
+        let mut target = Self::new(&fields.required_string("url")?)?.egress(egress.clone())?;
         if let Some(method) = fields.string("method")? {
             target.method = HttpMethod::parse(&method)
                 .ok_or_else(|| fields.invalid("method", "must be one of POST, PUT, PATCH"))?;
@@ -395,7 +495,18 @@ impl HttpTarget {
         if let Some(retry) = fields.object("retry")? {
             target.retry = retry_from(retry)?;
         }
-        let mut expected = vec!["url", "method", "headers", "timeout_ms", "body", "retry"];
+        if fields.bool("secret_path")? == Some(true) {
+            target.secret_path = true;
+        }
+        let mut expected = vec![
+            "url",
+            "method",
+            "headers",
+            "timeout_ms",
+            "body",
+            "retry",
+            "secret_path",
+        ];
         if webhook {
             expected.extend(["secret", "scheme", "event_types", "jido_headers"]);
             let secret = fields.required_string("secret")?;
@@ -530,20 +641,47 @@ fn parse_url(text: &str) -> Result<Url, TargetError> {
     Ok(url)
 }
 
-/// The URL as telemetry and errors show it: no userinfo, query or fragment.
-fn redacted_url(url: &Url) -> String {
+/// The URL as telemetry and errors show it: no userinfo, query or fragment; no path
+/// either when it is a secret.
+fn redacted_url(url: &Url, secret_path: bool) -> String {
     let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
     if let Some(port) = url.port() {
         shown.push_str(&format!(":{port}"));
     }
-    shown.push_str(url.path());
+    if secret_path && url.path() != "/" {
+        shown.push('/');
+        shown.push_str(crate::redact::REDACTED);
+    } else {
+        shown.push_str(url.path());
+    }
     shown
+}
+
+/// Hosts whose webhook URLs carry their credential in the path.
+const BEARER_HOSTS: [&str; 7] = [
+    "hooks.slack.com",
+    "discord.com",
+    "discordapp.com",
+    "outlook.office.com",
+    "hooks.zapier.com",
+    "api.telegram.org",
+    "maker.ifttt.com",
+];
+
+/// Whether `url`'s host is a known bearer-URL host (or a subdomain of
+/// `webhook.office.com`).
+fn bearer_host(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default().trim_end_matches('.');
+    BEARER_HOSTS
+        .iter()
+        .any(|known| host.eq_ignore_ascii_case(known))
+        || host.to_ascii_lowercase().ends_with(".webhook.office.com")
 }
 
 impl fmt::Debug for HttpTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpTarget")
-            .field("url", &redacted_url(&self.url))
+            .field("url", &self.redacted_url())
             .field("method", &self.method)
             .field(
                 "headers",
@@ -557,25 +695,57 @@ impl fmt::Debug for HttpTarget {
             .field("retry", &self.retry)
             .field("body", &self.body)
             .field("scheme", &self.signing.as_ref().map(|s| s.secret.scheme()))
+            .field("egress", &self.egress)
             .finish()
     }
 }
 
 impl TargetOptions for HttpTarget {
-    /// The scheme, host and port: `http` and `webhook` targets on one server share
-    /// its policies.
+    /// The scheme, host and port: `http` and `webhook` targets built in code on one
+    /// server share its policies. A target under an egress policy (read from data: a
+    /// tenant's) has state of its own, keyed by its identity too, so that no other
+    /// target can trip its breaker or spend its rate limit.
     fn endpoint(&self) -> Option<Cow<'_, str>> {
         Some(Cow::Borrowed(&self.endpoint))
     }
 
+    /// Every field: the whole URL, method, headers with their values, timeout, retry
+    /// policy, body mode, error body, and the signing scheme, secret and names.
+    fn identity(&self, state: &mut dyn std::hash::Hasher) {
+        let field = |state: &mut dyn std::hash::Hasher, bytes: &[u8]| {
+            crate::Fingerprint::field(state, bytes);
+        };
+        field(state, self.url.as_str().as_bytes());
+        field(state, self.method.as_http().as_str().as_bytes());
+        for (name, value) in &self.headers {
+            field(state, name.as_str().as_bytes());
+            field(state, value.as_bytes());
+        }
+        field(state, format!("{:?}", self.timeout).as_bytes());
+        field(state, format!("{:?}", self.retry).as_bytes());
+        field(state, format!("{:?}", self.body).as_bytes());
+        field(state, &self.error_body_limit().to_le_bytes());
+        if let Some(signing) = &self.signing {
+            field(state, signing.secret.scheme().as_bytes());
+            field(state, signing.secret.expose_key());
+            for name in &signing.jido_headers {
+                field(state, name.as_str().as_bytes());
+            }
+            for (ty, event) in &signing.event_types {
+                field(state, ty.as_bytes());
+                field(state, event.as_bytes());
+            }
+        }
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redacted_url(&self.url))
+        f.write_str(&self.redacted_url())
     }
 
     fn to_config(&self, secrets: Secrets) -> Option<Map<String, Value>> {
         let url = match secrets {
             Secrets::Include => self.url.to_string(),
-            _ => redacted_url(&self.url),
+            _ => self.redacted_url(),
         };
         let method = match self.method {
             HttpMethod::Put => "PUT",
@@ -628,6 +798,9 @@ impl TargetOptions for HttpTarget {
             ),
             ("retry".to_owned(), retry.into()),
         ]);
+        if self.secret_path && !bearer_host(&self.url) {
+            config.insert("secret_path".to_owned(), true.into());
+        }
         if let Some(signing) = &self.signing {
             config.insert("secret".to_owned(), secrets.show(&signing.secret.to_text()));
             config.insert("scheme".to_owned(), signing.secret.scheme().into());
@@ -657,7 +830,13 @@ fn millis(duration: Duration) -> Value {
 }
 
 impl From<HttpTarget> for Target {
-    fn from(options: HttpTarget) -> Self {
+    fn from(mut options: HttpTarget) -> Self {
+        if options.egress.is_some() {
+            // Its fields are final now: key its endpoint state by its identity.
+            let fingerprint = crate::Fingerprint::of(|state| options.identity(state));
+            let short = &fingerprint.to_string()[..12];
+            options.endpoint = format!("{} #{short}", options.endpoint).into();
+        }
         let adapter = if options.signing.is_some() {
             crate::adapters::name::WEBHOOK
         } else {

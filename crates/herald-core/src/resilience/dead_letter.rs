@@ -11,7 +11,8 @@ use actix::{
 use herald_signal::{ExtensionValue, Signal, SignalError};
 
 use crate::{
-    DeliveryError, Dispatch, Dispatcher, ErrorKind, Outcome, Rejection, SignalMessage, Target,
+    DeliveryError, Dispatch, Dispatcher, ErrorKind, Fingerprint, Outcome, Rejection, SignalMessage,
+    Target,
 };
 
 /// The failure's kind name ([`ErrorKind::name`]), e.g. `http_status`.
@@ -20,6 +21,8 @@ pub const ERROR_KIND: &str = "heralderrorkind";
 pub const ERROR_DEST: &str = "heralderrordest";
 /// The failed target's adapter.
 pub const ERROR_ADAPTER: &str = "heralderroradapter";
+/// The failed target's exact identity ([`Fingerprint`]), what redrive matches on.
+pub const ERROR_DEST_ID: &str = "heralddestid";
 /// The HTTP status, when the receiver answered with one.
 pub const ERROR_CODE: &str = "heralderrorcode";
 /// The failure's message, at most [`ERROR_DATA_LIMIT`] bytes.
@@ -29,9 +32,10 @@ pub const ATTEMPTS: &str = "heraldattempts";
 /// The most bytes of the failure's message a dead letter carries.
 pub const ERROR_DATA_LIMIT: usize = 1024;
 
-const ATTRIBUTES: [&str; 6] = [
+const ATTRIBUTES: [&str; 7] = [
     ERROR_KIND,
     ERROR_DEST,
+    ERROR_DEST_ID,
     ERROR_ADAPTER,
     ERROR_CODE,
     ERROR_DATA,
@@ -40,10 +44,12 @@ const ATTRIBUTES: [&str; 6] = [
 
 /// The signal a dead-letter target gets for `error`: the original (same id, type,
 /// data) with the failure in extension attributes, in the spirit of Knative's
-/// `knativeerrordest` / `knativeerrorcode` / `knativeerrordata`.
+/// `knativeerrordest` / `knativeerrorcode` / `knativeerrordata`; and the failed
+/// target's fingerprint, `destination`.
 pub(crate) fn dead_letter_signal(
     signal: &Signal,
     error: &DeliveryError,
+    destination: Fingerprint,
 ) -> Result<Signal, SignalError> {
     let mut message = error.kind().to_string();
     if message.len() > ERROR_DATA_LIMIT {
@@ -57,6 +63,7 @@ pub(crate) fn dead_letter_signal(
         .to_builder()
         .extension(ERROR_KIND, error.kind().name())
         .extension(ERROR_DEST, error.target())
+        .extension(ERROR_DEST_ID, destination.to_string())
         .extension(ERROR_ADAPTER, error.adapter())
         .extension(ERROR_DATA, message)
         .extension(ATTEMPTS, i64::from(error.attempts()));
@@ -119,6 +126,7 @@ pub struct DeadLetter {
     original: Arc<Signal>,
     kind: String,
     target: String,
+    destination: Option<Fingerprint>,
     adapter: String,
     attempts: u32,
     status: Option<u16>,
@@ -126,17 +134,21 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    /// The dead letter of `signal` for `error`: the signal (same id, type, data) with
-    /// the failure in the `heralderror*` extension attributes. What the dispatcher sends
-    /// a dead-letter target; for code that dead-letters on its own (a durable consumer
-    /// after its last attempt).
+    /// The dead letter of `signal` for `error` at `target`: the signal (same id, type,
+    /// data) with the failure in the `heralderror*` extension attributes and the
+    /// target's [`Fingerprint`]. What the dispatcher sends a dead-letter target; for
+    /// code that dead-letters on its own (a durable consumer after its last attempt).
     ///
     /// # Errors
     ///
     /// When the signal with those attributes breaks a CloudEvents rule (it cannot:
     /// their names are valid).
-    pub fn wrap(signal: &Signal, error: &DeliveryError) -> Result<Signal, SignalError> {
-        dead_letter_signal(signal, error)
+    pub fn wrap(
+        signal: &Signal,
+        error: &DeliveryError,
+        target: &Target,
+    ) -> Result<Signal, SignalError> {
+        dead_letter_signal(signal, error, target.fingerprint())
     }
 
     /// Reads a dead letter; `None` when `signal` carries no failure.
@@ -160,6 +172,7 @@ impl DeadLetter {
             original: Arc::new(original.build().ok()?),
             kind,
             target,
+            destination: text(ERROR_DEST_ID).and_then(|id| Fingerprint::parse(&id)),
             adapter: text(ERROR_ADAPTER).unwrap_or_default(),
             attempts: number(ATTEMPTS)
                 .and_then(|n| u32::try_from(n).ok())
@@ -204,14 +217,25 @@ impl DeadLetter {
         &self.message
     }
 
-    /// Whether `target` is the one that failed: the same adapter and description.
+    /// The failed target's exact identity; `None` for a dead letter made without one.
+    pub fn destination(&self) -> Option<Fingerprint> {
+        self.destination
+    }
+
+    /// Whether `target` is the one that failed: the same adapter and the same
+    /// [`Fingerprint`] — every field alike, secrets included, not only the redacted
+    /// description. A dead letter without a fingerprint matches no target.
     pub fn failed_at(&self, target: &Target) -> bool {
-        target.adapter() == self.adapter && target.describe().to_string() == self.target
+        target.adapter() == self.adapter
+            && self
+                .destination
+                .is_some_and(|destination| destination == target.fingerprint())
     }
 
     /// A dispatch of the original signal to its original target, found among
     /// `targets` (the application's own, secrets and all: a dead letter carries only
-    /// the redacted description); `None` when none matches. The dispatch does not
+    /// the redacted description and the fingerprint); `None` when none matches
+    /// exactly. The dispatch does not
     /// dead-letter again: a redrive that fails is the caller's to keep.
     pub fn redrive(&self, targets: &[Target]) -> Option<Dispatch> {
         let target = targets.iter().find(|target| self.failed_at(target))?;
@@ -341,8 +365,10 @@ impl Handler<Redrive> for DeadLetterQueue {
                         let again = error
                             .failures()
                             .first()
-                            .and_then(|failure| {
-                                dead_letter_signal(letter.original(), &failure.error).ok()
+                            .zip(letter.destination)
+                            .and_then(|(failure, destination)| {
+                                dead_letter_signal(letter.original(), &failure.error, destination)
+                                    .ok()
                             })
                             .and_then(|signal| DeadLetter::from_signal(&signal));
                         kept.push(again.unwrap_or(letter));

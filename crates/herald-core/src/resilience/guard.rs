@@ -17,7 +17,7 @@ use super::breaker::{Admit, Verdict, verdict};
 use super::concurrency::Permit;
 use super::endpoints::Endpoint;
 use super::{Breaker, Dedupe, Effective, Policies};
-use crate::{ErrorKind, Outcome, TargetOptions};
+use crate::{ErrorKind, Fingerprint, Outcome, TargetOptions};
 
 /// Delivers through `effective`'s policies; `attempt` makes the adapter's delivery.
 /// Waits for a rate limit's turn or a concurrency cap's room take at most `budget`.
@@ -174,13 +174,13 @@ impl<'a> Admitted<'a> {
         let started = Instant::now();
         let key = endpoint_key(adapter, options, effective.endpoint);
         let dedupe = effective.dedupe.map(|dedupe| {
+            // The target's whole identity, not its redacted description: two targets
+            // that differ only in a URL's query or a secret keep apart.
             let id = endpoints.window.key(|hasher| {
-                use std::fmt::Write;
-                hasher.write(adapter.as_bytes());
-                hasher.write(key.as_bytes());
-                // The description, streamed into the hash rather than written out.
-                let _ = write!(HashWriter(hasher), "{}", Described(options));
-                hasher.write(signal.id().as_bytes());
+                Fingerprint::field(hasher, adapter.as_bytes());
+                Fingerprint::field(hasher, key.as_bytes());
+                options.identity(hasher);
+                Fingerprint::field(hasher, signal.id().as_bytes());
             });
             (dedupe, id)
         });
@@ -290,16 +290,6 @@ fn endpoint_key<'a>(
         None => options
             .endpoint()
             .unwrap_or_else(|| format!("{adapter}:{}", Described(options)).into()),
-    }
-}
-
-/// Feeds formatted text to a hasher.
-struct HashWriter<'a>(&'a mut dyn std::hash::Hasher);
-
-impl std::fmt::Write for HashWriter<'_> {
-    fn write_str(&mut self, text: &str) -> std::fmt::Result {
-        self.0.write(text.as_bytes());
-        Ok(())
     }
 }
 

@@ -45,11 +45,13 @@ pub use rate::RateLimit;
 
 pub(crate) use dead_letter::dead_letter_signal;
 pub use dead_letter::{
-    ATTEMPTS, ERROR_ADAPTER, ERROR_CODE, ERROR_DATA, ERROR_DATA_LIMIT, ERROR_DEST, ERROR_KIND,
+    ATTEMPTS, ERROR_ADAPTER, ERROR_CODE, ERROR_DATA, ERROR_DATA_LIMIT, ERROR_DEST, ERROR_DEST_ID,
+    ERROR_KIND,
 };
 pub(crate) use endpoints::Endpoints;
 pub(crate) use guard::{guarded, guarded_now};
 
+use crate::egress::Egress;
 use crate::{ConfigFields, Secrets, Target, TargetError};
 
 /// The resilience policies of a target, or the defaults of a dispatcher: each one set
@@ -86,6 +88,9 @@ pub struct Resilience {
     dead_letter: Option<Option<Arc<Target>>>,
     endpoint: Option<Arc<str>>,
 }
+
+/// What an endpoint named in data is keyed under: `data:` and its name.
+const DATA_ENDPOINT: &str = "data:";
 
 /// The fields of a `resilience` object in data.
 const FIELDS: [&str; 6] = [
@@ -210,10 +215,15 @@ impl Resilience {
     ///
     /// A [`TargetError`] naming the field.
     pub fn from_config(config: &Value) -> Result<Self, TargetError> {
-        Self::from_fields(ConfigFields::from_config(config)?)
+        Self::from_fields(ConfigFields::from_config(config)?, &Egress::default())
     }
 
-    pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
+    /// Reads policies from `fields`; a dead-letter target's network targets are under
+    /// `egress`.
+    pub(crate) fn from_fields(
+        mut fields: ConfigFields,
+        egress: &Egress,
+    ) -> Result<Self, TargetError> {
         let resilience = Self {
             breaker: policy(&mut fields, "breaker", Breaker::from_fields)?,
             dedupe: policy(&mut fields, "dedupe", Dedupe::from_fields)?,
@@ -223,12 +233,16 @@ impl Resilience {
                 None => None,
                 Some(Value::Bool(false)) => Some(None),
                 Some(config) => {
-                    let target = Target::from_config(config)
+                    let target = Target::from_config_with(config, egress)
                         .map_err(|error| error.within(&fields.path("dead_letter")))?;
                     Some(Some(Arc::new(target)))
                 }
             },
-            endpoint: fields.string("endpoint")?.map(Into::into),
+            // Named in data: kept apart from the endpoints targets built in code use,
+            // so that data cannot join (and trip) the application's own.
+            endpoint: fields
+                .string("endpoint")?
+                .map(|name| format!("{DATA_ENDPOINT}{name}").into()),
         };
         fields.finish(&FIELDS)?;
         Ok(resilience)
@@ -263,7 +277,8 @@ impl Resilience {
         };
         put("dead_letter", dead_letter);
         if let Some(endpoint) = &self.endpoint {
-            map.insert("endpoint".to_owned(), Value::String(endpoint.to_string()));
+            let name = endpoint.strip_prefix(DATA_ENDPOINT).unwrap_or(endpoint);
+            map.insert("endpoint".to_owned(), Value::String(name.to_owned()));
         }
         Ok(Value::Object(map))
     }

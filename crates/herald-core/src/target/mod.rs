@@ -1,6 +1,7 @@
 //! Where a signal goes: an adapter name and that adapter's options.
 
 mod config;
+mod identity;
 mod list;
 
 use std::any::Any;
@@ -14,11 +15,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 pub use config::ConfigFields;
+pub use identity::Fingerprint;
+pub(crate) use identity::HashWriter;
 pub use list::IntoTargets;
 
 use crate::adapters::{
     BusTarget, ConsoleTarget, LoggerTarget, NamedTarget, NoopTarget, PidTarget, PubSubTarget,
 };
+use crate::egress::Egress;
 use crate::error::DisplayFn;
 use crate::redact;
 use crate::resilience::Resilience;
@@ -59,6 +63,22 @@ pub trait TargetOptions: Any + fmt::Debug + Send + Sync {
     /// borrows a string made with the target).
     fn endpoint(&self) -> Option<Cow<'_, str>> {
         None
+    }
+
+    /// Writes the target's identity into `state`: every field that changes where or
+    /// how it is delivered, secrets included (the hasher is a digest: nothing written
+    /// here is shown). Targets are told apart by it where one must be recognised again:
+    /// a dead letter's target at redrive ([`Fingerprint`]), dedupe windows. Write each
+    /// field with [`Fingerprint::field`]. Default is the endpoint and the description,
+    /// which is enough when the description shows every field; options with secrets,
+    /// or fields the description leaves out, should write them all.
+    fn identity(&self, state: &mut dyn std::hash::Hasher) {
+        use std::fmt::Write;
+        if let Some(endpoint) = self.endpoint() {
+            Fingerprint::field(state, endpoint.as_bytes());
+        }
+        let described = DisplayFn(|f: &mut fmt::Formatter<'_>| self.describe(f));
+        let _ = write!(HashWriter(state), "{described}");
     }
 
     /// Whether every delivery to this target waits (a sync call to an actor, a publish
@@ -243,6 +263,31 @@ impl Target {
     ///
     /// A [`TargetError`] naming the field and the rule it breaks.
     pub fn from_config(config: Value) -> Result<Self, TargetError> {
+        Self::from_config_with(config, &Egress::default())
+    }
+
+    /// [`from_config`](Self::from_config), with network targets (`http`, `webhook`, a
+    /// dead-letter target's too) under the egress policy `egress` instead of the
+    /// default (public addresses only): for a set of targets the application may let
+    /// reach more, e.g. `Egress::default().allow("10.1.0.0/16")?`. See
+    /// [`egress`](crate::egress).
+    ///
+    /// ```
+    /// use herald_core::Target;
+    /// use herald_core::egress::Egress;
+    /// use serde_json::json;
+    ///
+    /// let config = json!({"adapter": "http", "url": "http://10.1.2.3/hook"});
+    /// assert!(Target::from_config(config.clone()).is_err());
+    /// let internal = Egress::default().allow("10.1.0.0/16")?;
+    /// assert!(Target::from_config_with(config, &internal).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_config`](Self::from_config).
+    pub fn from_config_with(config: Value, egress: &Egress) -> Result<Self, TargetError> {
         let Value::Object(mut map) = config else {
             return Err(TargetError::NotAnObject);
         };
@@ -254,6 +299,7 @@ impl Target {
             None | Some(Value::Null) => None,
             Some(Value::Object(policies)) => Some(Resilience::from_fields(
                 ConfigFields::new(policies).within("resilience"),
+                egress,
             )?),
             Some(_) => {
                 return Err(TargetError::invalid_field(
@@ -262,7 +308,7 @@ impl Target {
                 ));
             }
         };
-        let target = Self::from_adapter_config(adapter, ConfigFields::new(map))?;
+        let target = Self::from_adapter_config(adapter, ConfigFields::new(map), egress)?;
         Ok(match resilience {
             Some(resilience) => target.with_resilience(resilience),
             None => target,
@@ -270,7 +316,11 @@ impl Target {
     }
 
     /// A target of `adapter` from its options' fields.
-    fn from_adapter_config(adapter: String, fields: ConfigFields) -> Result<Self, TargetError> {
+    fn from_adapter_config(
+        adapter: String,
+        fields: ConfigFields,
+        egress: &Egress,
+    ) -> Result<Self, TargetError> {
         match adapter.as_str() {
             "logger" => Ok(LoggerTarget::from_fields(fields)?.into()),
             "console" => Ok(ConsoleTarget::from_fields(fields)?.into()),
@@ -280,7 +330,8 @@ impl Target {
             "bus" => Ok(BusTarget::from_fields(fields)?.into()),
             "http" | "webhook" => {
                 let config = Value::Object(fields.into_map());
-                let target = crate::http::HttpTarget::from_config(&config, adapter == "webhook")?;
+                let webhook = adapter == "webhook";
+                let target = crate::http::HttpTarget::from_config_with(&config, webhook, egress)?;
                 Ok(target.into())
             }
             "pid" => Err(TargetError::NotConfigurable { adapter }),
@@ -298,6 +349,19 @@ impl Target {
     /// Every problem, each with its target's index; one for the whole list if it is not
     /// an array.
     pub fn list_from_config(configs: Value) -> Result<Vec<Self>, Vec<crate::TargetProblem>> {
+        Self::list_from_config_with(configs, &Egress::default())
+    }
+
+    /// [`list_from_config`](Self::list_from_config) under the egress policy `egress`
+    /// (see [`from_config_with`](Self::from_config_with)).
+    ///
+    /// # Errors
+    ///
+    /// As [`list_from_config`](Self::list_from_config).
+    pub fn list_from_config_with(
+        configs: Value,
+        egress: &Egress,
+    ) -> Result<Vec<Self>, Vec<crate::TargetProblem>> {
         let Value::Array(configs) = configs else {
             return Err(vec![crate::TargetProblem::new(
                 0,
@@ -307,7 +371,7 @@ impl Target {
         let mut targets = Vec::with_capacity(configs.len());
         let mut problems = Vec::new();
         for (index, config) in configs.into_iter().enumerate() {
-            match Self::from_config(config) {
+            match Self::from_config_with(config, egress) {
                 Ok(target) => targets.push(target),
                 Err(error) => problems.push(crate::TargetProblem::new(index, error)),
             }
@@ -365,6 +429,30 @@ impl Target {
         match &self.options {
             Options::Typed(options) => (options.as_ref() as &dyn Any).downcast_ref(),
             Options::Config(_) => None,
+        }
+    }
+
+    /// The target's exact identity: its adapter and every field of its options,
+    /// secrets included, as a fingerprint that shows none of them (see
+    /// [`Fingerprint`]). A raw config's identity is its JSON text.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(|state| {
+            Fingerprint::field(state, self.adapter.as_bytes());
+            self.write_identity(state);
+        })
+    }
+
+    /// Writes the options' identity (not the adapter's name) into `state`.
+    pub(crate) fn write_identity(&self, state: &mut dyn std::hash::Hasher) {
+        match &self.options {
+            Options::Typed(options) => {
+                let written =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| options.identity(state)));
+                if written.is_err() {
+                    state.write(b"<identity panicked>");
+                }
+            }
+            Options::Config(config) => identity::write_config(state, config),
         }
     }
 

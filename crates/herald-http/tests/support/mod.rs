@@ -35,6 +35,8 @@ pub enum Reply {
 pub struct Recorded {
     pub at: Instant,
     pub method: String,
+    /// The request's path and query.
+    pub uri: String,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
 }
@@ -74,6 +76,18 @@ impl Receiver {
 
     /// Starts a receiver on loopback port `port` (0: any free one).
     pub fn start_on(port: u16, script: impl IntoIterator<Item = Reply>) -> Self {
+        Self::start_at("127.0.0.1", port, true, script)
+    }
+
+    /// Starts a receiver on loopback address `ip` (any of 127.0.0.0/8) and `port` (0:
+    /// any free one), keeping connections alive or closing each after its answer.
+    pub fn start_at(
+        ip: &str,
+        port: u16,
+        keep_alive: bool,
+        script: impl IntoIterator<Item = Reply>,
+    ) -> Self {
+        assert!(ip.starts_with("127."), "tests listen on loopback only");
         let state = Arc::new(State::default());
         state.script.lock().unwrap().extend(script);
         let shared = state.clone();
@@ -85,17 +99,22 @@ impl Receiver {
                 .default_service(web::to(handle))
         })
         .workers(1)
+        .keep_alive(if keep_alive {
+            actix_web::http::KeepAlive::default()
+        } else {
+            actix_web::http::KeepAlive::Disabled
+        })
         .on_connect(move |_, _| {
             counted.connections.fetch_add(1, Ordering::SeqCst);
         })
-        .bind(("127.0.0.1", port))
+        .bind((ip, port))
         .expect("bind a loopback port");
         let port = server.addrs()[0].port();
         let server = server.run();
         let handle = server.handle();
         actix_rt::spawn(server);
         Self {
-            url: format!("http://127.0.0.1:{port}/hook"),
+            url: format!("http://{ip}:{port}/hook"),
             state,
             handle,
         }
@@ -127,6 +146,7 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<Arc<State>>)
     state.requests.lock().unwrap().push(Recorded {
         at: Instant::now(),
         method: request.method().to_string(),
+        uri: request.uri().to_string(),
         headers: request
             .headers()
             .iter()
