@@ -64,6 +64,7 @@ pub struct DispatcherBuilder {
     pub(crate) buses: HashMap<String, Addr<Bus>>,
     pub(crate) resilience: Resilience,
     pub(crate) dedupe_capacity: usize,
+    pub(crate) max_endpoints: usize,
     pub(crate) circuit_signals: Option<Arc<[Target]>>,
     #[cfg(feature = "http")]
     pub(crate) http: crate::http::HttpSettings,
@@ -86,6 +87,7 @@ impl Default for DispatcherBuilder {
             buses: HashMap::new(),
             resilience: Resilience::default(),
             dedupe_capacity: DispatcherBuilder::DEFAULT_DEDUPE_CAPACITY,
+            max_endpoints: DispatcherBuilder::DEFAULT_MAX_ENDPOINTS,
             circuit_signals: None,
             #[cfg(feature = "http")]
             http: crate::http::HttpSettings::default(),
@@ -101,6 +103,8 @@ impl Default for DispatcherBuilder {
 impl DispatcherBuilder {
     /// How many (target, signal id) pairs the dedupe window keeps by default.
     pub const DEFAULT_DEDUPE_CAPACITY: usize = 100_000;
+    /// The default number of endpoints whose policy state is kept.
+    pub const DEFAULT_MAX_ENDPOINTS: usize = 10_000;
 
     /// The default bound on one delivery whose adapter states none of its own.
     pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -290,6 +294,20 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Sets how many endpoints' policy state (circuit, rate limit, concurrency cap) is
+    /// kept at most, for every target under such a policy together (a few hundred
+    /// bytes each). Past it, a new endpoint takes the place of an idle one (CLOCK);
+    /// endpoints whose state would be lost — an open or failing circuit, a rate limit
+    /// not yet replenished, deliveries in flight — are never forgotten, and when every
+    /// kept endpoint is such, the new one's delivery fails as
+    /// [`Overloaded`](crate::ErrorKind::Overloaded), counted in
+    /// [`StatsSnapshot::endpoints_refused`](crate::StatsSnapshot::endpoints_refused).
+    /// At least 1. Default is 10,000.
+    pub fn max_endpoints(mut self, endpoints: usize) -> Self {
+        self.max_endpoints = endpoints.max(1);
+        self
+    }
+
     /// Dispatches a signal to `targets` at every circuit breaker transition:
     /// `herald.circuit.opened`, `herald.circuit.half_opened` and
     /// `herald.circuit.closed`, with source `herald` and data
@@ -333,7 +351,11 @@ impl DispatcherBuilder {
     fn policies(&self) -> Arc<Policies> {
         Arc::new(Policies {
             defaults: self.resilience.clone(),
-            endpoints: Endpoints::new(self.dedupe_capacity, self.circuit_signals.clone()),
+            endpoints: Endpoints::new(
+                self.max_endpoints,
+                self.dedupe_capacity,
+                self.circuit_signals.clone(),
+            ),
         })
     }
 
@@ -455,6 +477,7 @@ impl fmt::Debug for DispatcherBuilder {
             .field("buses", &self.buses.keys().collect::<Vec<_>>())
             .field("resilience", &self.resilience)
             .field("dedupe_capacity", &self.dedupe_capacity)
+            .field("max_endpoints", &self.max_endpoints)
             .finish()
     }
 }

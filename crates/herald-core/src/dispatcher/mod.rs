@@ -389,6 +389,7 @@ impl Handler<Stats> for Dispatcher {
         let endpoints = &self.inner.policies.endpoints;
         stats.duplicates = endpoints.duplicates();
         stats.endpoints = endpoints.snapshot();
+        stats.endpoints_refused = endpoints.refused();
         MessageResult(stats)
     }
 }

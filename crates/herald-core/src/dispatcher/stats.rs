@@ -48,9 +48,14 @@ pub struct StatsSnapshot {
     pub duplicates: u64,
     /// Per endpoint under a breaker, rate limit or concurrency cap: its state (see
     /// [`resilience`](crate::resilience)). Shared by the shards of a
-    /// [`Sharded`](crate::Sharded) dispatcher; at most 10,000 are kept, idle ones with
-    /// closed circuits forgotten first.
+    /// [`Sharded`](crate::Sharded) dispatcher; at most
+    /// [`max_endpoints`](crate::DispatcherBuilder::max_endpoints) are kept, idle ones
+    /// forgotten first, pinned ones never.
     pub endpoints: BTreeMap<String, EndpointStats>,
+    /// Deliveries refused (as `Overloaded`) because their endpoint was new and every
+    /// kept endpoint was pinned (see
+    /// [`max_endpoints`](crate::DispatcherBuilder::max_endpoints)).
+    pub endpoints_refused: u64,
 }
 
 /// One adapter's counters.
@@ -79,6 +84,7 @@ impl StatsSnapshot {
         }
         // Endpoint state is shared by the shards of one start: the same in each.
         self.duplicates = self.duplicates.max(other.duplicates);
+        self.endpoints_refused = self.endpoints_refused.max(other.endpoints_refused);
         for (endpoint, stats) in &other.endpoints {
             self.endpoints.entry(endpoint.clone()).or_insert(*stats);
         }
@@ -164,6 +170,7 @@ impl Counters {
             per_adapter,
             duplicates: 0,
             endpoints: BTreeMap::new(),
+            endpoints_refused: 0,
         }
     }
 }

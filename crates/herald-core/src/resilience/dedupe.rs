@@ -1,6 +1,6 @@
 //! Idempotency: a window of signal ids each target has already been delivered.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,10 +13,13 @@ use crate::{ConfigFields, TargetError};
 /// `ttl`: the target's result is then [`Outcome::Duplicate`](crate::Outcome::Duplicate),
 /// a success, and no attempt is made.
 ///
-/// Only successful deliveries are remembered (a failed one may be tried again). Ids are
-/// kept in one window per dispatcher (shared by its shards), bounded by
-/// [`DispatcherBuilder::dedupe_capacity`](crate::DispatcherBuilder::dedupe_capacity):
-/// past it the oldest entries go first, as do entries past their `ttl`.
+/// Only successful deliveries are remembered (a failed one may be tried again). Each
+/// target (by its exact identity: two targets that differ in any field keep apart) has
+/// a window of its own; all of a dispatcher's windows together (shared by its shards)
+/// keep at most
+/// [`DispatcherBuilder::dedupe_capacity`](crate::DispatcherBuilder::dedupe_capacity)
+/// ids. Past it the largest window's oldest id goes, so a target that takes many fresh
+/// ids evicts its own, never another's; ids past their `ttl` go too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -67,8 +70,13 @@ impl Dedupe {
     }
 }
 
-/// The ids delivered, by a 64-bit hash of (target, signal id) under a key chosen at
-/// random per window, so that ids from outside cannot be made to collide on purpose.
+/// The ids delivered, in one window per target: each id by a 64-bit hash of (target,
+/// signal id) under a key chosen at random per dispatcher, so that ids from outside
+/// cannot be made to collide on purpose.
+///
+/// All windows together keep at most `capacity` ids. Past it, the oldest id of the
+/// *largest* window goes: a target that takes many fresh ids evicts its own, never
+/// another's, until every window is the same size.
 #[derive(Debug)]
 pub(crate) struct Window {
     hasher: std::collections::hash_map::RandomState,
@@ -76,13 +84,62 @@ pub(crate) struct Window {
     entries: Mutex<Entries>,
 }
 
+/// A delivery's place in the windows: its target's and its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
+    target: u64,
+    id: u64,
+}
+
 #[derive(Debug, Default)]
 struct Entries {
-    /// Each key's expiry. Keys are already keyed hashes: the map uses them as they are.
+    /// Each target's window. Keys are already keyed hashes: the maps use them as they are.
+    windows: HashMap<u64, TargetWindow, BuildHasherDefault<Prehashed>>,
+    /// The windows by size, to find the largest.
+    by_size: BTreeSet<(usize, u64)>,
+    /// Ids kept in all windows.
+    total: usize,
+}
+
+/// One target's ids.
+#[derive(Debug, Default)]
+struct TargetWindow {
+    /// Each id's expiry.
     expires: HashMap<u64, Instant, BuildHasherDefault<Prehashed>>,
-    /// Keys in the order remembered (a key remembered again appears twice; the stale
+    /// Ids in the order remembered (an id remembered again appears twice; the stale
     /// copy is skipped when it comes up).
     order: VecDeque<(u64, Instant)>,
+}
+
+impl TargetWindow {
+    /// Forgets its oldest id; whether there was one.
+    fn pop_oldest(&mut self) -> bool {
+        while let Some((oldest, expiry)) = self.order.pop_front() {
+            if self.expires.get(&oldest) == Some(&expiry) {
+                self.expires.remove(&oldest);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Forgets ids past their expiry, oldest first, and stale copies past a bound.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(oldest, expiry)) = self.order.front() {
+            let live = self.expires.get(&oldest) == Some(&expiry);
+            if live && expiry > now {
+                break;
+            }
+            self.order.pop_front();
+            if live {
+                self.expires.remove(&oldest);
+            }
+        }
+        if self.order.len() > self.expires.len().saturating_mul(2).max(16) {
+            let Self { expires, order } = self;
+            order.retain(|(key, expiry)| expires.get(key) == Some(expiry));
+        }
+    }
 }
 
 impl Window {
@@ -94,50 +151,77 @@ impl Window {
         }
     }
 
-    /// The key of what `feed` writes (a target and a signal id).
-    pub(crate) fn key(&self, feed: impl FnOnce(&mut dyn Hasher)) -> u64 {
+    /// The key of a delivery: `target` writes the target's identity, `id` the signal's.
+    pub(crate) fn key(
+        &self,
+        target: impl FnOnce(&mut dyn Hasher),
+        id: impl FnOnce(&mut dyn Hasher),
+    ) -> Key {
         let mut hasher = self.hasher.build_hasher();
-        feed(&mut hasher);
-        hasher.finish()
+        target(&mut hasher);
+        let target = hasher.finish();
+        hasher.write_u64(0x5eed);
+        id(&mut hasher);
+        Key {
+            target,
+            id: hasher.finish(),
+        }
     }
 
     /// Whether `key` was delivered and has not expired.
-    pub(crate) fn seen(&self, key: u64, now: Instant) -> bool {
+    pub(crate) fn seen(&self, key: Key, now: Instant) -> bool {
         let entries = super::lock(&self.entries);
         entries
-            .expires
-            .get(&key)
+            .windows
+            .get(&key.target)
+            .and_then(|window| window.expires.get(&key.id))
             .is_some_and(|expiry| *expiry > now)
     }
 
-    /// Remembers `key` as delivered until `now + ttl`, evicting expired and (past the
-    /// capacity) oldest entries.
-    pub(crate) fn remember(&self, key: u64, now: Instant, ttl: Duration) {
-        let mut entries = super::lock(&self.entries);
+    /// Remembers `key` as delivered until `now + ttl`, forgetting its window's expired
+    /// ids and, past the capacity, the largest window's oldest.
+    pub(crate) fn remember(&self, key: Key, now: Instant, ttl: Duration) {
+        let mut guard = super::lock(&self.entries);
+        let entries = &mut *guard;
+        let window = entries.windows.entry(key.target).or_default();
+        let before = window.expires.len();
         let expiry = now + ttl;
-        entries.expires.insert(key, expiry);
-        entries.order.push_back((key, expiry));
-        while let Some(&(oldest, expiry)) = entries.order.front() {
-            let live = entries.expires.get(&oldest) == Some(&expiry);
-            if live && expiry > now && entries.expires.len() <= self.capacity {
+        window.expires.insert(key.id, expiry);
+        window.order.push_back((key.id, expiry));
+        window.expire(now);
+        let after = window.expires.len();
+        entries.resize(key.target, before, after);
+        while entries.total > self.capacity {
+            let Some(&(size, largest)) = entries.by_size.last() else {
                 break;
-            }
-            entries.order.pop_front();
-            if live {
-                entries.expires.remove(&oldest);
-            }
-        }
-        // Stale copies of re-remembered keys are bounded too.
-        if entries.order.len() > self.capacity.saturating_mul(2) {
-            let Entries { expires, order } = &mut *entries;
-            order.retain(|(key, expiry)| expires.get(key) == Some(expiry));
+            };
+            let Some(window) = entries.windows.get_mut(&largest) else {
+                break;
+            };
+            window.pop_oldest();
+            let left = window.expires.len();
+            entries.resize(largest, size, left);
         }
     }
 
     /// How many ids are remembered now.
     #[cfg(test)]
     fn len(&self) -> usize {
-        super::lock(&self.entries).expires.len()
+        super::lock(&self.entries).total
+    }
+}
+
+impl Entries {
+    /// Records that `target`'s window went from `before` to `after` ids (and drops it
+    /// when empty).
+    fn resize(&mut self, target: u64, before: usize, after: usize) {
+        self.by_size.remove(&(before, target));
+        self.total = self.total.saturating_sub(before) + after;
+        if after == 0 {
+            self.windows.remove(&target);
+        } else {
+            self.by_size.insert((after, target));
+        }
     }
 }
 
@@ -166,18 +250,16 @@ impl Hasher for Prehashed {
 mod tests {
     use super::*;
 
+    fn key(window: &Window, target: &str, id: &str) -> Key {
+        window.key(|h| h.write(target.as_bytes()), |h| h.write(id.as_bytes()))
+    }
+
     #[test]
     fn remembers_until_the_ttl_and_forgets_the_oldest_past_capacity() {
         let window = Window::new(2);
         let t0 = Instant::now();
         let ttl = Duration::from_secs(10);
-        let key = |target: &str, id: &str| {
-            window.key(|h| {
-                h.write(target.as_bytes());
-                h.write(id.as_bytes());
-            })
-        };
-        let [a, b, c] = ["a", "b", "c"].map(|id| key("target", id));
+        let [a, b, c] = ["a", "b", "c"].map(|id| key(&window, "target", id));
         window.remember(a, t0, ttl);
         assert!(window.seen(a, t0));
         assert!(!window.seen(a, t0 + ttl));
@@ -186,7 +268,30 @@ mod tests {
         assert_eq!(window.len(), 2);
         assert!(!window.seen(a, t0), "the oldest went first");
         assert!(window.seen(b, t0) && window.seen(c, t0));
-        assert_ne!(key("one", "a"), key("other", "a"));
+        assert_ne!(key(&window, "one", "a"), key(&window, "other", "a"));
+    }
+
+    #[test]
+    fn a_noisy_target_evicts_its_own_ids_not_anothers() {
+        let window = Window::new(100);
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(60);
+        let quiet: Vec<Key> = (0..10)
+            .map(|n| key(&window, "quiet", &n.to_string()))
+            .collect();
+        for id in &quiet {
+            window.remember(*id, t0, ttl);
+        }
+        for n in 0..100_000 {
+            window.remember(key(&window, "noisy", &n.to_string()), t0, ttl);
+        }
+        assert_eq!(window.len(), 100);
+        assert!(
+            quiet.iter().all(|id| window.seen(*id, t0)),
+            "quiet kept all"
+        );
+        assert!(window.seen(key(&window, "noisy", "99999"), t0));
+        assert!(!window.seen(key(&window, "noisy", "0"), t0));
     }
 
     #[test]
@@ -194,19 +299,20 @@ mod tests {
         let window = Window::new(10_000);
         let t0 = Instant::now();
         for id in 0..1_000_000u32 {
-            let key = window.key(|h| h.write_u32(id));
+            let key = window.key(|h| h.write_u32(id % 7), |h| h.write_u32(id));
             window.remember(key, t0, Duration::from_secs(60));
         }
         assert_eq!(window.len(), 10_000);
         let entries = window.entries.lock().unwrap();
-        assert!(entries.order.len() <= 20_000);
+        let copies: usize = entries.windows.values().map(|w| w.order.len()).sum();
+        assert!(copies <= 20_000 + 16 * 7, "{copies}");
     }
 
     #[test]
     fn remembering_one_id_again_does_not_grow_the_window() {
         let window = Window::new(4);
         let t0 = Instant::now();
-        let key = window.key(|h| h.write(b"same"));
+        let key = key(&window, "t", "same");
         for step in 0..1_000u64 {
             window.remember(
                 key,
@@ -215,6 +321,7 @@ mod tests {
             );
         }
         assert_eq!(window.len(), 1);
-        assert!(window.entries.lock().unwrap().order.len() <= 8);
+        let entries = window.entries.lock().unwrap();
+        assert!(entries.windows.values().all(|w| w.order.len() <= 16));
     }
 }

@@ -1,8 +1,8 @@
 //! The state each endpoint's policies keep, shared by every arbiter and shard of one
 //! dispatcher, and what `Stats` shows of it.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use actix::WeakAddr;
@@ -43,11 +43,24 @@ pub struct EndpointStats {
 }
 
 /// The endpoints' state, and the dedupe window.
+///
+/// At most `capacity` endpoints are kept. A new one past that takes the place of an
+/// idle one, chosen by CLOCK (second chance): the hand passes over endpoints used since
+/// it last came by (clearing the mark) and over pinned ones — a circuit that is not
+/// closed or has counted failures, a rate limit not yet replenished, deliveries in
+/// flight — whose state would be lost. When the hand meets only pinned endpoints, the
+/// new one is refused (the delivery fails as `Overloaded`, counted in `Stats`) rather
+/// than forgetting state an endpoint still needs.
 #[derive(Debug)]
 pub(crate) struct Endpoints {
     /// Hashed with foldhash (seeded per process), not SipHash: a lookup on every
     /// delivery under a policy, of keys the application chose.
     map: DashMap<Arc<str>, Arc<Endpoint>, foldhash::fast::RandomState>,
+    /// The keys in CLOCK order: the hand is the front. Touched only to add a key.
+    ring: Mutex<VecDeque<Arc<str>>>,
+    capacity: usize,
+    /// New endpoints refused because every kept one was pinned.
+    refused: AtomicU64,
     pub(crate) window: Window,
     duplicates: AtomicU64,
     /// Where circuit transitions go as signals, when the application asked for them.
@@ -63,6 +76,10 @@ struct CircuitSignals {
 /// One endpoint.
 #[derive(Debug, Default)]
 pub(crate) struct Endpoint {
+    /// Used since the CLOCK hand last passed.
+    referenced: AtomicBool,
+    /// Deliveries admitted under its policies and not yet ended.
+    active: AtomicUsize,
     circuit: Mutex<Watched>,
     limiter: Mutex<Option<Limiter>>,
     pub(crate) gate: Arc<Gate>,
@@ -81,13 +98,22 @@ struct Watched {
     watched: Option<Breaker>,
 }
 
-/// Endpoints kept at most; past it, idle ones with closed circuits are forgotten.
-const MAX_ENDPOINTS: usize = 10_000;
+/// Pinned endpoints the hand may pass for one new endpoint before refusing it: the
+/// search stays short when nearly every endpoint is pinned (it goes on from there next
+/// time), and a miss is then all but certain to mean the map is full of pinned ones.
+const PINNED_PASSES: usize = 256;
 
 impl Endpoints {
-    pub(crate) fn new(dedupe_capacity: usize, signals: Option<Arc<[Target]>>) -> Self {
+    pub(crate) fn new(
+        capacity: usize,
+        dedupe_capacity: usize,
+        signals: Option<Arc<[Target]>>,
+    ) -> Self {
         Self {
             map: DashMap::default(),
+            ring: Mutex::default(),
+            capacity: capacity.max(1),
+            refused: AtomicU64::new(0),
             window: Window::new(dedupe_capacity),
             duplicates: AtomicU64::new(0),
             signals: signals.map(|targets| CircuitSignals {
@@ -105,15 +131,65 @@ impl Endpoints {
         }
     }
 
-    /// The endpoint named `key`, made on first use.
-    pub(crate) fn get(&self, key: &str) -> Arc<Endpoint> {
+    /// The endpoint named `key`, made on first use; `None` when it is new and every
+    /// kept endpoint is pinned.
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Endpoint>> {
         if let Some(endpoint) = self.map.get(key) {
-            return Arc::clone(&endpoint);
+            endpoint.touch();
+            return Some(Arc::clone(&endpoint));
         }
-        if self.map.len() >= MAX_ENDPOINTS {
-            self.map.retain(|_, endpoint| endpoint.busy());
+        let mut ring = lock(&self.ring);
+        if let Some(endpoint) = self.map.get(key) {
+            // Made by another thread meanwhile.
+            return Some(Arc::clone(&endpoint));
         }
-        Arc::clone(&self.map.entry(key.into()).or_default())
+        if self.map.len() >= self.capacity && !self.evict_one(&mut ring) {
+            let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    target: "herald::endpoints",
+                    capacity = self.capacity,
+                    refused,
+                    "endpoint map is full of pinned endpoints: new endpoint refused"
+                );
+            }
+            return None;
+        }
+        let key: Arc<str> = key.into();
+        let endpoint = Arc::new(Endpoint::default());
+        self.map.insert(Arc::clone(&key), Arc::clone(&endpoint));
+        ring.push_back(key);
+        Some(endpoint)
+    }
+
+    /// Forgets one idle endpoint, by CLOCK; `false` when the hand met only pinned ones.
+    fn evict_one(&self, ring: &mut VecDeque<Arc<str>>) -> bool {
+        let mut pinned = 0;
+        // Every pass either clears a mark (paid for by the use that set it), passes a
+        // pinned endpoint (bounded), or ends: amortised O(1).
+        while pinned < PINNED_PASSES.min(ring.len()) {
+            let Some(key) = ring.pop_front() else {
+                return false;
+            };
+            let removed = self.map.remove_if(&key, |_, endpoint| {
+                !endpoint.pinned() && !endpoint.untouch()
+            });
+            if removed.is_some() {
+                return true;
+            }
+            match self.map.get(&key) {
+                None => continue,
+                Some(endpoint) if endpoint.pinned() => pinned += 1,
+                Some(_) => {}
+            }
+            ring.push_back(key);
+        }
+        false
+    }
+
+    /// New endpoints refused because every kept one was pinned.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     pub(crate) fn duplicate(&self) {
@@ -177,10 +253,42 @@ impl Endpoints {
 }
 
 impl Endpoint {
-    /// Whether forgetting it would lose something: deliveries in flight, or a circuit
-    /// that is not closed.
-    fn busy(&self) -> bool {
-        self.gate.in_flight() > 0 || lock(&self.circuit).state.state() != CircuitState::Closed
+    /// A delivery under its policies began.
+    pub(crate) fn begin(&self) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A delivery under its policies ended.
+    pub(crate) fn end(&self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Marks it used (written only when it was not, to keep the line shared).
+    fn touch(&self) {
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears the mark; whether it was set.
+    fn untouch(&self) -> bool {
+        self.referenced.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether forgetting it would lose something: deliveries in flight, a circuit that
+    /// is not closed or has counted failures, a rate limit not yet replenished.
+    fn pinned(&self) -> bool {
+        if self.active.load(Ordering::Relaxed) > 0 || self.gate.in_flight() > 0 {
+            return true;
+        }
+        let circuit = lock(&self.circuit);
+        if circuit.state.state() != CircuitState::Closed || circuit.state.failures() > 0 {
+            return true;
+        }
+        drop(circuit);
+        lock(&self.limiter)
+            .as_ref()
+            .is_some_and(|limiter| !limiter.replenished())
     }
 
     pub(crate) fn admit(
@@ -218,7 +326,7 @@ impl Endpoint {
     /// The limiter is made on first use, and again when the policy changed.
     pub(crate) fn rate_check(&self, policy: &RateLimit) -> Option<std::time::Duration> {
         let mut kept = lock(&self.limiter);
-        match &*kept {
+        match &mut *kept {
             Some(limiter) if limiter.policy == *policy => limiter.check(),
             _ => kept.insert(Limiter::new(*policy)).check(),
         }

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::breaker::{Admit, Verdict, verdict};
 use super::concurrency::Permit;
+use super::dedupe::Key as DedupeKey;
 use super::endpoints::Endpoint;
 use super::{Breaker, Dedupe, Effective, Policies};
 use crate::{ErrorKind, Fingerprint, Outcome, TargetOptions};
@@ -139,9 +140,9 @@ struct Admitted<'a> {
     /// When the delivery began.
     started: Instant,
     /// The dedupe window and the delivery's id in it.
-    dedupe: Option<(&'a Dedupe, u64)>,
+    dedupe: Option<(&'a Dedupe, DedupeKey)>,
     /// The endpoint's state, when a policy needs it.
-    endpoint: Option<Arc<Endpoint>>,
+    endpoint: Option<Active>,
     /// The breaker that let the delivery through, and whether as its probe.
     breaker: Option<(&'a Breaker, bool)>,
     stage: Cell<Stage>,
@@ -176,12 +177,14 @@ impl<'a> Admitted<'a> {
         let dedupe = effective.dedupe.map(|dedupe| {
             // The target's whole identity, not its redacted description: two targets
             // that differ only in a URL's query or a secret keep apart.
-            let id = endpoints.window.key(|hasher| {
-                Fingerprint::field(hasher, adapter.as_bytes());
-                Fingerprint::field(hasher, key.as_bytes());
-                options.identity(hasher);
-                Fingerprint::field(hasher, signal.id().as_bytes());
-            });
+            let id = endpoints.window.key(
+                |hasher| {
+                    Fingerprint::field(hasher, adapter.as_bytes());
+                    Fingerprint::field(hasher, key.as_bytes());
+                    options.identity(hasher);
+                },
+                |hasher| Fingerprint::field(hasher, signal.id().as_bytes()),
+            );
             (dedupe, id)
         });
         if let Some((_, id)) = dedupe
@@ -190,7 +193,13 @@ impl<'a> Admitted<'a> {
             endpoints.duplicate();
             return Err(Ok(Outcome::Duplicate));
         }
-        let endpoint = effective.per_endpoint().then(|| endpoints.get(&key));
+        let endpoint = match effective.per_endpoint() {
+            // A new endpoint the map has no room for: refused, never state forgotten.
+            true => Some(endpoints.get(&key).ok_or(Err(ErrorKind::Overloaded))?),
+            false => None,
+        };
+        // Pinned until the delivery ends (the `Drop` below), whatever its policies.
+        let endpoint = endpoint.map(Active::new);
 
         let mut breaker = None;
         if let (Some(policy), Some(endpoint)) = (effective.breaker, &endpoint) {
@@ -265,6 +274,30 @@ impl<'a> Admitted<'a> {
         if let (Some((_, true)), Some(endpoint)) = (self.breaker, &self.endpoint) {
             endpoint.release_probe();
         }
+    }
+}
+
+/// An endpoint with a delivery under way: kept in the endpoint map until it ends.
+struct Active(Arc<Endpoint>);
+
+impl Active {
+    fn new(endpoint: Arc<Endpoint>) -> Self {
+        endpoint.begin();
+        Self(endpoint)
+    }
+}
+
+impl std::ops::Deref for Active {
+    type Target = Endpoint;
+
+    fn deref(&self) -> &Endpoint {
+        &self.0
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.end();
     }
 }
 

@@ -166,6 +166,9 @@ pub(crate) struct Limiter {
     pub(crate) policy: RateLimit,
     limiter: RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>,
     clock: TokioClock,
+    /// When its whole burst is back, counted from the last turn taken: before that,
+    /// forgetting it would hand out turns already spent.
+    full_at: Duration,
 }
 
 impl Limiter {
@@ -177,14 +180,25 @@ impl Limiter {
             policy,
             limiter: RateLimiter::direct_with_clock(policy.quota(), clock.clone()),
             clock,
+            full_at: Duration::ZERO,
         }
+    }
+
+    /// Whether its whole burst is back (forgetting it now loses nothing).
+    pub(crate) fn replenished(&self) -> bool {
+        self.clock.now() >= self.full_at
     }
 
     /// Takes a turn now (`None`), or says how long until one is free. A delivery that
     /// waits asks again after that long.
-    pub(crate) fn check(&self) -> Option<Duration> {
+    pub(crate) fn check(&mut self) -> Option<Duration> {
         match self.limiter.check() {
-            Ok(()) => None,
+            Ok(()) => {
+                let quota = self.policy.quota();
+                let refill = quota.replenish_interval() * quota.burst_size().get();
+                self.full_at = self.clock.now() + refill;
+                None
+            }
             Err(not_until) => Some(not_until.wait_time_from(self.clock.now())),
         }
     }
