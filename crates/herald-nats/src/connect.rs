@@ -162,16 +162,19 @@ impl NatsOptions {
         if self.servers.is_empty() {
             return Err(NatsError::Address("no server given".to_owned()));
         }
-        let addresses = self
-            .servers
-            .iter()
-            .map(|server| {
-                server
-                    .parse::<async_nats::ServerAddr>()
-                    .map_err(|_| NatsError::Address(redact_url(server)))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut options = match self.auth {
+        let mut from_urls = None;
+        let mut addresses = Vec::with_capacity(self.servers.len());
+        for server in &self.servers {
+            let (address, auth) = split_userinfo(server)?;
+            addresses.push(address);
+            from_urls = from_urls.or(auth);
+        }
+        // Credentials given as options win over those in a URL.
+        let auth = match (self.auth, from_urls) {
+            (Auth::None, Some(auth)) => auth,
+            (auth, _) => auth,
+        };
+        let mut options = match auth {
             Auth::None => ConnectOptions::new(),
             Auth::Token(token) => ConnectOptions::with_token(token),
             Auth::UserPassword(user, password) => {
@@ -199,9 +202,25 @@ impl NatsOptions {
         options
             .connect(addresses)
             .await
-            .map_err(|error| NatsError::Connect(error.to_string()))
+            .map_err(|error| NatsError::Connect(redact_text(&error.to_string(), &self.servers)))
     }
 }
+
+/// `text` with any of `servers`' URLs in it redacted.
+fn redact_text(text: &str, servers: &[String]) -> String {
+    servers.iter().fold(text.to_owned(), |text, server| {
+        text.replace(server.as_str(), &redact_url(server))
+    })
+}
+
+/// The `tracing` directive that keeps async-nats' credential-bearing events out of
+/// logs: its `CONNECT` line, written at `TRACE` on target `async_nats::connection`,
+/// carries the password, token, nkey and JWT as they are. Add it to any filter that
+/// lets `TRACE` through (`RUST_LOG=trace,async_nats::connection=debug`, or
+/// `EnvFilter::new(format!("trace,{}", herald_nats::QUIET_CREDENTIALS))`). Herald
+/// gives async-nats credentials only as options, never inside a server address, so
+/// its address events (at `DEBUG`) hold none.
+pub const QUIET_CREDENTIALS: &str = "async_nats::connection=debug";
 
 /// A connection event, in telemetry.
 fn report(name: &str, event: &Event) {
@@ -221,15 +240,66 @@ fn report(name: &str, event: &Event) {
     }
 }
 
-/// A server URL without userinfo, for errors.
+/// A server URL without userinfo, path or query, for errors and `Debug`. It is parsed
+/// as a URL (the userinfo ends at the last `@`, so passwords with `@`, `:` or percent
+/// escapes are hidden whole); text that is no URL shows only what follows its last `@`.
 fn redact_url(server: &str) -> String {
-    match server.split_once('@') {
-        Some((scheme_and_user, host)) => {
-            let scheme = scheme_and_user.split("://").next().unwrap_or_default();
-            format!("{scheme}://[REDACTED]@{host}")
+    let with_scheme = if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("nats://{server}")
+    };
+    match url::Url::parse(&with_scheme) {
+        Ok(url) => {
+            let userinfo = !url.username().is_empty() || url.password().is_some();
+            let host = url.host_str().unwrap_or_default();
+            let port = url
+                .port()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default();
+            let user = if userinfo { "[REDACTED]@" } else { "" };
+            format!("{}://{user}{host}{port}", url.scheme())
         }
-        None => server.to_owned(),
+        Err(_) => match server.rsplit_once('@') {
+            Some((_, host)) => format!(
+                "[REDACTED]@{}",
+                host.split(['/', '?', '#']).next().unwrap_or_default()
+            ),
+            None => server
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        },
     }
+}
+
+/// A server address without its userinfo, and the user and password it carried
+/// (percent-decoded): async-nats logs server addresses at `DEBUG`, so credentials go
+/// to it as options, never inside an address.
+fn split_userinfo(server: &str) -> Result<(async_nats::ServerAddr, Option<Auth>), NatsError> {
+    let invalid = || NatsError::Address(redact_url(server));
+    let with_scheme = if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("nats://{server}")
+    };
+    let mut url = url::Url::parse(&with_scheme).map_err(|_| invalid())?;
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| invalid())
+    };
+    let auth = match (url.username(), url.password()) {
+        ("", None) => None,
+        (token, None) => Some(Auth::Token(decode(token)?)),
+        (user, Some(password)) => Some(Auth::UserPassword(decode(user)?, decode(password)?)),
+    };
+    url.set_username("").map_err(|_| invalid())?;
+    url.set_password(None).map_err(|_| invalid())?;
+    let address = url.as_str().parse().map_err(|_| invalid())?;
+    Ok((address, auth))
 }
 
 impl fmt::Debug for NatsOptions {

@@ -28,7 +28,7 @@ pub use adapter::{NatsAdapter, NatsTarget};
 pub use bridge::{Bridge, BridgeStats, RunningBridge};
 pub use codec::{BodyMode, DecodeError, STRUCTURED, decode, encode};
 pub use confirm::server_has_read;
-pub use connect::{NatsError, NatsOptions};
+pub use connect::{NatsError, NatsOptions, QUIET_CREDENTIALS};
 pub use durable::{ConsumerStats, Durable, DurableConsumer, RunningConsumer};
 pub use remote::{Exposed, NAMED_PREFIX, RemoteNamedAdapter, RemoteNamedTarget, expose};
 pub use subject::{MAX_SUBJECT_LEN, check_filter, check_subject};

@@ -158,12 +158,20 @@ pub struct NatsServer {
     binary: &'static Path,
     port: u16,
     store: PathBuf,
+    /// Arguments given after Herald's own (e.g. `--user`, `--pass`).
+    extra: Vec<String>,
 }
 
 impl NatsServer {
     /// Starts a server on a loopback port of its choosing, and waits (at most 20 s)
     /// until it takes connections.
     pub fn start() -> Result<Self, Unavailable> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start), with `extra` arguments for the server (e.g.
+    /// `["--user", "u", "--pass", "p"]`).
+    pub fn start_with(extra: &[&str]) -> Result<Self, Unavailable> {
         let binary = binary()?;
         static N: AtomicUsize = AtomicUsize::new(0);
         let store = std::env::temp_dir().join(format!(
@@ -176,6 +184,7 @@ impl NatsServer {
             binary,
             port: 0,
             store,
+            extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         server.run()?;
         Ok(server)
@@ -213,6 +222,7 @@ impl NatsServer {
             .arg(&self.store)
             .arg("--ports_file_dir")
             .arg(&self.store)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
