@@ -159,6 +159,15 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Sets the TLS settings (extra root certificates, a client certificate for mutual
+    /// TLS) of this dispatcher's HTTP targets that have none of their own. Default is
+    /// the bundled Mozilla roots and no client certificate.
+    #[cfg(feature = "http")]
+    pub fn tls(mut self, tls: crate::http::Tls) -> Self {
+        self.http.tls = Some(tls);
+        self
+    }
+
     /// Sets how many targets of one dispatch may be in flight at once; values below 1
     /// count as 1. Default is 8.
     pub fn max_concurrency(mut self, limit: usize) -> Self {

@@ -252,9 +252,9 @@ impl Denied {
         }
     }
 
-    /// The same refusal for an address that `host` resolved to: the address is not
-    /// shown.
-    pub(crate) fn resolved(self, host: &str) -> Self {
+    /// The same refusal for an address that the name `host` resolved to, for a
+    /// connector's error: the address is not shown.
+    pub fn resolved(self, host: &str) -> Self {
         Self {
             subject: Subject::Resolved(normal_name(host)),
             rule: self.rule,

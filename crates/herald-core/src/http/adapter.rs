@@ -14,8 +14,8 @@ use herald_signal::Signal;
 use tokio::time::Instant;
 
 use super::{
-    BodyMode, HttpTarget, Signing, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WebhookSecret,
-    random,
+    BodyMode, HttpTarget, Signing, Tls, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    WebhookSecret, random,
 };
 
 use super::connect::{Guarded, Refused};
@@ -38,7 +38,7 @@ pub struct HttpAdapter {
     /// One client per egress policy in use, so that a connection made under one
     /// policy is never reused under another (a pooled connection is not checked
     /// again): usually two, for targets built in code and targets read from data.
-    clients: RefCell<Vec<(Egress, Client)>>,
+    clients: RefCell<Vec<(Egress, Option<Tls>, Client)>>,
     webhook: bool,
     /// The last body encoded, for the signal it was encoded from: a dispatch to many
     /// targets encodes its signal once per mode, not once per target.
@@ -69,20 +69,25 @@ impl HttpAdapter {
         }
     }
 
-    /// The client for targets under `egress` (`None`: built in code, unchecked).
-    fn client(&self, egress: Option<&Egress>) -> Client {
+    /// The client for `target`: one per egress policy (`None`: built in code,
+    /// unchecked) and TLS settings (the target's own, else the dispatcher's).
+    fn client(&self, target: &HttpTarget) -> Result<Client, ErrorKind> {
         static UNRESTRICTED: std::sync::OnceLock<Egress> = std::sync::OnceLock::new();
-        let egress = egress.unwrap_or_else(|| UNRESTRICTED.get_or_init(Egress::unrestricted));
+        let egress = target
+            .egress_policy()
+            .unwrap_or_else(|| UNRESTRICTED.get_or_init(Egress::unrestricted));
+        let tls = target.tls_settings().or(self.settings.tls.as_ref());
         let mut clients = self.clients.borrow_mut();
-        if let Some((_, client)) = clients.iter().find(|(policy, _)| policy == egress) {
-            return client.clone();
+        if let Some((.., client)) = clients
+            .iter()
+            .find(|(policy, settings, _)| policy == egress && settings.as_ref() == tls)
+        {
+            return Ok(client.clone());
         }
-        let made = client(Guarded::new(
-            egress.clone(),
-            Arc::clone(&self.settings.resolver),
-        ));
-        clients.push((egress.clone(), made.clone()));
-        made
+        let connect = Guarded::new(egress.clone(), Arc::clone(&self.settings.resolver));
+        let made = client(connect, tls)?;
+        clients.push((egress.clone(), tls.cloned(), made.clone()));
+        Ok(made)
     }
 
     /// `signal` encoded in `mode`, from the cache when it is the same signal. The cache
@@ -104,18 +109,34 @@ impl HttpAdapter {
 /// A client that connects through `connect` and verifies TLS certificates against the
 /// bundled Mozilla roots, with the `ring` provider chosen explicitly (so no
 /// process-wide default is needed).
-fn client(connect: Guarded) -> Client {
-    let roots = rustls::RootCertStore {
+fn client(connect: Guarded, tls: Option<&Tls>) -> Result<Client, ErrorKind> {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    let invalid = |what: &str, error: rustls::Error| {
+        ErrorKind::InvalidTarget(TargetError::invalid_field(
+            what,
+            format!("is not usable for TLS ({error})"),
+        ))
+    };
+    for root in tls.map(Tls::roots).unwrap_or_default() {
+        roots
+            .add(root.clone())
+            .map_err(|error| invalid("tls.root_certificates", error))?;
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match tls.and_then(Tls::client_identity) {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain.to_vec(), key.clone_key())
+            .map_err(|error| invalid("tls.client_key", error))?,
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Client::builder()
+    Ok(Client::builder()
         .connector(
             Connector::new()
                 .connector(connect)
@@ -123,7 +144,7 @@ fn client(connect: Guarded) -> Client {
         )
         .disable_redirects()
         .disable_timeout()
-        .finish()
+        .finish())
 }
 
 impl Adapter for HttpAdapter {
@@ -213,7 +234,7 @@ impl HttpAdapter {
         // At most 60 s from now: validated when the target was built.
         let deadline = Instant::now() + timeout;
         let mut request = self
-            .client(target.egress_policy())
+            .client(target)?
             .request(target.method_value().as_http(), target.url().as_str());
         let reserved = target.signing().map(Signing::reserved).unwrap_or_default();
         for (name, value) in target.headers() {

@@ -21,6 +21,7 @@ mod settings;
 #[cfg(feature = "http")]
 mod sign;
 mod target;
+mod tls;
 #[cfg(feature = "http")]
 mod verify;
 
@@ -42,6 +43,7 @@ pub use names::{
 pub use retry::{RetryPolicy, random};
 pub use secret::{Key, WebhookSecret};
 pub use target::{BodyMode, HttpMethod, HttpTarget, Signing, Webhook};
+pub use tls::Tls;
 
 /// The header types targets hold (the `http` crate's, as awc uses them).
 pub use http02::header::{HeaderName, HeaderValue};

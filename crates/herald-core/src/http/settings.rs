@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::Tls;
 use super::connect::{Resolve, SystemResolver};
 use crate::egress::Egress;
 
@@ -12,6 +13,8 @@ pub(crate) struct HttpSettings {
     /// The policy raw configs (`Target::custom("http", …)`) are read under.
     pub(crate) egress: Egress,
     pub(crate) resolver: Arc<dyn Resolve>,
+    /// TLS settings for targets without their own.
+    pub(crate) tls: Option<Tls>,
 }
 
 impl Default for HttpSettings {
@@ -19,6 +22,7 @@ impl Default for HttpSettings {
         Self {
             egress: Egress::default(),
             resolver: Arc::new(SystemResolver),
+            tls: None,
         }
     }
 }
@@ -27,6 +31,7 @@ impl std::fmt::Debug for HttpSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpSettings")
             .field("egress", &self.egress)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }

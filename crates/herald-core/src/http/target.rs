@@ -16,7 +16,7 @@ use super::names::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE,
     X_WEBHOOK_TIMESTAMP,
 };
-use super::{RetryPolicy, WebhookSecret};
+use super::{RetryPolicy, Tls, WebhookSecret};
 use crate::egress::Egress;
 use crate::{ConfigFields, Secrets, Target, TargetError, TargetOptions};
 
@@ -110,6 +110,8 @@ pub struct HttpTarget {
     error_body: Option<usize>,
     /// Whether the URL's path is a secret (a bearer URL): never shown.
     secret_path: bool,
+    /// Its own TLS settings, over the dispatcher's.
+    tls: Option<Tls>,
 }
 
 /// How a webhook is signed: the secret (which chooses the scheme) and, for the jido
@@ -186,6 +188,7 @@ impl HttpTarget {
             egress: None,
             error_body: None,
             secret_path: bearer_host(&url),
+            tls: None,
             url,
         })
     }
@@ -239,6 +242,21 @@ impl HttpTarget {
     pub fn error_body(mut self, bytes: usize) -> Self {
         self.error_body = Some(bytes.min(ERROR_BODY_LIMIT));
         self
+    }
+
+    /// Sets the target's own TLS settings: extra root certificates, a client
+    /// certificate for mutual TLS. They win over the dispatcher's
+    /// ([`DispatcherBuilder::tls`](crate::DispatcherBuilder::tls)). As data: `"tls":
+    /// {"root_certificates": PEM, "client_certificate": PEM, "client_key": PEM}`.
+    /// Default is the dispatcher's.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The target's own TLS settings, if it has any.
+    pub fn tls_settings(&self) -> Option<&Tls> {
+        self.tls.as_ref()
     }
 
     /// How much of an error response's body this target's errors keep.
@@ -498,6 +516,9 @@ impl HttpTarget {
         if fields.bool("secret_path")? == Some(true) {
             target.secret_path = true;
         }
+        if let Some(tls) = fields.object("tls")? {
+            target.tls = Some(Tls::from_fields(tls)?);
+        }
         let mut expected = vec![
             "url",
             "method",
@@ -506,6 +527,7 @@ impl HttpTarget {
             "body",
             "retry",
             "secret_path",
+            "tls",
         ];
         if webhook {
             expected.extend(["secret", "scheme", "event_types", "jido_headers"]);
@@ -696,6 +718,7 @@ impl fmt::Debug for HttpTarget {
             .field("body", &self.body)
             .field("scheme", &self.signing.as_ref().map(|s| s.secret.scheme()))
             .field("egress", &self.egress)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -725,6 +748,9 @@ impl TargetOptions for HttpTarget {
         field(state, format!("{:?}", self.retry).as_bytes());
         field(state, format!("{:?}", self.body).as_bytes());
         field(state, &self.error_body_limit().to_le_bytes());
+        if let Some(tls) = &self.tls {
+            tls.identity(state);
+        }
         if let Some(signing) = &self.signing {
             field(state, signing.secret.scheme().as_bytes());
             field(state, signing.secret.expose_key());
@@ -800,6 +826,9 @@ impl TargetOptions for HttpTarget {
         ]);
         if self.secret_path && !bearer_host(&self.url) {
             config.insert("secret_path".to_owned(), true.into());
+        }
+        if let Some(tls) = &self.tls {
+            config.insert("tls".to_owned(), tls.to_config(secrets));
         }
         if let Some(signing) = &self.signing {
             config.insert("secret".to_owned(), secrets.show(&signing.secret.to_text()));
