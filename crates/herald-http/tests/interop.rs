@@ -11,7 +11,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use cloudevents::{AttributesReader, Event};
 use herald_core::Target;
 use herald_http::{BodyMode, DEFAULT_TOLERANCE, WebhookSecret, verify};
-use support::{Receiver, deliver, dispatcher, signal};
+use support::{Receiver, deliver, dispatcher, http_headers, signal};
 
 /// A receiver built with cloudevents-sdk's actix-web binding; keeps what it decoded.
 fn cloudevents_receiver() -> (String, Arc<Mutex<Vec<Event>>>) {
@@ -84,17 +84,6 @@ async fn cloudevents_sdk_decodes_structured_and_binary_deliveries() {
 }
 
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-
-fn http_headers(recorded: &support::Recorded) -> http::HeaderMap {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in &recorded.headers {
-        map.append(
-            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            http::HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
-}
 
 #[actix_rt::test]
 async fn standard_webhooks_signatures_verify_with_the_official_crate() {

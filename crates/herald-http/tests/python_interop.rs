@@ -62,7 +62,7 @@ async fn round_trip(
 #[actix_rt::test]
 #[ignore = "needs HERALD_PYTHON (bash .ci/interop)"]
 async fn python_verifies_signatures_and_reads_events_in_both_modes() {
-    let (mut receiver, url) = receiver(7).await;
+    let (mut receiver, url) = receiver(8).await;
     let dispatcher = dispatcher();
     let json = Signal::builder("invoice.paid")
         .source("/billing")
@@ -128,4 +128,17 @@ async fn python_verifies_signatures_and_reads_events_in_both_modes() {
         ),
         "{error}"
     );
+
+    // During a key rotation the header carries a signature per key: a receiver that
+    // holds only one of them (here the old one) accepts the request.
+    let rotating = Target::webhook(&url)
+        .unwrap()
+        .secret("whsec_d3JvbmcgLSBub3QgdGhlIHNoYXJlZCBzZWNyZXQ=")
+        .unwrap()
+        .also_sign_with(herald_http::WebhookSecret::standard(SECRET).unwrap())
+        .unwrap();
+    let result = deliver(&dispatcher, json.clone(), rotating).await;
+    let report = receiver.json().await;
+    assert_eq!(report["signature"], "ok", "{report}");
+    result.expect("accepted with the old key");
 }

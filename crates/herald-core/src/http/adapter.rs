@@ -21,7 +21,7 @@ use super::{
 use super::connect::{Guarded, Refused};
 use super::encode::{Encoded, encode};
 use super::settings::HttpSettings;
-use super::sign::{jido_signature, standard_signature};
+use super::sign::{ed25519_signature, jido_signature, signed_content, standard_signature};
 use crate::egress::Egress;
 
 /// How much of a success response's body is read (so the connection can be reused).
@@ -249,7 +249,7 @@ impl HttpAdapter {
             request = request.insert_header((CONTENT_TYPE, content_type.clone()));
         }
         if let Some(signing) = target.signing() {
-            for (name, value) in sign(signing, signal, &encoded.body)? {
+            for (name, value) in sign(signing, signal, &encoded.body).await? {
                 request = request.insert_header((name, value));
             }
         }
@@ -311,8 +311,9 @@ where
     body
 }
 
-/// The scheme's headers for one attempt, signed now.
-fn sign(
+/// The scheme's headers for one attempt, signed now: for Standard Webhooks, every
+/// key's and signer's entry side by side in `webhook-signature`.
+async fn sign(
     signing: &Signing,
     signal: &Signal,
     body: &[u8],
@@ -328,32 +329,43 @@ fn sign(
             )))
         })
     };
-    let key = signing.secret().expose_key();
-    Ok(match signing.secret() {
-        WebhookSecret::Standard(_) => vec![
-            (WEBHOOK_ID, value(signal.id(), "id")?),
-            (WEBHOOK_TIMESTAMP, HeaderValue::from(now)),
+    if signing.is_jido() {
+        let key = signing.keys()[0].expose_key();
+        let [signature, timestamp, event] = signing.jido_headers().clone();
+        let event_type = signing.event_for(signal.ty());
+        return Ok(vec![
             (
-                WEBHOOK_SIGNATURE,
-                value(
-                    &standard_signature(key, signal.id(), now, body),
-                    "signature",
-                )?,
+                signature,
+                value(&jido_signature(key, now, body), "signature")?,
             ),
-        ],
-        WebhookSecret::Jido(_) => {
-            let [signature, timestamp, event] = signing.jido_headers().clone();
-            let event_type = signing.event_for(signal.ty());
-            vec![
-                (
-                    signature,
-                    value(&jido_signature(key, now, body), "signature")?,
-                ),
-                (timestamp, HeaderValue::from(now)),
-                (event, value(event_type, "type")?),
-            ]
+            (timestamp, HeaderValue::from(now)),
+            (event, value(event_type, "type")?),
+        ]);
+    }
+    let id = signal.id();
+    let mut entries: Vec<String> = signing
+        .keys()
+        .iter()
+        .map(|key| match key {
+            WebhookSecret::Ed25519(_) => ed25519_signature(key.expose_key(), id, now, body),
+            _ => standard_signature(key.expose_key(), id, now, body),
+        })
+        .collect();
+    if !signing.signers().is_empty() {
+        let content = signed_content(id, now, body);
+        for signer in signing.signers() {
+            let entry = signer
+                .sign(&content)
+                .await
+                .map_err(ErrorKind::custom_retryable)?;
+            entries.push(entry);
         }
-    })
+    }
+    Ok(vec![
+        (WEBHOOK_ID, value(id, "id")?),
+        (WEBHOOK_TIMESTAMP, HeaderValue::from(now)),
+        (WEBHOOK_SIGNATURE, value(&entries.join(" "), "signature")?),
+    ])
 }
 
 /// Sorts awc's errors into Herald's kinds: refused, timeout, TLS and other connection

@@ -20,6 +20,7 @@ mod secret;
 mod settings;
 #[cfg(feature = "http")]
 mod sign;
+mod signer;
 mod target;
 mod tls;
 #[cfg(feature = "http")]
@@ -34,7 +35,10 @@ pub(crate) use settings::HttpSettings;
 #[cfg(feature = "http")]
 pub use sign::SignatureExt;
 #[cfg(feature = "http")]
-pub use verify::{DEFAULT_TOLERANCE, HeaderLookup, VerifyError, verify, verify_at};
+pub use verify::{
+    DEFAULT_TOLERANCE, HeaderLookup, VerifyError, VerifyKey, verify, verify_at, verify_keys,
+    verify_keys_at,
+};
 
 pub use names::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE,
@@ -42,6 +46,7 @@ pub use names::{
 };
 pub use retry::{RetryPolicy, random};
 pub use secret::{Key, WebhookSecret};
+pub use signer::{SignError, Signer, base64_standard};
 pub use target::{BodyMode, HttpMethod, HttpTarget, Signing, Webhook};
 pub use tls::Tls;
 

@@ -21,11 +21,18 @@ use base64::engine::general_purpose::STANDARD;
 /// # Ok::<(), herald_core::TargetError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WebhookSecret {
-    /// [Standard Webhooks]: the key is the base64 after `whsec_`.
+    /// [Standard Webhooks] `v1` (HMAC-SHA256): the key is the base64 after `whsec_`.
     ///
     /// [Standard Webhooks]: https://www.standardwebhooks.com/
     Standard(Key),
+    /// [Standard Webhooks] `v1a` (Ed25519): the key is the 32-byte seed, base64 after
+    /// `whsk_`. Receivers verify with its public key (`whpk_`), never holding the
+    /// secret.
+    ///
+    /// [Standard Webhooks]: https://www.standardwebhooks.com/
+    Ed25519(Key),
     /// `jido_signal`'s scheme: the key is the secret's UTF-8 bytes.
     Jido(Key),
 }
@@ -61,6 +68,41 @@ impl WebhookSecret {
         Ok(Self::Standard(Key(key.into())))
     }
 
+    /// A Standard Webhooks asymmetric signing key: `whsk_` followed by the base64 of a
+    /// 32-byte Ed25519 seed.
+    ///
+    /// # Errors
+    ///
+    /// When the prefix is missing, the rest is not base64, or not 32 bytes. The error
+    /// never repeats the key.
+    pub fn ed25519(secret: &str) -> Result<Self, TargetError> {
+        let invalid = |rule: &str| TargetError::invalid_field("secret", rule);
+        let encoded = secret
+            .strip_prefix("whsk_")
+            .ok_or_else(|| invalid("must start with `whsk_` (an Ed25519 signing key)"))?;
+        let key = STANDARD
+            .decode(encoded)
+            .map_err(|_| invalid("must be `whsk_` followed by base64"))?;
+        if key.len() != 32 {
+            return Err(invalid("must be a 32-byte Ed25519 seed"));
+        }
+        Ok(Self::Ed25519(Key(key.into())))
+    }
+
+    /// A Standard Webhooks secret of either kind, by its prefix: `whsec_` (HMAC) or
+    /// `whsk_` (Ed25519).
+    ///
+    /// # Errors
+    ///
+    /// As [`standard`](Self::standard) or [`ed25519`](Self::ed25519).
+    pub fn standard_any(secret: &str) -> Result<Self, TargetError> {
+        if secret.starts_with("whsk_") {
+            Self::ed25519(secret)
+        } else {
+            Self::standard(secret)
+        }
+    }
+
     /// A `jido_signal`-compatible secret: any non-empty text.
     ///
     /// # Errors
@@ -76,7 +118,7 @@ impl WebhookSecret {
     /// The scheme's name: `"standard"` or `"jido"`.
     pub fn scheme(&self) -> &'static str {
         match self {
-            Self::Standard(_) => "standard",
+            Self::Standard(_) | Self::Ed25519(_) => "standard",
             Self::Jido(_) => "jido",
         }
     }
@@ -85,6 +127,7 @@ impl WebhookSecret {
     pub(crate) fn to_text(&self) -> String {
         match self {
             Self::Standard(key) => format!("whsec_{}", STANDARD.encode(&key.0)),
+            Self::Ed25519(key) => format!("whsk_{}", STANDARD.encode(&key.0)),
             Self::Jido(key) => String::from_utf8_lossy(&key.0).into_owned(),
         }
     }
@@ -93,7 +136,7 @@ impl WebhookSecret {
     /// with them). Handle with care: never log them.
     pub fn expose_key(&self) -> &[u8] {
         match self {
-            Self::Standard(key) | Self::Jido(key) => &key.0,
+            Self::Standard(key) | Self::Ed25519(key) | Self::Jido(key) => &key.0,
         }
     }
 }
@@ -102,6 +145,7 @@ impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Standard(_) => f.write_str("WebhookSecret::Standard([REDACTED])"),
+            Self::Ed25519(_) => f.write_str("WebhookSecret::Ed25519([REDACTED])"),
             Self::Jido(_) => f.write_str("WebhookSecret::Jido([REDACTED])"),
         }
     }

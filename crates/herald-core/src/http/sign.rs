@@ -10,9 +10,10 @@ use super::WebhookSecret;
 /// Signing with a [`WebhookSecret`]: the signature header value a sender puts on a
 /// message.
 pub trait SignatureExt {
-    /// The signature header value for a message: `v1,<base64>` over
-    /// `id.timestamp.body` (Standard Webhooks) or lower-case hex over `timestamp.body`
-    /// (jido, which ignores `id`). Handy for testing a receiver.
+    /// The signature header value for a message: `v1,<base64>` (HMAC) or
+    /// `v1a,<base64>` (Ed25519) over `id.timestamp.body` (Standard Webhooks), or
+    /// lower-case hex over `timestamp.body` (jido, which ignores `id`). Handy for
+    /// testing a receiver.
     ///
     /// ```
     /// use herald_core::http::{SignatureExt, WebhookSecret};
@@ -27,10 +28,37 @@ pub trait SignatureExt {
 impl SignatureExt for WebhookSecret {
     fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
         match self {
-            Self::Standard(_) => standard_signature(self.expose_key(), id, timestamp, body),
+            Self::Ed25519(_) => ed25519_signature(self.expose_key(), id, timestamp, body),
             Self::Jido(_) => jido_signature(self.expose_key(), timestamp, body),
+            _ => standard_signature(self.expose_key(), id, timestamp, body),
         }
     }
+}
+
+/// Standard Webhooks' signed content: `id.timestamp.body`.
+pub(crate) fn signed_content(id: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
+    let timestamp = timestamp.to_string();
+    let mut content = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
+    content.extend_from_slice(id.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(timestamp.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(body);
+    content
+}
+
+/// The Ed25519 key of a 32-byte seed (checked when the secret was read).
+pub(crate) fn ed25519_key(seed: &[u8]) -> ed25519_dalek::SigningKey {
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&seed[..32.min(seed.len())]);
+    ed25519_dalek::SigningKey::from_bytes(&bytes)
+}
+
+/// The `v1a,<base64>` entry: Ed25519 over `id.timestamp.body`.
+pub(crate) fn ed25519_signature(seed: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
+    use ed25519_dalek::Signer as _;
+    let signature = ed25519_key(seed).sign(&signed_content(id, timestamp, body));
+    format!("v1a,{}", STANDARD.encode(signature.to_bytes()))
 }
 
 pub(crate) fn mac(key: &[u8]) -> Hmac<Sha256> {
@@ -89,6 +117,22 @@ mod tests {
                 body
             ),
             "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
+        );
+    }
+
+    /// `vectors/webhook-signatures.md`, Standard Webhooks v1a (the official Go
+    /// library's known answer).
+    #[test]
+    fn ed25519_vector() {
+        let secret =
+            WebhookSecret::ed25519("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=").unwrap();
+        assert_eq!(
+            secret.signature(
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
         );
     }
 

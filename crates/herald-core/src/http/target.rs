@@ -16,7 +16,7 @@ use super::names::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE,
     X_WEBHOOK_TIMESTAMP,
 };
-use super::{RetryPolicy, Tls, WebhookSecret};
+use super::{RetryPolicy, Signer, Tls, WebhookSecret};
 use crate::egress::Egress;
 use crate::{ConfigFields, Secrets, Target, TargetError, TargetOptions};
 
@@ -114,12 +114,21 @@ pub struct HttpTarget {
     tls: Option<Tls>,
 }
 
-/// How a webhook is signed: the secret (which chooses the scheme) and, for the jido
-/// scheme, its header names and event-type map. Read from
-/// [`HttpTarget::signing`]; `Debug` never shows the secret.
+/// How a webhook is signed: its keys (the first names the scheme: Standard Webhooks or
+/// jido), signers the application holds the keys of, and, for the jido scheme, its
+/// header names and event-type map. Read from [`HttpTarget::signing`]; `Debug` never
+/// shows a key.
+///
+/// A Standard Webhooks target signs with every key and signer it has, their entries
+/// side by side in one `webhook-signature` header (space-separated), as the
+/// specification allows during a key rotation: a receiver that knows any one of them
+/// accepts the request.
 #[derive(Clone)]
 pub struct Signing {
-    secret: WebhookSecret,
+    /// Herald-held keys; for the jido scheme exactly one.
+    keys: Vec<WebhookSecret>,
+    /// Keys held elsewhere (Standard Webhooks only).
+    signers: Vec<Arc<dyn Signer>>,
     /// Jido scheme: the three header names (signature, timestamp, event).
     jido_headers: [HeaderName; 3],
     /// Jido scheme: signal type → value of the event header.
@@ -127,9 +136,29 @@ pub struct Signing {
 }
 
 impl Signing {
-    /// The secret, which also names the scheme.
-    pub fn secret(&self) -> &WebhookSecret {
-        &self.secret
+    /// The first key, which also names the scheme; `None` when only signers sign.
+    pub fn secret(&self) -> Option<&WebhookSecret> {
+        self.keys.first()
+    }
+
+    /// Every key Herald signs with, in order.
+    pub fn keys(&self) -> &[WebhookSecret] {
+        &self.keys
+    }
+
+    /// The signers that sign too, in order.
+    pub fn signers(&self) -> &[Arc<dyn Signer>] {
+        &self.signers
+    }
+
+    /// Whether this is the jido scheme (else Standard Webhooks).
+    pub fn is_jido(&self) -> bool {
+        matches!(self.keys.first(), Some(WebhookSecret::Jido(_)))
+    }
+
+    /// The scheme's name: `"standard"` or `"jido"`.
+    pub fn scheme(&self) -> &'static str {
+        if self.is_jido() { "jido" } else { "standard" }
     }
 
     /// The jido scheme's header names: signature, timestamp, event.
@@ -146,9 +175,19 @@ impl Signing {
     /// The headers this scheme sets itself; callers' headers of these names are dropped.
     pub fn reserved(&self) -> &[HeaderName] {
         static STANDARD: [HeaderName; 3] = [WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE];
-        match self.secret {
-            WebhookSecret::Standard(_) => &STANDARD,
-            WebhookSecret::Jido(_) => &self.jido_headers,
+        if self.is_jido() {
+            &self.jido_headers
+        } else {
+            &STANDARD
+        }
+    }
+
+    fn new(keys: Vec<WebhookSecret>, signers: Vec<Arc<dyn Signer>>) -> Self {
+        Self {
+            keys,
+            signers,
+            jido_headers: [X_WEBHOOK_SIGNATURE, X_WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT],
+            event_types: BTreeMap::new(),
         }
     }
 }
@@ -156,7 +195,9 @@ impl Signing {
 impl fmt::Debug for Signing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signing")
-            .field("scheme", &self.secret.scheme())
+            .field("scheme", &self.scheme())
+            .field("keys", &self.keys)
+            .field("signers", &self.signers)
             .field("jido_headers", &self.jido_headers)
             .field("event_types", &self.event_types.len())
             .finish()
@@ -396,7 +437,7 @@ impl HttpTarget {
     /// The signing of a jido-signed target, or an error naming `field` for any other.
     fn jido_signing(&mut self, field: &str) -> Result<&mut Signing, TargetError> {
         match &mut self.signing {
-            Some(signing) if matches!(signing.secret, WebhookSecret::Jido(_)) => Ok(signing),
+            Some(signing) if signing.is_jido() => Ok(signing),
             _ => Err(TargetError::invalid_field(
                 field,
                 "applies only to webhooks signed with the jido scheme",
@@ -459,12 +500,60 @@ impl HttpTarget {
     }
 
     fn signed(mut self, secret: WebhookSecret) -> Self {
-        self.signing = Some(Signing {
-            secret,
-            jido_headers: [X_WEBHOOK_SIGNATURE, X_WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT],
-            event_types: BTreeMap::new(),
-        });
+        self.signing = Some(Signing::new(vec![secret], Vec::new()));
         self
+    }
+
+    /// Also signs with `secret` (`whsec_` HMAC or `whsk_` Ed25519), its signature beside
+    /// the others in `webhook-signature`: for a key rotation, sign with the new key and
+    /// the old until every receiver has the new one. Default is the one key given.
+    ///
+    /// ```
+    /// use herald_core::Target;
+    /// use herald_core::http::WebhookSecret;
+    ///
+    /// let target = Target::webhook("https://example.com/hook")?
+    ///     .secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?
+    ///     .also_sign_with(WebhookSecret::ed25519("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")?)?;
+    /// assert_eq!(target.signing().unwrap().keys().len(), 2);
+    /// # Ok::<(), herald_core::TargetError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A target that is not a Standard Webhooks webhook, or a jido secret (that scheme
+    /// has one signature).
+    pub fn also_sign_with(mut self, secret: WebhookSecret) -> Result<Self, TargetError> {
+        if matches!(secret, WebhookSecret::Jido(_)) {
+            return Err(TargetError::invalid_field(
+                "secret",
+                "only Standard Webhooks keys sign side by side",
+            ));
+        }
+        self.standard_signing()?.keys.push(secret);
+        Ok(self)
+    }
+
+    /// Also signs with `signer`, beside the target's keys (see
+    /// [`also_sign_with`](Self::also_sign_with)).
+    ///
+    /// # Errors
+    ///
+    /// A target that is not a Standard Webhooks webhook.
+    pub fn also_signer(mut self, signer: impl Signer) -> Result<Self, TargetError> {
+        self.standard_signing()?.signers.push(Arc::new(signer));
+        Ok(self)
+    }
+
+    /// The signing of a Standard Webhooks target, or an error for any other.
+    fn standard_signing(&mut self) -> Result<&mut Signing, TargetError> {
+        match &mut self.signing {
+            Some(signing) if !signing.is_jido() => Ok(signing),
+            _ => Err(TargetError::invalid_field(
+                "secret",
+                "applies only to webhooks signed with Standard Webhooks",
+            )),
+        }
     }
 
     /// Reads a target from a config object (without its `adapter` field): `url`,
@@ -531,13 +620,39 @@ impl HttpTarget {
         ];
         if webhook {
             expected.extend(["secret", "scheme", "event_types", "jido_headers"]);
-            let secret = fields.required_string("secret")?;
             let schemes = [("standard", false), ("jido", true)];
-            let secret = match fields.one_of("scheme", &schemes)? {
-                Some(true) => WebhookSecret::jido(&secret)?,
-                _ => WebhookSecret::standard(&secret)?,
+            let jido = fields.one_of("scheme", &schemes)? == Some(true);
+            let secrets = match fields.take("secret") {
+                Some(Value::String(secret)) => vec![secret],
+                Some(Value::Array(items)) if !jido && !items.is_empty() => items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(secret) => Ok(secret),
+                        _ => Err(fields.invalid("secret", "must be a list of secrets (strings)")),
+                    })
+                    .collect::<Result<_, _>>()?,
+                None => {
+                    return Err(TargetError::MissingField {
+                        field: fields.path("secret"),
+                    });
+                }
+                Some(_) => {
+                    let rule = if jido {
+                        "must be a string"
+                    } else {
+                        "must be a secret, or a non-empty list of secrets"
+                    };
+                    return Err(fields.invalid("secret", rule));
+                }
             };
-            target = target.signed(secret);
+            let keys = secrets
+                .iter()
+                .map(|secret| match jido {
+                    true => WebhookSecret::jido(secret),
+                    false => WebhookSecret::standard_any(secret),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            target.signing = Some(Signing::new(keys, Vec::new()));
             for (ty, event) in fields.strings("event_types")?.unwrap_or_default() {
                 target = target.event_type(&ty, &event)?;
             }
@@ -716,7 +831,7 @@ impl fmt::Debug for HttpTarget {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("body", &self.body)
-            .field("scheme", &self.signing.as_ref().map(|s| s.secret.scheme()))
+            .field("scheme", &self.signing.as_ref().map(Signing::scheme))
             .field("egress", &self.egress)
             .field("tls", &self.tls)
             .finish()
@@ -752,8 +867,13 @@ impl TargetOptions for HttpTarget {
             tls.identity(state);
         }
         if let Some(signing) = &self.signing {
-            field(state, signing.secret.scheme().as_bytes());
-            field(state, signing.secret.expose_key());
+            field(state, signing.scheme().as_bytes());
+            for key in &signing.keys {
+                field(state, key.to_text().as_bytes());
+            }
+            for signer in &signing.signers {
+                signer.identity(state);
+            }
             for name in &signing.jido_headers {
                 field(state, name.as_str().as_bytes());
             }
@@ -831,9 +951,22 @@ impl TargetOptions for HttpTarget {
             config.insert("tls".to_owned(), tls.to_config(secrets));
         }
         if let Some(signing) = &self.signing {
-            config.insert("secret".to_owned(), secrets.show(&signing.secret.to_text()));
-            config.insert("scheme".to_owned(), signing.secret.scheme().into());
-            if let WebhookSecret::Jido(_) = signing.secret {
+            if !signing.signers.is_empty() {
+                // A key held elsewhere cannot be written as data.
+                return None;
+            }
+            let shown: Vec<Value> = signing
+                .keys
+                .iter()
+                .map(|key| secrets.show(&key.to_text()))
+                .collect();
+            let secret = match <[Value; 1]>::try_from(shown) {
+                Ok([one]) => one,
+                Err(many) => many.into(),
+            };
+            config.insert("secret".to_owned(), secret);
+            config.insert("scheme".to_owned(), signing.scheme().into());
+            if signing.is_jido() {
                 let names: Vec<Value> = signing
                     .jido_headers
                     .iter()
@@ -909,6 +1042,25 @@ impl Webhook {
     /// An empty secret.
     pub fn jido_secret(self, secret: &str) -> Result<HttpTarget, TargetError> {
         Ok(self.0.signed(WebhookSecret::jido(secret)?))
+    }
+
+    /// Signs with [Standard Webhooks](https://www.standardwebhooks.com/) `v1a`
+    /// (Ed25519); `key` is `whsk_` followed by the base64 of the 32-byte seed.
+    /// Receivers verify with the public key and never hold the secret.
+    ///
+    /// # Errors
+    ///
+    /// A malformed key (the error does not repeat it).
+    pub fn signing_key(self, key: &str) -> Result<HttpTarget, TargetError> {
+        Ok(self.0.signed(WebhookSecret::ed25519(key)?))
+    }
+
+    /// Signs with Standard Webhooks through `signer`, which holds the key (a KMS, an
+    /// HSM): Herald never sees it.
+    pub fn signer(self, signer: impl Signer) -> HttpTarget {
+        let mut target = self.0;
+        target.signing = Some(Signing::new(Vec::new(), vec![Arc::new(signer)]));
+        target
     }
 
     /// Signs with an already parsed secret.

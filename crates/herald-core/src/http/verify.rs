@@ -9,7 +9,8 @@ use hmac::Mac;
 use thiserror::Error;
 
 use super::WebhookSecret;
-use super::sign::{jido_mac, standard_mac};
+use super::sign::{ed25519_key, jido_mac, signed_content, standard_mac};
+use crate::TargetError;
 
 /// The default window a webhook's timestamp must fall in: 5 minutes either way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -122,32 +123,190 @@ pub fn verify_at(
     tolerance: Duration,
     now: SystemTime,
 ) -> Result<(), VerifyError> {
+    verify_one(headers, body, KeyRef::Secret(secret), tolerance, now)
+}
+
+/// A key a receiver verifies with: a shared secret (`whsec_`, jido, or the `whsk_`
+/// signing key itself), or an Ed25519 public key (`whpk_`), which verifies `v1a`
+/// signatures without holding the secret.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyKey {
+    /// A secret shared with the sender.
+    Secret(WebhookSecret),
+    /// An Ed25519 public key.
+    Public(ed25519_dalek::VerifyingKey),
+}
+
+impl VerifyKey {
+    /// A Standard Webhooks public key: `whpk_` followed by the base64 of its 32 bytes.
+    ///
+    /// # Errors
+    ///
+    /// A missing prefix, bad base64, or bytes that are not an Ed25519 public key.
+    pub fn public(key: &str) -> Result<Self, TargetError> {
+        let invalid = |rule: &str| TargetError::invalid_field("public_key", rule);
+        let encoded = key
+            .strip_prefix("whpk_")
+            .ok_or_else(|| invalid("must start with `whpk_` (an Ed25519 public key)"))?;
+        let bytes: [u8; 32] = STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| invalid("must be `whpk_` followed by the base64 of 32 bytes"))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map(Self::Public)
+            .map_err(|_| invalid("is not an Ed25519 public key"))
+    }
+
+    /// The public key (`whpk_…`) of an Ed25519 signing key, to hand to receivers;
+    /// `None` for other secrets.
+    pub fn public_of(secret: &WebhookSecret) -> Option<String> {
+        match secret {
+            WebhookSecret::Ed25519(_) => {
+                let public = ed25519_key(secret.expose_key()).verifying_key();
+                Some(format!("whpk_{}", STANDARD.encode(public.as_bytes())))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<WebhookSecret> for VerifyKey {
+    fn from(secret: WebhookSecret) -> Self {
+        Self::Secret(secret)
+    }
+}
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(secret) => f.debug_tuple("VerifyKey::Secret").field(secret).finish(),
+            Self::Public(key) => write!(
+                f,
+                "VerifyKey::Public(whpk_{})",
+                STANDARD.encode(key.as_bytes())
+            ),
+        }
+    }
+}
+
+/// Verifies a webhook against several keys — during a rotation, the new and the old —
+/// and accepts it when any one of them verifies any of its signatures. When none does,
+/// the error is the first key's.
+///
+/// ```
+/// use std::time::Duration;
+/// use herald_core::http::{SignatureExt, VerifyKey, WebhookSecret, verify_keys_at, DEFAULT_TOLERANCE};
+///
+/// let signing = WebhookSecret::ed25519("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")?;
+/// let public = VerifyKey::public(&VerifyKey::public_of(&signing).unwrap())?;
+/// let old = VerifyKey::from(WebhookSecret::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?);
+/// let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let signature = signing.signature("msg_1", 1_700_000_000, b"{}");
+/// let headers = [
+///     ("webhook-id", "msg_1"),
+///     ("webhook-timestamp", "1700000000"),
+///     ("webhook-signature", signature.as_str()),
+/// ];
+/// assert_eq!(verify_keys_at(&headers[..], b"{}", &[old, public], DEFAULT_TOLERANCE, now), Ok(()));
+/// # Ok::<(), herald_core::TargetError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`verify`]; with no keys at all, [`VerifyError::SignatureMismatch`].
+pub fn verify_keys(
+    headers: &(impl HeaderLookup + ?Sized),
+    body: &[u8],
+    keys: &[VerifyKey],
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    verify_keys_at(headers, body, keys, tolerance, SystemTime::now())
+}
+
+/// [`verify_keys`] against a given "now".
+pub fn verify_keys_at(
+    headers: &(impl HeaderLookup + ?Sized),
+    body: &[u8],
+    keys: &[VerifyKey],
+    tolerance: Duration,
+    now: SystemTime,
+) -> Result<(), VerifyError> {
+    let mut first = None;
+    for key in keys {
+        let key = match key {
+            VerifyKey::Secret(secret) => KeyRef::Secret(secret),
+            VerifyKey::Public(public) => KeyRef::Public(public),
+        };
+        match verify_one(headers, body, key, tolerance, now) {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                first.get_or_insert(error);
+            }
+        }
+    }
+    Err(first.unwrap_or(VerifyError::SignatureMismatch))
+}
+
+/// One key, borrowed.
+#[derive(Clone, Copy)]
+enum KeyRef<'a> {
+    Secret(&'a WebhookSecret),
+    Public(&'a ed25519_dalek::VerifyingKey),
+}
+
+fn verify_one(
+    headers: &(impl HeaderLookup + ?Sized),
+    body: &[u8],
+    key: KeyRef<'_>,
+    tolerance: Duration,
+    now: SystemTime,
+) -> Result<(), VerifyError> {
     let header = |name: &'static str| {
         headers
             .header(name)
             .ok_or(VerifyError::MissingHeader { name })
     };
-    match secret {
-        WebhookSecret::Standard(_) => {
-            let id = header("webhook-id")?;
-            let timestamp = timestamp(header("webhook-timestamp")?, tolerance, now)?;
-            let mac = standard_mac(secret.expose_key(), id, timestamp, body);
-            let matches = header("webhook-signature")?
-                .split(' ')
-                .filter_map(|entry| entry.strip_prefix("v1,"))
-                .filter_map(|encoded| STANDARD.decode(encoded).ok())
-                .any(|signature| mac.clone().verify_slice(&signature).is_ok());
-            matches.then_some(()).ok_or(VerifyError::SignatureMismatch)
-        }
-        WebhookSecret::Jido(_) => {
-            let timestamp = timestamp(header("x-webhook-timestamp")?, tolerance, now)?;
-            let signature = hex::decode(header("x-webhook-signature")?.trim())
-                .map_err(|_| VerifyError::SignatureMismatch)?;
-            jido_mac(secret.expose_key(), timestamp, body)
-                .verify_slice(&signature)
-                .map_err(|_| VerifyError::SignatureMismatch)
-        }
+    if let KeyRef::Secret(secret @ WebhookSecret::Jido(_)) = key {
+        let timestamp = timestamp(header("x-webhook-timestamp")?, tolerance, now)?;
+        let signature = hex::decode(header("x-webhook-signature")?.trim())
+            .map_err(|_| VerifyError::SignatureMismatch)?;
+        return jido_mac(secret.expose_key(), timestamp, body)
+            .verify_slice(&signature)
+            .map_err(|_| VerifyError::SignatureMismatch);
     }
+    let id = header("webhook-id")?;
+    let timestamp = timestamp(header("webhook-timestamp")?, tolerance, now)?;
+    let entries = header("webhook-signature")?.split(' ');
+    let decoded = |prefix: &'static str| {
+        entries
+            .clone()
+            .filter_map(move |entry| entry.strip_prefix(prefix))
+            .filter_map(|encoded| STANDARD.decode(encoded).ok())
+    };
+    let public = match key {
+        KeyRef::Secret(secret @ WebhookSecret::Ed25519(_)) => {
+            Some(ed25519_key(secret.expose_key()).verifying_key())
+        }
+        KeyRef::Public(public) => Some(*public),
+        KeyRef::Secret(_) => None,
+    };
+    let matches = match (public, key) {
+        (Some(public), _) => {
+            let content = signed_content(id, timestamp, body);
+            decoded("v1a,").any(|signature| {
+                ed25519_dalek::Signature::from_slice(&signature)
+                    .is_ok_and(|signature| public.verify_strict(&content, &signature).is_ok())
+            })
+        }
+        (None, KeyRef::Secret(secret)) => {
+            let mac = standard_mac(secret.expose_key(), id, timestamp, body);
+            decoded("v1,").any(|signature| mac.clone().verify_slice(&signature).is_ok())
+        }
+        (None, KeyRef::Public(_)) => false,
+    };
+    matches.then_some(()).ok_or(VerifyError::SignatureMismatch)
 }
 
 /// Reads a timestamp and checks it against `now`. Every step is checked arithmetic: the

@@ -30,6 +30,19 @@ pub enum Reply {
     Hang,
 }
 
+/// A recorded request's headers as the `http` crate's map (what axum, hyper and the
+/// official Standard Webhooks crate take).
+pub fn http_headers(recorded: &Recorded) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in &recorded.headers {
+        map.append(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
