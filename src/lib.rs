@@ -47,9 +47,10 @@ pub use herald_core::{
 
 // Targets and the adapters behind them.
 pub use herald_core::{
-    ActorId, Adapter, BusTarget, ConfigFields, ConsoleTarget, Delivery, IntoTargets, LogFormat,
-    LogLevel, LoggerTarget, Mode, NamedAdapter, NamedTarget, Outcome, PidTarget, Placement,
-    PubSubTarget, Rejection, Secrets, SignalMessage, Target, TargetOptions, TargetProblem,
+    ActorId, Adapter, BusTarget, ConfigFields, ConsoleTarget, Delivery, Fingerprint, IntoTargets,
+    LogFormat, LogLevel, LoggerTarget, Mode, NamedAdapter, NamedTarget, Outcome, PidTarget,
+    Placement, PubSubTarget, Rejection, Secrets, SignalMessage, Target, TargetOptions,
+    TargetProblem,
 };
 
 // In-process routing: named actors, topics, the pattern-routed bus.
@@ -60,6 +61,9 @@ pub use herald_core::{
 
 // Errors.
 pub use herald_core::{DeliveryError, ErrorKind, TargetError};
+
+/// Where network targets read from data may connect: the egress policy against SSRF.
+pub use herald_core::egress;
 
 /// Delivery that survives failing endpoints: per-endpoint circuit breakers, dedupe,
 /// rate limits, concurrency caps, dead letters and redrive.

@@ -473,6 +473,19 @@ fn main() {
             let result = sc::webhook(s).await;
             time("webhook_10k", "raw signing awc", result, Some(1.1));
         }
+        if wanted("egress_webhook_10k") {
+            let (result, lookups) = sc::egress_webhook(s).await;
+            let per_delivery = (result.0 - result.1) / s.of(10_000, 100) as f64;
+            println!(
+                "egress_webhook_10k: {:.2} µs a delivery over the code-built target; {lookups} lookups",
+                per_delivery * 1e6
+            );
+            time("egress_webhook_10k", "built in code", result, Some(1.05));
+        }
+        if wanted("endpoint_churn_100k") {
+            let result = sc::endpoint_churn(s).await;
+            time("endpoint_churn_100k", "map of 1,000", result, Some(1.2));
+        }
         if wanted("policies_idle_webhook_10k") {
             let result = sc::webhook_policies(s).await;
             time(

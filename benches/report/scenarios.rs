@@ -426,3 +426,96 @@ pub(crate) async fn webhook_policies(scale: &Scale) -> (f64, f64) {
     };
     measure(scale, || run(with.clone()), || run(without.clone())).await
 }
+
+/// 10,000 webhooks to a tenant's target (read from data, under an egress policy,
+/// reached through a host name the resolver answers), against the same webhooks to the
+/// same receiver built in code (no policy, an address): the egress check's cost per
+/// delivery. Also counts the resolver's lookups: one per connection, none per request.
+pub(crate) async fn egress_webhook(scale: &Scale) -> ((f64, f64), usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Clone, Default)]
+    struct Counted(Arc<AtomicUsize>);
+    impl herald::http::Resolve for Counted {
+        fn resolve<'a>(
+            &'a self,
+            _host: &'a str,
+            port: u16,
+        ) -> futures_util::future::BoxFuture<'a, std::io::Result<Vec<std::net::SocketAddr>>>
+        {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async move { Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))]) })
+        }
+    }
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let n = scale.of(10_000, 100);
+    let port = peers::http_receiver();
+    let lookups = Counted::default();
+    let dispatcher = builder().max_in_flight(n).resolver(lookups.clone()).start();
+    let policy = herald::egress::Egress::default()
+        .allow("127.0.0.1")
+        .expect("an address");
+    let tenant = Target::from_config_with(
+        json!({"adapter": "webhook", "url": format!("http://tenant.bench:{port}/hook"),
+               "secret": SECRET, "retry": {"max_attempts": 1}}),
+        &policy,
+    )
+    .expect("a tenant's target");
+    let own: Target = Target::webhook(&format!("http://127.0.0.1:{port}/hook"))
+        .expect("valid url")
+        .secret(SECRET)
+        .expect("valid secret")
+        .retry(RetryPolicy::none())
+        .into();
+    let signal = signal();
+    let tenants: Arc<[Target]> = vec![tenant; n].into();
+    let owns: Arc<[Target]> = vec![own; n].into();
+    let run = |targets: Arc<[Target]>| {
+        let all = Dispatch::new(Arc::clone(&signal), targets).max_concurrency(64);
+        let dispatcher = dispatcher.clone();
+        async move { dispatch(&dispatcher, all).await }
+    };
+    let result = measure(scale, || run(tenants.clone()), || run(owns.clone())).await;
+    (result, lookups.0.load(Ordering::Relaxed))
+}
+
+/// 10,000 deliveries, each to an endpoint never seen before, through a dispatcher whose
+/// endpoint map is full at 100,000 endpoints (each new one evicts an idle one), against
+/// the same through one full at 1,000: eviction's cost stays flat with the map's size.
+pub(crate) async fn endpoint_churn(scale: &Scale) -> (f64, f64) {
+    use herald::resilience::Breaker;
+    use std::cell::Cell;
+
+    let m = scale.of(10_000, 100);
+    let start = |capacity: usize| {
+        builder()
+            .max_endpoints(capacity)
+            .resilience(Resilience::new().breaker(Breaker::default()))
+            .start()
+    };
+    let (big, small) = (scale.of(100_000, 1_000), scale.of(1_000, 100));
+    let large = start(big);
+    let little = start(small);
+    let signal = signal();
+    let fresh = Cell::new(0usize);
+    let targets = |count: usize| -> Arc<[Target]> {
+        (0..count)
+            .map(|_| {
+                let key = fresh.get();
+                fresh.set(key + 1);
+                Target::noop().with_resilience(Resilience::new().endpoint(format!("e{key}")))
+            })
+            .collect()
+    };
+    for (dispatcher, capacity) in [(&large, big), (&little, small)] {
+        let all = Dispatch::new(Arc::clone(&signal), targets(capacity)).max_concurrency(64);
+        dispatch(dispatcher, all).await;
+    }
+    let run = |dispatcher: &Addr<Dispatcher>| {
+        let all = Dispatch::new(Arc::clone(&signal), targets(m)).max_concurrency(64);
+        let dispatcher = dispatcher.clone();
+        async move { dispatch(&dispatcher, all).await }
+    };
+    measure(scale, || run(&large), || run(&little)).await
+}

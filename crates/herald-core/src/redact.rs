@@ -41,6 +41,66 @@ pub(crate) fn is_sensitive(key: &str) -> bool {
     SENSITIVE.iter().any(|fragment| key.contains(fragment))
 }
 
+/// A copy of `value` safe to show: values under sensitive keys and header values
+/// replaced, URLs cut to
+/// their origin (no userinfo, query, fragment, nor a path that may be a bearer token),
+/// containers deeper than [`MAX_DEPTH`] replaced by a marker.
+pub(crate) fn redacted_value(value: &Value) -> Value {
+    fn walk(value: &Value, depth: usize) -> Value {
+        match value {
+            _ if depth >= MAX_DEPTH => Value::String("[…]".to_owned()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| {
+                        let shown = if is_sensitive(key) {
+                            Value::String(REDACTED.to_owned())
+                        } else if key.eq_ignore_ascii_case("headers") {
+                            // Header values are the caller's (tokens): never shown.
+                            walk_headers(value)
+                        } else {
+                            walk(value, depth + 1)
+                        };
+                        (key.clone(), shown)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| walk(item, depth + 1)).collect())
+            }
+            Value::String(text) => Value::String(url_origin(text).unwrap_or_else(|| text.clone())),
+            other => other.clone(),
+        }
+    }
+    fn walk_headers(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.keys()
+                    .map(|name| (name.clone(), Value::String(REDACTED.to_owned())))
+                    .collect(),
+            ),
+            _ => Value::String(REDACTED.to_owned()),
+        }
+    }
+    walk(value, 0)
+}
+
+/// `text` as a URL's origin, with `/[REDACTED]` for a path; `None` when it is no URL
+/// with a host.
+fn url_origin(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let host = url.host_str()?;
+    let port = url
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    let path = if url.path().is_empty() || url.path() == "/" {
+        ""
+    } else {
+        "/[REDACTED]"
+    };
+    Some(format!("{}://{host}{port}{path}", url.scheme()))
+}
+
 /// `value`, redacted, as one line of at most `limit` bytes (plus a marker when cut).
 pub(crate) fn compact(value: &Value, limit: usize) -> String {
     render(value, limit, false)

@@ -10,8 +10,10 @@ use serde_json::json;
 use support::{Log, closed_port, signal, within};
 use tracing_subscriber::fmt::format::FmtSpan;
 
-const PLANTED: [&str; 8] = [
+const PLANTED: [&str; 9] = [
     "PWPLANT",
+    // The base64 of an Ed25519 signing key's seed (whsk_).
+    "VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk",
     "PATHPLANT",
     "QUERYPLANT",
     "FRAGPLANT",
@@ -55,6 +57,16 @@ async fn no_rendering_shows_a_planted_secret() {
         .init();
 
     let port = closed_port();
+    let client = {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["herald".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    // A line of the client key's PEM body: it must appear nowhere.
+    let key_line = client.1.lines().nth(1).unwrap().to_owned();
     let loopback = herald_core::egress::Egress::default()
         .allow("127.0.0.1")
         .unwrap();
@@ -96,6 +108,22 @@ async fn no_rendering_shows_a_planted_secret() {
             &loopback,
         )
         .unwrap(),
+        // An Ed25519 signing key, and a TLS client key.
+        Target::webhook(&url)
+            .unwrap()
+            .signing_key("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")
+            .unwrap()
+            .retry(herald_http::RetryPolicy::none())
+            .into(),
+        Target::http(&url)
+            .unwrap()
+            .tls(
+                herald_http::Tls::new()
+                    .client_identity_pem(&client.0, &client.1)
+                    .unwrap(),
+            )
+            .retry(herald_http::RetryPolicy::none())
+            .into(),
         // Bearer URLs: the path is the credential (resolved to a closed loopback port).
         Target::http("https://hooks.slack.com/services/T0/B0/PATHPLANT")
             .unwrap()
@@ -158,6 +186,7 @@ async fn no_rendering_shows_a_planted_secret() {
         ));
     }
     rendered.push_str(&format!("{error}\n{error:?}\n{error:#?}\n"));
+    let kept = targets.clone();
     for target in targets.drain(..) {
         rendered.push_str(&format!("{target:?} {}\n", target.describe()));
     }
@@ -182,6 +211,14 @@ async fn no_rendering_shows_a_planted_secret() {
     );
     assert_clean("errors and descriptions", &rendered);
     assert_clean("spans and events", &logged);
+    for target in &kept {
+        let redacted = target
+            .to_config(herald_core::Secrets::Redact)
+            .map(|c| c.to_string());
+        rendered.push_str(&redacted.unwrap_or_default());
+    }
+    assert_clean("redacted configs", &rendered);
+    assert!(!rendered.contains(&key_line) && !logged.contains(&key_line));
     // Sanity: the targets did fail, and said where (without the secrets).
     assert!(
         rendered.contains(&format!("http://127.0.0.1:{port}/x")),

@@ -499,8 +499,9 @@ fn describe_config(f: &mut fmt::Formatter<'_>, adapter: &str, config: &Value) ->
 impl Target {
     /// The target as data: `{"adapter": …, …its options}`, what
     /// [`from_config`](Self::from_config) reads back (secrets included only with
-    /// [`Secrets::Include`]). A custom target's raw config is written as it was given,
-    /// with values under sensitive keys redacted unless secrets are included.
+    /// [`Secrets::Include`]). A custom target's raw config is written as it was given;
+    /// redacted, values under sensitive keys (at any depth) are replaced and URLs cut
+    /// to their origin.
     ///
     /// ```
     /// use herald_core::{Secrets, Target};
@@ -526,17 +527,10 @@ impl Target {
             }
             Options::Config(config) => match (&**config, secrets) {
                 (Value::Object(map), Secrets::Include) => map.clone(),
-                (Value::Object(map), Secrets::Redact) => map
-                    .iter()
-                    .map(|(key, value)| {
-                        let value = if redact::is_sensitive(key) {
-                            secrets.show("")
-                        } else {
-                            value.clone()
-                        };
-                        (key.clone(), value)
-                    })
-                    .collect(),
+                (Value::Object(_), Secrets::Redact) => match redact::redacted_value(config) {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                },
                 _ => Map::new(),
             },
         };
