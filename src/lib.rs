@@ -97,6 +97,10 @@ pub struct ReadmeDoctests;
 #[cfg(all(doctest, feature = "http"))]
 pub struct HttpGuideDoctests;
 
+#[doc = include_str!("../docs/SECURITY.md")]
+#[cfg(all(doctest, feature = "http"))]
+pub struct SecurityGuideDoctests;
+
 #[doc = include_str!("../docs/DISTRIBUTED.md")]
 #[cfg(all(doctest, feature = "nats"))]
 pub struct DistributedGuideDoctests;
