@@ -312,6 +312,23 @@ impl ErrorKind {
         }
     }
 
+    /// Whether this error refused the delivery before anything was sent: an invalid
+    /// target, an egress refusal, an open circuit, a rate limit, overload, a signal too
+    /// large, a synchronous call to the caller itself. The attempt that ends with such
+    /// an error is not counted in [`DeliveryError::attempts`].
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidTarget(_)
+                | Self::EgressDenied(_)
+                | Self::CircuitOpen { .. }
+                | Self::RateLimited
+                | Self::Overloaded
+                | Self::TooLarge { .. }
+                | Self::CallingSelf
+        )
+    }
+
     /// A short, stable name for telemetry, e.g. `"timeout"`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -387,21 +404,23 @@ impl StdError for DeliveryError {
     }
 }
 
-/// Writes " after N attempts" when there was more than one.
+/// Writes " after N attempts" when there was more than one, " before any attempt"
+/// when there was none.
 struct Attempts(u32);
 
 impl fmt::Display for Attempts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 > 1 {
-            write!(f, " after {} attempts", self.0)
-        } else {
-            Ok(())
+        match self.0 {
+            0 => f.write_str(" before any attempt"),
+            1 => Ok(()),
+            n => write!(f, " after {n} attempts"),
         }
     }
 }
 
 impl DeliveryError {
-    /// An error for `target` (a redacted description) delivered by `adapter`.
+    /// An error for `target` (a redacted description) delivered by `adapter`, after one
+    /// attempt, or none when `kind` [is a refusal](ErrorKind::is_refusal).
     pub fn new(
         adapter: impl Into<Cow<'static, str>>,
         target: impl Into<String>,
@@ -410,19 +429,24 @@ impl DeliveryError {
         Self {
             adapter: adapter.into(),
             target: target.into(),
+            attempts: u32::from(!kind.is_refusal()),
             kind,
-            attempts: 1,
             dead_letter: None,
         }
     }
 
-    /// The same error, after `attempts` attempts (an adapter that retries).
+    /// The same error, after `attempts` attempts (an adapter that retries; 0 for a
+    /// delivery that never reached its adapter).
     pub fn with_attempts(mut self, attempts: u32) -> Self {
-        self.attempts = attempts.max(1);
+        self.attempts = attempts;
         self
     }
 
-    /// How many attempts were made; 1 unless the adapter retried.
+    /// How many attempts reached the receiver, or tried to: 1 unless the adapter
+    /// retried, 0 when the delivery was refused before any (an open circuit, a rate
+    /// limit, an egress refusal, an invalid target) or never began (a dispatch refused
+    /// at shutdown or for overload). A delivery cut off while it ran counts the
+    /// attempt it was in, even if it was still waiting for a policy's turn.
     pub fn attempts(&self) -> u32 {
         self.attempts
     }

@@ -51,6 +51,7 @@ pub(crate) fn record(span: &Span, result: &Result<Outcome, DeliveryError>, laten
         }
         Err(error) => {
             span.record("outcome", "failed");
+            span.record("attempts", error.attempts());
             span.record("retryable", error.retryable());
             span.record("error.kind", error.kind().name());
             span.record("error", display(error));

@@ -283,7 +283,14 @@ async fn breaker_opens_fails_fast_probes_and_closes(path: Path) {
     for _ in 0..5 {
         let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
         assert_eq!(kind_of(&result), Some("circuit_open"));
-        assert!(result.unwrap_err().first().error.retryable());
+        let error = result.unwrap_err();
+        let refused = &error.first().error;
+        assert!(refused.retryable());
+        assert_eq!(refused.attempts(), 0, "no attempt was made: {refused}");
+        assert!(
+            refused.to_string().contains("before any attempt"),
+            "{refused}"
+        );
     }
     assert_eq!(switch.reached(), 3);
     let stats = endpoint_stats(&dispatcher, "switch:a").await;
@@ -481,6 +488,35 @@ async fn failed_deliveries_reach_the_dead_letter(path: Path) {
             .unwrap()
             .is_empty()
     );
+    path.check(&switch);
+}
+
+on_each_path!(
+    short_circuited_dead_letter_counts_no_attempt,
+    a_short_circuited_delivery_is_dead_lettered_with_no_attempt,
+    a_short_circuited_delivery_is_dead_lettered_with_no_attempt_at_once
+);
+
+async fn short_circuited_dead_letter_counts_no_attempt(path: Path) {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let queue = DeadLetterQueue::default().start();
+    let dead_letter: Target = Target::pid(queue.clone().recipient()).sync().into();
+    let resilience = Resilience::new()
+        .breaker(Breaker::new().failures(1))
+        .dead_letter(dead_letter);
+    let dispatcher = path.start(&switch, resilience);
+    switch.set(Mode::Down);
+    for _ in 0..2 {
+        send(&dispatcher, signal(), vec![endpoint("a")])
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(switch.reached(), 1, "the second was refused by the circuit");
+    let letters = within("take", queue.send(TakeDeadLetters)).await.unwrap();
+    let attempts: Vec<_> = letters.iter().map(|l| (l.kind(), l.attempts())).collect();
+    // Read back from each letter's `heraldattempts` (absent, it would read as 1).
+    assert_eq!(attempts, [("custom", 1), ("circuit_open", 0)]);
     path.check(&switch);
 }
 
@@ -776,6 +812,7 @@ async fn a_rate_limit_spaces_deliveries_and_can_fail_fast() {
         .unwrap();
     let result = send(&dispatcher, signal(), vec![strict]).await;
     assert_eq!(kind_of(&result), Some("rate_limited"));
+    assert_eq!(result.unwrap_err().first().error.attempts(), 0);
     assert_eq!(
         endpoint_stats(&dispatcher, "switch:b").await.rate_limited,
         1

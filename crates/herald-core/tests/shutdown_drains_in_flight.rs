@@ -38,12 +38,14 @@ async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_res
     let late = within("late dispatch", late).await.unwrap().unwrap_err();
     assert!(matches!(late.first().error.kind(), ErrorKind::Shutdown));
     assert!(late.first().error.retryable());
+    assert_eq!(late.first().error.attempts(), 0, "it never began");
 
     let error = within("running dispatch", running).await.unwrap_err();
     assert_eq!(error.total(), 3);
     assert_eq!(error.failures().len(), 1);
     assert_eq!(error.first().index, 1);
     assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
+    assert_eq!(error.first().error.attempts(), 1, "cut off in its attempt");
 
     within("shutdown", shutdown).await.unwrap();
     // Within tokio's timer resolution (1 ms).
@@ -58,6 +60,7 @@ async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_res
     let after_stop = dispatcher.dispatch_async(Dispatch::new(signal(), [Target::noop()]));
     let error = within("after stop", after_stop).await.unwrap_err();
     assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
+    assert_eq!(error.first().error.attempts(), 0);
 }
 
 #[actix_rt::test]

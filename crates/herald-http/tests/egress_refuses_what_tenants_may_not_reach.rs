@@ -56,6 +56,8 @@ impl Resolve for Scripted {
 fn error_kind(result: herald_core::DispatchResult) -> ErrorKind {
     let error = result.expect_err("the delivery is refused");
     let failure = error.failures().first().expect("one failure");
+    // No request was made, so none is counted.
+    assert_eq!(failure.error.attempts(), 0, "{}", failure.error);
     match failure.error.kind() {
         ErrorKind::EgressDenied(rule) => ErrorKind::EgressDenied(rule.clone()),
         other => panic!("expected an egress refusal, got {other:?}"),

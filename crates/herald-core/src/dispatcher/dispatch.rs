@@ -214,20 +214,26 @@ impl Dispatch {
         &self.targets
     }
 
-    /// Every target failing with the same reason: for a dispatch that never ran.
+    /// Every target failing with the same reason: for a dispatch that never ran, so
+    /// none made an attempt.
     pub(crate) fn fail_all(&self, kind: impl Fn() -> ErrorKind) -> DispatchResult {
-        fail_all(&self.targets, kind)
+        fail_all(&self.targets, || (kind(), 0))
     }
 }
 
-/// Every one of `targets` failing with the same reason, each at its own index.
-pub(crate) fn fail_all(targets: &[Target], kind: impl Fn() -> ErrorKind) -> DispatchResult {
+/// Every one of `targets` failing with the same reason and count of attempts, each at
+/// its own index.
+pub(crate) fn fail_all(
+    targets: &[Target],
+    failure: impl Fn() -> (ErrorKind, u32),
+) -> DispatchResult {
     if targets.is_empty() {
         return Ok(DispatchReport::default());
     }
     let mut results = Results::new(targets.len());
     for (index, target) in targets.iter().enumerate() {
-        results.set(index, Err(target.error(kind())));
+        let (kind, attempts) = failure();
+        results.set(index, Err(target.error(kind).with_attempts(attempts)));
     }
     results.conclude()
 }
@@ -265,12 +271,14 @@ impl<F: FnOnce(DispatchResult)> Drop for Answer<F> {
     fn drop(&mut self) {
         if let Some(finish) = self.finish.take() {
             let panicking = std::thread::panicking();
+            // Dropped by a panic, the run may have begun any target (counted as one
+            // attempt); dropped unhandled, it began none.
             finish(fail_all(&self.targets, || {
                 if panicking {
                     let message = PANICKED_RUN.to_owned();
-                    ErrorKind::Panicked { message }
+                    (ErrorKind::Panicked { message }, 1)
                 } else {
-                    ErrorKind::Shutdown
+                    (ErrorKind::Shutdown, 0)
                 }
             }));
         }
@@ -405,7 +413,8 @@ impl Future for DispatchHandle {
         // sender gone if the thread that held it died; every target is reported then
         // too, each at its own index.
         Pin::new(&mut self.receiver).poll(cx).map(|result| {
-            result.unwrap_or_else(|_| fail_all(&self.targets, || ErrorKind::Shutdown))
+            // The thread died: any target may have begun.
+            result.unwrap_or_else(|_| fail_all(&self.targets, || (ErrorKind::Shutdown, 1)))
         })
     }
 }

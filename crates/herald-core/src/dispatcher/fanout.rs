@@ -537,10 +537,12 @@ impl<'a> Run<'a> {
     }
 
     /// Fails a target from the dispatcher itself (unknown adapter, overload, deadline),
-    /// with the same telemetry an adapter's failure gets.
+    /// with the same telemetry an adapter's failure gets. One that was not `in_flight`
+    /// made no attempt.
     fn fail_here(&mut self, index: usize, kind: ErrorKind, in_flight: bool) {
         let target = &self.targets[index];
-        let result = Err(target.error(kind));
+        let made = u32::from(in_flight && !kind.is_refusal());
+        let result = Err(target.error(kind).with_attempts(made));
         if self.context.traced() {
             let kind = self
                 .adapter_of(index)

@@ -80,7 +80,8 @@ pub(crate) fn deliver<'a, A: Adapter>(
         // Delivery spans hang under the dispatch span; when no subscriber wants that
         // one, none is made, no clock is read, and the delivery is not wrapped in one.
         let traced = context.traced();
-        let attempts = Cell::new(1);
+        // How many times the adapter was called on (or said it retried): none yet.
+        let attempts = Cell::new(0);
         let (caught, span) = if traced {
             let span = telemetry::delivery_span(&context.span, target, A::KIND, &context.signal);
             let started = Instant::now();
@@ -107,9 +108,16 @@ pub(crate) fn deliver<'a, A: Adapter>(
             Ok(result) => (result, false),
             Err(payload) => (Err(panicked(name, payload.as_ref())), true),
         };
-        let result = result.map_err(|kind| target.error(kind).with_attempts(attempts.get()));
+        let result = result.map_err(|kind| {
+            // A refusal made nothing on the attempt it ended (an egress refusal on a
+            // retry, a call to the caller itself); a policy's refusal, none at all.
+            let made = attempts.get().saturating_sub(u32::from(kind.is_refusal()));
+            target.error(kind).with_attempts(made)
+        });
         if let Some((span, elapsed)) = span {
-            span.record("attempts", attempts.get());
+            if result.is_ok() {
+                span.record("attempts", attempts.get());
+            }
             telemetry::record(&span, &result, elapsed);
         }
         if panicked {
@@ -336,6 +344,7 @@ fn attempt<'a, A: Adapter>(
             // with its own copy of the delivery: 72 bytes more per delivery.
             None => {
                 let delivery = delivery(context.now(), options).with_attempts(attempts);
+                delivery.report_attempts(1);
                 let mut delivering = pin!(adapter.deliver(delivery));
                 let mut timer = None;
                 // Moved in, not borrowed: this future then keeps one place for each.
@@ -374,6 +383,7 @@ fn bounded<'a, A: Adapter>(
     limit: Option<Duration>,
 ) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a {
     async move {
+        delivery.report_attempts(1);
         let mut delivering = pin!(adapter.deliver(delivery));
         let mut timer = None;
         poll_fn(move |cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
