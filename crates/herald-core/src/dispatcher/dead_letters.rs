@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 
 use super::fanout::{Head, run_admitted};
+use super::lifecycle::Phase;
 use super::report::{DispatchError, DispatchResult};
 use super::{Dispatch, Inner, Overload};
 use crate::resilience::{DeadLettered, dead_letter_of, dead_letter_signal};
@@ -61,6 +62,12 @@ async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) 
             match dead_letter_signal(&dispatch.signal, &failure.error, target.fingerprint()) {
                 Ok(signal) => signal,
                 Err(cause) => {
+                    inner.counters.dead_letter_sent(false);
+                    tracing::error!(
+                        signal.id = dispatch.signal.id(),
+                        %cause,
+                        "dead letter could not be built: the signal is kept nowhere"
+                    );
                     let kind =
                         ErrorKind::custom(format!("dead letter could not be built: {cause}"));
                     failure.error.set_dead_letter(DeadLettered {
@@ -83,6 +90,14 @@ async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) 
     .await;
     let failures = error.failures_mut();
     for ((position, letter), result) in letters.iter().zip(results) {
+        inner.counters.dead_letter_sent(result.is_ok());
+        if let Err(error) = &result {
+            tracing::error!(
+                signal.id = dispatch.signal.id(),
+                %error,
+                "dead letter failed: the signal is kept nowhere"
+            );
+        }
         failures[*position].error.set_dead_letter(DeadLettered {
             target: letter.targets[0].describe().to_string(),
             result,
@@ -105,7 +120,7 @@ async fn one(inner: &Inner, letter: &Dispatch) -> Result<Outcome, DeliveryError>
         },
     };
     let mut head = Head::new(1);
-    match run_admitted(inner, letter, &mut permit, &mut head).await {
+    match run_admitted(inner, letter, &mut permit, &mut head, Phase::DeadLetters).await {
         Ok(report) => Ok(report.outcomes()[0].clone()),
         Err(error) => Err(error.into_failures().remove(0).error),
     }

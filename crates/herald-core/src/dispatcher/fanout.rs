@@ -18,7 +18,7 @@ use tracing::Span;
 use super::dead_letters;
 use super::dispatch::Answer;
 use super::join::{JoinSet, Joined};
-use super::lifecycle::{Lifecycle, Running};
+use super::lifecycle::{Lifecycle, Phase, Running};
 use super::report::{DispatchReport, DispatchResult, Results};
 use super::{Dispatch, Inner};
 use crate::runtime::{DeliverBatch, DispatchContext, Job, Now, Placed, Pool, Reply, Runner};
@@ -63,7 +63,8 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
         // Checked in a block of its own: a local once borrowed keeps a place in this
         // future through every later wait, beside the run's.
         let (result, letters) = {
-            let result = run_admitted(&inner, &dispatch, &mut permit, &mut head).await;
+            let deliveries = Phase::Deliveries;
+            let result = run_admitted(&inner, &dispatch, &mut permit, &mut head, deliveries).await;
             let wanted = dead_letters::wanted(&inner, &dispatch, &result);
             (result, wanted)
         };
@@ -90,6 +91,7 @@ pub(super) fn run_admitted<'a>(
     dispatch: &'a Dispatch,
     permit: &'a mut Option<OwnedSemaphorePermit>,
     head: &'a mut Head,
+    phase: Phase,
 ) -> impl Future<Output = DispatchResult> + 'a {
     async move {
         let total = dispatch.targets.len();
@@ -165,7 +167,10 @@ pub(super) fn run_admitted<'a>(
             if next == total {
                 give_back(permit, run.in_flight);
             }
-            match run.wait(dispatch.deadline_at(), &inner.lifecycle).await {
+            match run
+                .wait(dispatch.deadline_at(), &inner.lifecycle, phase)
+                .await
+            {
                 Wake::Reply(Some((index, result))) => {
                     run.settle(index, result, true);
                     run.settle_arrived();
@@ -477,10 +482,16 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Waits for the next answer, the dispatch's deadline, or the shutdown cutoff.
-    async fn wait(&mut self, deadline: Option<Instant>, lifecycle: &Lifecycle) -> Wake {
+    /// Waits for the next answer, the dispatch's deadline, or the shutdown cutoff of
+    /// `phase`.
+    async fn wait(
+        &mut self,
+        deadline: Option<Instant>,
+        lifecycle: &Lifecycle,
+        phase: Phase,
+    ) -> Wake {
         let mut changed = pin!(lifecycle.changed());
-        let (until, cut_off) = match (deadline, lifecycle.cutoff()) {
+        let (until, cut_off) = match (deadline, lifecycle.cutoff(phase)) {
             (Some(deadline), Some(cutoff)) if cutoff < deadline => (Some(cutoff), true),
             (None, Some(cutoff)) => (Some(cutoff), true),
             (deadline, _) => (deadline, false),

@@ -20,7 +20,11 @@ use crate::ActorId;
 /// [`ErrorKind::Shutdown`](crate::ErrorKind::Shutdown) (retryable) and count as
 /// [`refused`](crate::StatsSnapshot::refused). Dispatches already running get up to
 /// `grace` to finish; targets still running then fail with the same kind, so every
-/// target is reported. Then the dispatcher stops, and so do its pool's arbiters.
+/// target is reported. Dead letters — of those cut-off targets too — are still
+/// delivered for up to [`dead_letter_grace`](Self::dead_letter_grace) more (by
+/// default as long as `grace`), so a signal cut off with a dead letter configured is
+/// kept there: a shutdown takes at most `grace` plus that. Then the dispatcher stops,
+/// and so do its pool's arbiters.
 /// Messages still in its mailbox are dropped: detached dispatches among them report
 /// every target as [`ErrorKind::Shutdown`](crate::ErrorKind::Shutdown), and
 /// `Addr::send` callers get actix's `MailboxError::Closed`.
@@ -39,17 +43,50 @@ use crate::ActorId;
 #[must_use = "a shutdown does nothing until it is sent to a dispatcher"]
 pub struct Shutdown {
     pub(crate) grace: Duration,
+    letters: Option<Duration>,
 }
 
 impl Shutdown {
-    /// A shutdown that gives running dispatches up to `grace` to finish.
+    /// A shutdown that gives running dispatches up to `grace` to finish, and their dead
+    /// letters as long again.
     pub fn new(grace: Duration) -> Self {
-        Self { grace }
+        Self {
+            grace,
+            letters: None,
+        }
+    }
+
+    /// Sets how long after the grace period dead letters may still be delivered
+    /// (zero: they are cut off with the deliveries).
+    pub fn dead_letter_grace(mut self, grace: Duration) -> Self {
+        self.letters = Some(grace);
+        self
     }
 
     /// The grace period.
     pub fn grace(&self) -> Duration {
         self.grace
+    }
+
+    /// How long after the grace period dead letters may still be delivered.
+    pub fn dead_letter_grace_value(&self) -> Duration {
+        self.letters.unwrap_or(self.grace)
+    }
+}
+
+/// What a run delivers, which decides when a shutdown cuts it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// A dispatch's targets: cut off at the grace period's end.
+    Deliveries,
+    /// Dead letters: cut off after the dead letters' grace too.
+    DeadLetters,
+}
+
+impl From<Duration> for Shutdown {
+    /// A shutdown with this grace period.
+    fn from(grace: Duration) -> Self {
+        Self::new(grace)
     }
 }
 
@@ -64,6 +101,8 @@ pub(crate) struct Lifecycle {
     running: Cell<usize>,
     /// Set by `Shutdown`: when running deliveries are cut off.
     cutoff: Cell<Option<Instant>>,
+    /// Set by `Shutdown`: when running dead letters are cut off.
+    letters_cutoff: Cell<Option<Instant>>,
     /// Woken when `cutoff` is set.
     changed: Notify,
     /// Woken when the last running dispatch ends.
@@ -76,9 +115,12 @@ impl Lifecycle {
         self.cutoff.get().is_some()
     }
 
-    /// When running deliveries are cut off, once shutting down.
-    pub(crate) fn cutoff(&self) -> Option<Instant> {
-        self.cutoff.get()
+    /// When runs of `phase` are cut off, once shutting down.
+    pub(crate) fn cutoff(&self, phase: Phase) -> Option<Instant> {
+        match phase {
+            Phase::Deliveries => self.cutoff.get(),
+            Phase::DeadLetters => self.letters_cutoff.get(),
+        }
     }
 
     /// A future that completes when the cutoff changes. Take it before reading
@@ -87,10 +129,21 @@ impl Lifecycle {
         self.changed.notified()
     }
 
-    /// Starts shutting down: deliveries still running at `cutoff` fail.
-    pub(crate) fn close(&self, cutoff: Instant) {
-        let earliest = self.cutoff.get().map_or(cutoff, |set| set.min(cutoff));
-        self.cutoff.set(Some(earliest));
+    /// Starts shutting down: deliveries still running at `shutdown`'s grace period's
+    /// end fail, and dead letters still running after their own grace too. A second
+    /// shutdown may only bring the cutoffs nearer.
+    pub(crate) fn close(&self, shutdown: &Shutdown) {
+        let cutoff = crate::time::deadline_after(shutdown.grace);
+        let letters = crate::time::deadline_after(
+            shutdown
+                .grace
+                .saturating_add(shutdown.dead_letter_grace_value()),
+        );
+        let earliest = |cell: &Cell<Option<Instant>>, at: Instant| {
+            cell.set(Some(cell.get().map_or(at, |set| set.min(at))));
+        };
+        earliest(&self.cutoff, cutoff);
+        earliest(&self.letters_cutoff, letters);
         self.changed.notify_waiters();
     }
 

@@ -340,7 +340,7 @@ impl Handler<Shutdown> for Dispatcher {
 
     fn handle(&mut self, shutdown: Shutdown, _: &mut Context<Self>) -> Self::Result {
         let lifecycle = Rc::clone(&self.inner.lifecycle);
-        lifecycle.close(crate::time::deadline_after(shutdown.grace));
+        lifecycle.close(&shutdown);
         tracing::info!(grace = ?shutdown.grace, "dispatcher shutting down");
         Box::pin(
             async move { lifecycle.idle().await }

@@ -62,12 +62,11 @@ impl Sharded {
         Ok(total)
     }
 
-    /// Sends every shard a [`Shutdown`] with `grace`, and waits until each has drained.
-    pub async fn shutdown(&self, grace: std::time::Duration) -> Result<(), MailboxError> {
-        let sends = self
-            .shards
-            .iter()
-            .map(|shard| shard.send(Shutdown::new(grace)));
+    /// Sends every shard `shutdown` (a [`Shutdown`], or its grace period), and waits
+    /// until each has drained.
+    pub async fn shutdown(&self, shutdown: impl Into<Shutdown>) -> Result<(), MailboxError> {
+        let shutdown = shutdown.into();
+        let sends = self.shards.iter().map(|shard| shard.send(shutdown));
         join_all(sends).await.into_iter().collect()
     }
 }

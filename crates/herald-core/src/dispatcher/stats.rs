@@ -56,6 +56,12 @@ pub struct StatsSnapshot {
     /// kept endpoint was pinned (see
     /// [`max_endpoints`](crate::DispatcherBuilder::max_endpoints)).
     pub endpoints_refused: u64,
+    /// Dead letters their dead-letter target took (see
+    /// [`Resilience::dead_letter`](crate::resilience::Resilience::dead_letter)).
+    pub dead_lettered: u64,
+    /// Dead letters that failed too: their signal was kept nowhere (each is also in its
+    /// failure's [`dead_letter`](crate::DeliveryError::dead_letter), and logged).
+    pub dead_letters_failed: u64,
 }
 
 /// One adapter's counters.
@@ -77,6 +83,8 @@ impl StatsSnapshot {
         self.in_flight += other.in_flight;
         self.refused += other.refused;
         self.unknown_adapter += other.unknown_adapter;
+        self.dead_lettered += other.dead_lettered;
+        self.dead_letters_failed += other.dead_letters_failed;
         for (name, stats) in &other.per_adapter {
             let total = self.per_adapter.entry(name.clone()).or_default();
             total.delivered += stats.delivered;
@@ -100,6 +108,8 @@ pub(crate) struct Counters {
     /// Indexed like the dispatcher's adapters.
     per_adapter: Box<[Cell<AdapterStats>]>,
     unknown_adapter: Cell<u64>,
+    dead_lettered: Cell<u64>,
+    dead_letters_failed: Cell<u64>,
 }
 
 impl Counters {
@@ -109,7 +119,18 @@ impl Counters {
             in_flight: Cell::new(0),
             per_adapter: (0..adapters).map(|_| Cell::default()).collect(),
             unknown_adapter: Cell::new(0),
+            dead_lettered: Cell::new(0),
+            dead_letters_failed: Cell::new(0),
         }
+    }
+
+    /// One dead letter ended: `kept` by its target, or not.
+    pub(crate) fn dead_letter_sent(&self, kept: bool) {
+        let cell = match kept {
+            true => &self.dead_lettered,
+            false => &self.dead_letters_failed,
+        };
+        cell.set(cell.get() + 1);
     }
 
     pub(crate) fn dispatch_started(&self) {
@@ -171,6 +192,8 @@ impl Counters {
             duplicates: 0,
             endpoints: BTreeMap::new(),
             endpoints_refused: 0,
+            dead_lettered: self.dead_lettered.get(),
+            dead_letters_failed: self.dead_letters_failed.get(),
         }
     }
 }

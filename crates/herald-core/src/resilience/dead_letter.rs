@@ -246,8 +246,11 @@ impl DeadLetter {
 /// A dead-letter target that keeps what it gets, for inspection and redrive: an actor;
 /// target it with `Target::pid(queue.recipient())`.
 ///
-/// It keeps at most `capacity` dead letters (the oldest go first, counted in
-/// [`dropped`](Self::dropped)); a signal that carries no failure is rejected.
+/// It keeps at most `capacity` dead letters; when full, the oldest goes, counted in
+/// [`dropped`](Self::dropped) (read it from a running queue with [`QueueStats`]) and
+/// logged at `WARN` on the first drop and every 1,000th after. A signal that carries
+/// no failure is rejected. It is memory only: a crash or a restart loses what it
+/// holds.
 #[derive(Debug)]
 pub struct DeadLetterQueue {
     letters: VecDeque<DeadLetter>,
@@ -274,8 +277,52 @@ impl DeadLetterQueue {
         if self.letters.len() == self.capacity {
             self.letters.pop_front();
             self.dropped += 1;
+            if self.dropped % 1_000 == 1 {
+                tracing::warn!(
+                    dropped = self.dropped,
+                    capacity = self.capacity,
+                    "dead-letter queue full: its oldest dead letters are dropped"
+                );
+            }
         }
         self.letters.push_back(letter);
+    }
+
+    fn snapshot(&self) -> QueueStatsSnapshot {
+        QueueStatsSnapshot {
+            len: self.letters.len(),
+            capacity: self.capacity,
+            dropped: self.dropped,
+        }
+    }
+}
+
+/// Asks a running [`DeadLetterQueue`] for its counters; answered with a
+/// [`QueueStatsSnapshot`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueStats;
+
+impl Message for QueueStats {
+    type Result = QueueStatsSnapshot;
+}
+
+/// A [`DeadLetterQueue`]'s counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStatsSnapshot {
+    /// Dead letters held now.
+    pub len: usize,
+    /// The most it holds.
+    pub capacity: usize,
+    /// Dead letters dropped because it was full, since it started.
+    pub dropped: u64,
+}
+
+impl Handler<QueueStats> for DeadLetterQueue {
+    type Result = actix::MessageResult<QueueStats>;
+
+    fn handle(&mut self, _: QueueStats, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.snapshot())
     }
 }
 

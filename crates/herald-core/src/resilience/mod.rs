@@ -37,7 +37,8 @@ use serde_json::{Map, Value};
 pub use breaker::{Breaker, CircuitState};
 pub use concurrency::Concurrency;
 pub use dead_letter::{
-    DeadLetter, DeadLetterQueue, DeadLettered, Redrive, RedriveReport, TakeDeadLetters,
+    DeadLetter, DeadLetterQueue, DeadLettered, QueueStats, QueueStatsSnapshot, Redrive,
+    RedriveReport, TakeDeadLetters,
 };
 pub use dedupe::Dedupe;
 pub use endpoints::EndpointStats;
