@@ -8,7 +8,6 @@ use std::time::Duration;
 use actix::Addr;
 use async_nats::Client;
 use async_nats::jetstream::consumer::{AckPolicy, pull};
-use async_nats::jetstream::stream::{Config, StorageType};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
 use herald_core::http::{RetryPolicy, random};
@@ -21,6 +20,7 @@ use crate::adapter::NatsTarget;
 use crate::codec::decode;
 use crate::connect::NatsError;
 use crate::guard::InRuntime;
+use crate::stream::StreamSettings;
 use crate::subject::check_filter;
 use crate::trace::arrival_span;
 
@@ -36,7 +36,8 @@ pub struct Durable {
 }
 
 impl Durable {
-    /// Opens (or makes) stream `name` over `subjects`, stored in files, with a
+    /// Opens (or makes) stream `name` over `subjects` with the default
+    /// [`StreamSettings`]: one replica, in files, kept until a limit removes it, a
     /// duplicate window of two minutes.
     ///
     /// # Errors
@@ -44,40 +45,27 @@ impl Durable {
     /// A name or subject the server refuses, or a stream of that name with another
     /// configuration.
     pub async fn open(client: &Client, name: &str, subjects: &[&str]) -> Result<Self, NatsError> {
-        Self::open_with(
-            client,
-            name,
-            subjects,
-            Duration::from_secs(120),
-            StorageType::File,
-        )
-        .await
+        Self::open_with(client, name, subjects, &StreamSettings::default()).await
     }
 
-    /// As [`open`](Self::open), with the duplicate window and the storage chosen.
+    /// As [`open`](Self::open), with the stream's replicas, storage, retention and
+    /// limits chosen (an existing stream is opened as it is).
     ///
     /// # Errors
     ///
-    /// As [`open`](Self::open).
+    /// As [`open`](Self::open); also more replicas than the cluster has servers.
     pub async fn open_with(
         client: &Client,
         name: &str,
         subjects: &[&str],
-        duplicate_window: Duration,
-        storage: StorageType,
+        settings: &StreamSettings,
     ) -> Result<Self, NatsError> {
         for subject in subjects {
             check_filter(subject).map_err(|error| NatsError::JetStream(error.to_string()))?;
         }
         let jetstream = jetstream::new(client.clone());
         jetstream
-            .get_or_create_stream(Config {
-                name: name.to_owned(),
-                subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
-                storage,
-                duplicate_window,
-                ..Config::default()
-            })
+            .get_or_create_stream(settings.config(name, subjects))
             .await
             .map_err(|error| NatsError::JetStream(error.to_string()))?;
         Ok(Self {

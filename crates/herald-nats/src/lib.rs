@@ -21,6 +21,7 @@ mod connect;
 mod durable;
 mod guard;
 mod remote;
+mod stream;
 mod subject;
 mod trace;
 
@@ -31,6 +32,7 @@ pub use confirm::server_has_read;
 pub use connect::{NatsError, NatsOptions, QUIET_CREDENTIALS};
 pub use durable::{ConsumerStats, Durable, DurableConsumer, RunningConsumer};
 pub use remote::{Exposed, NAMED_PREFIX, RemoteNamedAdapter, RemoteNamedTarget, expose};
+pub use stream::{Retention, StreamSettings};
 pub use subject::{MAX_SUBJECT_LEN, check_filter, check_subject};
 
 use herald_core::DispatcherBuilder;

@@ -267,6 +267,67 @@ impl NatsServer {
     }
 }
 
+/// Three servers on loopback joined in one JetStream cluster (`herald`), named `n0`,
+/// `n1`, `n2`: for failover tests. Each picks its client port; the cluster ports are
+/// free ones probed beforehand.
+#[derive(Debug)]
+pub struct NatsCluster {
+    servers: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts the three servers and waits until each takes connections (the cluster
+    /// may still be electing its JetStream leader: clients retry until it answers).
+    pub fn start() -> Result<Self, Unavailable> {
+        let ports = (0..3)
+            .map(|_| free_port())
+            .collect::<Result<Vec<u16>, Unavailable>>()?;
+        let routes = ports
+            .iter()
+            .map(|port| format!("nats://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let servers = ports
+            .iter()
+            .enumerate()
+            .map(|(index, port)| {
+                let name = format!("n{index}");
+                let listen = format!("nats://127.0.0.1:{port}");
+                NatsServer::start_with(&[
+                    "--server_name",
+                    &name,
+                    "--cluster_name",
+                    "herald",
+                    "--cluster",
+                    &listen,
+                    "--routes",
+                    &routes,
+                ])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { servers })
+    }
+
+    /// Every server's client URL, for a client that fails over between them.
+    pub fn urls(&self) -> Vec<String> {
+        self.servers.iter().map(NatsServer::url).collect()
+    }
+
+    /// The server named `name` (`n0`, `n1`, `n2`).
+    pub fn server_mut(&mut self, name: &str) -> Option<&mut NatsServer> {
+        let index: usize = name.strip_prefix('n')?.parse().ok()?;
+        self.servers.get_mut(index)
+    }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> Result<u16, Unavailable> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|e| Unavailable(format!("no free loopback port: {e}")))
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
