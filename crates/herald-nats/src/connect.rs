@@ -65,9 +65,13 @@ pub struct NatsOptions {
     client_certificate: Option<(PathBuf, PathBuf)>,
     max_reconnects: Option<usize>,
     connection_timeout: Duration,
+    subscription_capacity: usize,
 }
 
 impl NatsOptions {
+    /// The messages a subscription holds unless set: 4,096.
+    pub const DEFAULT_SUBSCRIPTION_CAPACITY: usize = 4_096;
+
     /// Options for the servers at `servers` (`nats://host:port`, `tls://host:port` or
     /// `host:port`); the client moves between them when one fails.
     pub fn new<S: Into<String>>(servers: impl IntoIterator<Item = S>) -> Self {
@@ -80,6 +84,7 @@ impl NatsOptions {
             client_certificate: None,
             max_reconnects: None,
             connection_timeout: Duration::from_secs(5),
+            subscription_capacity: Self::DEFAULT_SUBSCRIPTION_CAPACITY,
         }
     }
 
@@ -159,6 +164,19 @@ impl NatsOptions {
         self
     }
 
+    /// How many messages each subscription of the client holds before its reader takes
+    /// them (default 4,096; async-nats' own default is 65,536). Past it async-nats drops
+    /// the message as a slow consumer (a `WARN` on `herald::nats`). A bridge reads its
+    /// subscription at once and bounds what it holds in bytes
+    /// ([`Bridge::max_pending_bytes`](crate::Bridge::max_pending_bytes)), so this bounds
+    /// only a burst between the client's connection task and the bridge: at most this
+    /// many messages of up to the server's `max_payload` each.
+    #[must_use]
+    pub fn subscription_capacity(mut self, messages: usize) -> Self {
+        self.subscription_capacity = messages.max(1);
+        self
+    }
+
     /// Bounds each connection attempt. Default is 5 seconds.
     #[must_use]
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
@@ -213,6 +231,7 @@ impl NatsOptions {
             .require_tls(self.require_tls)
             .max_reconnects(self.max_reconnects)
             .connection_timeout(self.connection_timeout)
+            .subscription_capacity(self.subscription_capacity)
             .event_callback(move |event| {
                 let name = name.clone();
                 async move { report(&name, &event) }
@@ -337,6 +356,7 @@ impl fmt::Debug for NatsOptions {
             .field("require_tls", &self.require_tls)
             .field("root_certificates", &self.root_certificates)
             .field("client_certificate", &self.client_certificate)
+            .field("subscription_capacity", &self.subscription_capacity)
             .field("max_reconnects", &self.max_reconnects)
             .field("connection_timeout", &self.connection_timeout)
             .finish()

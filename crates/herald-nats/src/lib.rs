@@ -23,6 +23,7 @@ mod guard;
 mod remote;
 mod stream;
 mod subject;
+mod supervise;
 mod trace;
 
 pub use adapter::{NatsAdapter, NatsTarget};
@@ -34,6 +35,7 @@ pub use durable::{ConsumerStats, Durable, DurableConsumer, RunningConsumer};
 pub use remote::{Exposed, NAMED_PREFIX, RemoteNamedAdapter, RemoteNamedTarget, expose};
 pub use stream::{Retention, StreamSettings};
 pub use subject::{MAX_SUBJECT_LEN, check_filter, check_subject};
+pub use supervise::{ClientHandle, SupervisedClient};
 
 use herald_core::DispatcherBuilder;
 
