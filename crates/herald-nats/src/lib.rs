@@ -32,7 +32,7 @@ pub use codec::{BodyMode, DecodeError, STRUCTURED, decode, encode};
 pub use confirm::server_has_read;
 pub use connect::{NatsError, NatsOptions, QUIET_CREDENTIALS};
 pub use durable::{ConsumerStats, Durable, DurableConsumer, RunningConsumer};
-pub use remote::{Exposed, NAMED_PREFIX, RemoteNamedAdapter, RemoteNamedTarget, expose};
+pub use remote::{Exposed, MAX_CALLS, NAMED_PREFIX, RemoteNamedAdapter, RemoteNamedTarget, expose};
 pub use stream::{Retention, StreamSettings};
 pub use subject::{MAX_SUBJECT_LEN, check_filter, check_subject};
 pub use supervise::{ClientHandle, SupervisedClient};

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix::Recipient;
@@ -23,6 +23,8 @@ use crate::confirm::server_has_read;
 use crate::connect::NatsError;
 use crate::guard::InRuntime;
 use crate::subject::for_name;
+use crate::supervise::ClientHandle;
+use tokio::sync::Semaphore;
 
 /// The subject prefix of named actors: `herald.named.<escaped name>`.
 pub const NAMED_PREFIX: &str = "herald.named";
@@ -87,6 +89,11 @@ impl Drop for Exposed {
 /// actor to itself fails with [`ErrorKind::CallingSelf`] instead of deadlocking. Runs
 /// on the current arbiter.
 ///
+/// `client` is a [`Client`] (or `&Client`), or a
+/// [`SupervisedClient`](crate::SupervisedClient): then, when its connection task dies,
+/// the name is served again on the replacement. At most [`MAX_CALLS`] calls are served
+/// at once; further calls wait in the client's subscription buffer.
+///
 /// Names follow the registry's rules (no whitespace or control characters, at most 255
 /// bytes); on the wire they are `herald.named.<name>`, with every byte outside
 /// `[A-Za-z0-9_-]` written `%XX`.
@@ -99,33 +106,66 @@ impl Drop for Exposed {
 /// A name that breaks the rules, or a subscription the server refused or did not
 /// confirm within 10 s.
 pub async fn expose(
-    client: &Client,
+    client: impl Into<ClientHandle>,
     name: &str,
     recipient: Recipient<SignalMessage>,
 ) -> Result<Exposed, NatsError> {
     let _valid = herald_core::Target::named(name)
         .map_err(|error| NatsError::Subscribe(error.to_string()))?;
+    let handle = client.into();
     let subject = for_name(NAMED_PREFIX, name);
-    let subscriber = client
-        .queue_subscribe(subject.clone(), QUEUE.to_owned())
-        .await
-        .map_err(|error| NatsError::Subscribe(error.to_string()))?;
+    let client = handle.client();
+    let subscriber = subscribe(&client, &subject).await?;
     // Exposed means reachable: a call from any node after this returns finds it.
-    server_has_read(client).await?;
+    server_has_read(&client).await?;
     let me = caller_id(ActorId::of_recipient(&recipient));
-    let client = client.clone();
     let served = subject.clone();
     let task = actix_rt::spawn(async move {
-        let mut subscriber = InRuntime::new(subscriber);
-        while let Some(message) = subscriber.get_mut().next().await {
-            let recipient = recipient.clone();
-            let client = client.clone();
-            let me = me.clone();
-            actix_rt::spawn(async move { serve(&client, &recipient, &me, message).await });
+        let calls = Arc::new(Semaphore::new(MAX_CALLS));
+        let mut client = client;
+        let mut subscriber = Some(subscriber);
+        loop {
+            if let Some(subscriber) = subscriber.take() {
+                let mut subscriber = InRuntime::new(subscriber);
+                while let Some(message) = subscriber.get_mut().next().await {
+                    let Ok(permit) = Arc::clone(&calls).acquire_owned().await else {
+                        break;
+                    };
+                    let (recipient, client, me) = (recipient.clone(), client.clone(), me.clone());
+                    actix_rt::spawn(async move {
+                        serve(&client, &recipient, &me, message).await;
+                        drop(permit);
+                    });
+                }
+            }
+            let Some(next) = handle.after_loss(&client).await else {
+                break;
+            };
+            client = next;
+            match subscribe(&client, &served).await {
+                Ok(again) => {
+                    tracing::warn!(target: "herald::nats", subject = served, "named actor served again");
+                    subscriber = Some(again);
+                }
+                Err(error) => {
+                    tracing::warn!(target: "herald::nats", subject = served, %error, "named actor could not be served again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
         }
         tracing::warn!(target: "herald::nats", subject = served, "named actor withdrawn: its subscription ended (client closed)");
     });
     Ok(Exposed { subject, task })
+}
+
+/// The most calls an exposed name serves at once.
+pub const MAX_CALLS: usize = 256;
+
+async fn subscribe(client: &Client, subject: &str) -> Result<async_nats::Subscriber, NatsError> {
+    client
+        .queue_subscribe(subject.to_owned(), QUEUE.to_owned())
+        .await
+        .map_err(|error| NatsError::Subscribe(error.to_string()))
 }
 
 /// Answers one call.

@@ -157,9 +157,9 @@ async fn dead(client: &Client) -> bool {
     }
 }
 
-/// The client a bridge subscribes with: a plain [`Client`] (when its connection task
-/// dies the bridge stops, reported) or a [`SupervisedClient`] (the bridge subscribes
-/// again on its replacement).
+/// The client a bridge or an exposed name subscribes with: a plain [`Client`] (when
+/// its connection task dies the subscription stops, reported) or a
+/// [`SupervisedClient`] (it subscribes again on the replacement).
 #[derive(Debug, Clone)]
 pub enum ClientHandle {
     /// A client the application made and keeps.
@@ -171,6 +171,12 @@ pub enum ClientHandle {
 impl From<Client> for ClientHandle {
     fn from(client: Client) -> Self {
         Self::Plain(client)
+    }
+}
+
+impl From<&Client> for ClientHandle {
+    fn from(client: &Client) -> Self {
+        Self::Plain(client.clone())
     }
 }
 

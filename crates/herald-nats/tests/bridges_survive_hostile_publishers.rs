@@ -1,6 +1,7 @@
 //! A bridge survives what a hostile publisher can send it: a subject that is not
-//! UTF-8 (which panics async-nats 0.46's connection task) and a flood of large signals
-//! while its targets stall (held up to `max_pending_bytes`, the rest dropped, counted).
+//! UTF-8 (which panics async-nats 0.46's connection task; an exposed name on the same
+//! client is served again too) and a flood of large signals while its targets stall
+//! (held up to `max_pending_bytes`, the rest dropped, counted).
 
 mod support;
 
@@ -8,8 +9,10 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use herald_core::{Dispatcher, Target};
-use herald_nats::{Bridge, NatsOptions, server_has_read};
+use herald_core::{Dispatch, Dispatcher, Target};
+use herald_nats::{
+    Bridge, NatsDispatcherExt, NatsOptions, RemoteNamedTarget, expose, server_has_read,
+};
 use herald_signal::Signal;
 use support::{Answer, Collector, NatsServer, signal, within};
 
@@ -90,6 +93,27 @@ async fn a_subject_that_is_not_utf8_does_not_stop_a_supervised_bridge() {
     let stats = bridge.stats();
     assert_eq!(stats.resubscribed, 1, "{stats:?}");
     assert_eq!(seen.lock().unwrap()[0].ty(), "order.placed");
+
+    // A name exposed on the same client is served again on the replacement.
+    let (answering, _) = Collector::start(Answer::Accept);
+    let exposed = expose(supervised.clone(), "audit", answering.recipient())
+        .await
+        .expect("exposed");
+    raw_publish(&server.url(), b"hostile.\xc3\x28", b"{}", 1);
+    let caller = Dispatcher::builder().nats(server.client().await).start();
+    let audit = Target::from(RemoteNamedTarget::new("audit").unwrap().sync());
+    within("a call after the second hostile message", async {
+        loop {
+            let call = caller.send(Dispatch::new(signal(0), [audit.clone()]));
+            if call.await.unwrap().is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(exposed.is_running());
+    assert_eq!(supervised.replacements(), 2);
 }
 
 /// This process's resident memory, in bytes.
