@@ -7,7 +7,6 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_nats::connection::State;
-use async_nats::jetstream::context::{GetStreamByNameErrorKind, PublishErrorKind};
 use async_nats::{Client, HeaderMap, Subject, client};
 use bytes::Bytes;
 use herald_core::{
@@ -18,6 +17,7 @@ use herald_signal::Signal;
 use serde_json::{Map, Value};
 
 use crate::codec::{BodyMode, encode};
+use crate::publish::until_stored;
 use crate::subject::{check_subject, from_type};
 
 /// Where and how a `nats` target publishes: a subject (default: the signal's type),
@@ -302,15 +302,16 @@ impl Adapter for NatsAdapter {
     async fn deliver(&self, delivery: Delivery<'_, NatsTarget>) -> Result<Outcome, ErrorKind> {
         let target = delivery.options;
         let signal = delivery.signal;
-        let (subject, mut headers, payload) = self.prepare(delivery)?;
         let publish = async {
             if target.jetstream {
-                headers.insert("Nats-Msg-Id", signal.id());
-                let published = stored(&self.jetstream, subject.clone(), headers, payload).await;
-                if let Err(again) = published? {
-                    self.publish_again(delivery, subject, again).await?;
-                }
+                until_stored(&self.jetstream, || {
+                    let (subject, mut headers, payload) = self.prepare(delivery)?;
+                    headers.insert("Nats-Msg-Id", signal.id());
+                    Ok((subject, headers, payload))
+                })
+                .await?;
             } else {
+                let (subject, headers, payload) = self.prepare(delivery)?;
                 self.client
                     .publish_with_headers(subject, headers, payload)
                     .await
@@ -319,84 +320,6 @@ impl Adapter for NatsAdapter {
             Ok(Outcome::Delivered)
         };
         bounded(target.timeout, publish).await
-    }
-}
-
-impl NatsAdapter {
-    /// A JetStream publish that was not acknowledged (`again` says how), made again
-    /// every 100 ms, doubling to 1 s, until stored or until the delivery's timeout cuts
-    /// it off (retryable). The signal id is the message id, so the stream's duplicate
-    /// window drops a second copy if an earlier one was stored after all.
-    ///
-    /// No responders is what a publish gets both when no stream takes `subject` and
-    /// while a replicated stream elects a leader (a server went down): the stream names
-    /// are asked for once to tell them apart. When that request fails too, the meta
-    /// leader is electing as well: an election.
-    async fn publish_again(
-        &self,
-        delivery: Delivery<'_, NatsTarget>,
-        subject: Subject,
-        again: Again,
-    ) -> Result<(), ErrorKind> {
-        if again == Again::NoResponders {
-            let found = self.jetstream.stream_by_subject(subject.as_str()).await;
-            if let Err(error) = found
-                && error.kind() == GetStreamByNameErrorKind::NotFound
-            {
-                return Err(ErrorKind::NotFound);
-            }
-        }
-        tracing::debug!(%subject, ?again, "jetstream publish not acknowledged: publishing again");
-        let mut wait = Duration::from_millis(100);
-        loop {
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(1));
-            // Made again: the first publish took the headers and payload, and keeping
-            // copies would cost every publish that succeeds.
-            let (subject, mut headers, payload) = self.prepare(delivery)?;
-            headers.insert("Nats-Msg-Id", delivery.signal.id());
-            if stored(&self.jetstream, subject, headers, payload)
-                .await?
-                .is_ok()
-            {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// Why a JetStream publish is worth making again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Again {
-    /// No stream answered (async-nats: `StreamNotFound`).
-    NoResponders,
-    /// The acknowledgement did not come (timed out, or the connection was lost): the
-    /// signal may or may not be stored.
-    Unanswered,
-}
-
-/// Publishes to JetStream and waits for the stream's acknowledgement: `Ok(Ok(()))`
-/// once stored, `Ok(Err(again))` when worth making again.
-async fn stored(
-    jetstream: &async_nats::jetstream::Context,
-    subject: Subject,
-    headers: HeaderMap,
-    payload: Bytes,
-) -> Result<Result<(), Again>, ErrorKind> {
-    let published = match jetstream
-        .publish_with_headers(subject, headers, payload)
-        .await
-    {
-        Ok(ack) => ack.await.map(drop),
-        Err(error) => Err(error),
-    };
-    let Err(error) = published else {
-        return Ok(Ok(()));
-    };
-    match error.kind() {
-        PublishErrorKind::StreamNotFound => Ok(Err(Again::NoResponders)),
-        PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => Ok(Err(Again::Unanswered)),
-        _ => Err(jetstream_error(error)),
     }
 }
 
@@ -431,14 +354,6 @@ fn publish_error(error: client::PublishError) -> ErrorKind {
             ErrorKind::InvalidTarget(TargetError::invalid_field("subject", "is not valid"))
         }
         _ => ErrorKind::Connect(error.to_string()),
-    }
-}
-
-/// A JetStream publish's error that making it again would not mend (see [`stored`]).
-fn jetstream_error(error: async_nats::jetstream::context::PublishError) -> ErrorKind {
-    match error.kind() {
-        PublishErrorKind::MaxAckPending => ErrorKind::custom_retryable(error.to_string()),
-        _ => ErrorKind::custom(error.to_string()),
     }
 }
 

@@ -9,6 +9,10 @@ use herald_signal::{BinaryError, Signal, SignalError};
 /// The content type that marks a structured message.
 pub const STRUCTURED: &str = "application/cloudevents+json";
 
+/// The largest message Herald reads back from a stream (a durable signal, a dead
+/// letter): 4 MiB, above any server's default `max_payload` (1 MiB).
+pub(crate) const STORED_LIMIT: usize = 4 * 1024 * 1024;
+
 /// How a signal travels in a NATS message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -17,11 +17,12 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::adapter::NatsTarget;
-use crate::codec::decode;
+use crate::codec::{STORED_LIMIT, decode};
 use crate::connect::NatsError;
 use crate::guard::InRuntime;
 use crate::stream::StreamSettings;
 use crate::subject::check_filter;
+use crate::supervise::{ClientHandle, same};
 use crate::trace::arrival_span;
 
 /// A JetStream stream that keeps signals until a durable consumer has delivered them.
@@ -31,20 +32,25 @@ use crate::trace::arrival_span;
 /// with [`consumer`](Self::consumer).
 #[derive(Debug, Clone)]
 pub struct Durable {
-    jetstream: jetstream::Context,
+    client: ClientHandle,
     stream: String,
 }
 
 impl Durable {
     /// Opens (or makes) stream `name` over `subjects` with the default
     /// [`StreamSettings`]: one replica, in files, kept until a limit removes it, a
-    /// duplicate window of two minutes.
+    /// duplicate window of two minutes. On a [`SupervisedClient`](crate::SupervisedClient),
+    /// its consumers go on on a client that replaced a dead one.
     ///
     /// # Errors
     ///
     /// A name or subject the server refuses, or a stream of that name with another
     /// configuration.
-    pub async fn open(client: &Client, name: &str, subjects: &[&str]) -> Result<Self, NatsError> {
+    pub async fn open(
+        client: impl Into<ClientHandle>,
+        name: &str,
+        subjects: &[&str],
+    ) -> Result<Self, NatsError> {
         Self::open_with(client, name, subjects, &StreamSettings::default()).await
     }
 
@@ -55,7 +61,7 @@ impl Durable {
     ///
     /// As [`open`](Self::open); also more replicas than the cluster has servers.
     pub async fn open_with(
-        client: &Client,
+        client: impl Into<ClientHandle>,
         name: &str,
         subjects: &[&str],
         settings: &StreamSettings,
@@ -63,15 +69,27 @@ impl Durable {
         for subject in subjects {
             check_filter(subject).map_err(|error| NatsError::JetStream(error.to_string()))?;
         }
-        let jetstream = jetstream::new(client.clone());
-        jetstream
+        let client = client.into();
+        jetstream::new(client.client())
             .get_or_create_stream(settings.config(name, subjects))
             .await
             .map_err(|error| NatsError::JetStream(error.to_string()))?;
         Ok(Self {
-            jetstream,
+            client,
             stream: name.to_owned(),
         })
+    }
+
+    /// The stream's name.
+    pub fn stream_name(&self) -> &str {
+        &self.stream
+    }
+
+    pub(crate) async fn stream(&self) -> Result<jetstream::stream::Stream, NatsError> {
+        jetstream::new(self.client.client())
+            .get_stream(&self.stream)
+            .await
+            .map_err(|error| NatsError::JetStream(error.to_string()))
     }
 
     /// A `nats` target that publishes to `subject` in this stream and succeeds once the
@@ -139,6 +157,10 @@ pub struct ConsumerStats {
     pub given_up: u64,
     /// Messages that were not signals (terminated).
     pub malformed: u64,
+    /// Times the consumer was made again on a client that replaced a dead one (a
+    /// [`SupervisedClient`](crate::SupervisedClient)); what it held unacknowledged is
+    /// redelivered by the stream after `ack_wait`.
+    pub restarted: u64,
 }
 
 #[derive(Debug, Default)]
@@ -147,6 +169,7 @@ struct Counters {
     retried: AtomicU64,
     given_up: AtomicU64,
     malformed: AtomicU64,
+    restarted: AtomicU64,
 }
 
 /// A running consumer. Dropping it stops it at once, without acknowledging what it
@@ -165,12 +188,14 @@ impl RunningConsumer {
             retried: self.counters.retried.load(Ordering::Relaxed),
             given_up: self.counters.given_up.load(Ordering::Relaxed),
             malformed: self.counters.malformed.load(Ordering::Relaxed),
+            restarted: self.counters.restarted.load(Ordering::Relaxed),
         }
     }
 
-    /// Whether it still takes messages. It stops only when its message stream ends:
-    /// the consumer was deleted on the server (logged as an error), or it was told to
-    /// stop.
+    /// Whether it still takes messages. It stops only when its message stream ends
+    /// for good (logged as an error): the consumer was deleted on the server, a plain
+    /// client's connection task died, the supervised client was closed; or it was told
+    /// to stop.
     pub fn is_running(&self) -> bool {
         !self.task.is_finished()
     }
@@ -229,9 +254,21 @@ impl DurableConsumer {
     /// A consumer the server refuses (e.g. one of that name with another
     /// configuration).
     pub async fn start(self) -> Result<RunningConsumer, NatsError> {
-        let stream = self
-            .durable
-            .jetstream
+        let client = self.durable.client.client();
+        let messages = self.messages(&client).await?;
+        let counters = Arc::new(Counters::default());
+        let task = actix_rt::spawn(consume(
+            Arc::new(self),
+            client,
+            messages,
+            Arc::clone(&counters),
+        ));
+        Ok(RunningConsumer { counters, task })
+    }
+
+    /// Makes (or finds) the durable consumer on `client` and pulls its messages.
+    async fn messages(&self, client: &Client) -> Result<pull::Stream, NatsError> {
+        let stream = jetstream::new(client.clone())
             .get_stream(&self.durable.stream)
             .await
             .map_err(|error| NatsError::JetStream(error.to_string()))?;
@@ -252,51 +289,87 @@ impl DurableConsumer {
         // anyway), renewed every 10 s with a heartbeat every 5: should the client's
         // count of what a pull still owes go wrong, a new pull comes within seconds,
         // not after async-nats' default 30.
-        let messages = consumer
+        consumer
             .stream()
             .max_messages_per_batch(self.max_in_flight)
             .expires(Duration::from_secs(10))
             .heartbeat(Duration::from_secs(5))
             .messages()
             .await
-            .map_err(|error| NatsError::JetStream(error.to_string()))?;
-        let counters = Arc::new(Counters::default());
-        let task = actix_rt::spawn(consume(Arc::new(self), messages, Arc::clone(&counters)));
-        Ok(RunningConsumer { counters, task })
+            .map_err(|error| NatsError::JetStream(error.to_string()))
+    }
+
+    /// The messages again after they ended on `client`: on the client that replaced it
+    /// when its connection task died (with backoff until the consumer is made there);
+    /// `None` when the client still works (the consumer was deleted) or is plain.
+    async fn after_loss(&self, client: &mut Client) -> Option<pull::Stream> {
+        let next = self.durable.client.after_loss(client).await?;
+        if same(&next, client) {
+            return None;
+        }
+        *client = next;
+        let mut wait = RESTART.0;
+        loop {
+            match self.messages(client).await {
+                Ok(messages) => return Some(messages),
+                Err(error) => {
+                    tracing::warn!(target: "herald::nats", consumer = self.name, %error, ?wait, "durable consumer could not start again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RESTART.1);
+                    *client = self.durable.client.after_loss(client).await?;
+                }
+            }
+        }
     }
 }
 
-async fn consume(consumer: Arc<DurableConsumer>, messages: pull::Stream, counters: Arc<Counters>) {
+/// The shortest and longest wait before a consumer is made again on a new client.
+const RESTART: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
+async fn consume(
+    consumer: Arc<DurableConsumer>,
+    mut client: Client,
+    messages: pull::Stream,
+    counters: Arc<Counters>,
+) {
     let mut messages = InRuntime::new(messages);
     let permits = Arc::new(Semaphore::new(consumer.max_in_flight));
     // Deliveries are this task's children: when it is dropped (the consumer stopped, or
     // its node went down) they stop with it, unacknowledged, and the stream hands their
     // messages to another consumer after `ack_wait`.
     let mut running = tokio::task::JoinSet::new();
-    while let Some(message) = messages.get_mut().next().await {
-        while running.try_join_next().is_some() {}
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(target: "herald::nats", consumer = consumer.name, %error, "durable consumer: message stream error");
-                continue;
-            }
+    loop {
+        while let Some(message) = messages.get_mut().next().await {
+            while running.try_join_next().is_some() {}
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(target: "herald::nats", consumer = consumer.name, %error, "durable consumer: message stream error");
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                return;
+            };
+            let consumer = Arc::clone(&consumer);
+            let counters = Arc::clone(&counters);
+            running.spawn_local(async move {
+                let _permit = permit;
+                handle(&consumer, message, &counters).await;
+            });
+        }
+        let Some(again) = consumer.after_loss(&mut client).await else {
+            break;
         };
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        let consumer = Arc::clone(&consumer);
-        let counters = Arc::clone(&counters);
-        running.spawn_local(async move {
-            let _permit = permit;
-            handle(&consumer, message, &counters).await;
-        });
+        messages = InRuntime::new(again);
+        counters.restarted.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(target: "herald::nats", consumer = consumer.name, "durable consumer started again on a new client");
     }
     // Not silent: nothing more will be delivered, and whoever runs the node must know.
     tracing::error!(
         target: "herald::nats",
         consumer = consumer.name,
-        "durable consumer stopped: its message stream ended (was the consumer deleted?)"
+        "durable consumer stopped: its message stream ended (was the consumer deleted, or the client closed?)"
     );
     // What is in flight settles before the task ends.
     while running.join_next().await.is_some() {}
@@ -306,7 +379,7 @@ async fn consume(consumer: Arc<DurableConsumer>, messages: pull::Stream, counter
 async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counters: &Counters) {
     let attempt = message.info().map_or(1, |info| info.delivered);
     let subject = message.subject.to_string();
-    let signal = match decode(message.headers.as_ref(), &message.payload, 4 * 1024 * 1024) {
+    let signal = match decode(message.headers.as_ref(), &message.payload, STORED_LIMIT) {
         Ok(signal) => Arc::new(signal),
         Err(error) => {
             counters.malformed.fetch_add(1, Ordering::Relaxed);

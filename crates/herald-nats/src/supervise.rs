@@ -139,7 +139,7 @@ impl SupervisedClient {
 }
 
 /// Whether two handles are the same client (async-nats clients share their channel).
-fn same(a: &Client, b: &Client) -> bool {
+pub(crate) fn same(a: &Client, b: &Client) -> bool {
     // Each client has statistics of its own, shared by its clones.
     Arc::ptr_eq(&a.statistics(), &b.statistics())
 }

@@ -1,7 +1,8 @@
 //! A bridge survives what a hostile publisher can send it: a subject that is not
 //! UTF-8 (which panics async-nats 0.46's connection task; an exposed name on the same
 //! client is served again too) and a flood of large signals while its targets stall
-//! (held up to `max_pending_bytes`, the rest dropped, counted).
+//! (held up to `max_pending_bytes`, the rest dropped, counted). A durable consumer on
+//! the same kind of client is made again on the replacement.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use herald_core::{Dispatch, Dispatcher, Target};
 use herald_nats::{
-    Bridge, NatsDispatcherExt, NatsOptions, RemoteNamedTarget, expose, server_has_read,
+    Bridge, Durable, NatsDispatcherExt, NatsOptions, RemoteNamedTarget, expose, server_has_read,
 };
 use herald_signal::Signal;
 use support::{Answer, Collector, NatsServer, signal, within};
@@ -114,6 +115,60 @@ async fn a_subject_that_is_not_utf8_does_not_stop_a_supervised_bridge() {
     .await;
     assert!(exposed.is_running());
     assert_eq!(supervised.replacements(), 2);
+}
+
+#[actix_rt::test]
+async fn a_durable_consumer_on_a_supervised_client_starts_again_on_its_replacement() {
+    let server = NatsServer::start();
+    let supervised = within(
+        "connect",
+        NatsOptions::new([server.url()])
+            .name("consumer")
+            .connect_supervised(),
+    )
+    .await
+    .expect("connect");
+    let durable = within(
+        "open",
+        Durable::open(supervised.clone(), "HOSTILE", &["kept.>"]),
+    )
+    .await
+    .expect("stream");
+    let local = Dispatcher::builder().start();
+    let (collector, seen) = Collector::start(Answer::Accept);
+    let target = Target::pid(collector.recipient()).sync();
+    let consumer = within(
+        "start",
+        durable
+            .consumer("w", local.clone(), [target.clone()])
+            .start(),
+    )
+    .await
+    .expect("consumer");
+    // The hostile message reaches the client through a bridge it also serves.
+    let _bridge = Bridge::new(supervised.clone(), "hostile.>", local, [target])
+        .start()
+        .await
+        .expect("bridge");
+
+    raw_publish(&server.url(), b"hostile.\xff", b"{}", 1);
+
+    // A signal stored after the client died is delivered by the consumer made again
+    // on the replacement.
+    let publisher = Dispatcher::builder().nats(server.client().await).start();
+    let kept = Target::from(Durable::target("kept.one").unwrap());
+    let sent = publisher.send(Dispatch::new(signal(7), [kept]));
+    within("stored", sent).await.unwrap().unwrap();
+    within("delivered after the replacement", async {
+        while seen.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(consumer.is_running());
+    assert_eq!(supervised.replacements(), 1);
+    let stats = consumer.stats();
+    assert_eq!((stats.restarted, stats.acked), (1, 1), "{stats:?}");
 }
 
 /// This process's resident memory, in bytes.
