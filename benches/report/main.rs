@@ -541,7 +541,13 @@ fn main() {
                 }
             }
         }
-        let nats = ["nats_publish_10k", "nats_bridge_10k", "nats_durable_10k"];
+        let nats = [
+            "nats_publish_10k",
+            "nats_bridge_10k",
+            "nats_durable_10k",
+            "nats_replay_10k",
+            "nats_dead_letter_1k",
+        ];
         if nats.iter().any(|name| wanted(name)) {
             match nats::Server::start() {
                 Err(why) => println!("nats rows left out: {why}"),
@@ -566,7 +572,15 @@ fn main() {
                     }
                     if wanted("nats_durable_10k") {
                         let result = nats::durable(s, &server).await;
-                        time("nats_durable_10k", "core bridge (file store)", result, None);
+                        time("nats_durable_10k", "raw JetStream", result, Some(1.3));
+                    }
+                    if wanted("nats_replay_10k") {
+                        let result = nats::replay(s, &server).await;
+                        time("nats_replay_10k", "raw ordered consumer", result, Some(1.3));
+                    }
+                    if wanted("nats_dead_letter_1k") {
+                        let result = nats::dead_letter(s, &server).await;
+                        time("nats_dead_letter_1k", "raw JetStream", result, Some(1.3));
                     }
                 }
             }

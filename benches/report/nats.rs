@@ -5,12 +5,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
+use async_nats::jetstream;
 use futures_util::StreamExt;
 use herald::prelude::*;
-use herald_nats::{Bridge, Durable, NatsDispatcherExt, NatsOptions, NatsTarget};
+use herald::resilience::Resilience;
+use herald_nats::{Bridge, DeadLetterStore, Durable, NatsDispatcherExt, NatsOptions, NatsTarget};
 use tokio::sync::Notify;
 
 use crate::{Scale, builder, dispatch, measure, signal};
@@ -214,63 +216,301 @@ pub(crate) async fn bridge(scale: &Scale, server: &Server) -> (f64, f64) {
     result
 }
 
-/// Durable delivery: 10,000 signals put in a JetStream stream (file storage) by the
-/// `nats` adapter, then delivered by a durable consumer to a counting actor; against
-/// the core bridge doing the same delivery with no persistence. One run each (a
-/// stream is made per run).
+/// 64 at a time, `n` fresh signals (a stream's duplicate window would drop a second
+/// run's copies) through `send`.
+async fn in_sixty_fours<F, Fut>(n: usize, send: F)
+where
+    F: Fn(Signal) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let signals =
+        (0..n).map(|_| Signal::new("bench.durable", serde_json::json!({})).expect("signal"));
+    futures_util::stream::iter(signals)
+        .map(send)
+        .buffer_unordered(64)
+        .for_each(|()| async {})
+        .await;
+}
+
+/// A stream of file storage over `subject`, made afresh.
+async fn fresh_stream(
+    client: &herald_nats::Client,
+    name: &str,
+    subject: &str,
+) -> jetstream::stream::Stream {
+    let jetstream = jetstream::new(client.clone());
+    let _ = jetstream.delete_stream(name).await;
+    jetstream
+        .create_stream(jetstream::stream::Config {
+            name: name.to_owned(),
+            subjects: vec![subject.to_owned()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream")
+}
+
+/// Durable delivery: 10,000 fresh signals stored in a JetStream stream (file storage)
+/// by the `nats` adapter (JetStream, 64 in flight), delivered by a durable consumer to
+/// an async `pid` target (a counting actor); against raw async-nats doing the same
+/// work: publish with a message id and wait for the stream's ack (64 in flight), a
+/// durable pull consumer (64 unacknowledged at most) that decodes each message,
+/// `try_send`s it to the same actor and acks it. Timed from the first publish until
+/// the actor has counted all; each side's consumer runs throughout.
 pub(crate) async fn durable(scale: &Scale, server: &Server) -> (f64, f64) {
     let n = scale.of(10_000, 200);
-    let client = connect(server).await;
-    let dispatcher = builder().max_in_flight(n).nats(client.clone()).start();
     let counting = Counting::start();
-    let target = [Target::pid(counting.addr.clone().recipient())];
-    let signal = signal();
-
-    // The consumer on a client of its own (see docs/DISTRIBUTED.md, "Known issues").
+    let publishing = connect(server).await;
+    let dispatcher = builder().max_in_flight(n).nats(publishing.clone()).start();
+    // Each consumer on a client of its own (see docs/DISTRIBUTED.md, "Known issues").
     let consuming = connect(server).await;
-    let durable = Durable::open(&consuming, "BENCH", &["bench.durable.>"])
+    fresh_stream(&consuming, "BENCH_HERALD", "bench.herald.>").await;
+    let durable = Durable::open(&consuming, "BENCH_HERALD", &["bench.herald.>"])
         .await
         .expect("stream");
-    let start = Instant::now();
-    counting.expect(n);
-    let done = counting.wait();
+    let target = [Target::pid(counting.addr.clone().recipient())];
     let _consumer = durable
-        .consumer("bench", dispatcher.clone(), target.clone())
+        .consumer("bench", dispatcher.clone(), target)
         .start()
         .await
         .expect("consumer");
-    let stored = vec![Target::from(Durable::target("bench.durable.x").expect("subject")); n];
-    let signals: Vec<Signal> = (0..n)
-        .map(|_| Signal::new("bench.durable", serde_json::json!({})).expect("signal"))
-        .collect();
-    for chunk in signals.chunks(64) {
-        let sends = chunk
-            .iter()
-            .zip(&stored)
-            .map(|(s, t)| dispatch(&dispatcher, Dispatch::new(s.clone(), [t.clone()])));
-        futures_util::future::join_all(sends).await;
-    }
-    done.await;
-    let durable_time = start.elapsed().as_secs_f64();
+    let stored = Target::from(Durable::target("bench.herald.x").expect("subject"));
 
-    let listener = connect(server).await;
-    let _bridge = Bridge::new(listener.clone(), "bench.core", dispatcher.clone(), target)
-        .start()
+    let raw = connect(server).await;
+    let raw_js = jetstream::new(raw.clone());
+    let raw_consuming = connect(server).await;
+    let stream = fresh_stream(&raw_consuming, "BENCH_RAW", "bench.raw.>").await;
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("bench".to_owned()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            max_ack_pending: 64,
+            ..Default::default()
+        })
         .await
-        .expect("bridge");
-    let (headers, payload) = herald_nats::encode(&signal, herald_nats::BodyMode::Structured);
-    // A publisher of its own, as in the bridge scenario.
+        .expect("consumer");
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(64)
+        .messages()
+        .await
+        .expect("messages");
+    let recipient = counting.addr.clone().recipient::<SignalMessage>();
+    let raw_consumer = actix_rt::spawn(async move {
+        while let Some(message) = messages.next().await {
+            let message = message.expect("a message");
+            let signal = herald_nats::decode(message.headers.as_ref(), &message.payload, 4 << 20)
+                .expect("a signal");
+            recipient
+                .try_send(SignalMessage::new(Arc::new(signal)))
+                .expect("room");
+            message.ack().await.expect("ack");
+        }
+    });
+
+    let result = measure(
+        scale,
+        || {
+            let (dispatcher, stored, counting) = (dispatcher.clone(), stored.clone(), &counting);
+            async move {
+                counting.expect(n);
+                let done = counting.wait();
+                in_sixty_fours(n, |signal| {
+                    dispatch(&dispatcher, Dispatch::new(signal, [stored.clone()]))
+                })
+                .await;
+                done.await;
+            }
+        },
+        || {
+            let (raw_js, counting) = (raw_js.clone(), &counting);
+            async move {
+                counting.expect(n);
+                let done = counting.wait();
+                in_sixty_fours(n, |signal| {
+                    let raw_js = raw_js.clone();
+                    async move {
+                        let (mut headers, payload) =
+                            herald_nats::encode(&signal, herald_nats::BodyMode::Structured);
+                        headers.insert("Nats-Msg-Id", signal.id());
+                        let ack = raw_js
+                            .publish_with_headers("bench.raw.x", headers, payload)
+                            .await
+                            .expect("published");
+                        ack.await.expect("stored");
+                    }
+                })
+                .await;
+                done.await;
+            }
+        },
+    )
+    .await;
+    raw_consumer.abort();
+    let _ = raw_consumer.await;
+    result
+}
+
+/// Replay: 10,000 signals kept in a stream, read from its start by
+/// [`Durable::replay`] and dispatched to an async `pid` target (a counting actor),
+/// 64 in flight; against a raw ordered consumer reading the same messages, decoding
+/// each and `try_send`ing it to the same actor. Timed from the start until the actor
+/// has counted all.
+pub(crate) async fn replay(scale: &Scale, server: &Server) -> (f64, f64) {
+    let n = scale.of(10_000, 200);
+    let counting = Counting::start();
     let client = connect(server).await;
-    let start = Instant::now();
-    counting.expect(n);
-    let done = counting.wait();
-    for _ in 0..n {
-        client
-            .publish_with_headers("bench.core", headers.clone(), payload.clone())
-            .await
-            .expect("published");
+    let mut stream = fresh_stream(&client, "BENCH_REPLAY", "bench.replay.>").await;
+    let js = jetstream::new(client.clone());
+    in_sixty_fours(n, |signal| {
+        let js = js.clone();
+        async move {
+            let (headers, payload) =
+                herald_nats::encode(&signal, herald_nats::BodyMode::Structured);
+            let ack = js
+                .publish_with_headers("bench.replay.x", headers, payload)
+                .await
+                .expect("published");
+            ack.await.expect("stored");
+        }
+    })
+    .await;
+    let last = stream.info().await.expect("info").state.last_sequence;
+    let durable = Durable::open(&client, "BENCH_REPLAY", &["bench.replay.>"])
+        .await
+        .expect("stream");
+    let dispatcher = builder().max_in_flight(n).start();
+    let target = Target::from(Target::pid(counting.addr.clone().recipient()));
+    let recipient = counting.addr.clone().recipient::<SignalMessage>();
+    measure(
+        scale,
+        || {
+            let (durable, dispatcher, target, counting) =
+                (&durable, dispatcher.clone(), target.clone(), &counting);
+            async move {
+                counting.expect(n);
+                let done = counting.wait();
+                let report = durable
+                    .replay(dispatcher, [target])
+                    .run()
+                    .await
+                    .expect("replay");
+                assert_eq!(report.delivered, n as u64);
+                done.await;
+            }
+        },
+        || {
+            let (stream, recipient, counting) = (&stream, recipient.clone(), &counting);
+            async move {
+                counting.expect(n);
+                let done = counting.wait();
+                let consumer = stream
+                    .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+                    .await
+                    .expect("consumer");
+                let mut messages = consumer.messages().await.expect("messages");
+                while let Some(message) = messages.next().await {
+                    let message = message.expect("a message");
+                    let signal =
+                        herald_nats::decode(message.headers.as_ref(), &message.payload, 4 << 20)
+                            .expect("a signal");
+                    recipient
+                        .try_send(SignalMessage::new(Arc::new(signal)))
+                        .expect("room");
+                    if message.info().expect("info").stream_sequence == last {
+                        break;
+                    }
+                }
+                done.await;
+            }
+        },
+    )
+    .await
+}
+
+/// Refuses everything it gets: a target that always fails, at once.
+struct Refusing;
+
+impl Actor for Refusing {
+    type Context = Context<Self>;
+}
+
+impl Handler<SignalMessage> for Refusing {
+    type Result = Result<(), Rejection>;
+
+    fn handle(&mut self, _: SignalMessage, _: &mut Context<Self>) -> Self::Result {
+        Err(Rejection::new("no"))
     }
-    client.flush().await.expect("flush");
-    done.await;
-    (durable_time, start.elapsed().as_secs_f64())
+}
+
+/// A durable dead letter per failed delivery: 1,000 fresh signals dispatched (64 in
+/// flight) to a sync `pid` target that refuses, each dead-lettered into a
+/// [`DeadLetterStore`] (reported once the stream acked it); against the same refused
+/// sync sends, each followed by the dead letter made by hand (the signal with the
+/// failure's extension attributes), encoded, and published with ack into a stream of
+/// the same settings.
+pub(crate) async fn dead_letter(scale: &Scale, server: &Server) -> (f64, f64) {
+    let n = scale.of(1_000, 100);
+    let client = connect(server).await;
+    fresh_stream(&client, "BENCH_DLQ", "herald.dlq.BENCH_DLQ.>").await;
+    let store = DeadLetterStore::open(&client, "BENCH_DLQ", &herald_nats::StreamSettings::new())
+        .await
+        .expect("store");
+    let dispatcher = builder()
+        .max_in_flight(n)
+        .resilience(Resilience::new().dead_letter(store.target()))
+        .start();
+    let refusing = Refusing.start();
+    let target = Target::from(Target::pid(refusing.clone().recipient()).sync());
+    let raw = connect(server).await;
+    fresh_stream(&raw, "BENCH_DLQ_RAW", "bench.dlq.>").await;
+    let raw_js = jetstream::new(raw.clone());
+    let fingerprint = target.fingerprint().to_string();
+    let subject = format!("bench.dlq.{fingerprint}.rejected");
+    let recipient = refusing.recipient::<SignalMessage>();
+    measure(
+        scale,
+        || {
+            let (dispatcher, target) = (&dispatcher, &target);
+            in_sixty_fours(n, move |signal| async move {
+                let failed = dispatcher
+                    .send(Dispatch::new(signal, [target.clone()]))
+                    .await
+                    .expect("dispatcher running")
+                    .expect_err("refused");
+                let dead_letter = failed.first().error.dead_letter().expect("dead-lettered");
+                assert!(dead_letter.delivered());
+            })
+        },
+        || {
+            let (raw_js, recipient, subject, fingerprint) =
+                (&raw_js, &recipient, &subject, &fingerprint);
+            in_sixty_fours(n, move |signal| async move {
+                let signal = Arc::new(signal);
+                let refused = recipient
+                    .send(SignalMessage::new(Arc::clone(&signal)))
+                    .await;
+                let reason = refused.expect("running").expect_err("refused");
+                let letter = signal
+                    .to_builder()
+                    .extension("heralderrorkind", "rejected")
+                    .extension("heralderrordest", "pid")
+                    .extension("heralddestid", fingerprint.as_str())
+                    .extension("heralderroradapter", "pid")
+                    .extension("heralderrordata", reason.to_string())
+                    .extension("heraldattempts", 1)
+                    .build()
+                    .expect("a dead letter");
+                let (mut headers, payload) =
+                    herald_nats::encode(&letter, herald_nats::BodyMode::Structured);
+                headers.insert("Nats-Msg-Id", uuid::Uuid::now_v7().to_string().as_str());
+                let ack = raw_js
+                    .publish_with_headers(subject.clone(), headers, payload)
+                    .await
+                    .expect("published");
+                ack.await.expect("stored");
+            })
+        },
+    )
+    .await
 }

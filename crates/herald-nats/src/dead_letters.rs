@@ -1,23 +1,23 @@
 //! Dead letters kept in a JetStream stream: they survive a crash, a deploy and a
 //! server restart, and are listed, redriven and expired there.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use actix::{Actor, Addr, Context, Handler, ResponseFuture};
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::{self, stream::Stream};
 use futures_util::StreamExt;
-use herald_core::resilience::{DeadLetter, RedriveReport};
+use herald_core::resilience::{DeadLetter, ERROR_DEST, ERROR_DEST_ID, ERROR_KIND, RedriveReport};
 use herald_core::{Dispatch, Dispatcher, ErrorKind, Fingerprint, Rejection, SignalMessage, Target};
-use herald_signal::Signal;
+use herald_signal::{ExtensionValue, Signal};
 
 use crate::codec::{BodyMode, STORED_LIMIT, decode, encode};
 use crate::connect::NatsError;
 use crate::publish::until_stored;
 use crate::stream::StreamSettings;
-use crate::supervise::ClientHandle;
+use crate::supervise::{ClientHandle, same};
 use crate::window::{Reader, Start, Window};
 
 /// A dead-letter store on JetStream: a dispatcher's (or an application's) dead letters,
@@ -57,6 +57,8 @@ pub struct DeadLetterStore {
     /// `herald.dlq.<name>`.
     prefix: String,
     timeout: Duration,
+    /// The JetStream context of the client last used: making one spawns a task.
+    jetstream: Arc<Mutex<jetstream::Context>>,
     counters: Arc<Counters>,
 }
 
@@ -202,7 +204,8 @@ impl DeadLetterStore {
         let client = client.into();
         let prefix = format!("herald.dlq.{name}");
         let subjects = format!("{prefix}.>");
-        jetstream::new(client.client())
+        let context = jetstream::new(client.client());
+        context
             .get_or_create_stream(settings.config(name, &[subjects.as_str()]))
             .await
             .map_err(|error| NatsError::JetStream(error.to_string()))?;
@@ -211,6 +214,7 @@ impl DeadLetterStore {
             stream: name.to_owned(),
             prefix,
             timeout: Self::DEFAULT_TIMEOUT,
+            jetstream: Arc::new(Mutex::new(context)),
             counters: Arc::default(),
         })
     }
@@ -246,14 +250,21 @@ impl DeadLetterStore {
 
     /// Stores `signal`, a dead letter: the dispatch's answer waits for this.
     async fn keep(&self, signal: &Signal) -> Result<(), Rejection> {
-        let letter = DeadLetter::from_signal(signal)
-            .ok_or_else(|| Rejection::new("not a dead letter: it carries no failure"))?;
-        let subject = self.subject(letter.destination(), letter.kind());
+        // Read in place: `DeadLetter::from_signal` would copy the original out.
+        let text = |name| match signal.extension(name) {
+            Some(ExtensionValue::String(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        let (Some(kind), Some(_)) = (text(ERROR_KIND), text(ERROR_DEST)) else {
+            return Err(Rejection::new("not a dead letter: it carries no failure"));
+        };
+        let destination = text(ERROR_DEST_ID).and_then(Fingerprint::parse);
+        let subject = self.subject(destination, kind);
         let (mut headers, payload) = encode(signal, BodyMode::Structured);
         // Its own id: two targets' dead letters of one signal share the signal's id,
         // and a duplicate window keyed on it would keep only the first.
         headers.insert("Nats-Msg-Id", uuid::Uuid::now_v7().to_string().as_str());
-        let jetstream = jetstream::new(self.client.client());
+        let jetstream = self.jetstream();
         let stored = tokio::time::timeout(
             self.timeout,
             until_stored(&jetstream, || {
@@ -300,8 +311,21 @@ impl DeadLetterStore {
         Some(format!("{}.{destination}.{kind}", self.prefix))
     }
 
+    /// A JetStream context on the current client.
+    fn jetstream(&self) -> jetstream::Context {
+        let client = self.client.client();
+        let mut cached = self
+            .jetstream
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !same(&cached.client(), &client) {
+            *cached = jetstream::new(client);
+        }
+        cached.clone()
+    }
+
     async fn stream(&self) -> Result<Stream, NatsError> {
-        jetstream::new(self.client.client())
+        self.jetstream()
             .get_stream(&self.stream)
             .await
             .map_err(|error| NatsError::JetStream(error.to_string()))

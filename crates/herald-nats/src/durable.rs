@@ -234,7 +234,10 @@ impl DurableConsumer {
         self
     }
 
-    /// Where each failed target's signal goes when a message is given up on.
+    /// Where each failed target's signal goes when a message is given up on (a
+    /// [`DeadLetterStore`](crate::DeadLetterStore) keeps them on JetStream). The
+    /// message is terminated only once every dead letter was taken; when one fails,
+    /// it stays in the stream unacknowledged, logged as an error, for a replay.
     pub fn dead_letter(mut self, target: impl Into<Target>) -> Self {
         self.dead_letter = Some(target.into());
         self
@@ -413,22 +416,46 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
         return;
     }
     counters.given_up.fetch_add(1, Ordering::Relaxed);
+    let mut kept = true;
     if let (Some(error), Some(target)) = (&error, &consumer.dead_letter) {
         for failure in error.failures() {
-            match DeadLetter::wrap(&signal, &failure.error, &consumer.targets[failure.index]) {
-                Ok(letter) => {
-                    let dispatch = Dispatch::new(letter, [target.clone()]).no_dead_letter();
-                    let sent = consumer.dispatcher.dispatch_async(dispatch).await;
-                    if let Err(error) = sent {
-                        tracing::error!(target: "herald::nats", %error, "durable consumer: dead letter failed");
-                    }
-                }
-                Err(error) => tracing::error!(%error, "dead letter could not be built"),
-            }
+            kept &= dead_letter(consumer, &signal, failure, target).await;
         }
+    }
+    if !kept {
+        // Not terminated: with interest or work-queue retention a terminated message
+        // is removed, and this one is kept nowhere else. It stays in the stream,
+        // unacknowledged (redelivered while attempts remain), for a replay.
+        tracing::error!(target: "herald::nats", subject, attempt, "durable consumer gave up on a message whose dead letter failed: it stays in the stream, unacknowledged");
+        settle(&message, AckKind::Nak(Some(consumer.ack_wait))).await;
+        return;
     }
     tracing::warn!(target: "herald::nats", subject, attempt, "durable consumer gave up on a message");
     settle(&message, AckKind::Term).await;
+}
+
+/// Sends `failure`'s dead letter to `target`; whether it took it.
+async fn dead_letter(
+    consumer: &DurableConsumer,
+    signal: &Arc<herald_signal::Signal>,
+    failure: &herald_core::TargetFailure,
+    target: &Target,
+) -> bool {
+    let letter = match DeadLetter::wrap(signal, &failure.error, &consumer.targets[failure.index]) {
+        Ok(letter) => letter,
+        Err(error) => {
+            tracing::error!(target: "herald::nats", %error, "dead letter could not be built");
+            return false;
+        }
+    };
+    let dispatch = Dispatch::new(letter, [target.clone()]).no_dead_letter();
+    match consumer.dispatcher.dispatch_async(dispatch).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::error!(target: "herald::nats", %error, "durable consumer: dead letter failed");
+            false
+        }
+    }
 }
 
 async fn settle(message: &jetstream::Message, kind: AckKind) {

@@ -14,7 +14,7 @@ use herald_core::resilience::{DeadLetter, DeadLetterQueue, TakeDeadLetters};
 use herald_core::{
     Adapter, Delivery, Dispatch, Dispatcher, ErrorKind, Outcome, Target, TargetOptions,
 };
-use herald_nats::{Durable, NatsDispatcherExt};
+use herald_nats::{Durable, NatsDispatcherExt, Retention, StreamSettings};
 use support::{Answer, Collector, NatsServer, signal, within};
 
 async fn publish_all(dispatcher: &actix::Addr<Dispatcher>, subject: &str, n: u64) -> Vec<String> {
@@ -168,4 +168,41 @@ async fn republishing_a_signal_inside_the_duplicate_window_stores_it_once() {
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
     let _ = Answer::Accept;
     let _ = Collector::start;
+}
+
+#[actix_rt::test]
+async fn a_message_whose_dead_letter_fails_stays_in_the_stream() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let publisher = Dispatcher::builder().nats(client.clone()).start();
+    let broken = Broken::default();
+    let local = Dispatcher::builder()
+        .adapter("broken", move || broken.clone())
+        .start();
+    // A work queue: a terminated message is removed from the stream.
+    let settings = StreamSettings::new().retention(Retention::WorkQueue);
+    let durable = Durable::open_with(&client, "QUEUE", &["queue.>"], &settings)
+        .await
+        .unwrap();
+    let (refusing, _) = Collector::start(Answer::Reject);
+    let consumer = durable
+        .consumer("w", local, [Target::custom("broken", serde_json::json!({}))])
+        .max_deliver(1)
+        .dead_letter(Target::pid(refusing.recipient()).sync())
+        .start()
+        .await
+        .unwrap();
+    publish_all(&publisher, "queue.x", 1).await;
+    within("given up", async {
+        while consumer.stats().given_up == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let mut stream = async_nats::jetstream::new(client)
+        .get_stream("QUEUE")
+        .await
+        .unwrap();
+    let info = within("info", stream.info()).await.unwrap();
+    assert_eq!(info.state.messages, 1, "kept, not terminated");
 }
