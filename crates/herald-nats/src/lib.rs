@@ -8,7 +8,12 @@
 //!   nodes; the `nats_named` adapter ([`RemoteNamedTarget`]) reaches it, async by publish
 //!   or sync by request/reply.
 //! - Durable delivery: [`Durable`] persists signals in a JetStream stream and a durable
-//!   consumer delivers them to local targets, acknowledging only what was delivered.
+//!   consumer delivers them to local targets, acknowledging only what was delivered;
+//!   [`Durable::replay`] delivers a stretch of the stream again (after an outage).
+//! - [`DeadLetterStore`]: dead letters kept in a JetStream stream, listed, redriven and
+//!   expired there.
+//! - [`SupervisedClient`]: a client replaced when its connection task dies, with the
+//!   bridges, exposed names and durable consumers on it.
 //!
 //! Register the adapters with [`NatsDispatcherExt::nats`]. The guide is
 //! `docs/DISTRIBUTED.md`.

@@ -186,7 +186,11 @@ async fn a_message_whose_dead_letter_fails_stays_in_the_stream() {
         .unwrap();
     let (refusing, _) = Collector::start(Answer::Reject);
     let consumer = durable
-        .consumer("w", local, [Target::custom("broken", serde_json::json!({}))])
+        .consumer(
+            "w",
+            local,
+            [Target::custom("broken", serde_json::json!({}))],
+        )
         .max_deliver(1)
         .dead_letter(Target::pid(refusing.recipient()).sync())
         .start()
