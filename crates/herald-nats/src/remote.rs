@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -58,6 +59,7 @@ fn caller_id(actor: ActorId) -> String {
 #[derive(Debug)]
 pub struct Exposed {
     subject: String,
+    refused: Arc<AtomicU64>,
     task: actix_rt::task::JoinHandle<()>,
 }
 
@@ -65,6 +67,12 @@ impl Exposed {
     /// The subject the name is served on.
     pub fn subject(&self) -> &str {
         &self.subject
+    }
+
+    /// Calls refused because [`MAX_CALLS`] were being served (a sync one answered
+    /// "overloaded").
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Whether the name is still served: it is withdrawn when the client is closed
@@ -92,7 +100,10 @@ impl Drop for Exposed {
 /// `client` is a [`Client`] (or `&Client`), or a
 /// [`SupervisedClient`](crate::SupervisedClient): then, when its connection task dies,
 /// the name is served again on the replacement. At most [`MAX_CALLS`] calls are served
-/// at once; further calls wait in the client's subscription buffer.
+/// at once; a call beyond them is refused at once (a sync caller gets
+/// [`ErrorKind::Overloaded`], retryable; counted in [`Exposed::refused`]), so at most
+/// `MAX_CALLS` signals of at most 4 MiB each are held, never a backlog in the
+/// client's buffer.
 ///
 /// Names follow the registry's rules (no whitespace or control characters, at most 255
 /// bytes); on the wire they are `herald.named.<name>`, with every byte outside
@@ -120,7 +131,10 @@ pub async fn expose(
     server_has_read(&client).await?;
     let me = caller_id(ActorId::of_recipient(&recipient));
     let served = subject.clone();
+    let refused = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&refused);
     let task = actix_rt::spawn(async move {
+        let refused = counted;
         let calls = Arc::new(Semaphore::new(MAX_CALLS));
         let mut client = client;
         let mut subscriber = Some(subscriber);
@@ -128,8 +142,12 @@ pub async fn expose(
             if let Some(subscriber) = subscriber.take() {
                 let mut subscriber = InRuntime::new(subscriber);
                 while let Some(message) = subscriber.get_mut().next().await {
-                    let Ok(permit) = Arc::clone(&calls).acquire_owned().await else {
-                        break;
+                    // Read all the time, so nothing waits in the client's buffer
+                    // (bounded by count, not bytes): a call beyond `MAX_CALLS` is
+                    // answered "overloaded" at once.
+                    let Ok(permit) = Arc::clone(&calls).try_acquire_owned() else {
+                        shed(&client, &message, &refused, &served).await;
+                        continue;
                     };
                     let (recipient, client, me) = (recipient.clone(), client.clone(), me.clone());
                     actix_rt::spawn(async move {
@@ -155,11 +173,25 @@ pub async fn expose(
         }
         tracing::warn!(target: "herald::nats", subject = served, "named actor withdrawn: its subscription ended (client closed)");
     });
-    Ok(Exposed { subject, task })
+    Ok(Exposed {
+        subject,
+        refused,
+        task,
+    })
 }
 
 /// The most calls an exposed name serves at once.
 pub const MAX_CALLS: usize = 256;
+
+/// Refuses a call that came while [`MAX_CALLS`] were served: a sync call hears
+/// "overloaded" ([`ErrorKind::Overloaded`], retryable); an async one is dropped.
+async fn shed(client: &Client, message: &async_nats::Message, refused: &AtomicU64, subject: &str) {
+    let count = refused.fetch_add(1, Ordering::Relaxed) + 1;
+    if count % 1_000 == 1 {
+        tracing::warn!(target: "herald::nats", subject, refused = count, "named actor busy: calls refused");
+    }
+    reply(client, message, "overloaded", "").await;
+}
 
 async fn subscribe(client: &Client, subject: &str) -> Result<async_nats::Subscriber, NatsError> {
     client
@@ -436,6 +468,7 @@ impl Adapter for RemoteNamedAdapter {
             "not_alive" => Err(ErrorKind::NotAlive),
             "timeout" => Err(ErrorKind::Timeout(target.timeout)),
             "calling_self" => Err(ErrorKind::CallingSelf),
+            "overloaded" => Err(ErrorKind::Overloaded),
             _ => Err(ErrorKind::Protocol(format!(
                 "unexpected answer from the named actor's node: {status:?} {reason}"
             ))),

@@ -177,3 +177,28 @@ async fn a_name_answers_another_node_as_soon_as_it_is_exposed() {
     }
     assert_eq!(seen.lock().unwrap().len(), 30);
 }
+
+#[actix_rt::test]
+async fn calls_beyond_max_calls_are_refused_at_once_not_buffered() {
+    const CALLS: usize = herald_nats::MAX_CALLS + 44;
+    let server = NatsServer::start();
+    let node_a = server.client().await;
+    let (stalled, _) = Collector::start(Answer::Hang);
+    let exposed = within("expose", expose(&node_a, "slow", stalled.recipient()))
+        .await
+        .unwrap();
+    let caller = Dispatcher::builder().nats(server.client().await).start();
+    let target = RemoteNamedTarget::new("slow")
+        .unwrap()
+        .sync()
+        .timeout(Duration::from_secs(3));
+    let calls = (0..CALLS).map(|_| call(&caller, target.clone()));
+    let results = futures_util::future::join_all(calls).await;
+    let kinds: Vec<&str> = results.iter().map(kind).collect();
+    let overloaded = kinds.iter().filter(|k| **k == "overloaded").count();
+    let timed_out = kinds.iter().filter(|k| **k == "timeout").count();
+    assert_eq!(overloaded + timed_out, CALLS, "{kinds:?}");
+    assert!(timed_out <= herald_nats::MAX_CALLS, "at most MAX_CALLS served");
+    assert!(overloaded >= CALLS - herald_nats::MAX_CALLS);
+    assert_eq!(exposed.refused(), overloaded as u64);
+}
