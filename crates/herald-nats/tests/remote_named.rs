@@ -198,7 +198,10 @@ async fn calls_beyond_max_calls_are_refused_at_once_not_buffered() {
     let overloaded = kinds.iter().filter(|k| **k == "overloaded").count();
     let timed_out = kinds.iter().filter(|k| **k == "timeout").count();
     assert_eq!(overloaded + timed_out, CALLS, "{kinds:?}");
-    assert!(timed_out <= herald_nats::MAX_CALLS, "at most MAX_CALLS served");
+    assert!(
+        timed_out <= herald_nats::MAX_CALLS,
+        "at most MAX_CALLS served"
+    );
     assert!(overloaded >= CALLS - herald_nats::MAX_CALLS);
     assert_eq!(exposed.refused(), overloaded as u64);
 }
