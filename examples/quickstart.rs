@@ -85,7 +85,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .adapter("shout", || Shout)
         .start();
 
-    // The receivers. The registry holds names weakly: keep the addresses.
+    // The receivers. The registry and the topic hold their addresses: a receiver stays
+    // reachable until it stops or is unregistered.
     let greeter = Listener("greeter").start();
     registry.register("greeter", greeter.clone().recipient())?;
     let subscribers = [Listener("mailer").start(), Listener("crm").start()];

@@ -93,6 +93,14 @@ pub mod prelude {
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+#[doc = include_str!("../docs/ROUTING.md")]
+#[cfg(doctest)]
+pub struct RoutingGuideDoctests;
+
+#[doc = include_str!("../docs/ADAPTERS.md")]
+#[cfg(doctest)]
+pub struct AdaptersGuideDoctests;
+
 #[doc = include_str!("../docs/HTTP.md")]
 #[cfg(all(doctest, feature = "http"))]
 pub struct HttpGuideDoctests;

@@ -144,8 +144,9 @@ pub trait Adapter: 'static {
     /// [`Adapter::timeout`], else by the dispatcher, which drops a future that has not
     /// finished by its delivery timeout and reports [`ErrorKind::Timeout`].
     ///
-    /// The delivery runs inside its telemetry span, so an adapter can add to it, e.g.
-    /// `tracing::Span::current().record("attempts", 3)`.
+    /// The delivery runs inside its telemetry span (`herald.deliver`), so the adapter's
+    /// own events hang under it. An adapter that retries says how many attempts it
+    /// made with [`Delivery::report_attempts`]; the span records them once it ends.
     fn deliver(
         &self,
         delivery: Delivery<'_, Self::Options>,

@@ -27,10 +27,13 @@ pub enum TargetError {
     },
 
     /// A required field is absent.
-    #[error("missing field `{field}`")]
+    #[error("missing field `{field}`{}", found.as_ref().map(|found| format!("; found `{found}` instead (misspelled?)")).unwrap_or_default())]
     MissingField {
         /// The field's name.
         field: String,
+        /// A field the config has instead whose name is close to it (a misspelling,
+        /// or another case), when there is one.
+        found: Option<String>,
     },
 
     /// A field is present but breaks a rule.
@@ -97,8 +100,9 @@ impl TargetError {
                 field: format!("{parent}.{field}"),
                 rule,
             },
-            Self::MissingField { field } => Self::MissingField {
+            Self::MissingField { field, found } => Self::MissingField {
                 field: format!("{parent}.{field}"),
+                found: found.map(|found| format!("{parent}.{found}")),
             },
             Self::UnknownField { field, expected } => Self::UnknownField {
                 field: format!("{parent}.{field}"),

@@ -35,19 +35,28 @@ pub(crate) fn delivery_span(parent: &Span, target: &Target, kind: &str, signal: 
         target.kind = kind,
         outcome = Empty,
         latency_us = Empty,
-        attempts = 1u32,
+        attempts = Empty,
         retryable = Empty,
         error.kind = Empty,
         error = Empty,
     )
 }
 
-/// Records how a delivery ended on its span.
-pub(crate) fn record(span: &Span, result: &Result<Outcome, DeliveryError>, latency: Duration) {
+/// Records how a delivery ended on its span, each field once (a subscriber that
+/// prints fields as recorded would print a field recorded twice twice). `attempts` is
+/// what a success took; a failure's come from its error. (The failure's `WARN` event
+/// is the dispatch's, once it has its answer: `dispatch::warn_failures`.)
+pub(crate) fn record(
+    span: &Span,
+    result: &Result<Outcome, DeliveryError>,
+    attempts: u32,
+    latency: Duration,
+) {
     span.record("latency_us", latency.as_micros() as u64);
     match result {
         Ok(outcome) => {
             span.record("outcome", outcome.name());
+            span.record("attempts", attempts);
         }
         Err(error) => {
             span.record("outcome", "failed");
@@ -55,7 +64,6 @@ pub(crate) fn record(span: &Span, result: &Result<Outcome, DeliveryError>, laten
             span.record("retryable", error.retryable());
             span.record("error.kind", error.kind().name());
             span.record("error", display(error));
-            tracing::debug!(parent: span, error = %error, "delivery failed");
         }
     }
 }

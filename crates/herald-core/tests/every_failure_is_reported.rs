@@ -184,7 +184,7 @@ async fn results_walk_every_target_once_in_order() {
 }
 
 #[actix_rt::test]
-async fn failures_nobody_takes_leave_a_warning() {
+async fn every_failed_delivery_leaves_one_warning() {
     let written = support::Written::default();
     let subscriber = written.subscriber();
     // The dispatcher runs on this thread: the subscriber sees its events.
@@ -210,10 +210,17 @@ async fn failures_nobody_takes_leave_a_warning() {
     })
     .await;
     drop(waiting);
-    within("all four settled", async {
+    // Answered: two of its three targets fail.
+    let answered = dispatch(
+        &dispatcher,
+        [target(true, 0), target(false, 0), target(true, 0)],
+    )
+    .await;
+    assert_eq!(answered.unwrap_err().failures().len(), 2);
+    within("all seven settled", async {
         loop {
             let stats = dispatcher.send(Stats).await.unwrap();
-            if stats.delivered + stats.failed == 4 {
+            if stats.delivered + stats.failed == 7 {
                 break;
             }
             actix_rt::task::yield_now().await;
@@ -223,11 +230,48 @@ async fn failures_nobody_takes_leave_a_warning() {
     let text = written.text();
     let warnings: Vec<_> = text
         .lines()
-        .filter(|line| line.contains("WARN") && line.contains("dispatch had failures"))
+        .filter(|line| line.contains("WARN") && line.contains("delivery failed"))
         .collect();
-    assert_eq!(warnings.len(), 2, "{text}");
-    assert!(
-        warnings.iter().all(|line| line.contains("unanswered")),
-        "{text}"
-    );
+    // Sent with `do_send`, given up on, answered: one event per failed delivery.
+    assert_eq!(warnings.len(), 4, "{text}");
+    for line in &warnings {
+        assert!(
+            line.contains("error.kind=\"custom\"") || line.contains("error.kind=custom"),
+            "{line}"
+        );
+        assert!(
+            line.contains("probe") && line.contains("attempts=1"),
+            "{line}"
+        );
+        assert!(line.contains("signal.id="), "{line}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_delivery_span_records_each_field_once() {
+    let written = support::Written::default();
+    let writer = written.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let probe = Probe::default();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .adapter("probe", probe.factory())
+        .start();
+    let failing = Target::custom("probe", json!({"fail": true}));
+    let ok = Target::custom("probe", json!({"delay_ms": 1}));
+    let _ = dispatch(&dispatcher, [failing, ok]).await;
+    let text = written.text();
+    let closed: Vec<_> = text
+        .lines()
+        .filter(|line| line.contains("herald.deliver{") && line.contains("close"))
+        .collect();
+    assert_eq!(closed.len(), 2, "{text}");
+    for line in closed {
+        assert_eq!(line.matches("attempts=").count(), 1, "{line}");
+    }
 }

@@ -68,6 +68,17 @@ async fn shutdown_gives_running_deliveries_the_grace_period_then_reports_the_res
     let error = within("after stop", after_stop).await.unwrap_err();
     assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
     assert_eq!(error.first().error.attempts(), 0);
+    // Awaited the same way: `Shutdown` for every target, not actix's `MailboxError`.
+    let two = [Target::noop(), Target::noop()];
+    let awaited = dispatcher.dispatch(Dispatch::new(signal(), two));
+    let error = within("awaited after stop", awaited).await.unwrap_err();
+    assert_eq!(error.failures().len(), 2);
+    assert!(
+        error
+            .failures()
+            .iter()
+            .all(|f| matches!(f.error.kind(), ErrorKind::Shutdown))
+    );
 }
 
 #[actix_rt::test]

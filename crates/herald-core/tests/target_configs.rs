@@ -130,6 +130,39 @@ fn targets_deserialize_from_json_and_toml_with_serde() {
 }
 
 #[test]
+fn a_list_in_a_serde_config_names_each_bad_target_and_a_misspelled_field() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Config {
+        #[serde(deserialize_with = "Target::deserialize_list")]
+        targets: Vec<Target>,
+    }
+    let text = "[[targets]]\nadapter = \"noop\"\n\n[[targets]]\nadapter = \"named\"\nnme = \"audit\"\n\n[[targets]]\nadapter = \"logger\"\nlevel = 3\n";
+    let error = toml::from_str::<Config>(text).unwrap_err().to_string();
+    assert!(
+        error.contains("target 1: missing field `name`; found `nme` instead"),
+        "{error}"
+    );
+    assert!(
+        error.contains("target 2: field `level` must be a string"),
+        "{error}"
+    );
+    let good = "[[targets]]\nadapter = \"noop\"\n";
+    assert_eq!(toml::from_str::<Config>(good).unwrap().targets.len(), 1);
+
+    // A field in another case, or one letter off, is named; one far from it is not.
+    let near = |config| parse(config).unwrap_err().to_string();
+    assert!(near(json!({"adapter": "pubsub", "Topic": "t"})).contains("found `Topic`"));
+    assert!(near(json!({"adapter": "bus", "bsu": "main"})).contains("found `bsu`"));
+    let far = near(json!({"adapter": "named", "label": "x"}));
+    assert_eq!(far, "missing field `name`");
+    let nested = near(json!({"adapter": "noop", "resilience": {"rate_limit": {"per_secnd": 5}}}));
+    assert!(
+        nested.contains("found `resilience.rate_limit.per_secnd`"),
+        "{nested}"
+    );
+}
+
+#[test]
 fn target_debug_is_the_redacted_description() {
     let target = Target::custom(
         "vault",

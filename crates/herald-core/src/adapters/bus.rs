@@ -39,11 +39,7 @@ impl BusTarget {
     }
 
     pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
-        let bus = fields
-            .string("bus")?
-            .ok_or_else(|| TargetError::MissingField {
-                field: "bus".to_owned(),
-            })?;
+        let bus = fields.required_string("bus")?;
         fields.finish(&["bus"])?;
         Self::new(bus)
     }

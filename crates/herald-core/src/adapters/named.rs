@@ -71,11 +71,7 @@ impl NamedTarget {
     }
 
     pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
-        let name = fields
-            .string("name")?
-            .ok_or_else(|| TargetError::MissingField {
-                field: "name".to_owned(),
-            })?;
+        let name = fields.required_string("name")?;
         let mut target = Self::new(name)?;
         if let Some(mode) = fields.one_of("mode", &Mode::CHOICES)? {
             target.mode = mode;

@@ -94,11 +94,7 @@ impl PubSubTarget {
     }
 
     pub(crate) fn from_fields(mut fields: ConfigFields) -> Result<Self, TargetError> {
-        let topic = fields
-            .string("topic")?
-            .ok_or_else(|| TargetError::MissingField {
-                field: "topic".to_owned(),
-            })?;
+        let topic = fields.required_string("topic")?;
         let mut target = Self::new(topic)?
             .require_subscribers(fields.bool("require_subscribers")?.unwrap_or(false));
         if let Some(Mode::BestEffort) = fields.one_of("mode", &Mode::CHOICES[..2])? {

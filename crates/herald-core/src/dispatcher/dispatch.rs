@@ -322,7 +322,7 @@ impl Detached {
     pub(crate) fn refuse(mut self, kind: fn() -> ErrorKind) {
         if let Some((dispatch, reply)) = self.take() {
             let result = dispatch.fail_all(kind);
-            warn_failures(&dispatch.signal, &result, "detached");
+            warn_failures(&dispatch.signal, &result);
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }
@@ -344,18 +344,26 @@ impl Drop for Detached {
     }
 }
 
-/// The `WARN` event a dispatch with failures leaves when nobody may take its result:
-/// a `detached` one (nobody need await it), or an `unanswered` one (sent with
-/// `do_send`, or its caller stopped waiting). A failure is never lost silently.
-pub(crate) fn warn_failures(signal: &Signal, result: &DispatchResult, how: &'static str) {
-    if let Err(error) = result {
+/// One `WARN` event per failed delivery of a finished dispatch, answered or not, with
+/// its signal, target (redacted), kind, attempts and where its dead letter went: a
+/// failure is never lost silently, and the default `INFO` level shows it.
+pub(crate) fn warn_failures(signal: &Signal, result: &DispatchResult) {
+    let Err(error) = result else {
+        return;
+    };
+    for failure in error.failures() {
+        let error = &failure.error;
         tracing::warn!(
             signal.r#type = signal.ty(),
             signal.id = signal.id(),
-            dispatch = how,
-            failed = error.failures().len(),
+            index = failure.index,
+            adapter = error.adapter(),
+            target = error.target(),
+            error.kind = error.kind().name(),
+            attempts = error.attempts(),
+            retryable = error.retryable(),
             error = %error,
-            "dispatch had failures"
+            "delivery failed"
         );
     }
 }
@@ -364,8 +372,31 @@ impl Message for Detached {
     type Result = ();
 }
 
-/// Fire-and-forget dispatching on a dispatcher's address.
+/// Dispatching on a dispatcher's address (or a [`Sharded`](crate::Sharded) handle) with
+/// one result type, whatever became of the dispatcher.
 pub trait DispatchExt {
+    /// Dispatches and waits for the result, as `Addr::send` does, but always answers a
+    /// [`DispatchResult`]: once the dispatcher has stopped (after a
+    /// [`Shutdown`](crate::Shutdown), or with its system), every target fails with
+    /// [`ErrorKind::Shutdown`] (no attempt made) where `send` would give actix's
+    /// `MailboxError`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use herald_core::{Dispatch, DispatchExt, Dispatcher, ErrorKind, Shutdown, Target};
+    /// use herald_signal::Signal;
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let dispatcher = Dispatcher::builder().start();
+    /// dispatcher.send(Shutdown::new(Duration::from_secs(1))).await.unwrap();
+    /// let signal = Signal::new("order.placed", serde_json::json!({})).unwrap();
+    /// let dispatch = Dispatch::new(signal, [Target::noop()]);
+    /// let error = dispatcher.dispatch(dispatch).await.unwrap_err();
+    /// assert!(matches!(error.first().error.kind(), ErrorKind::Shutdown));
+    /// # });
+    /// ```
+    fn dispatch(&self, dispatch: Dispatch) -> impl Future<Output = DispatchResult> + 'static;
+
     /// Starts `dispatch` without waiting for it. Await the returned handle for its
     /// result, or drop it: the dispatch runs to completion either way, and its failures
     /// still reach telemetry (a `WARN` event) and [`Stats`](crate::Stats).
@@ -380,6 +411,15 @@ pub trait DispatchExt {
 }
 
 impl DispatchExt for Addr<Dispatcher> {
+    fn dispatch(&self, dispatch: Dispatch) -> impl Future<Output = DispatchResult> + 'static {
+        let targets = Arc::clone(&dispatch.targets);
+        let sent = self.send(dispatch);
+        async move {
+            sent.await
+                .unwrap_or_else(|_stopped| fail_all(&targets, || (ErrorKind::Shutdown, 0)))
+        }
+    }
+
     fn dispatch_async(&self, dispatch: Dispatch) -> DispatchHandle {
         let (reply, receiver) = oneshot::channel();
         let targets = Arc::clone(&dispatch.targets);

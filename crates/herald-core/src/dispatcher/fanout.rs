@@ -560,7 +560,7 @@ impl<'a> Run<'a> {
                 .map_or("unknown", |(_, runner)| runner.kind);
             let span =
                 telemetry::delivery_span(&self.context.span, target, kind, &self.context.signal);
-            telemetry::record(&span, &result, Default::default());
+            telemetry::record(&span, &result, 0, Default::default());
         }
         self.settle(index, result, in_flight);
     }

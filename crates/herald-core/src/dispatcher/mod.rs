@@ -294,14 +294,9 @@ impl MessageResponse<Dispatcher, Dispatch> for DispatchResponse {
     fn handle(self, ctx: &mut Context<Dispatcher>, tx: Option<OneshotSender<DispatchResult>>) {
         let signal = Arc::clone(&self.dispatch.signal);
         begin(&self.inner, self.dispatch, ctx, move |result| {
-            // Nobody takes the result when the dispatch was sent with `do_send`, or its
-            // caller stopped waiting: its failures still leave a `WARN` event.
-            let unanswered = match tx {
-                Some(tx) => tx.send(result).err(),
-                None => Some(result),
-            };
-            if let Some(result) = unanswered {
-                warn_failures(&signal, &result, "unanswered");
+            warn_failures(&signal, &result);
+            if let Some(tx) = tx {
+                let _ = tx.send(result);
             }
         });
     }
@@ -327,7 +322,7 @@ impl Handler<Detached> for Dispatcher {
         };
         let signal = Arc::clone(&dispatch.signal);
         begin(&self.inner, dispatch, ctx, move |result| {
-            warn_failures(&signal, &result, "detached");
+            warn_failures(&signal, &result);
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }

@@ -8,7 +8,10 @@ use actix::dev::Request;
 use actix::{Addr, MailboxError};
 use futures_util::future::join_all;
 
-use super::{Dispatch, DispatchExt, DispatchHandle, Dispatcher, Shutdown, Stats, StatsSnapshot};
+use super::{
+    Dispatch, DispatchExt, DispatchHandle, DispatchResult, Dispatcher, Shutdown, Stats,
+    StatsSnapshot,
+};
 
 /// Dispatchers on arbiters of their own, sent to like one: made by
 /// [`DispatcherBuilder::start_sharded`](crate::DispatcherBuilder::start_sharded).
@@ -72,6 +75,10 @@ impl Sharded {
 }
 
 impl DispatchExt for Sharded {
+    fn dispatch(&self, dispatch: Dispatch) -> impl Future<Output = DispatchResult> + 'static {
+        self.shard(&dispatch).dispatch(dispatch)
+    }
+
     fn dispatch_async(&self, dispatch: Dispatch) -> DispatchHandle {
         self.shard(&dispatch).dispatch_async(dispatch)
     }

@@ -632,9 +632,7 @@ impl HttpTarget {
                     })
                     .collect::<Result<_, _>>()?,
                 None => {
-                    return Err(TargetError::MissingField {
-                        field: fields.path("secret"),
-                    });
+                    return Err(fields.missing("secret"));
                 }
                 Some(_) => {
                     let rule = if jido {

@@ -78,9 +78,7 @@ impl Concurrency {
         let max = match fields.usize("max")? {
             Some(max) => positive(&fields, "max", max)?,
             None => {
-                return Err(TargetError::MissingField {
-                    field: fields.path("max"),
-                });
+                return Err(fields.missing("max"));
             }
         };
         let adaptive = fields.bool("adaptive")?.unwrap_or(false);

@@ -105,9 +105,7 @@ impl RateLimit {
             (Some(count), None) => Self::per_second(positive(&fields, "per_second", count)?)?,
             (None, Some(count)) => Self::per_minute(positive(&fields, "per_minute", count)?)?,
             (None, None) => {
-                return Err(TargetError::MissingField {
-                    field: fields.path("per_second"),
-                });
+                return Err(fields.missing("per_second"));
             }
             (Some(_), Some(_)) => {
                 return Err(fields.invalid("per_minute", "cannot be given with per_second"));

@@ -115,10 +115,7 @@ pub(crate) fn deliver<'a, A: Adapter>(
             target.error(kind).with_attempts(made)
         });
         if let Some((span, elapsed)) = span {
-            if result.is_ok() {
-                span.record("attempts", attempts.get());
-            }
-            telemetry::record(&span, &result, elapsed);
+            telemetry::record(&span, &result, attempts.get(), elapsed);
         }
         if panicked {
             restart();

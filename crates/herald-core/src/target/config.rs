@@ -112,9 +112,21 @@ impl ConfigFields {
     ///
     /// A missing field, or one that is not a string.
     pub fn required_string(&mut self, name: &str) -> Result<String, TargetError> {
-        self.string(name)?.ok_or_else(|| TargetError::MissingField {
+        self.string(name)?.ok_or_else(|| self.missing(name))
+    }
+
+    /// An error saying field `name` is missing, naming a field not taken yet whose
+    /// name is close to it (`nme` for `name`, `Name`), if there is one.
+    pub fn missing(&self, name: &str) -> TargetError {
+        let found = self
+            .map
+            .keys()
+            .find(|key| key.as_str() != name && close(key, name))
+            .map(|key| self.path(key));
+        TargetError::MissingField {
             field: self.path(name),
-        })
+            found,
+        }
     }
 
     /// A whole-number field.
@@ -260,4 +272,39 @@ impl ConfigFields {
             }),
         }
     }
+}
+
+/// Whether `key` looks like a misspelling of `name`: the same but for case, or at most
+/// one edit in three characters apart, where an edit is a letter added, dropped,
+/// changed, or two neighbours swapped (optimal string alignment). Names over 64 bytes
+/// are not compared.
+fn close(key: &str, name: &str) -> bool {
+    if key.len() > 64 || name.len() > 64 {
+        return false;
+    }
+    if key.eq_ignore_ascii_case(name) {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (key.chars().collect(), name.chars().collect());
+    // d[i][j]: the distance between a[..i] and b[..j].
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()] <= (b.len() / 3).max(1)
 }

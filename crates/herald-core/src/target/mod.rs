@@ -564,9 +564,45 @@ impl fmt::Debug for Target {
     }
 }
 
+/// Reads a target as [`Target::from_config`] does. In a list of your own, serde
+/// reports a bad target without its index: use [`Target::deserialize_list`] there.
 impl<'de> Deserialize<'de> for Target {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let config = Value::deserialize(deserializer)?;
         Self::from_config(config).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Target {
+    /// Reads a list of targets inside a serde config of your own, as
+    /// [`list_from_config`](Self::list_from_config) does: every bad target is named
+    /// with its index (serde itself reports a bad element of a `Vec<Target>` with no
+    /// index).
+    ///
+    /// ```
+    /// use herald_core::Target;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Config {
+    ///     #[serde(deserialize_with = "Target::deserialize_list")]
+    ///     targets: Vec<Target>,
+    /// }
+    ///
+    /// let text = r#"{"targets": [{"adapter": "noop"}, {"adapter": "named", "nme": "audit"}]}"#;
+    /// let error = serde_json::from_str::<Config>(text).err().unwrap().to_string();
+    /// assert!(error.contains("target 1: missing field `name`; found `nme` instead"), "{error}");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The deserializer's, or every bad target with its index, in one message.
+    pub fn deserialize_list<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Self>, D::Error> {
+        let configs = Value::deserialize(deserializer)?;
+        Self::list_from_config(configs).map_err(|problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            serde::de::Error::custom(problems.join("; "))
+        })
     }
 }
