@@ -5,35 +5,11 @@
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use herald_signal::{BinaryError, Signal, SignalError};
-
-/// The content type that marks a structured message.
-pub const STRUCTURED: &str = "application/cloudevents+json";
+pub use herald_signal::{BodyMode, STRUCTURED};
 
 /// The largest message Herald reads back from a stream (a durable signal, a dead
 /// letter): 4 MiB, above any server's default `max_payload` (1 MiB).
 pub(crate) const STORED_LIMIT: usize = 4 * 1024 * 1024;
-
-/// How a signal travels in a NATS message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum BodyMode {
-    /// The whole event as JSON in the payload, `content-type:
-    /// application/cloudevents+json`. The default: any CloudEvents NATS reader takes it.
-    #[default]
-    Structured,
-    /// Each attribute a `ce-` header (percent-encoded), the data alone as the payload;
-    /// `datacontenttype` travels as `ce-datacontenttype`. Needs NATS 2.2 or later.
-    Binary,
-}
-
-impl BodyMode {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Structured => "structured",
-            Self::Binary => "binary",
-        }
-    }
-}
 
 /// Why a NATS message is not a signal.
 #[derive(Debug, thiserror::Error)]
@@ -47,13 +23,10 @@ pub enum DecodeError {
         /// The limit.
         limit: usize,
     },
-    /// A `ce-` header is not percent-encoded UTF-8.
-    #[error("header `{0}` is not valid percent-encoded UTF-8")]
-    BadHeader(String),
-    /// The data is not what its content type says (e.g. JSON that does not parse).
-    #[error("the data does not match its content type: {0}")]
-    BadData(String),
-    /// The attributes or the JSON event break a CloudEvents rule.
+    /// A binary-mode message whose headers or data are not a signal.
+    #[error(transparent)]
+    Binary(#[from] BinaryError),
+    /// A structured message whose JSON event breaks a CloudEvents rule.
     #[error(transparent)]
     Signal(#[from] SignalError),
 }
@@ -126,12 +99,7 @@ fn decode_binary(headers: &HeaderMap, payload: &[u8]) -> Result<Signal, DecodeEr
         .iter()
         .filter_map(|(name, values)| Some((name.as_ref(), values.first()?.as_str())))
         .chain(content_type.map(|value| ("ce-datacontenttype", value)));
-    Signal::from_binary(headers, payload).map_err(|error| match error {
-        BinaryError::BadHeader(name) => DecodeError::BadHeader(name),
-        BinaryError::BadData(message) => DecodeError::BadData(message),
-        BinaryError::Signal(error) => DecodeError::Signal(error),
-        other => DecodeError::BadData(other.to_string()),
-    })
+    Ok(Signal::from_binary(headers, payload)?)
 }
 
 #[cfg(test)]
@@ -220,18 +188,23 @@ mod tests {
         headers.insert("ce-type", "t");
         assert!(matches!(
             decode(Some(&headers), b"{oops", 100),
-            Err(DecodeError::BadData(_))
+            Err(DecodeError::Binary(BinaryError::BadData(_)))
         ));
         headers.insert("ce-subject", "%FF");
         assert!(matches!(
             decode(Some(&headers), b"", 100),
-            Err(DecodeError::BadHeader(_))
+            Err(DecodeError::Binary(BinaryError::BadHeader(_)))
+        ));
+        headers.insert("ce-subject", "%ZZbroken");
+        assert!(matches!(
+            decode(Some(&headers), b"", 100),
+            Err(DecodeError::Binary(BinaryError::BadHeader(_)))
         ));
         let mut missing = HeaderMap::new();
         missing.insert("ce-specversion", "1.0");
         assert!(matches!(
             decode(Some(&missing), b"", 100),
-            Err(DecodeError::Signal(_))
+            Err(DecodeError::Binary(BinaryError::Signal(_)))
         ));
     }
 }

@@ -1,6 +1,8 @@
-//! The binary content mode of the CloudEvents protocol bindings (HTTP, NATS): every
-//! attribute but the data travels as a header named `ce-` and the attribute's name,
-//! its value percent-encoded; the data alone is the body.
+//! The content modes of the CloudEvents protocol bindings (HTTP, NATS), in one place for
+//! every transport: structured (the JSON event format, [`STRUCTURED`]), batch
+//! ([`BATCH`]), and binary — every attribute but the data travels as a header named
+//! `ce-` and the attribute's name, its value percent-encoded; the data alone is the
+//! body.
 //!
 //! The bindings differ in one attribute, and that is left to them: HTTP carries
 //! `datacontenttype` as its own `Content-Type` header, NATS as `ce-datacontenttype`
@@ -24,11 +26,42 @@ const CE_VALUE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%');
 /// The prefix of an attribute's header.
 const PREFIX: &str = "ce-";
 
+/// The content type of a structured-mode message: the whole event as JSON.
+pub const STRUCTURED: &str = "application/cloudevents+json";
+
+/// The content type of a batch: a JSON array of events.
+pub const BATCH: &str = "application/cloudevents-batch+json";
+
+/// How a signal travels in a message of a protocol binding (an HTTP request, a NATS
+/// message). Exhaustive: these are the two modes the CloudEvents bindings define for
+/// one event (a batch is many events, not a mode of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyMode {
+    /// The whole event as JSON in the body, with content type [`STRUCTURED`]. The
+    /// default: any CloudEvents reader takes it.
+    #[default]
+    Structured,
+    /// Each attribute a `ce-` header (percent-encoded), the data alone as the body
+    /// ([`Signal::binary_headers`], [`Signal::binary_body`]).
+    Binary,
+}
+
+impl BodyMode {
+    /// `structured` or `binary`, as targets read from data name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Structured => "structured",
+            Self::Binary => "binary",
+        }
+    }
+}
+
 /// Why binary-mode headers and body are not a signal.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum BinaryError {
-    /// A `ce-` header's value is not percent-encoded UTF-8.
+    /// A `ce-` header's value is not percent-encoded UTF-8 (a `%` not followed by two
+    /// hex digits, or bytes that are not UTF-8 once decoded).
     #[error("header `{0}` is not valid percent-encoded UTF-8")]
     BadHeader(String),
     /// The body is not what its content type says (e.g. JSON that does not parse).
@@ -141,6 +174,9 @@ impl Signal {
             let Some(attribute) = name.strip_prefix(PREFIX) else {
                 continue;
             };
+            if !escapes_are_valid(value) {
+                return Err(BinaryError::BadHeader(name));
+            }
             let text = percent_decode_str(value)
                 .decode_utf8()
                 .map_err(|_| BinaryError::BadHeader(name.clone()))?;
@@ -171,8 +207,55 @@ impl Signal {
     }
 }
 
+/// Whether every `%` in `value` starts an escape of two hex digits (`percent_decode`
+/// would keep `%ZZ` as it is, reading a malformed value as a literal one).
+fn escapes_are_valid(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let mut index = 0;
+    while let Some(offset) = bytes[index..].iter().position(|&byte| byte == b'%') {
+        let at = index + offset;
+        let hex = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
+        if !(hex(at + 1) && hex(at + 2)) {
+            return false;
+        }
+        index = at + 3;
+    }
+    true
+}
+
 /// Whether a content type is JSON: `application/json`, `text/json` or `*+json`.
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(source: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("ce-specversion", "1.0".to_owned()),
+            ("ce-id", "1".to_owned()),
+            ("ce-type", "t".to_owned()),
+            ("ce-source", source.to_owned()),
+        ]
+    }
+
+    fn read(source: &str) -> Result<Signal, BinaryError> {
+        let headers = headers(source);
+        Signal::from_binary(headers.iter().map(|(n, v)| (*n, v.as_str())), b"")
+    }
+
+    #[test]
+    fn a_malformed_escape_is_refused_not_taken_literally() {
+        for bad in ["%ZZbroken", "%", "a%2", "%%41", "x%g1"] {
+            assert!(
+                matches!(read(bad), Err(BinaryError::BadHeader(name)) if name == "ce-source"),
+                "{bad}"
+            );
+        }
+        assert_eq!(read("/a%20b%2Fc").unwrap().source(), "/a b/c");
+        assert_eq!(read("/plain").unwrap().source(), "/plain");
+    }
 }

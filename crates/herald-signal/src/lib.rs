@@ -52,7 +52,7 @@ mod json;
 mod signal;
 mod source;
 
-pub use binary::BinaryError;
+pub use binary::{BATCH, BinaryError, BodyMode, STRUCTURED};
 pub use builder::{MAX_DATA_DEPTH, SignalBuilder};
 pub use data::Data;
 pub use error::SignalError;

@@ -18,7 +18,7 @@ pub(crate) struct Encoded {
 pub(crate) fn encode(signal: &Signal, mode: BodyMode) -> Result<Encoded, ErrorKind> {
     match mode {
         BodyMode::Structured => Ok(Encoded {
-            content_type: Some(HeaderValue::from_static("application/cloudevents+json")),
+            content_type: Some(HeaderValue::from_static(herald_signal::STRUCTURED)),
             headers: Vec::new(),
             body: Bytes::from(signal.to_json_vec()),
         }),

@@ -56,16 +56,11 @@ impl HttpMethod {
     }
 }
 
-/// How the signal travels in the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum BodyMode {
-    /// CloudEvents structured mode: the whole event as `application/cloudevents+json`.
-    #[default]
-    Structured,
-    /// CloudEvents binary mode: attributes as `ce-*` headers, the data as the body.
-    Binary,
-}
+/// How the signal travels in the request (the CloudEvents binding's mode, shared with
+/// NATS): structured, the whole event as `application/cloudevents+json`; or binary,
+/// attributes as `ce-*` headers and `datacontenttype` as `Content-Type`, the data as
+/// the body.
+pub use herald_signal::BodyMode;
 
 /// The shortest and longest request timeout.
 const TIMEOUTS: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(60));
@@ -932,14 +927,7 @@ impl TargetOptions for HttpTarget {
             ("method".to_owned(), method.into()),
             ("headers".to_owned(), headers.into()),
             ("timeout_ms".to_owned(), millis(self.timeout)),
-            (
-                "body".to_owned(),
-                match self.body {
-                    BodyMode::Binary => "binary",
-                    _ => "structured",
-                }
-                .into(),
-            ),
+            ("body".to_owned(), self.body.name().into()),
             ("retry".to_owned(), retry.into()),
         ]);
         if self.secret_path && !bearer_host(&self.url) {
