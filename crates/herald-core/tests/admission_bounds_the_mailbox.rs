@@ -12,7 +12,7 @@ use herald_core::{
     Subscribe, Target,
 };
 use serde_json::json;
-use support::{Probe, Written, signal, within};
+use support::{Log, Probe, signal, within};
 
 #[actix_rt::test]
 async fn ten_thousand_detached_dispatches_right_after_start_are_bounded() {
@@ -170,7 +170,7 @@ fn signal_of(ty: &str) -> herald_signal::Signal {
 
 #[actix_rt::test]
 async fn a_refused_detached_dispatch_leaves_a_warning() {
-    let written = Written::default();
+    let written = Log::default();
     let subscriber = written.subscriber();
     let dispatcher = Dispatcher::builder().mailbox_capacity(1).start();
     let (first, second) = tracing::subscriber::with_default(subscriber, || {

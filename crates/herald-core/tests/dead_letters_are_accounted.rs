@@ -8,7 +8,7 @@ use actix::Actor;
 use herald_core::resilience::{DeadLetterQueue, QueueStats, TakeDeadLetters};
 use herald_core::{Dispatch, Dispatcher, Stats, Target};
 use serde_json::json;
-use support::{Probe, Written, signal, within};
+use support::{Log, Probe, signal, within};
 
 fn failing() -> Target {
     Target::custom("probe", json!({"fail": true}))
@@ -22,7 +22,7 @@ fn probe_dispatcher() -> actix::Addr<Dispatcher> {
 
 #[actix_rt::test]
 async fn a_full_queue_counts_and_warns_what_it_drops() {
-    let written = Written::default();
+    let written = Log::default();
     let _log = tracing::subscriber::set_default(written.subscriber());
     let queue = DeadLetterQueue::new(2).start();
     let dispatcher = probe_dispatcher();
@@ -63,7 +63,7 @@ async fn a_full_queue_counts_and_warns_what_it_drops() {
 
 #[actix_rt::test]
 async fn a_dead_letter_that_fails_too_is_counted_and_logged() {
-    let written = Written::default();
+    let written = Log::default();
     let _log = tracing::subscriber::set_default(written.subscriber());
     let dispatcher = probe_dispatcher();
     let original = signal();

@@ -185,7 +185,7 @@ async fn results_walk_every_target_once_in_order() {
 
 #[actix_rt::test]
 async fn every_failed_delivery_leaves_one_warning() {
-    let written = support::Written::default();
+    let written = support::Log::default();
     let subscriber = written.subscriber();
     // The dispatcher runs on this thread: the subscriber sees its events.
     let _default = tracing::subscriber::set_default(subscriber);
@@ -249,7 +249,7 @@ async fn every_failed_delivery_leaves_one_warning() {
 
 #[actix_rt::test]
 async fn a_delivery_span_records_each_field_once() {
-    let written = support::Written::default();
+    let written = support::Log::default();
     let writer = written.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())

@@ -12,7 +12,7 @@ use herald_core::{
 };
 use herald_signal::{MAX_DATA_DEPTH, Signal};
 use serde_json::{Value, json};
-use support::{Written, within};
+use support::{Log, within};
 
 /// Generous: linear matching takes milliseconds; backtracking took a minute.
 const BOUND: Duration = Duration::from_secs(10);
@@ -100,7 +100,7 @@ async fn names_and_topics_refuse_control_and_invisible_characters() {
 
 #[test]
 fn one_signal_cannot_forge_a_log_line() {
-    let written = Written::default();
+    let written = Log::default();
     let subscriber = written.subscriber();
     let signal = Signal::builder("user.created\nFAKE INFO forged=1")
         .source("/s\r\nFAKE")

@@ -390,7 +390,7 @@ impl Handler<SignalMessage> for Collector {
 #[actix_rt::test]
 async fn circuit_transitions_arrive_as_signals_and_telemetry() {
     tokio::time::pause();
-    let written = support::Written::default();
+    let written = support::Log::default();
     let subscriber = written.subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
 

@@ -5,36 +5,14 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
 use herald_nats::{NatsOptions, QUIET_CREDENTIALS};
-use support::within;
+use support::{Log, within};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
 const PASSWORD: &str = "PW@ss:w/rd%PLANT";
 /// The password as it stands in a URL's userinfo.
 const ENCODED: &str = "PW%40ss%3Aw%2Frd%25PLANT";
-
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
-    type Writer = Log;
-    fn make_writer(&'a self) -> Log {
-        self.clone()
-    }
-}
 
 /// Connects under a TRACE subscriber filtered by `directives`; what was logged.
 async fn connect_logged(options: NatsOptions, directives: &str) -> String {

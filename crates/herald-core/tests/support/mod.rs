@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: probe adapters, receiving actors, bounds.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,13 +13,7 @@ use herald_core::{
 use herald_signal::Signal;
 use serde_json::{Value, json};
 
-/// Awaits `future`, failing the test if it takes longer than 30 s (virtual seconds on
-/// a paused clock, where a hang shows up at once).
-pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(30), future)
-        .await
-        .unwrap_or_else(|_| panic!("did not finish in time: {what}"))
-}
+pub use herald_testkit::{Log, within};
 
 pub fn signal() -> Signal {
     Signal::new("test.signal", json!({"n": 1})).unwrap()
@@ -210,37 +204,6 @@ impl Inbox {
     /// A recipient of a fresh inbox, for calls that need one but deliver nothing.
     pub fn start_unbound() -> Recipient<SignalMessage> {
         Inbox::start(Answer::Accept).0.recipient()
-    }
-}
-
-/// A `tracing` writer that keeps what it is given, for tests that read the log.
-#[derive(Clone, Default)]
-pub struct Written(pub Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Written {
-    /// Everything written so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// A plain-text `fmt` subscriber that writes here.
-    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
-        let writer = self.clone();
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish()
-    }
-}
-
-impl std::io::Write for Written {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

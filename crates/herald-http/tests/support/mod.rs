@@ -1,9 +1,8 @@
 //! A real actix-web receiver on 127.0.0.1 for the HTTP tests: scripted replies, every
 //! request recorded, connections counted.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,12 +13,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use herald_core::{Dispatch, DispatchResult, Dispatcher, Target};
 use herald_signal::Signal;
 
-/// Awaits `future`, failing the test after 30 s.
-pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(30), future)
-        .await
-        .unwrap_or_else(|_| panic!("did not finish in time: {what}"))
-}
+pub use herald_testkit::{Log, within};
 
 /// What the receiver answers, in order; once the script is done it answers 200.
 #[derive(Debug, Clone)]
@@ -355,33 +349,5 @@ fn serve_raw(mut stream: std::net::TcpStream, behaviour: Raw, requests: &AtomicU
             Ok(0) => return,
             _ => continue,
         }
-    }
-}
-
-/// A `tracing` writer that keeps what it is given, for tests that read the log.
-#[derive(Clone, Default)]
-pub struct Log(pub Arc<Mutex<Vec<u8>>>);
-
-impl Log {
-    /// Everything written so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
-    type Writer = Log;
-    fn make_writer(&'a self) -> Log {
-        self.clone()
     }
 }

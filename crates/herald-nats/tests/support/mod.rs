@@ -1,6 +1,6 @@
 //! What the NATS tests share: a real `nats-server` (from `herald-testkit`), an actor
 //! that keeps what it gets, bounded waits.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,12 +11,7 @@ use actix::prelude::*;
 use herald_core::{Rejection, SignalMessage};
 use herald_signal::Signal;
 
-/// Awaits `future`, failing the test after 60 s.
-pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(60), future)
-        .await
-        .unwrap_or_else(|_| panic!("did not finish in time: {what}"))
-}
+pub use herald_testkit::{Log, within};
 
 /// A running server (see `herald_testkit::nats`), failing the test when there is none.
 pub struct NatsServer(herald_testkit::nats::NatsServer);
