@@ -127,7 +127,6 @@ pub(super) fn run_admitted<'a>(
             remote: None,
             lookup: Lookup::default(),
             declined: head.declined.then_some(next),
-            polled: false,
         };
 
         if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
@@ -363,12 +362,6 @@ struct Run<'a> {
     remote: Option<Remote>,
     /// A target already offered a delivery at once, which declined it.
     declined: Option<usize>,
-    /// Every member of the join set was polled by the last launch, with this task's
-    /// waker, and nothing else waits for a first poll: the wait after it need not poll
-    /// them again until something wakes the task (a sync delivery's second poll,
-    /// saved). Not so for members from before the launch: one woken before this poll
-    /// of the task may be waiting in `FuturesUnordered`'s queue, its wake spent.
-    polled: bool,
 }
 
 impl<'a> Run<'a> {
@@ -382,7 +375,6 @@ impl<'a> Run<'a> {
         // At once only when no delivery span is wanted (policies are checked target by
         // target).
         let at_once = !context.traced();
-        let fresh = self.joined.is_empty();
         let mut index = range.start;
         while index < range.end {
             let target = &targets[index];
@@ -433,8 +425,6 @@ impl<'a> Run<'a> {
             }
             index += 1;
         }
-        // Batch requests join unpolled, and a fresh inbox has not been polled yet.
-        self.polled = fresh && batches.is_empty() && self.remote.is_none();
         for (pool, jobs) in batches {
             let context = Arc::clone(&self.remote().context);
             let request = pool.send(DeliverBatch { context, jobs });
@@ -498,14 +488,9 @@ impl<'a> Run<'a> {
         };
         // Boxed: a timer would otherwise grow every dispatch's future.
         let mut timer = until.map(|until| Box::pin(tokio::time::sleep_until(until)));
-        // Right after a launch that polled every member, their wakers are in place: a
-        // member woken since has woken this task, which is then polled again.
-        let mut polled = std::mem::take(&mut self.polled);
         // Moved in, not borrowed: this future then keeps one place for each.
         poll_fn(move |cx| {
-            if !std::mem::take(&mut polled)
-                && let Poll::Ready(reply) = self.poll_reply(cx)
-            {
+            if let Poll::Ready(reply) = self.poll_reply(cx) {
                 return Poll::Ready(Wake::Reply(reply));
             }
             if let Some(timer) = &mut timer

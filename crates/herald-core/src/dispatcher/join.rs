@@ -57,11 +57,6 @@ impl<'a> JoinSet<'a> {
         }
     }
 
-    /// Whether it has no member.
-    pub(super) fn is_empty(&self) -> bool {
-        self.one.is_none() && self.many.as_ref().is_none_or(FuturesUnordered::is_empty)
-    }
-
     /// The next reply; `Pending` while members are still at work, `Ready(None)` when
     /// none is left.
     pub(super) fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Option<Reply>> {
