@@ -12,7 +12,6 @@ mod runs;
 mod sharded;
 mod stats;
 
-use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -78,8 +77,6 @@ pub struct Dispatcher {
 pub(crate) struct Inner {
     /// Sorted by name.
     adapters: Vec<Runner>,
-    /// The adapter found last, tried first.
-    last_found: Cell<usize>,
     pub(crate) max_concurrency: usize,
     pub(crate) telemetry: bool,
     pub(crate) delivery_timeout: Duration,
@@ -119,24 +116,14 @@ impl Inner {
     /// and comparing a few short names is cheaper than hashing one.
     pub(crate) fn adapter(&self, name: &str) -> Option<(usize, &Runner)> {
         // The same text at the same place (built-in targets share their adapter's
-        // static name) as the adapter found last, then anywhere, then any equal text.
-        let last = self.last_found.get();
-        if let Some(runner) = self.adapters.get(last)
-            && std::ptr::eq(&*runner.name, name)
-        {
-            return Some((last, runner));
-        }
+        // static name), then any equal text.
         let found = |same: fn(&str, &str) -> bool| {
             self.adapters
                 .iter()
                 .enumerate()
                 .find(|(_, runner)| same(&runner.name, name))
         };
-        let found = found(|a, b| std::ptr::eq(a, b)).or_else(|| found(|a, b| a == b));
-        if let Some((index, _)) = found {
-            self.last_found.set(index);
-        }
-        found
+        found(|a, b| std::ptr::eq(a, b)).or_else(|| found(|a, b| a == b))
     }
 
     /// Every adapter name, sorted, for "unknown adapter" errors.
@@ -180,7 +167,6 @@ impl Dispatcher {
             inner: Rc::new(Inner {
                 counters: Counters::new(adapters.len()),
                 adapters,
-                last_found: Cell::new(0),
                 max_concurrency: builder.max_concurrency,
                 telemetry: builder.telemetry,
                 delivery_timeout: builder.delivery_timeout,
