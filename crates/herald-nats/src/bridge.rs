@@ -363,9 +363,9 @@ impl<'b> Reading<'b> {
                 Ok(Ok(_)) => {
                     counters.dispatched.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok(Err(error)) => {
+                // Each failed delivery is already a `WARN` event of the dispatcher's.
+                Ok(Err(_)) => {
                     counters.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(target: "herald::nats", %error, "bridged dispatch had failures");
                 }
                 Err(error) => {
                     counters.failed.fetch_add(1, Ordering::Relaxed);
