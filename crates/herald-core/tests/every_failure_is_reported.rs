@@ -246,32 +246,3 @@ async fn every_failed_delivery_leaves_one_warning() {
         assert!(line.contains("signal.id="), "{line}");
     }
 }
-
-#[actix_rt::test]
-async fn a_delivery_span_records_each_field_once() {
-    let written = support::Log::default();
-    let writer = written.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-    let probe = Probe::default();
-    let dispatcher = Dispatcher::builder()
-        .pool_size(0)
-        .adapter("probe", probe.factory())
-        .start();
-    let failing = Target::custom("probe", json!({"fail": true}));
-    let ok = Target::custom("probe", json!({"delay_ms": 1}));
-    let _ = dispatch(&dispatcher, [failing, ok]).await;
-    let text = written.text();
-    let closed: Vec<_> = text
-        .lines()
-        .filter(|line| line.contains("herald.deliver{") && line.contains("close"))
-        .collect();
-    assert_eq!(closed.len(), 2, "{text}");
-    for line in closed {
-        assert_eq!(line.matches("attempts=").count(), 1, "{line}");
-    }
-}

@@ -21,19 +21,30 @@ struct Captured {
     name: String,
     parent: Option<String>,
     fields: HashMap<String, String>,
+    /// How many times each field was given a value: a subscriber that prints fields as
+    /// they come prints a field given two values twice.
+    recorded: HashMap<String, usize>,
 }
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<Captured>>>);
 
-struct Fields<'a>(&'a mut HashMap<String, String>);
+struct Fields<'a>(&'a mut Captured);
+
+impl Fields<'_> {
+    fn keep(&mut self, field: &Field, value: String) {
+        let name = field.name().to_owned();
+        *self.0.recorded.entry(name.clone()).or_default() += 1;
+        self.0.fields.insert(name, value);
+    }
+}
 
 impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        self.keep(field, format!("{value:?}"));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
+        self.keep(field, value.to_owned());
     }
 }
 
@@ -46,14 +57,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
             parent: span.parent().map(|parent| parent.name().to_owned()),
             ..Captured::default()
         };
-        attrs.record(&mut Fields(&mut captured.fields));
+        attrs.record(&mut Fields(&mut captured));
         span.extensions_mut().insert(captured);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let span = ctx.span(id).expect("span exists");
         if let Some(captured) = span.extensions_mut().get_mut::<Captured>() {
-            values.record(&mut Fields(&mut captured.fields));
+            values.record(&mut Fields(captured));
         }
     }
 
@@ -142,6 +153,8 @@ async fn each_delivery_has_a_span_under_the_dispatch_under_the_caller() {
     deliveries.sort_by_key(|s| s.fields["adapter"].clone() + &s.fields["outcome"]);
     for span in &deliveries {
         assert_eq!(span.parent.as_deref(), Some("herald.dispatch"));
+        let twice: Vec<_> = span.recorded.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "fields given two values: {twice:?}");
         assert_eq!(span.fields["signal.type"], "test.signal");
         for field in [
             "adapter",
