@@ -10,7 +10,7 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::{self, stream::Stream};
 use futures_util::StreamExt;
 use herald_core::resilience::{DeadLetter, ERROR_DEST, ERROR_DEST_ID, ERROR_KIND, RedriveReport};
-use herald_core::{Dispatch, Dispatcher, ErrorKind, Fingerprint, Rejection, SignalMessage, Target};
+use herald_core::{Dispatcher, ErrorKind, Fingerprint, Rejection, SignalMessage, Target};
 use herald_signal::{ExtensionValue, Signal};
 
 use crate::codec::{BodyMode, STORED_LIMIT, decode, encode};
@@ -195,8 +195,7 @@ impl DeadLetterStore {
         name: &str,
         settings: &StreamSettings,
     ) -> Result<Self, NatsError> {
-        let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        if name.is_empty() || name.len() > 64 || !name.chars().all(valid) {
+        if token(name).is_none() {
             return Err(NatsError::JetStream(
                 "a dead-letter store's name is 1 to 64 letters, digits, '-' or '_'".to_owned(),
             ));
@@ -454,8 +453,9 @@ impl DeadLetterStore {
         let Some(target) = targets.iter().find(|target| letter.failed_at(target)) else {
             return Redriven::Unmatched;
         };
-        let dispatch =
-            Dispatch::new(Arc::clone(letter.original()), target.clone()).no_dead_letter();
+        let Some(dispatch) = letter.redrive(std::slice::from_ref(target)) else {
+            return Redriven::Unmatched;
+        };
         let error = match dispatcher.send(dispatch).await {
             Ok(Ok(_)) => {
                 self.counters.redriven.fetch_add(1, Ordering::Relaxed);
