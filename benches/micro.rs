@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use herald::http::{SignatureExt, WebhookSecret};
+use herald::http::WebhookSecret;
 use herald::{Pattern, PatternSet, Signal};
 use serde_json::json;
 

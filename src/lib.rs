@@ -72,7 +72,7 @@ pub use herald_core::resilience;
 /// HTTP and signed webhook delivery (feature `http`, on by default): targets, retry
 /// policy, signing secrets, and the receiver-side [`verify`](http::verify).
 #[cfg(feature = "http")]
-pub use herald_http as http;
+pub use herald_core::http;
 
 /// Cross-node delivery on NATS (feature `nats`, off by default): the `nats` and
 /// `nats_named` adapters, bridges, remote named actors, durable delivery on JetStream.

@@ -5,7 +5,7 @@
 
 use arbitrary::Arbitrary;
 use herald_core::Target;
-use herald_http::HttpTarget;
+use herald_core::http::HttpTarget;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use arbitrary::Arbitrary;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use herald_http::{DEFAULT_TOLERANCE, SignatureExt, WebhookSecret, verify_at};
+use herald_webhook::{DEFAULT_TOLERANCE, WebhookSecret, verify_at};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]

@@ -85,9 +85,16 @@ fn hint(name: &str) -> &'static str {
     match name {
         "http" | "webhook" => {
             " (the http and webhook adapters are compiled in by the `http` feature of \
-             herald, herald-core or herald-http)"
+             herald or herald-core)"
         }
         _ => "",
+    }
+}
+
+/// A signing key that could not be read: its field and the rule it breaks.
+impl From<herald_webhook::KeyError> for TargetError {
+    fn from(error: herald_webhook::KeyError) -> Self {
+        Self::invalid_field(error.field, error.rule)
     }
 }
 

@@ -1,5 +1,5 @@
 //! A Python script of `interop/python/` run by a test, and the lines it prints: used by
-//! the `python_interop` tests of `herald-http` and `herald-nats`. The interpreter is
+//! the `python_interop` tests of `herald-core` (HTTP) and `herald-nats`. The interpreter is
 //! `$HERALD_PYTHON` (`bash .ci/interop` sets one up).
 
 use std::io::{BufRead, BufReader};

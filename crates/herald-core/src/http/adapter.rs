@@ -14,14 +14,13 @@ use herald_signal::Signal;
 use tokio::time::Instant;
 
 use super::{
-    BodyMode, HttpTarget, Signing, Tls, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
-    WebhookSecret, random,
+    BodyMode, HttpTarget, Signing, Tls, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, random,
+    signed_content,
 };
 
 use super::connect::{Guarded, Refused};
 use super::encode::{Encoded, encode};
 use super::settings::HttpSettings;
-use super::sign::{ed25519_signature, jido_signature, signed_content, standard_signature};
 use crate::egress::Egress;
 
 /// How much of a success response's body is read (so the connection can be reused).
@@ -330,13 +329,13 @@ async fn sign(
         })
     };
     if signing.is_jido() {
-        let key = signing.keys()[0].expose_key();
+        let key = &signing.keys()[0];
         let [signature, timestamp, event] = signing.jido_headers().clone();
         let event_type = signing.event_for(signal.ty());
         return Ok(vec![
             (
                 signature,
-                value(&jido_signature(key, now, body), "signature")?,
+                value(&key.signature("", now, body), "signature")?,
             ),
             (timestamp, HeaderValue::from(now)),
             (event, value(event_type, "type")?),
@@ -346,10 +345,7 @@ async fn sign(
     let mut entries: Vec<String> = signing
         .keys()
         .iter()
-        .map(|key| match key {
-            WebhookSecret::Ed25519(_) => ed25519_signature(key.expose_key(), id, now, body),
-            _ => standard_signature(key.expose_key(), id, now, body),
-        })
+        .map(|key| key.signature(id, now, body))
         .collect();
     if !signing.signers().is_empty() {
         let content = signed_content(id, now, body);

@@ -4,8 +4,10 @@
 //! The targets live here, beside every other target kind, so that `Target::http`,
 //! `Target::webhook` and targets read from data (`{"adapter": "webhook", …}`) are typed
 //! and checked at once, wherever they come from. With the `http` feature, the adapters
-//! that deliver them (awc, signing, retries) and the receiver-side `verify` are here
-//! too, and every dispatcher registers the adapters itself.
+//! that deliver them (awc, signing, retries) are here too, and every dispatcher
+//! registers them itself. The signature schemes and the receiver-side `verify` are the
+//! `herald-webhook` crate's (no runtime: a receiver on any framework uses it alone),
+//! re-exported here.
 
 #[cfg(feature = "http")]
 mod adapter;
@@ -15,37 +17,28 @@ mod connect;
 mod encode;
 mod names;
 mod retry;
-mod secret;
 #[cfg(feature = "http")]
 mod settings;
-#[cfg(feature = "http")]
-mod sign;
 mod signer;
 mod target;
 mod tls;
-#[cfg(feature = "http")]
-mod verify;
 
 #[cfg(feature = "http")]
 pub use adapter::HttpAdapter;
 #[cfg(feature = "http")]
 pub use connect::{Resolve, SystemResolver};
+pub use herald_webhook::{
+    DEFAULT_TOLERANCE, HeaderLookup, Key, KeyError, VerifyError, VerifyKey, WebhookSecret,
+    signed_content, verify, verify_at, verify_keys, verify_keys_at,
+};
 #[cfg(feature = "http")]
 pub(crate) use settings::HttpSettings;
-#[cfg(feature = "http")]
-pub use sign::SignatureExt;
-#[cfg(feature = "http")]
-pub use verify::{
-    DEFAULT_TOLERANCE, HeaderLookup, VerifyError, VerifyKey, verify, verify_at, verify_keys,
-    verify_keys_at,
-};
 
 pub use names::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_WEBHOOK_EVENT, X_WEBHOOK_SIGNATURE,
     X_WEBHOOK_TIMESTAMP,
 };
 pub use retry::{RetryPolicy, random};
-pub use secret::{Key, WebhookSecret};
 pub use signer::{SignError, Signer, base64_standard};
 pub use target::{BodyMode, HttpMethod, HttpTarget, Signing, Webhook};
 pub use tls::Tls;

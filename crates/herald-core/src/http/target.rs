@@ -68,7 +68,7 @@ const TIMEOUTS: (Duration, Duration) = (Duration::from_millis(1), Duration::from
 /// A target that delivers a signal over HTTP(S): build with
 /// [`Target::http`](crate::Target::http) (plain) or
 /// [`Target::webhook`](crate::Target::webhook) (signed), or read one from data. The
-/// `http` and `webhook` adapters that deliver it live in `herald-http`.
+/// `http` and `webhook` adapters that deliver it are herald-core's `http` feature.
 ///
 /// Every setter checks its input; a built target is valid.
 ///
@@ -862,7 +862,7 @@ impl TargetOptions for HttpTarget {
         if let Some(signing) = &self.signing {
             field(state, signing.scheme().as_bytes());
             for key in &signing.keys {
-                field(state, key.to_text().as_bytes());
+                field(state, key.expose_text().as_bytes());
             }
             for signer in &signing.signers {
                 signer.identity(state);
@@ -944,7 +944,7 @@ impl TargetOptions for HttpTarget {
             let shown: Vec<Value> = signing
                 .keys
                 .iter()
-                .map(|key| secrets.show(&key.to_text()))
+                .map(|key| secrets.show(&key.expose_text()))
                 .collect();
             let secret = match <[Value; 1]>::try_from(shown) {
                 Ok([one]) => one,

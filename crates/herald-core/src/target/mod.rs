@@ -215,7 +215,7 @@ impl Target {
         BusTarget::new(name)
     }
 
-    /// A plain HTTP(S) endpoint, delivered by the `http` adapter of `herald-http`. See
+    /// A plain HTTP(S) endpoint, delivered by the `http` adapter (feature `http`). See
     /// [`HttpTarget`](crate::http::HttpTarget).
     ///
     /// # Errors
@@ -226,7 +226,7 @@ impl Target {
         crate::http::HttpTarget::new(url)
     }
 
-    /// A signed webhook, delivered by the `webhook` adapter of `herald-http`; give it a
+    /// A signed webhook, delivered by the `webhook` adapter (feature `http`); give it a
     /// secret next. See [`Webhook`](crate::http::Webhook).
     ///
     /// # Errors

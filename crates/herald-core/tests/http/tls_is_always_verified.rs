@@ -1,15 +1,13 @@
 //! An HTTPS receiver with a self-signed certificate fails with a TLS error: there is no
 //! way to turn verification off.
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::{deliver, dispatcher, signal};
 use actix_web::{App, HttpResponse, HttpServer, web};
+use herald_core::http::RetryPolicy;
 use herald_core::{ErrorKind, Target};
-use herald_http::RetryPolicy;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use support::{deliver, dispatcher, signal};
 
 #[actix_rt::test]
 async fn a_self_signed_certificate_is_a_tls_error() {

@@ -2,16 +2,14 @@
 //! `standardwebhooks` crate verifies Herald's signatures, and Herald's own `verify`
 //! accepts what Herald sends.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::{Receiver, deliver, dispatcher, http_headers, signal};
 use actix_web::web;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use cloudevents::{AttributesReader, Event};
 use herald_core::Target;
-use herald_http::{BodyMode, DEFAULT_TOLERANCE, WebhookSecret, verify};
-use support::{Receiver, deliver, dispatcher, http_headers, signal};
+use herald_core::http::{BodyMode, DEFAULT_TOLERANCE, WebhookSecret, verify};
 
 /// A receiver built with cloudevents-sdk's actix-web binding; keeps what it decoded.
 fn cloudevents_receiver() -> (String, Arc<Mutex<Vec<Event>>>) {

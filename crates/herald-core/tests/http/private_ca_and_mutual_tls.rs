@@ -2,11 +2,10 @@
 //! a CA made in the test, an actix-web receiver on 127.0.0.1, and Herald trusting the
 //! CA and presenting a client certificate — per target, per dispatcher, and as data.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::support::{signal, within};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use herald_core::egress::Egress;
 use herald_core::http::Tls;
@@ -14,7 +13,6 @@ use herald_core::{Dispatch, Dispatcher, ErrorKind, Secrets, Target};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
-use support::{signal, within};
 
 /// A CA, a server certificate for `localhost` and a client certificate, all PEM.
 struct Pki {
@@ -97,7 +95,7 @@ async fn send(dispatcher: &actix::Addr<Dispatcher>, target: Target) -> herald_co
 fn target(port: u16) -> herald_core::http::HttpTarget {
     Target::http(&format!("https://localhost:{port}/hook"))
         .unwrap()
-        .retry(herald_http::RetryPolicy::none())
+        .retry(herald_core::http::RetryPolicy::none())
 }
 
 #[actix_rt::test]

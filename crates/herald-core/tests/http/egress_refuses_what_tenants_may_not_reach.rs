@@ -3,18 +3,16 @@
 //! rebinding included. Only loopback servers are started; other addresses are handed
 //! to validation only.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::support::{Receiver, Reply, closed_port, signal, within};
 use futures_util::future::BoxFuture;
 use herald_core::egress::Egress;
 use herald_core::http::Resolve;
 use herald_core::{CheckTargets, Dispatch, Dispatcher, ErrorKind, Target};
 use serde_json::json;
-use support::{Receiver, Reply, closed_port, signal, within};
 
 /// Answers every name with the addresses of `answers`, one list per lookup in turn
 /// (the last one again once they run out), counting lookups.

@@ -3,14 +3,12 @@
 //! again may help, and a pooled connection to a receiver that restarted does not fail
 //! the next delivery.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::support::{Raw, RawReceiver, Receiver, Reply, deliver, dispatcher, signal};
+use herald_core::http::RetryPolicy;
 use herald_core::{ErrorKind, Outcome, Target};
-use herald_http::RetryPolicy;
-use support::{Raw, RawReceiver, Receiver, Reply, deliver, dispatcher, signal};
 
 fn three_fast_attempts() -> RetryPolicy {
     RetryPolicy::new(3, Duration::from_millis(5), Duration::from_millis(5)).unwrap()

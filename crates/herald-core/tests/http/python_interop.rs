@@ -3,15 +3,13 @@
 //! modes. Needs a Python with `interop/python/requirements.txt` installed, named by
 //! `HERALD_PYTHON`: `bash .ci/interop` sets one up and runs these (CI does).
 
-mod support;
-
+use crate::support::{deliver, dispatcher};
 use actix::Addr;
+use herald_core::http::{BodyMode, HttpTarget};
 use herald_core::{Dispatcher, ErrorKind, Outcome, Target};
-use herald_http::{BodyMode, HttpTarget};
 use herald_signal::Signal;
 use herald_testkit::python::Script;
 use serde_json::{Value, json};
-use support::{deliver, dispatcher};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -111,7 +109,7 @@ async fn python_verifies_signatures_and_reads_events_in_both_modes() {
         .unwrap()
         .secret("whsec_d3JvbmcgLSBub3QgdGhlIHNoYXJlZCBzZWNyZXQ=")
         .unwrap()
-        .retry(herald_http::RetryPolicy::none());
+        .retry(herald_core::http::RetryPolicy::none());
     let result = deliver(&dispatcher, json.clone(), forged).await;
     let report = receiver.json().await;
     assert!(
@@ -135,7 +133,7 @@ async fn python_verifies_signatures_and_reads_events_in_both_modes() {
         .unwrap()
         .secret("whsec_d3JvbmcgLSBub3QgdGhlIHNoYXJlZCBzZWNyZXQ=")
         .unwrap()
-        .also_sign_with(herald_http::WebhookSecret::standard(SECRET).unwrap())
+        .also_sign_with(herald_core::http::WebhookSecret::standard(SECRET).unwrap())
         .unwrap();
     let result = deliver(&dispatcher, json.clone(), rotating).await;
     let report = receiver.json().await;

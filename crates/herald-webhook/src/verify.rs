@@ -8,9 +8,11 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::Mac;
 use thiserror::Error;
 
-use super::WebhookSecret;
-use super::sign::{ed25519_key, jido_mac, signed_content, standard_mac};
-use crate::TargetError;
+use crate::header::{
+    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_WEBHOOK_SIGNATURE, X_WEBHOOK_TIMESTAMP,
+};
+use crate::sign::{ed25519_key, jido_mac, signed_content, standard_mac};
+use crate::{KeyError, WebhookSecret};
 
 /// The default window a webhook's timestamp must fall in: 5 minutes either way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -40,21 +42,24 @@ pub enum VerifyError {
 }
 
 /// Read access to request headers, by case-insensitive name; implemented for
-/// actix-web's and awc's `HeaderMap`, the `http` crate's `HeaderMap` (axum, hyper),
-/// string-pair slices and maps.
+/// string-pair slices and maps, and (by feature) actix-web's and awc's `HeaderMap` and
+/// the `http` crate's `HeaderMap` (axum, hyper).
 pub trait HeaderLookup {
     /// The value of header `name` (lower-case), if present and text.
     fn header(&self, name: &str) -> Option<&str>;
 }
 
-/// actix-web's and awc's request and response headers.
-impl HeaderLookup for awc::http::header::HeaderMap {
+/// actix-web's and awc's request and response headers (feature `actix-http`).
+#[cfg(feature = "actix-http")]
+impl HeaderLookup for actix_http::header::HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|value| value.to_str().ok())
     }
 }
 
-/// The `http` crate's headers (1.x): what axum, hyper and tower hand a receiver.
+/// The `http` crate's headers (1.x): what axum, hyper and tower hand a receiver
+/// (feature `http`).
+#[cfg(feature = "http")]
 impl HeaderLookup for http::HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|value| value.to_str().ok())
@@ -89,7 +94,7 @@ impl HeaderLookup for HashMap<String, String> {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use herald_core::http::{verify_at, VerifyError, WebhookSecret, DEFAULT_TOLERANCE};
+/// use herald_webhook::{verify_at, VerifyError, WebhookSecret, DEFAULT_TOLERANCE};
 ///
 /// // The jido-compatible test vector (`vectors/webhook-signatures.md`).
 /// let secret = WebhookSecret::jido("mysecret")?;
@@ -104,7 +109,7 @@ impl HeaderLookup for HashMap<String, String> {
 ///     verify_at(&headers[..], b"tampered", &secret, DEFAULT_TOLERANCE, now),
 ///     Err(VerifyError::SignatureMismatch)
 /// );
-/// # Ok::<(), herald_core::TargetError>(())
+/// # Ok::<(), herald_webhook::KeyError>(())
 /// ```
 pub fn verify(
     headers: &(impl HeaderLookup + ?Sized),
@@ -144,8 +149,11 @@ impl VerifyKey {
     /// # Errors
     ///
     /// A missing prefix, bad base64, or bytes that are not an Ed25519 public key.
-    pub fn public(key: &str) -> Result<Self, TargetError> {
-        let invalid = |rule: &str| TargetError::invalid_field("public_key", rule);
+    pub fn public(key: &str) -> Result<Self, KeyError> {
+        let invalid = |rule: &'static str| KeyError {
+            field: "public_key",
+            rule,
+        };
         let encoded = key
             .strip_prefix("whpk_")
             .ok_or_else(|| invalid("must start with `whpk_` (an Ed25519 public key)"))?;
@@ -197,7 +205,7 @@ impl std::fmt::Debug for VerifyKey {
 ///
 /// ```
 /// use std::time::Duration;
-/// use herald_core::http::{SignatureExt, VerifyKey, WebhookSecret, verify_keys_at, DEFAULT_TOLERANCE};
+/// use herald_webhook::{VerifyKey, WebhookSecret, verify_keys_at, DEFAULT_TOLERANCE};
 ///
 /// let signing = WebhookSecret::ed25519("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")?;
 /// let public = VerifyKey::public(&VerifyKey::public_of(&signing).unwrap())?;
@@ -210,7 +218,7 @@ impl std::fmt::Debug for VerifyKey {
 ///     ("webhook-signature", signature.as_str()),
 /// ];
 /// assert_eq!(verify_keys_at(&headers[..], b"{}", &[old, public], DEFAULT_TOLERANCE, now), Ok(()));
-/// # Ok::<(), herald_core::TargetError>(())
+/// # Ok::<(), herald_webhook::KeyError>(())
 /// ```
 ///
 /// # Errors
@@ -269,16 +277,16 @@ fn verify_one(
             .ok_or(VerifyError::MissingHeader { name })
     };
     if let KeyRef::Secret(secret @ WebhookSecret::Jido(_)) = key {
-        let timestamp = timestamp(header("x-webhook-timestamp")?, tolerance, now)?;
-        let signature = hex::decode(header("x-webhook-signature")?.trim())
+        let timestamp = timestamp(header(X_WEBHOOK_TIMESTAMP)?, tolerance, now)?;
+        let signature = hex::decode(header(X_WEBHOOK_SIGNATURE)?.trim())
             .map_err(|_| VerifyError::SignatureMismatch)?;
         return jido_mac(secret.expose_key(), timestamp, body)
             .verify_slice(&signature)
             .map_err(|_| VerifyError::SignatureMismatch);
     }
-    let id = header("webhook-id")?;
-    let timestamp = timestamp(header("webhook-timestamp")?, tolerance, now)?;
-    let entries = header("webhook-signature")?.split(' ');
+    let id = header(WEBHOOK_ID)?;
+    let timestamp = timestamp(header(WEBHOOK_TIMESTAMP)?, tolerance, now)?;
+    let entries = header(WEBHOOK_SIGNATURE)?.split(' ');
     let decoded = |prefix: &'static str| {
         entries
             .clone()

@@ -3,22 +3,22 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::TargetError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use thiserror::Error;
 
 /// A webhook signing secret, which also chooses the signing scheme.
 ///
 /// Its `Debug` output never shows the key, and it has no `Display`.
 ///
 /// ```
-/// use herald_core::http::WebhookSecret;
+/// use herald_webhook::WebhookSecret;
 ///
 /// let standard = WebhookSecret::standard("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")?;
 /// let jido = WebhookSecret::jido("mysecret")?;
 /// assert_eq!(format!("{standard:?}"), "WebhookSecret::Standard([REDACTED])");
 /// assert!(!format!("{jido:?}").contains("mysecret"));
-/// # Ok::<(), herald_core::TargetError>(())
+/// # Ok::<(), herald_webhook::KeyError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -35,6 +35,17 @@ pub enum WebhookSecret {
     Ed25519(Key),
     /// `jido_signal`'s scheme: the key is the secret's UTF-8 bytes.
     Jido(Key),
+}
+
+/// A key that could not be read. Its message names the field and the rule, never the
+/// key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("field `{field}` {rule}")]
+pub struct KeyError {
+    /// The field the key was read from: `secret` or `public_key`.
+    pub field: &'static str,
+    /// The rule it breaks, e.g. "must start with `whsec_` (a Standard Webhooks secret)".
+    pub rule: &'static str,
 }
 
 /// Secret key bytes; redacted in `Debug`.
@@ -54,8 +65,11 @@ impl WebhookSecret {
     ///
     /// When the prefix is missing, the rest is not base64, or the key is empty. The
     /// error never repeats the secret.
-    pub fn standard(secret: &str) -> Result<Self, TargetError> {
-        let invalid = |rule: &str| TargetError::invalid_field("secret", rule);
+    pub fn standard(secret: &str) -> Result<Self, KeyError> {
+        let invalid = |rule: &'static str| KeyError {
+            field: "secret",
+            rule,
+        };
         let encoded = secret
             .strip_prefix("whsec_")
             .ok_or_else(|| invalid("must start with `whsec_` (a Standard Webhooks secret)"))?;
@@ -75,8 +89,11 @@ impl WebhookSecret {
     ///
     /// When the prefix is missing, the rest is not base64, or not 32 bytes. The error
     /// never repeats the key.
-    pub fn ed25519(secret: &str) -> Result<Self, TargetError> {
-        let invalid = |rule: &str| TargetError::invalid_field("secret", rule);
+    pub fn ed25519(secret: &str) -> Result<Self, KeyError> {
+        let invalid = |rule: &'static str| KeyError {
+            field: "secret",
+            rule,
+        };
         let encoded = secret
             .strip_prefix("whsk_")
             .ok_or_else(|| invalid("must start with `whsk_` (an Ed25519 signing key)"))?;
@@ -95,7 +112,7 @@ impl WebhookSecret {
     /// # Errors
     ///
     /// As [`standard`](Self::standard) or [`ed25519`](Self::ed25519).
-    pub fn standard_any(secret: &str) -> Result<Self, TargetError> {
+    pub fn standard_any(secret: &str) -> Result<Self, KeyError> {
         if secret.starts_with("whsk_") {
             Self::ed25519(secret)
         } else {
@@ -108,9 +125,12 @@ impl WebhookSecret {
     /// # Errors
     ///
     /// When `secret` is empty.
-    pub fn jido(secret: &str) -> Result<Self, TargetError> {
+    pub fn jido(secret: &str) -> Result<Self, KeyError> {
         if secret.is_empty() {
-            return Err(TargetError::invalid_field("secret", "must not be empty"));
+            return Err(KeyError {
+                field: "secret",
+                rule: "must not be empty",
+            });
         }
         Ok(Self::Jido(Key(secret.as_bytes().into())))
     }
@@ -123,8 +143,9 @@ impl WebhookSecret {
         }
     }
 
-    /// The secret as it is written: `whsec_<base64>` or the jido text.
-    pub(crate) fn to_text(&self) -> String {
+    /// The secret as it is written: `whsec_<base64>`, `whsk_<base64>` or the jido
+    /// text, to store it and read it back. Handle with care: never log it.
+    pub fn expose_text(&self) -> String {
         match self {
             Self::Standard(key) => format!("whsec_{}", STANDARD.encode(&key.0)),
             Self::Ed25519(key) => format!("whsk_{}", STANDARD.encode(&key.0)),
@@ -132,8 +153,7 @@ impl WebhookSecret {
         }
     }
 
-    /// The key's bytes, for computing a signature (`herald-http` signs and verifies
-    /// with them). Handle with care: never log them.
+    /// The key's bytes. Handle with care: never log them.
     pub fn expose_key(&self) -> &[u8] {
         match self {
             Self::Standard(key) | Self::Ed25519(key) | Self::Jido(key) => &key.0,

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use herald_core::http::{HttpTarget, RetryPolicy};
 use herald_core::{Target, TargetError};
-use herald_http::{HttpTarget, RetryPolicy};
 use serde_json::json;
 
 fn rejects(url: &str, rule: &str) {

@@ -1,9 +1,10 @@
 //! Secrets and URL tokens never reach logs or spans, even when deliveries fail.
 
+#[path = "http/support/mod.rs"]
 mod support;
 
 use herald_core::Target;
-use herald_http::RetryPolicy;
+use herald_core::http::RetryPolicy;
 use support::{Log, Receiver, Reply, closed_port, deliver, dispatcher, signal};
 use tracing_subscriber::fmt::format::FmtSpan;
 

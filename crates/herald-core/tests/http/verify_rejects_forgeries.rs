@@ -3,9 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use herald_http::{DEFAULT_TOLERANCE, VerifyError, WebhookSecret, verify_at};
+use herald_core::http::{DEFAULT_TOLERANCE, VerifyError, WebhookSecret, verify_at};
 
-const BODY: &[u8] = include_bytes!("../../../vectors/jido-body.json");
+const BODY: &[u8] = include_bytes!("../../../../vectors/jido-body.json");
 const SW_BODY: &[u8] = br#"{"email":"test@example.com","username":"test_user"}"#;
 const SW_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 

@@ -1,13 +1,11 @@
 //! Targets that differ in any field — a URL's query, a header, a secret — are different
 //! targets everywhere Herald recognises one again: redrive, dedupe, endpoint state.
 
-mod support;
-
+use crate::support::{Receiver, Reply, signal, within};
 use herald_core::egress::Egress;
 use herald_core::resilience::{DeadLetterQueue, Redrive, TakeDeadLetters};
 use herald_core::{Dispatch, Dispatcher, ErrorKind, Outcome, Target};
 use serde_json::{Value, json};
-use support::{Receiver, Reply, signal, within};
 
 /// Reads tenant targets (from data) that may reach the test's 127.0.0.2 receiver.
 fn tenant(config: Value) -> Target {

@@ -1,14 +1,12 @@
 //! Receivers that stall, trickle, never read or answer garbage: every attempt is bounded end to
 //! end (connect, send, head, body), and each failure has its documented kind.
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::support::{Raw, RawReceiver, Receiver, deliver, dispatcher, signal, within};
+use herald_core::http::{HttpTarget, RetryPolicy};
 use herald_core::{Dispatch, Dispatcher, ErrorKind, Outcome, Stats, Target};
-use herald_http::{HttpTarget, RetryPolicy};
-use support::{Raw, RawReceiver, Receiver, deliver, dispatcher, signal, within};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 const BACKOFF: Duration = Duration::from_millis(10);

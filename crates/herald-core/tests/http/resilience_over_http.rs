@@ -1,14 +1,12 @@
 //! Resilience policies against a real actix-web receiver on 127.0.0.1: the breaker
 //! counted server-side, dead letters to a second receiver, retry schedules, rate limits.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Receiver, Reply, deliver, dispatcher, signal, within};
 use herald_core::http::RetryPolicy;
 use herald_core::resilience::{Breaker, CircuitState, RateLimit, Resilience};
 use herald_core::{Stats, Target};
-use support::{Receiver, Reply, deliver, dispatcher, signal, within};
 
 fn kind(result: &herald_core::DispatchResult) -> &'static str {
     result.as_ref().unwrap_err().first().error.kind().name()

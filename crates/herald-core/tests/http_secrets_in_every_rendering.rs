@@ -2,6 +2,7 @@
 //! (a URL's password, query and fragment, header values, signing secrets) appear in no
 //! rendering — `Debug`, `Display`, `describe()`, errors, captured spans and events.
 
+#[path = "http/support/mod.rs"]
 mod support;
 
 use actix::prelude::*;
@@ -88,19 +89,19 @@ async fn no_rendering_shows_a_planted_secret() {
             .unwrap()
             .header("x-tenant", "HEADERPLANT")
             .unwrap()
-            .retry(herald_http::RetryPolicy::none())
+            .retry(herald_core::http::RetryPolicy::none())
             .into(),
         Target::webhook(&url)
             .unwrap()
             .secret("whsec_c2VjcmV0LWtleS1ieXRlcw==")
             .unwrap()
-            .retry(herald_http::RetryPolicy::none())
+            .retry(herald_core::http::RetryPolicy::none())
             .into(),
         Target::webhook(&url)
             .unwrap()
             .jido_secret("JIDOPLANT")
             .unwrap()
-            .retry(herald_http::RetryPolicy::none())
+            .retry(herald_core::http::RetryPolicy::none())
             .into(),
         Target::from_config_with(from_data("http", None), &loopback).unwrap(),
         Target::from_config_with(
@@ -113,27 +114,27 @@ async fn no_rendering_shows_a_planted_secret() {
             .unwrap()
             .signing_key("whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=")
             .unwrap()
-            .retry(herald_http::RetryPolicy::none())
+            .retry(herald_core::http::RetryPolicy::none())
             .into(),
         Target::http(&url)
             .unwrap()
             .tls(
-                herald_http::Tls::new()
+                herald_core::http::Tls::new()
                     .client_identity_pem(&client.0, &client.1)
                     .unwrap(),
             )
-            .retry(herald_http::RetryPolicy::none())
+            .retry(herald_core::http::RetryPolicy::none())
             .into(),
         // Bearer URLs: the path is the credential (resolved to a closed loopback port).
         Target::http("https://hooks.slack.com/services/T0/B0/PATHPLANT")
             .unwrap()
-            .retry(herald_http::RetryPolicy::none())
+            .retry(herald_core::http::RetryPolicy::none())
             .into(),
         Target::webhook("https://discord.com/api/webhooks/1/PATHPLANT")
             .unwrap()
             .secret("whsec_c2VjcmV0LWtleS1ieXRlcw==")
             .unwrap()
-            .retry(herald_http::RetryPolicy::none())
+            .retry(herald_core::http::RetryPolicy::none())
             .into(),
         Target::from_config_with(
             json!({"adapter": "http", "url": format!("http://127.0.0.1:{port}/PATHPLANT/x"),

@@ -7,36 +7,30 @@ use sha2::Sha256;
 
 use super::WebhookSecret;
 
-/// Signing with a [`WebhookSecret`]: the signature header value a sender puts on a
-/// message.
-pub trait SignatureExt {
+impl WebhookSecret {
     /// The signature header value for a message: `v1,<base64>` (HMAC) or
     /// `v1a,<base64>` (Ed25519) over `id.timestamp.body` (Standard Webhooks), or
-    /// lower-case hex over `timestamp.body` (jido, which ignores `id`). Handy for
-    /// testing a receiver.
+    /// lower-case hex over `timestamp.body` (jido, which ignores `id`).
     ///
     /// ```
-    /// use herald_core::http::{SignatureExt, WebhookSecret};
+    /// use herald_webhook::WebhookSecret;
     ///
     /// let secret = WebhookSecret::jido("mysecret")?;
     /// assert_eq!(secret.signature("", 1, b"{}").len(), 64);
-    /// # Ok::<(), herald_core::TargetError>(())
+    /// # Ok::<(), herald_webhook::KeyError>(())
     /// ```
-    fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String;
-}
-
-impl SignatureExt for WebhookSecret {
-    fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
+    pub fn signature(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
         match self {
             Self::Ed25519(_) => ed25519_signature(self.expose_key(), id, timestamp, body),
             Self::Jido(_) => jido_signature(self.expose_key(), timestamp, body),
-            _ => standard_signature(self.expose_key(), id, timestamp, body),
+            Self::Standard(_) => standard_signature(self.expose_key(), id, timestamp, body),
         }
     }
 }
 
-/// Standard Webhooks' signed content: `id.timestamp.body`.
-pub(crate) fn signed_content(id: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
+/// Standard Webhooks' signed content, `id.timestamp.body`: what a
+/// signature covers, and what an external signer (a KMS) is given.
+pub fn signed_content(id: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
     let timestamp = timestamp.to_string();
     let mut content = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
     content.extend_from_slice(id.as_bytes());
@@ -140,7 +134,7 @@ mod tests {
     #[test]
     fn jido_vector() {
         let secret = WebhookSecret::jido("mysecret").unwrap();
-        let body = include_bytes!("../../../../vectors/jido-body.json");
+        let body = include_bytes!("../../../vectors/jido-body.json");
         assert_eq!(
             jido_signature(secret.expose_key(), 1_764_158_400, body),
             "3709b35110ec7b0e675b921d6e297984389773810a184fb230114dc46c94b44f"

@@ -2,10 +2,9 @@
 //! key, key rotation on both sides (several signatures in one header; several keys at
 //! verify), and signing through an application's own `Signer` (a KMS stand-in).
 
-mod support;
-
 use std::hash::Hasher;
 
+use crate::support::{Receiver, deliver, dispatcher, http_headers, signal};
 use futures_util::future::BoxFuture;
 use herald_core::http::{
     DEFAULT_TOLERANCE, SignError, Signer, VerifyError, VerifyKey, WebhookSecret, base64_standard,
@@ -13,7 +12,6 @@ use herald_core::http::{
 };
 use herald_core::{ErrorKind, Secrets, Target, TargetError};
 use serde_json::json;
-use support::{Receiver, deliver, dispatcher, http_headers, signal};
 
 const NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OLD: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";

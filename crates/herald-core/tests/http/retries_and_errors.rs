@@ -1,12 +1,10 @@
 //! Deliveries against a real receiver: statuses, retries, error kinds, connection reuse.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Receiver, Reply, closed_port, deliver, dispatcher, signal};
+use herald_core::http::RetryPolicy;
 use herald_core::{ErrorKind, Outcome, Target};
-use herald_http::RetryPolicy;
-use support::{Receiver, Reply, closed_port, deliver, dispatcher, signal};
 
 fn fast_retries(attempts: u32) -> RetryPolicy {
     RetryPolicy::new(attempts, Duration::from_millis(1), Duration::from_millis(5)).unwrap()
@@ -180,7 +178,7 @@ async fn method_and_headers_are_sent() {
     let receiver = Receiver::start([]);
     let target = Target::http(&receiver.url)
         .unwrap()
-        .method(herald_http::HttpMethod::Patch)
+        .method(herald_core::http::HttpMethod::Patch)
         .header("x-tenant", "acme")
         .unwrap();
     deliver(&dispatcher(), signal(), target).await.unwrap();

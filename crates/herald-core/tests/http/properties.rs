@@ -4,7 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use herald_core::Target;
-use herald_http::{DEFAULT_TOLERANCE, HttpTarget, SignatureExt, WebhookSecret, verify_at};
+use herald_core::http::{DEFAULT_TOLERANCE, HttpTarget, WebhookSecret, verify_at};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
