@@ -46,8 +46,9 @@ pub struct StatsSnapshot {
     /// Deliveries skipped as duplicates ([`Outcome::Duplicate`](crate::Outcome::Duplicate));
     /// they count in `delivered` too.
     pub duplicates: u64,
-    /// Per endpoint under a breaker, rate limit or concurrency cap: its state (see
-    /// [`resilience`](crate::resilience)). Shared by the shards of a
+    /// Per endpoint a pool adapter delivered to (`http`, `webhook`, `nats`, custom
+    /// adapters), and per endpoint under a breaker, rate limit or concurrency cap: its
+    /// outcomes, latency and policy state (see [`resilience`](crate::resilience)). Shared by the shards of a
     /// [`Sharded`](crate::Sharded) dispatcher; at most
     /// [`max_endpoints`](crate::DispatcherBuilder::max_endpoints) are kept, idle ones
     /// forgotten first, pinned ones never.

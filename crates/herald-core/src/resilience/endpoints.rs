@@ -4,17 +4,21 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use actix::WeakAddr;
 use dashmap::DashMap;
 use herald_signal::Signal;
 use tokio::time::Instant;
 
+use super::Effective;
 use super::breaker::{Circuit, CircuitState, Transition};
 use super::concurrency::Gate;
 use super::dedupe::Window;
+use super::guard::endpoint_key;
 use super::rate::{Limiter, RateLimit};
 use super::{Breaker, lock};
+use crate::target::Options;
 use crate::{Dispatch, DispatchExt, Dispatcher, Target};
 
 /// One endpoint's policy state, as [`Stats`](crate::Stats) shows it.
@@ -40,6 +44,24 @@ pub struct EndpointStats {
     /// Its concurrency cap now (the adaptive one's current value); `None` when
     /// uncapped.
     pub concurrency_limit: Option<usize>,
+    /// How long its deliveries took, retries included; `None` before the first ended.
+    pub latency: Option<Latency>,
+}
+
+/// How long one endpoint's deliveries took, from the adapter's start to its outcome
+/// (retries and backoff included), as [`EndpointStats`] shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Latency {
+    /// Deliveries timed.
+    pub count: u64,
+    /// Their mean, since the endpoint was first kept.
+    pub mean: Duration,
+    /// A moving average weighting the latest delivery by 1/8 (as TCP's smoothed
+    /// round-trip time): what the endpoint does now.
+    pub recent: Duration,
+    /// The longest.
+    pub max: Duration,
 }
 
 /// The endpoints' state, and the dedupe window.
@@ -88,6 +110,12 @@ pub(crate) struct Endpoint {
     failed: AtomicU64,
     short_circuited: AtomicU64,
     rate_limited: AtomicU64,
+    /// Latency in microseconds: deliveries timed, their sum, the moving average, the
+    /// longest.
+    timed: AtomicU64,
+    total_us: AtomicU64,
+    recent_us: AtomicU64,
+    max_us: AtomicU64,
 }
 
 /// A circuit, and the breaker last used on it (for `Stats`: `None` when no breaker
@@ -134,6 +162,17 @@ impl Endpoints {
     /// The endpoint named `key`, made on first use; `None` when it is new and every
     /// kept endpoint is pinned.
     pub(crate) fn get(&self, key: &str) -> Option<Arc<Endpoint>> {
+        self.find(key, true)
+    }
+
+    /// The endpoint named `key` for a delivery only observed (timed and counted, under
+    /// no policy that needs its state): as [`get`](Self::get), but a map full of pinned
+    /// endpoints just leaves it unobserved — it is neither refused nor counted as such.
+    fn observed(&self, key: &str) -> Option<Arc<Endpoint>> {
+        self.find(key, false)
+    }
+
+    fn find(&self, key: &str, refuse: bool) -> Option<Arc<Endpoint>> {
         if let Some(endpoint) = self.map.get(key) {
             endpoint.touch();
             return Some(Arc::clone(&endpoint));
@@ -144,6 +183,9 @@ impl Endpoints {
             return Some(Arc::clone(&endpoint));
         }
         if self.map.len() >= self.capacity && !self.evict_one(&mut ring) {
+            if !refuse {
+                return None;
+            }
             let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
             if refused.is_power_of_two() {
                 tracing::warn!(
@@ -198,6 +240,33 @@ impl Endpoints {
 
     pub(crate) fn duplicates(&self) -> u64 {
         self.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// Records a delivery by a pool adapter (`http`, `webhook`, `nats`, custom ones):
+    /// its latency, and — when no breaker, rate limit or cap counted it already — its
+    /// outcome. Targets whose options are a raw config are not observed: their endpoint
+    /// is known only to their adapter's validation.
+    pub(crate) fn observe(
+        &self,
+        adapter: &str,
+        target: &Target,
+        defaults: &super::Resilience,
+        took: Duration,
+        ok: bool,
+    ) {
+        let Options::Typed(options) = target.options() else {
+            return;
+        };
+        let effective = Effective::of(target.resilience(), defaults);
+        let named = effective.as_ref().and_then(|effective| effective.endpoint);
+        let key = endpoint_key(adapter, options.as_ref(), named);
+        let Some(endpoint) = self.observed(&key) else {
+            return;
+        };
+        if !effective.is_some_and(|effective| effective.per_endpoint()) {
+            endpoint.count(ok);
+        }
+        endpoint.time(took);
     }
 
     /// Every endpoint's state.
@@ -337,6 +406,33 @@ impl Endpoint {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Times one delivery.
+    fn time(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let first = self.timed.fetch_add(1, Ordering::Relaxed) == 0;
+        self.total_us.fetch_add(micros, Ordering::Relaxed);
+        self.max_us.fetch_max(micros, Ordering::Relaxed);
+        // Racing updates may lose one sample's weight: it is a summary, not a ledger.
+        let _ = self
+            .recent_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |recent| {
+                Some(match first {
+                    true => micros,
+                    false => recent - recent / 8 + micros / 8,
+                })
+            });
+    }
+
+    fn latency(&self) -> Option<Latency> {
+        let count = self.timed.load(Ordering::Relaxed);
+        (count > 0).then(|| Latency {
+            count,
+            mean: Duration::from_micros(self.total_us.load(Ordering::Relaxed) / count),
+            recent: Duration::from_micros(self.recent_us.load(Ordering::Relaxed)),
+            max: Duration::from_micros(self.max_us.load(Ordering::Relaxed)),
+        })
+    }
+
     pub(crate) fn short_circuited(&self) {
         self.short_circuited.fetch_add(1, Ordering::Relaxed);
     }
@@ -360,6 +456,7 @@ impl Endpoint {
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             in_flight,
             concurrency_limit: limit,
+            latency: self.latency(),
         }
     }
 }

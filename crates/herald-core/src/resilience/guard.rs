@@ -313,7 +313,7 @@ impl Drop for Admitted<'_> {
 
 /// The endpoint a target reaches: as its policies name it, else as its options say,
 /// else its adapter and description.
-fn endpoint_key<'a>(
+pub(super) fn endpoint_key<'a>(
     adapter: &str,
     options: &'a dyn TargetOptions,
     named: Option<&'a str>,

@@ -41,7 +41,7 @@ pub use dead_letter::{
     RedriveReport, TakeDeadLetters,
 };
 pub use dedupe::Dedupe;
-pub use endpoints::EndpointStats;
+pub use endpoints::{EndpointStats, Latency};
 pub use rate::RateLimit;
 
 pub(crate) use dead_letter::dead_letter_signal;

@@ -9,6 +9,7 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, 
 use futures_util::future::{Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc::Sender;
+use tokio::time::Instant;
 
 use super::Factory;
 use super::deliver::{DispatchContext, Reply, deliver};
@@ -147,8 +148,15 @@ async fn run<A: Adapter>(
             .into_iter()
             .map(|job| async {
                 let restart = || myself.do_send(Restart);
+                let started = Instant::now();
                 let reply = deliver(adapter, name, &context, job.index, &job.target, restart);
                 let reply = reply.await;
+                let policies = &context.policies;
+                let ok = reply.1.is_ok();
+                let took = started.elapsed();
+                policies
+                    .endpoints
+                    .observe(name, &job.target, &policies.defaults, took, ok);
                 job.complete(reply);
             })
             .collect();

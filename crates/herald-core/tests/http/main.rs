@@ -6,6 +6,7 @@ mod support;
 
 mod asymmetric_signatures_and_key_rotation;
 mod egress_refuses_what_tenants_may_not_reach;
+mod endpoint_stats;
 mod interop;
 mod private_ca_and_mutual_tls;
 mod properties;
