@@ -128,7 +128,7 @@ pub trait Adapter: 'static {
 
     /// Whether [`deliver_now`](Adapter::deliver_now) can deliver to a target with these
     /// options. Asked only for a target under resilience policies, whose admission a
-    /// declining `deliver_now` would waste (the run admits the delivery again): return
+    /// declining `deliver_now` would waste (the fan-out admits the delivery again): return
     /// `false` where `deliver_now` surely declines (a call that waits for an answer).
     /// Default is `false`: under policies, the adapter's deliveries go through
     /// [`deliver`](Adapter::deliver). Without policies `deliver_now` is tried whatever

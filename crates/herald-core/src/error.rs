@@ -206,7 +206,7 @@ pub enum ErrorKind {
     Rejected(Rejection),
 
     /// The adapter panicked; its actor was restarted. Also every target's error when a
-    /// panic on the dispatcher's thread dropped the dispatch's run (a bug in Herald's
+    /// panic on the dispatcher's thread dropped the dispatch's fan-out (a bug in Herald's
     /// run, or a panic that unwinds the whole thread); the panic is logged.
     #[error("panicked: {message}")]
     Panicked {

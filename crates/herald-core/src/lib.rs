@@ -53,18 +53,20 @@ mod adapter;
 mod adapters;
 mod bus;
 mod caller;
+mod delivery;
+mod dispatch;
 mod dispatcher;
 pub mod egress;
 mod error;
+mod fanout;
 pub mod http;
 mod message;
 mod outcome;
 mod pubsub;
+mod queue;
 mod redact;
 mod registry;
 pub mod resilience;
-mod runtime;
-mod shared_timer;
 mod target;
 mod telemetry;
 mod text;
@@ -80,11 +82,12 @@ pub use bus::{
     Unsubscribe,
 };
 pub use caller::ActorId;
+pub use dispatch::{
+    AdapterStats, CheckTargets, Dispatch, DispatchError, DispatchReport, DispatchResult,
+    DispatchResultExt, Overload, Shutdown, Stats, StatsSnapshot, TargetFailure, TargetProblem,
+};
 pub use dispatcher::{
-    AdapterStats, CheckTargets, Dispatch, DispatchError, DispatchExt, DispatchHandle,
-    DispatchReport, DispatchResponse, DispatchResult, DispatchResultExt, Dispatcher,
-    DispatcherBuilder, Overload, Sharded, Shutdown, Stats, StatsSnapshot, TargetFailure,
-    TargetProblem,
+    DispatchExt, DispatchHandle, DispatchResponse, Dispatcher, DispatcherBuilder, Sharded,
 };
 pub use error::{DeliveryError, ErrorKind, TargetError};
 pub use message::{Rejection, SignalMessage};

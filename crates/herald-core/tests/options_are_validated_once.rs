@@ -56,7 +56,7 @@ async fn typed_targets_are_never_revalidated() {
 }
 
 /// The probe on the dispatcher's own arbiter. It has no `deliver_now`, so a delivery
-/// offered at once is always declined and made by the dispatch's run.
+/// offered at once is always declined and made by the dispatch's fan-out.
 struct LocalProbe(ProbeAdapter);
 
 impl Adapter for LocalProbe {

@@ -77,7 +77,7 @@ async fn deliveries_on_a_lost_arbiter_report_adapter_stopped() {
     }
 
     // Lost again: reported. (A place is replaced at most once a second: the unit test
-    // of `runtime::arbiters` checks that rule, which this test cannot without a clock.)
+    // of `delivery::arbiters` checks that rule, which this test cannot without a clock.)
     let again = [Target::new("saboteur", Stop)];
     let error = within("again", dispatcher.send(Dispatch::new(signal(), again)))
         .await

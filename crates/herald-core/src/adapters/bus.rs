@@ -1,23 +1,19 @@
-//! `bus`: a named [`Bus`], which routes by signal type.
+//! `bus` targets: a named [`Bus`](crate::Bus), which routes by signal type. (The
+//! adapter that publishes is the bus's own: `bus::adapter`.)
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
-use actix::{Addr, MailboxError};
-
-use crate::bus::{Bus, BusError, Publish};
 use crate::registry::validate_name;
 use crate::target::ConfigFields;
-use crate::{Adapter, Delivery, ErrorKind, Outcome, Placement, Target, TargetError, TargetOptions};
+use crate::{Target, TargetError, TargetOptions};
 
 /// A target that publishes to a bus by name: build with
 /// [`Target::bus`](crate::Target::bus), or from data as `{"adapter": "bus", "bus": "main"}`.
 ///
-/// The outcome is [`Outcome::Routed`] with how many subscriptions matched; the
+/// The outcome is [`Outcome::Routed`](crate::Outcome::Routed) with how many subscriptions matched; the
 /// subscribers' deliveries run on their own. A name the dispatcher was not given with
 /// [`DispatcherBuilder::bus`](crate::DispatcherBuilder::bus) fails with
-/// [`ErrorKind::BusNotFound`].
+/// [`ErrorKind::BusNotFound`](crate::ErrorKind::BusNotFound).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a target does nothing until it is dispatched to"]
 pub struct BusTarget {
@@ -66,33 +62,5 @@ impl TargetOptions for BusTarget {
 impl From<BusTarget> for Target {
     fn from(options: BusTarget) -> Self {
         Target::new(super::name::BUS, options)
-    }
-}
-
-/// Publishes to the buses the dispatcher was given.
-pub(crate) struct BusAdapter(pub(crate) Arc<HashMap<String, Addr<Bus>>>);
-
-impl Adapter for BusAdapter {
-    type Options = BusTarget;
-    const KIND: &'static str = "topic";
-    const PLACEMENT: Placement = Placement::Local;
-
-    fn validate(&self, config: &serde_json::Value) -> Result<BusTarget, TargetError> {
-        BusTarget::from_fields(ConfigFields::from_config(config)?)
-    }
-
-    async fn deliver(&self, delivery: Delivery<'_, BusTarget>) -> Result<Outcome, ErrorKind> {
-        let bus = self
-            .0
-            .get(&delivery.options.bus)
-            .ok_or(ErrorKind::BusNotFound)?;
-        let publish = Publish::new(delivery.signal.clone()).after(delivery.hops);
-        match bus.send(publish).await {
-            Ok(Ok(subscriptions)) => Ok(Outcome::Routed { subscriptions }),
-            Ok(Err(BusError::Overloaded)) => Err(ErrorKind::Overloaded),
-            Ok(Err(error)) => Err(ErrorKind::custom(error)),
-            Err(MailboxError::Closed) => Err(ErrorKind::NotAlive),
-            Err(MailboxError::Timeout) => Err(ErrorKind::Timeout(std::time::Duration::ZERO)),
-        }
     }
 }

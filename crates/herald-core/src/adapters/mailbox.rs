@@ -16,8 +16,8 @@ use actix::dev::SendError;
 use actix::{MailboxError, Recipient};
 use tokio::time::Instant;
 
-use crate::shared_timer::within;
 use crate::time::deadline_after;
+use crate::time::within;
 use crate::{ActorId, ErrorKind, Outcome, Rejection, SignalMessage};
 
 /// How a delivery to an actor's mailbox waits.
@@ -140,7 +140,7 @@ pub(crate) fn deliver(
                     return Err(ErrorKind::CallingSelf);
                 }
                 // A timer shared with the other sync calls bounded in the same
-                // millisecond (see `shared_timer`). Measured against
+                // millisecond (see `time::shared`). Measured against
                 // `tokio::time::timeout` (2026-12-07): `fanout_pid_1k_sync` 1.35–1.43
                 // with it, 2.26–2.55 without; `sustained_sync_100k` 1.24–1.34 / 1.33–1.62.
                 answer(within(timeout, recipient.send(message)).await, timeout)

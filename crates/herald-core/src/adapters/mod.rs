@@ -63,7 +63,6 @@ pub(crate) use noop::NoopTarget;
 pub use pid::PidTarget;
 pub use pubsub::PubSubTarget;
 
-pub(crate) use bus::BusAdapter;
 pub(crate) use console::ConsoleAdapter;
 pub(crate) use logger::LoggerAdapter;
 pub(crate) use named::NamedAdapter;

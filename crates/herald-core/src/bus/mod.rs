@@ -1,20 +1,22 @@
 //! The signal bus: subscriptions by type pattern, each with its own targets.
 
+mod adapter;
 mod pattern;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use actix::{Actor, Context, Handler, Message, MessageResult, WeakAddr};
+use actix::{Actor, Context, Handler, Message, MessageResult};
 use herald_signal::Signal;
 use thiserror::Error;
 use tracing::Span;
 
+pub(crate) use adapter::BusAdapter;
 pub use pattern::{Pattern, PatternError, PatternSet};
 
-use crate::dispatcher::{Admission, Detached};
-use crate::{Dispatch, Dispatcher, IntoTargets, Target};
+use crate::dispatch::{Inlet, Refused};
+use crate::{Dispatch, IntoTargets, Target};
 
 /// Identifies one subscription on one bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,7 +60,7 @@ pub struct Bus {
     subscriptions: HashMap<SubscriptionId, Subscription>,
     next_id: u64,
     /// The dispatchers it was given to, in order; it delivers through the first alive.
-    dispatchers: Vec<Attach>,
+    dispatchers: Vec<Inlet>,
 }
 
 struct Subscription {
@@ -223,12 +225,12 @@ impl Handler<Publish> for Bus {
 
     fn handle(&mut self, publish: Publish, _: &mut Context<Self>) -> Self::Result {
         // The first dispatcher still running; those that stopped are forgotten.
-        let (attached, dispatcher) = loop {
-            let attached = self.dispatchers.first().ok_or(BusError::NoDispatcher)?;
-            match attached.dispatcher.upgrade() {
-                Some(dispatcher) => break (attached, dispatcher),
-                None => drop(self.dispatchers.remove(0)),
+        let inlet = loop {
+            let inlet = self.dispatchers.first().ok_or(BusError::NoDispatcher)?;
+            if inlet.alive() {
+                break inlet;
             }
+            drop(self.dispatchers.remove(0));
         };
         let len = publish.signal.ty().len();
         if len > Self::MAX_TYPE_LEN {
@@ -246,33 +248,32 @@ impl Handler<Publish> for Bus {
         if targets.is_empty() {
             return Ok(matched.len());
         }
-        let Some(permit) = attached.admission.admit() else {
-            tracing::warn!(
-                signal.r#type = publish.signal.ty(),
-                signal.id = publish.signal.id(),
-                targets = targets.len(),
-                "bus publish refused: the dispatcher's admission queue is full"
-            );
-            return Err(BusError::Overloaded);
-        };
         let mut dispatch = publish
             .span
             .in_scope(|| Dispatch::new(publish.signal, targets));
         dispatch.set_hops(publish.hops.saturating_add(1));
         // Detached, under an admission permit: the publish never waits for a
         // subscriber's delivery, and never queues past the dispatcher's bound.
-        dispatcher.do_send(Detached::new(dispatch, None, Some(permit)));
-        Ok(matched.len())
+        match inlet.send(dispatch) {
+            Ok(()) => Ok(matched.len()),
+            Err((Refused::Gone, _)) => Err(BusError::NoDispatcher),
+            Err((Refused::Full, dispatch)) => {
+                tracing::warn!(
+                    signal.r#type = dispatch.signal().ty(),
+                    signal.id = dispatch.signal().id(),
+                    targets = dispatch.targets().len(),
+                    "bus publish refused: the dispatcher's admission queue is full"
+                );
+                Err(BusError::Overloaded)
+            }
+        }
     }
 }
 
-/// Gives a bus a dispatcher that delivers to its subscribers, and the admission
-/// permits it publishes under.
+/// Gives a bus a dispatcher that delivers to its subscribers, under that dispatcher's
+/// admission.
 #[derive(Debug)]
-pub(crate) struct Attach {
-    pub(crate) dispatcher: WeakAddr<Dispatcher>,
-    pub(crate) admission: Arc<Admission>,
-}
+pub(crate) struct Attach(pub(crate) Inlet);
 
 impl Message for Attach {
     type Result = ();
@@ -285,6 +286,6 @@ impl Handler<Attach> for Bus {
         if !self.dispatchers.is_empty() {
             tracing::debug!("bus given to another dispatcher; it delivers through the first alive");
         }
-        self.dispatchers.push(attach);
+        self.dispatchers.push(attach.0);
     }
 }

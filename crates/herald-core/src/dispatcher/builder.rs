@@ -8,28 +8,15 @@ use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter, AsyncContext, Context};
 
-use super::{Admission, Dispatcher, Sharded};
+use super::{Dispatcher, Sharded};
 use crate::adapters::{
-    BusAdapter, ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter,
-    PubSubAdapter, name,
+    ConsoleAdapter, LoggerAdapter, NamedAdapter, NoopAdapter, PidAdapter, PubSubAdapter, name,
 };
-use crate::bus::Attach;
+use crate::bus::{Attach, BusAdapter};
+use crate::delivery::{Registration, registration};
+use crate::dispatch::{Admission, Inlet, Overload};
 use crate::resilience::{Endpoints, Policies, Resilience};
-use crate::runtime::{Registration, registration};
-use crate::{ActorId, Adapter, Bus, IntoTargets, PubSub, Registry, Target};
-
-/// What a dispatch does when the dispatcher is at its in-flight bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Overload {
-    /// Wait for room. The dispatcher stops taking new messages meanwhile, so senders
-    /// wait on its (bounded) mailbox and memory stays bounded.
-    #[default]
-    Wait,
-    /// Fail at once: every target of the dispatch fails with
-    /// [`ErrorKind::Overloaded`](crate::ErrorKind::Overloaded).
-    Fail,
-}
+use crate::{ActorId, Adapter, Bus, Dispatch, IntoTargets, PubSub, Registry, Target};
 
 /// Configures a [`Dispatcher`]; made by [`Dispatcher::builder`].
 ///
@@ -444,7 +431,12 @@ impl DispatcherBuilder {
         let create = move |ctx: &mut Context<Dispatcher>, own: Option<Arbiter>| {
             ctx.set_mailbox_capacity(capacity);
             let address = ctx.address();
-            policies.endpoints.attach(address.downgrade());
+            if policies.endpoints.announces() {
+                let inlet = Inlet::new(address.downgrade().recipient(), Arc::clone(&attached));
+                policies.endpoints.attach(Box::new(move |signal, targets| {
+                    announce(&inlet, Dispatch::new(signal, targets));
+                }));
+            }
             Dispatcher::new(self, attached, policies, ActorId::of(&address), own)
         };
         let dispatcher = match arbiter {
@@ -462,12 +454,24 @@ impl DispatcherBuilder {
         for bus in buses {
             // Queued before anything the caller sends the bus next, so a publish right
             // after `start` already finds the dispatcher.
-            bus.do_send(Attach {
-                dispatcher: dispatcher.downgrade(),
-                admission: Arc::clone(&admission),
-            });
+            bus.do_send(Attach(Inlet::new(
+                dispatcher.downgrade().recipient(),
+                Arc::clone(&admission),
+            )));
         }
         dispatcher
+    }
+}
+
+/// Sends a circuit signal's dispatch; a refusal is logged, as a detached dispatch's is.
+fn announce(inlet: &Inlet, dispatch: Dispatch) {
+    if let Err((refused, dispatch)) = inlet.send(dispatch) {
+        let signal = dispatch.signal();
+        tracing::warn!(
+            ?refused,
+            signal.r#type = signal.ty(),
+            "circuit signal not sent"
+        );
     }
 }
 

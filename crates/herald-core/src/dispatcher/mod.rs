@@ -1,21 +1,12 @@
 //! The dispatcher actor: takes `Dispatch` messages and fans each signal out.
 
 mod builder;
-mod check;
-mod dead_letters;
-mod dispatch;
-mod fanout;
-mod join;
-mod lifecycle;
-mod report;
-mod runs;
+mod handle;
 mod sharded;
-mod stats;
 
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::{
@@ -25,25 +16,17 @@ use actix::{
 use actix_rt::Arbiter;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-pub use builder::{DispatcherBuilder, Overload};
-pub use check::{CheckTargets, TargetProblem};
-pub use dispatch::{Dispatch, DispatchExt, DispatchHandle};
-pub use lifecycle::Shutdown;
-pub use report::{DispatchError, DispatchReport, DispatchResult, DispatchResultExt, TargetFailure};
+pub use builder::DispatcherBuilder;
+pub use handle::{DispatchExt, DispatchHandle};
 pub use sharded::Sharded;
-pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
+use crate::delivery::{ArbiterPool, Arbiters, StartedAdapter, boxed};
+use crate::dispatch::{Admission, Counters, Detached, Overload, warn_failures};
+use crate::fanout::{self, Answer, DoneAtOnce, FanOuts, Shared, Slots};
 use crate::resilience::Policies;
-use crate::runtime::{ArbiterPool, Runner, boxed};
-use crate::{ActorId, ErrorKind};
-pub(crate) use dispatch::Detached;
-use dispatch::{Answer, warn_failures};
-use fanout::Slots;
-pub(crate) use lifecycle::Admission;
-use lifecycle::Lifecycle;
-pub(crate) use report::Results;
-use runs::Runs;
-use stats::Counters;
+use crate::{
+    ActorId, CheckTargets, Dispatch, DispatchResult, ErrorKind, Shutdown, Stats, TargetProblem,
+};
 
 /// The actor that delivers signals: send it [`Dispatch`] messages.
 ///
@@ -68,71 +51,9 @@ use stats::Counters;
 /// # });
 /// ```
 pub struct Dispatcher {
-    inner: Rc<Inner>,
+    inner: Rc<Shared>,
     /// Its mailbox's identity, under which its admission is registered.
     id: ActorId,
-}
-
-/// What the dispatcher and its running dispatches share (all on its arbiter).
-pub(crate) struct Inner {
-    /// Sorted by name.
-    adapters: Vec<Runner>,
-    pub(crate) max_concurrency: usize,
-    pub(crate) telemetry: bool,
-    pub(crate) delivery_timeout: Duration,
-    pub(crate) max_signal_size: usize,
-    pub(crate) counters: Counters,
-    pub(crate) lifecycle: Rc<Lifecycle>,
-    pub(crate) admission: Arc<Admission>,
-    max_in_flight: usize,
-    overload: Overload,
-    permits: Arc<Semaphore>,
-    /// The default resilience policies, and the endpoints' state (shared by shards).
-    pub(crate) policies: Arc<Policies>,
-    /// Where dispatches that did not finish in the handler run.
-    runs: Runs,
-    /// The pool's arbiters (and a shard's own): they stop when the dispatcher and
-    /// every dispatch still running have let go of them.
-    arbiters: Arbiters,
-}
-
-/// The arbiters a dispatcher started, stopped when dropped (the pool's once its
-/// adapters let go of them too).
-struct Arbiters {
-    pool: Option<Rc<ArbiterPool>>,
-    own: Option<Arbiter>,
-}
-
-impl Drop for Arbiters {
-    fn drop(&mut self) {
-        if let Some(own) = &self.own {
-            own.stop();
-        }
-    }
-}
-
-impl Inner {
-    /// The adapter registered as `name`, with its index. A scan: there are a handful,
-    /// and comparing a few short names is cheaper than hashing one.
-    pub(crate) fn adapter(&self, name: &str) -> Option<(usize, &Runner)> {
-        // The same text at the same place (built-in targets share their adapter's
-        // static name), then any equal text.
-        let found = |same: fn(&str, &str) -> bool| {
-            self.adapters
-                .iter()
-                .enumerate()
-                .find(|(_, runner)| same(&runner.name, name))
-        };
-        found(|a, b| std::ptr::eq(a, b)).or_else(|| found(|a, b| a == b))
-    }
-
-    /// Every adapter name, sorted, for "unknown adapter" errors.
-    pub(crate) fn known_adapters(&self) -> Vec<String> {
-        self.adapters
-            .iter()
-            .map(|pool| pool.name.to_string())
-            .collect()
-    }
 }
 
 impl Dispatcher {
@@ -153,7 +74,7 @@ impl Dispatcher {
         Admission::register(id, Arc::clone(&admission));
         let pool_size = builder.pool_size.unwrap_or(0);
         let pool = (pool_size > 0).then(|| Rc::new(ArbiterPool::new(pool_size)));
-        let adapters: Vec<Runner> = builder
+        let adapters: Vec<StartedAdapter> = builder
             .adapters
             .iter()
             .map(|(name, start)| start(name.clone(), pool.as_ref()))
@@ -164,7 +85,7 @@ impl Dispatcher {
             .min(Semaphore::MAX_PERMITS)
             .min(u32::MAX as usize);
         Self {
-            inner: Rc::new(Inner {
+            inner: Rc::new(Shared {
                 counters: Counters::new(adapters.len()),
                 adapters,
                 max_concurrency: builder.max_concurrency,
@@ -177,7 +98,7 @@ impl Dispatcher {
                 overload: builder.overload,
                 permits: Arc::new(Semaphore::new(max_in_flight)),
                 policies,
-                runs: Runs::default(),
+                fan_outs: FanOuts::default(),
                 arbiters: Arbiters { pool, own },
             }),
             id,
@@ -185,13 +106,13 @@ impl Dispatcher {
     }
 }
 
-/// Begins a dispatch and hands its result to `finish`: now, or when its run ends.
+/// Begins a dispatch and hands its result to `finish`: now, or when its fan-out ends.
 /// After a [`Shutdown`] it fails at once. A dispatch whose targets can all be delivered
-/// at once is done right here (see [`fanout::at_once`]); any other runs beside the
-/// dispatcher's other runs (see [`runs`]). A run that is dropped unfinished still
+/// at once is done right here (see [`fanout::at_once`]); any other fan-outs beside the
+/// dispatcher's other fan-outs (see `fanout::driver`). A fan-out that is dropped unfinished still
 /// answers, every target failing with `Shutdown` (`Panicked` if a panic dropped it).
 fn begin(
-    inner: &Rc<Inner>,
+    inner: &Rc<Shared>,
     dispatch: Dispatch,
     ctx: &mut Context<Dispatcher>,
     finish: impl FnOnce(DispatchResult) + 'static,
@@ -209,9 +130,10 @@ fn begin(
     let slots = slots(inner, &dispatch, &head, ctx);
     let running = inner.lifecycle.enter();
     let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
-    // Made in its box (see `runtime::boxed`).
-    let run = boxed(|| fanout::run(Rc::clone(inner), dispatch, slots, head, running, answer));
-    inner.runs.start(run);
+    // Made in its box (see `delivery::boxed`).
+    let fan_out =
+        boxed(|| fanout::fan_out(Rc::clone(inner), dispatch, slots, head, running, answer));
+    inner.fan_outs.start(fan_out);
 }
 
 /// Reserves in-flight slots for what is left of a dispatch.
@@ -219,9 +141,9 @@ fn begin(
 /// A dispatch reserves as many as it can use at once; when they are not free it waits
 /// (blocking the dispatcher's mailbox, so memory stays bounded) or fails.
 fn slots(
-    inner: &Inner,
+    inner: &Shared,
     dispatch: &Dispatch,
-    head: &fanout::Head,
+    head: &DoneAtOnce,
     ctx: &mut Context<Dispatcher>,
 ) -> Slots {
     let concurrency = dispatch
@@ -258,13 +180,13 @@ impl Drop for Dispatcher {
 }
 
 /// How a [`Dispatcher`] answers a [`Dispatch`]: at once when the dispatch finishes on
-/// the spot (every delivery made at once), else when its run completes. Await it through
+/// the spot (every delivery made at once), else when its fan-out completes. Await it through
 /// `Addr::send` like any actix response.
 ///
-/// The dispatch begins here, where the answer's destination is known, so that a run is
+/// The dispatch begins here, where the answer's destination is known, so that a fan-out is
 /// made with it (and nothing larger than the dispatch is moved on the way).
 pub struct DispatchResponse {
-    inner: Rc<Inner>,
+    inner: Rc<Shared>,
     dispatch: Dispatch,
 }
 

@@ -8,10 +8,8 @@ use actix::dev::Request;
 use actix::{Addr, MailboxError};
 use futures_util::future::join_all;
 
-use super::{
-    Dispatch, DispatchExt, DispatchHandle, DispatchResult, Dispatcher, Shutdown, Stats,
-    StatsSnapshot,
-};
+use super::{DispatchExt, DispatchHandle, Dispatcher};
+use crate::{Dispatch, DispatchResult, Shutdown, Stats, StatsSnapshot};
 
 /// Dispatchers on arbiters of their own, sent to like one: made by
 /// [`DispatcherBuilder::start_sharded`](crate::DispatcherBuilder::start_sharded).

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use actix::WeakAddr;
 use dashmap::DashMap;
 use herald_signal::Signal;
 use tokio::time::Instant;
@@ -18,8 +17,8 @@ use super::dedupe::Window;
 use super::guard::endpoint_key;
 use super::rate::{Limiter, RateLimit};
 use super::{Breaker, lock};
+use crate::Target;
 use crate::target::Options;
-use crate::{Dispatch, DispatchExt, Dispatcher, Target};
 
 /// One endpoint's policy state, as [`Stats`](crate::Stats) shows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,11 +88,22 @@ pub(crate) struct Endpoints {
     signals: Option<CircuitSignals>,
 }
 
-#[derive(Debug)]
 struct CircuitSignals {
     targets: Arc<[Target]>,
-    dispatcher: OnceLock<WeakAddr<Dispatcher>>,
+    announce: OnceLock<Announce>,
 }
+
+impl std::fmt::Debug for CircuitSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitSignals")
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sends a circuit signal to its targets without waiting: through the dispatcher the
+/// endpoints were attached to, held weakly so that they do not keep it alive.
+pub(crate) type Announce = Box<dyn Fn(Signal, Arc<[Target]>) + Send + Sync>;
 
 /// One endpoint.
 #[derive(Debug, Default)]
@@ -146,16 +156,21 @@ impl Endpoints {
             duplicates: AtomicU64::new(0),
             signals: signals.map(|targets| CircuitSignals {
                 targets,
-                dispatcher: OnceLock::new(),
+                announce: OnceLock::new(),
             }),
         }
     }
 
-    /// Tells the endpoints which dispatcher sends their circuit signals (the first one
-    /// started, for shards).
-    pub(crate) fn attach(&self, dispatcher: WeakAddr<Dispatcher>) {
+    /// Whether circuit transitions are announced as signals.
+    pub(crate) fn announces(&self) -> bool {
+        self.signals.is_some()
+    }
+
+    /// Tells the endpoints how to send their circuit signals (through the first
+    /// dispatcher started, for shards).
+    pub(crate) fn attach(&self, announce: Announce) {
         if let Some(signals) = &self.signals {
-            let _ = signals.dispatcher.set(dispatcher);
+            let _ = signals.announce.set(announce);
         }
     }
 
@@ -295,7 +310,7 @@ impl Endpoints {
         let Some(signals) = &self.signals else {
             return;
         };
-        let Some(dispatcher) = signals.dispatcher.get().and_then(WeakAddr::upgrade) else {
+        let Some(announce) = signals.announce.get() else {
             return;
         };
         let ty = match transition.to {
@@ -310,12 +325,7 @@ impl Endpoints {
             "cooldown_ms": breaker.cooldown_value().as_millis() as u64,
         });
         match Signal::builder(ty).source("herald").data(data).build() {
-            Ok(signal) => {
-                // Its failures reach telemetry as every detached dispatch's do.
-                drop(
-                    dispatcher.dispatch_async(Dispatch::new(signal, Arc::clone(&signals.targets))),
-                );
-            }
+            Ok(signal) => announce(signal, Arc::clone(&signals.targets)),
             Err(error) => tracing::error!(%error, "circuit signal could not be built"),
         }
     }

@@ -102,7 +102,7 @@ pub(crate) fn guarded_now(
 ) -> Option<Result<Outcome, ErrorKind>> {
     debug_assert!(
         effective.rate_limit.is_none(),
-        "a rate limit waits in the run"
+        "a rate limit waits in the fan-out"
     );
     let admitted = match Admitted::new(policies, effective, adapter, options, signal) {
         Ok(admitted) => admitted,

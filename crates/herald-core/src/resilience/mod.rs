@@ -36,10 +36,7 @@ use serde_json::{Map, Value};
 
 pub use breaker::{Breaker, CircuitState};
 pub use concurrency::Concurrency;
-pub use dead_letter::{
-    DeadLetter, DeadLetterQueue, DeadLettered, QueueStats, QueueStatsSnapshot, Redrive,
-    RedriveReport, TakeDeadLetters,
-};
+pub use dead_letter::{DeadLetter, DeadLettered};
 pub use dedupe::Dedupe;
 pub use endpoints::{EndpointStats, Latency};
 pub use rate::RateLimit;
@@ -51,6 +48,10 @@ pub use dead_letter::{
 };
 pub(crate) use endpoints::Endpoints;
 pub(crate) use guard::{guarded, guarded_now};
+
+pub use crate::queue::{
+    DeadLetterQueue, QueueStats, QueueStatsSnapshot, Redrive, RedriveReport, TakeDeadLetters,
+};
 
 use crate::egress::Egress;
 use crate::{ConfigFields, Secrets, Target, TargetError};

@@ -128,12 +128,12 @@ impl<A: Adapter> Handler<DeliverBatch> for AdapterActor<A> {
         let myself = ctx.address();
         // Detached from the actor: a restart (after another delivery's panic) must not
         // cancel deliveries already under way.
-        actix_rt::spawn(async move { run(&*adapter, &name, &myself, batch).await });
+        actix_rt::spawn(async move { deliver_batch(&*adapter, &name, &myself, batch).await });
     }
 }
 
 /// Delivers a batch concurrently, until done or until its dispatch stops waiting.
-async fn run<A: Adapter>(
+async fn deliver_batch<A: Adapter>(
     adapter: &A,
     name: &str,
     myself: &Addr<AdapterActor<A>>,

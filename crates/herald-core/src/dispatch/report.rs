@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use herald_signal::Signal;
+
 use crate::{DeliveryError, Outcome};
 
 /// Every target succeeded: their outcomes, in target order.
@@ -257,7 +259,7 @@ impl Results {
         self.outcomes[index] = outcome;
         // The in-order check is written out here, not left to `mark`: going through
         // `mark` (even inlined, with a cold slow path) changed what LLVM inlined into
-        // the at-once run and cost the fan-out 93 instructions a delivery (600 -> 693).
+        // the at-once path and cost the fan-out 93 instructions a delivery (600 -> 693).
         if self.settled.is_empty() && index == self.in_order {
             self.in_order += 1;
         } else {
@@ -307,6 +309,30 @@ impl Results {
             })
             .collect();
         Err(DispatchError::new(failures, delivered))
+    }
+}
+
+/// One `WARN` event per failed delivery of a finished dispatch, answered or not, with
+/// its signal, target (redacted), kind, attempts and where its dead letter went: a
+/// failure is never lost silently, and the default `INFO` level shows it.
+pub(crate) fn warn_failures(signal: &Signal, result: &DispatchResult) {
+    let Err(error) = result else {
+        return;
+    };
+    for failure in error.failures() {
+        let error = &failure.error;
+        tracing::warn!(
+            signal.r#type = signal.ty(),
+            signal.id = signal.id(),
+            index = failure.index,
+            adapter = error.adapter(),
+            target = error.target(),
+            error.kind = error.kind().name(),
+            attempts = error.attempts(),
+            retryable = error.retryable(),
+            error = %error,
+            "delivery failed"
+        );
     }
 }
 

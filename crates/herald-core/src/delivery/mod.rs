@@ -4,7 +4,7 @@
 
 mod arbiters;
 mod deliver;
-mod local;
+mod inline;
 mod pool;
 
 use std::borrow::Cow;
@@ -20,10 +20,10 @@ use actix::dev::RecipientRequest;
 use actix::{Recipient, Supervisor};
 use actix_rt::ArbiterHandle;
 
-pub(crate) use arbiters::ArbiterPool;
-pub(crate) use deliver::{DispatchContext, Now, Reply};
-pub(crate) use local::Inline;
-use local::Local;
+pub(crate) use arbiters::{ArbiterPool, Arbiters};
+pub(crate) use deliver::{AtOnce, DispatchContext, Reply};
+pub(crate) use inline::Inline;
+use inline::InlineAdapter;
 use pool::AdapterActor;
 pub(crate) use pool::{DeliverBatch, Job};
 
@@ -31,14 +31,14 @@ use crate::adapter::{Adapter, Placement};
 use crate::error::panic_message;
 use crate::{Target, TargetError};
 
-/// Makes an adapter instance: once per actor or local runner, and again after a panic.
+/// Makes an adapter instance: once per actor or local adapter, and again after a panic.
 pub(crate) type Factory<A> = dyn Fn() -> A + Send + Sync;
 
 /// An adapter as registered on the builder, before it runs: starts it locally, or as
 /// one actor per arbiter of the pool (one on the current arbiter when there is no
 /// pool).
 pub(crate) type Registration =
-    Arc<dyn Fn(Cow<'static, str>, Option<&Rc<ArbiterPool>>) -> Runner + Send + Sync>;
+    Arc<dyn Fn(Cow<'static, str>, Option<&Rc<ArbiterPool>>) -> StartedAdapter + Send + Sync>;
 
 /// Registers an adapter made by `factory`.
 pub(crate) fn registration<A, F>(factory: F) -> Registration
@@ -54,9 +54,9 @@ fn start<A: Adapter>(
     name: Cow<'static, str>,
     arbiters: Option<&Rc<ArbiterPool>>,
     factory: &Arc<Factory<A>>,
-) -> Runner {
+) -> StartedAdapter {
     let placed = if A::PLACEMENT == Placement::Local {
-        Placed::Local(Box::new(Local::new(&name, Arc::clone(factory))))
+        Via::Inline(Box::new(InlineAdapter::new(&name, Arc::clone(factory))))
     } else {
         let start_on = {
             let (name, factory) = (name.clone(), Arc::clone(factory));
@@ -72,16 +72,16 @@ fn start<A: Adapter>(
                     .map(|i| start_on(&arbiters.handle(i)))
                     .collect();
                 let restart = (Rc::clone(arbiters), Box::new(start_on) as StartOn);
-                Placed::Pool(Pool::new(actors, Some(restart)))
+                Via::Pool(Pool::new(actors, Some(restart)))
             }
             None => {
                 let (name, factory) = (name.clone(), Arc::clone(factory));
                 let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
-                Placed::Pool(Pool::new(vec![actor.recipient()], None))
+                Via::Pool(Pool::new(vec![actor.recipient()], None))
             }
         }
     };
-    Runner {
+    StartedAdapter {
         checker: checker(&name, Arc::clone(factory)),
         name,
         kind: A::KIND,
@@ -90,18 +90,18 @@ fn start<A: Adapter>(
 }
 
 /// One running adapter.
-pub(crate) struct Runner {
+pub(crate) struct StartedAdapter {
     pub(crate) name: Cow<'static, str>,
     pub(crate) kind: &'static str,
-    placed: Placed,
+    placed: Via,
     /// Checks a target's options as a delivery would, without delivering.
     checker: Checker,
 }
 
-/// How a runner's deliveries are made.
-pub(crate) enum Placed {
+/// How a started adapter's deliveries are made.
+pub(crate) enum Via {
     /// Inside the dispatch.
-    Local(Box<dyn Inline>),
+    Inline(Box<dyn Inline>),
     /// By the pool's actors.
     Pool(Pool),
 }
@@ -175,7 +175,7 @@ fn checker<A: Adapter>(name: &str, factory: Arc<Factory<A>>) -> Checker {
     })
 }
 
-impl Runner {
+impl StartedAdapter {
     /// Checks `target`'s options as a delivery would. A panic in the adapter's
     /// `validate` (or its factory) is the target's problem, not the dispatcher's.
     pub(crate) fn check(&self, target: &Target) -> Result<(), TargetError> {
@@ -191,18 +191,18 @@ impl Runner {
     }
 
     /// How its deliveries are made.
-    pub(crate) fn placed(&self) -> &Placed {
+    pub(crate) fn placed(&self) -> &Via {
         &self.placed
     }
 }
 
-impl fmt::Debug for Runner {
+impl fmt::Debug for StartedAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let actors = match &self.placed {
-            Placed::Local(_) => 0,
-            Placed::Pool(pool) => pool.actors.borrow().len(),
+            Via::Inline(_) => 0,
+            Via::Pool(pool) => pool.actors.borrow().len(),
         };
-        f.debug_struct("Runner")
+        f.debug_struct("StartedAdapter")
             .field("name", &self.name)
             .field("kind", &self.kind)
             .field("actors", &actors)

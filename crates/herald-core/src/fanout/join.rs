@@ -1,5 +1,5 @@
-//! A run's join set: its local deliveries still pending and its batch requests to pool
-//! actors. Most runs have one member at a time, which needs no `FuturesUnordered`.
+//! A fan-out's join set: its local deliveries still pending and its batch requests to pool
+//! actors. Most fan-outs have one member at a time, which needs no `FuturesUnordered`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +9,7 @@ use actix::dev::RecipientRequest;
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use crate::runtime::{DeliverBatch, Reply};
+use crate::delivery::{DeliverBatch, Reply};
 
 /// One member of the join set.
 pub(super) enum Joined<'a> {

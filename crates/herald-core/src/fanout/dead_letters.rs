@@ -1,19 +1,19 @@
-//! Dead letters: after a dispatch's run, each target that finally failed and has a
+//! Dead letters: after a dispatch's fan-out, each target that finally failed and has a
 //! dead letter sends its signal there, and its failure says how that went.
 
 use std::sync::Arc;
 
 use futures_util::future::join_all;
 
-use super::fanout::{Head, run_admitted};
-use super::lifecycle::Phase;
-use super::report::{DispatchError, DispatchResult};
-use super::{Dispatch, Inner, Overload};
+use super::awaited::fan_out_admitted;
+use super::{DoneAtOnce, Phase, Shared};
+use crate::Dispatch;
+use crate::dispatch::{DispatchError, DispatchResult, Overload};
 use crate::resilience::{DeadLettered, dead_letter_of, dead_letter_signal};
 use crate::{DeliveryError, ErrorKind, Outcome};
 
 /// Whether any failed target of `dispatch` has a dead letter.
-pub(super) fn wanted(inner: &Inner, dispatch: &Dispatch, result: &DispatchResult) -> bool {
+pub(super) fn wanted(inner: &Shared, dispatch: &Dispatch, result: &DispatchResult) -> bool {
     let Err(error) = result else {
         return false;
     };
@@ -24,7 +24,7 @@ pub(super) fn wanted(inner: &Inner, dispatch: &Dispatch, result: &DispatchResult
 }
 
 /// Whether any target of `dispatch` has a dead letter (whichever fails).
-pub(super) fn possible(inner: &Inner, dispatch: &Dispatch) -> bool {
+pub(super) fn possible(inner: &Shared, dispatch: &Dispatch) -> bool {
     let own = dispatch.own_dead_letter();
     let defaults = &inner.policies.defaults;
     dispatch
@@ -35,7 +35,7 @@ pub(super) fn possible(inner: &Inner, dispatch: &Dispatch) -> bool {
 
 /// `result`, once the dead letters of its failures that have one are sent.
 pub(super) async fn sent(
-    inner: &Inner,
+    inner: &Shared,
     dispatch: &Dispatch,
     result: DispatchResult,
 ) -> DispatchResult {
@@ -49,7 +49,7 @@ pub(super) async fn sent(
 /// Delivers the dead letters of `error`'s failures, at once, each as a one-target
 /// dispatch that does not dead-letter again, within the dispatch's deadline; and
 /// records in each failure where its dead letter went.
-async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) {
+async fn deliver(inner: &Shared, dispatch: &Dispatch, error: &mut DispatchError) {
     let mut letters = Vec::new();
     for (position, failure) in error.failures_mut().iter_mut().enumerate() {
         let target = &dispatch.targets[failure.index];
@@ -105,8 +105,8 @@ async fn deliver(inner: &Inner, dispatch: &Dispatch, error: &mut DispatchError) 
     }
 }
 
-/// Runs a one-target dispatch under the dispatcher's in-flight bound.
-async fn one(inner: &Inner, letter: &Dispatch) -> Result<Outcome, DeliveryError> {
+/// Delivers a one-target dispatch under the dispatcher's in-flight bound.
+async fn one(inner: &Shared, letter: &Dispatch) -> Result<Outcome, DeliveryError> {
     let permits = Arc::clone(&inner.permits);
     let mut permit = match permits.clone().try_acquire_owned() {
         Ok(permit) => Some(permit),
@@ -119,8 +119,8 @@ async fn one(inner: &Inner, letter: &Dispatch) -> Result<Outcome, DeliveryError>
             None => permits.acquire_owned().await.ok(),
         },
     };
-    let mut head = Head::new(1);
-    match run_admitted(inner, letter, &mut permit, &mut head, Phase::DeadLetters).await {
+    let mut head = DoneAtOnce::new(1);
+    match fan_out_admitted(inner, letter, &mut permit, &mut head, Phase::DeadLetters).await {
         Ok(report) => Ok(report.outcomes()[0].clone()),
         Err(error) => Err(error.into_failures().remove(0).error),
     }

@@ -17,7 +17,7 @@ use tokio::time::{Instant, Sleep};
 use tracing::{Instrument, Span};
 
 use crate::adapter::{Adapter, Delivery};
-use crate::dispatcher::Results;
+use crate::dispatch::Results;
 use crate::error::panic_message;
 use crate::resilience::{Effective, Policies, guarded, guarded_now};
 use crate::target::Options;
@@ -52,8 +52,8 @@ impl DispatchContext {
     }
 
     /// What a delivery at once needs of it.
-    pub(crate) fn now(&self) -> Now<'_> {
-        Now {
+    pub(crate) fn now(&self) -> AtOnce<'_> {
+        AtOnce {
             signal: &self.signal,
             caller: self.caller,
             hops: self.hops,
@@ -64,7 +64,7 @@ impl DispatchContext {
 
 /// Delivers to one target with `adapter` (registered as `name`, held by the delivery
 /// until it ends) and returns the target's reply; if the adapter panicked, `restart`
-/// is called (its runner then replaces it).
+/// is called (its started adapter then replaces it).
 // Not an `async fn`, whose future would keep each argument twice.
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn deliver<'a, A: Adapter>(
@@ -126,7 +126,7 @@ pub(crate) fn deliver<'a, A: Adapter>(
 
 /// What a delivery at once needs from its dispatch.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Now<'d> {
+pub(crate) struct AtOnce<'d> {
     pub(crate) signal: &'d Arc<Signal>,
     pub(crate) caller: Option<ActorId>,
     pub(crate) hops: u8,
@@ -134,15 +134,15 @@ pub(crate) struct Now<'d> {
     pub(crate) policies: &'d Policies,
 }
 
-/// How far a run of deliveries at once got: targets from its start to `end` are
+/// How far a stretch of deliveries at once got: targets from its start to `end` are
 /// settled, `failed` of them with an error.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct NowRun {
+pub(crate) struct Progress {
     pub(crate) end: usize,
     pub(crate) failed: usize,
 }
 
-impl NowRun {
+impl Progress {
     /// Nothing done yet, from `start`.
     pub(crate) fn at(start: usize) -> Self {
         Self {
@@ -169,35 +169,35 @@ impl NowRun {
     }
 }
 
-/// Delivers targets `run.end..end` at once, in order, into `results`, while each one
+/// Delivers targets `progress.end..end` at once, in order, into `results`, while each one
 /// names the adapter by the same string as the first and can be delivered without
 /// waiting: by the adapter ([`Adapter::deliver_now`]) and by its policies, if any
-/// ([`guarded_now`]; a rate limit always waits in the run). Stops before the first
-/// that cannot. One `catch_unwind` covers the run: a panic fails the target it came
-/// from, ends the run, and returns `true` (the runner then replaces the adapter). No
+/// ([`guarded_now`]; a rate limit always waits in the fan-out). Stops before the first
+/// that cannot. One `catch_unwind` covers the stretch: a panic fails the target it came
+/// from, ends the stretch, and returns `true` (the started adapter then replaces the adapter). No
 /// span is made: callers use this only when none is wanted.
 pub(crate) fn deliver_now<A: Adapter>(
     adapter: &A,
     name: &str,
-    now: Now<'_>,
+    now: AtOnce<'_>,
     targets: &[Target],
     end: usize,
-    run: &mut NowRun,
+    progress: &mut Progress,
     results: &mut Results,
 ) -> bool {
-    let Some(first) = targets.get(run.end) else {
+    let Some(first) = targets.get(progress.end) else {
         return false;
     };
     let named = first.adapter();
     // Checked once: most fan-outs have no policies at all.
     let defaults = !now.policies.defaults.is_empty();
     let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        while run.end < end {
-            let target = &targets[run.end];
+        while progress.end < end {
+            let target = &targets[progress.end];
             if !std::ptr::eq(target.adapter(), named) {
                 return;
             }
-            // A raw config is left to the run, whose delivery validates it once: here
+            // A raw config is left to the progress, whose delivery validates it once: here
             // it would be validated again whenever the delivery declines. (A target
             // that always waits is not asked about here, target by target: its
             // adapter declines it.)
@@ -218,14 +218,14 @@ pub(crate) fn deliver_now<A: Adapter>(
                 }
                 Err(error) => Err(ErrorKind::from(error)),
             };
-            run.settle(results, target, result);
+            progress.settle(results, target, result);
         }
     }));
     match caught {
         Ok(()) => false,
         Err(payload) => {
             let kind = panicked(name, payload.as_ref());
-            run.settle(results, &targets[run.end], Err(kind));
+            progress.settle(results, &targets[progress.end], Err(kind));
             true
         }
     }
@@ -233,7 +233,7 @@ pub(crate) fn deliver_now<A: Adapter>(
 
 /// A delivery at once with its options.
 #[inline]
-fn delivery<'a, O>(now: Now<'a>, options: &'a O) -> Delivery<'a, O> {
+fn delivery<'a, O>(now: AtOnce<'a>, options: &'a O) -> Delivery<'a, O> {
     let mut delivery = Delivery::new(now.signal, options);
     delivery.caller = now.caller;
     delivery.hops = now.hops;
@@ -248,7 +248,7 @@ fn delivery<'a, O>(now: Now<'a>, options: &'a O) -> Delivery<'a, O> {
 fn deliver_guarded_now<A: Adapter>(
     adapter: &A,
     name: &str,
-    now: Now<'_>,
+    now: AtOnce<'_>,
     target: &Target,
     options: &A::Options,
 ) -> Option<Result<Outcome, ErrorKind>> {
@@ -256,7 +256,7 @@ fn deliver_guarded_now<A: Adapter>(
     let attempt = || adapter.deliver_now(delivery(now, options));
     match Effective::of(target.resilience(), &policies.defaults) {
         None => attempt(),
-        // A rate limit waits in the run; and a delivery is not admitted only to be
+        // A rate limit waits in the fan-out; and a delivery is not admitted only to be
         // undone when the adapter surely declines.
         Some(effective) if effective.rate_limit.is_some() || !adapter.may_deliver_now(options) => {
             None
@@ -348,7 +348,7 @@ fn attempt<'a, A: Adapter>(
                 poll_fn(move |cx| poll_bounded(delivering.as_mut(), &mut timer, limit, cx)).await
             }
             // Boxed: the policies' waits would otherwise grow every delivery's future.
-            // Made in its box (see `runtime::boxed`).
+            // Made in its box (see `delivery::boxed`).
             Some(effective) => {
                 let budget = own.unwrap_or(context.delivery_timeout);
                 // Made here, in this branch: borrowed by the attempt below, it then takes

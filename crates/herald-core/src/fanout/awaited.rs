@@ -1,4 +1,4 @@
-//! One dispatch's run: launch targets under the concurrency limit — inline for local
+//! A fan-out that waits: launch targets under the concurrency limit — inline for local
 //! adapters, one `Addr::send` batch per pool adapter per launch — collect every answer
 //! in one join set, and account for every target.
 
@@ -15,15 +15,14 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::dead_letters;
-use super::dispatch::Answer;
 use super::join::{JoinSet, Joined};
-use super::lifecycle::{Lifecycle, Phase, Running};
-use super::report::{DispatchReport, DispatchResult, Results};
-use super::{Dispatch, Inner};
-use crate::runtime::{DeliverBatch, DispatchContext, Job, Now, Placed, Pool, Reply, Runner};
+use super::{
+    Answer, DoneAtOnce, Lifecycle, Lookup, Phase, Running, Shared, dead_letters, oversized,
+};
+use crate::delivery::{DeliverBatch, DispatchContext, Job, Pool, Reply, StartedAdapter, Via};
+use crate::dispatch::{DispatchReport, DispatchResult, Results};
 use crate::telemetry;
-use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetError};
+use crate::{DeliveryError, Dispatch, ErrorKind, Outcome, Target, TargetError};
 
 /// The in-flight slots a dispatch was admitted with.
 pub(crate) enum Slots {
@@ -36,7 +35,7 @@ pub(crate) enum Slots {
     Awaited(oneshot::Receiver<OwnedSemaphorePermit>),
 }
 
-/// Runs a dispatch, from what its `head` did at once, and hands the result to
+/// Fans a dispatch out, from what it did at once, and hands the result to
 /// `answer`. It is the whole of its task's future, so it is allocated once.
 ///
 /// The in-flight slots follow the deliveries: the dispatch holds one per delivery it
@@ -44,11 +43,11 @@ pub(crate) enum Slots {
 /// delivery ends once none remain.
 // Not an `async fn`, whose future would keep each argument twice.
 #[allow(clippy::manual_async_fn)]
-pub(crate) fn run<F: FnOnce(DispatchResult)>(
-    inner: Rc<Inner>,
+pub(crate) fn fan_out<F: FnOnce(DispatchResult)>(
+    inner: Rc<Shared>,
     dispatch: Dispatch,
     slots: Slots,
-    mut head: Head,
+    mut head: DoneAtOnce,
     running: Running,
     answer: Answer<F>,
 ) -> impl Future<Output = ()> {
@@ -61,15 +60,16 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
             Slots::Awaited(coming) => coming.await.ok(),
         };
         // Checked in a block of its own: a local once borrowed keeps a place in this
-        // future through every later wait, beside the run's.
+        // future through every later wait, beside the fan-out's.
         let (result, letters) = {
             let deliveries = Phase::Deliveries;
-            let result = run_admitted(&inner, &dispatch, &mut permit, &mut head, deliveries).await;
+            let result =
+                fan_out_admitted(&inner, &dispatch, &mut permit, &mut head, deliveries).await;
             let wanted = dead_letters::wanted(&inner, &dispatch, &result);
             (result, wanted)
         };
         drop(permit);
-        // Not boxed: the dead letters' future is smaller than the run's, whose room in
+        // Not boxed: the dead letters' future is smaller than the fan-out's, whose room in
         // this future it takes.
         let result = if letters {
             dead_letters::sent(&inner, &dispatch, result).await
@@ -82,15 +82,15 @@ pub(crate) fn run<F: FnOnce(DispatchResult)>(
     }
 }
 
-/// Runs a dispatch that was admitted with `permit` (`None`: refused), from what its
+/// Fans out a dispatch that was admitted with `permit` (`None`: refused), from what its
 /// `head` did at once.
 // Not an `async fn`, whose future would keep each argument twice.
 #[allow(clippy::manual_async_fn)]
-pub(super) fn run_admitted<'a>(
-    inner: &'a Inner,
+pub(super) fn fan_out_admitted<'a>(
+    inner: &'a Shared,
     dispatch: &'a Dispatch,
     permit: &'a mut Option<OwnedSemaphorePermit>,
-    head: &'a mut Head,
+    head: &'a mut DoneAtOnce,
     phase: Phase,
 ) -> impl Future<Output = DispatchResult> + 'a {
     async move {
@@ -115,7 +115,7 @@ pub(super) fn run_admitted<'a>(
             delivery_timeout: inner.delivery_timeout,
             policies: Arc::clone(&inner.policies),
         };
-        let mut run = Run {
+        let mut fan_out = FanOut {
             inner,
             context: &context,
             targets: &dispatch.targets,
@@ -132,31 +132,31 @@ pub(super) fn run_admitted<'a>(
         if let Some(size) = oversized(&dispatch.signal, inner.max_signal_size) {
             let limit = inner.max_signal_size;
             for index in next..total {
-                run.fail_here(index, ErrorKind::TooLarge { size, limit }, false);
+                fan_out.fail_here(index, ErrorKind::TooLarge { size, limit }, false);
             }
-            return run.finish();
+            return fan_out.finish();
         }
         let Some(held) = &*permit else {
             for index in next..total {
-                run.fail_here(index, ErrorKind::Overloaded, false);
+                fan_out.fail_here(index, ErrorKind::Overloaded, false);
             }
-            return run.finish();
+            return fan_out.finish();
         };
         let limit = dispatch
             .max_concurrency_limit()
             .map_or(inner.max_concurrency, NonZeroUsize::get)
             .min(held.num_permits())
             .max(1);
-        run.limit = limit;
+        fan_out.limit = limit;
 
         let mut next = next;
         // What fails the targets still open when the loop ends early.
         let mut unfinished: fn() -> ErrorKind = || ErrorKind::DeadlineExceeded;
-        while run.settled < total {
-            if next < total && run.in_flight < limit {
-                let end = total.min(next + limit - run.in_flight);
+        while fan_out.settled < total {
+            if next < total && fan_out.in_flight < limit {
+                let end = total.min(next + limit - fan_out.in_flight);
                 poll_fn(|cx| {
-                    run.launch(next..end, cx);
+                    fan_out.launch(next..end, cx);
                     Poll::Ready(())
                 })
                 .await;
@@ -164,15 +164,15 @@ pub(super) fn run_admitted<'a>(
                 continue;
             }
             if next == total {
-                give_back(permit, run.in_flight);
+                give_back(permit, fan_out.in_flight);
             }
-            match run
+            match fan_out
                 .wait(dispatch.deadline_at(), &inner.lifecycle, phase)
                 .await
             {
                 Wake::Reply(Some((index, result))) => {
-                    run.settle(index, result, true);
-                    run.settle_arrived();
+                    fan_out.settle(index, result, true);
+                    fan_out.settle_arrived();
                 }
                 Wake::Reply(None) | Wake::Deadline => break,
                 Wake::Changed => {}
@@ -184,130 +184,15 @@ pub(super) fn run_admitted<'a>(
         }
         // Stop what is still running (inline futures are dropped; pool batches see the
         // inbox close), then report whatever is open: it ran out of time.
-        run.joined.clear();
-        run.remote = None;
+        fan_out.joined.clear();
+        fan_out.remote = None;
         for index in 0..total {
-            if run.results.is_open(index) {
-                run.fail_here(index, unfinished(), index < next);
+            if fan_out.results.is_open(index) {
+                fan_out.fail_here(index, unfinished(), index < next);
             }
         }
-        run.finish()
+        fan_out.finish()
     }
-}
-
-/// What a dispatch did at once, before it had to wait: the results of targets
-/// `..next`.
-#[derive(Debug)]
-pub(crate) struct Head {
-    results: Results,
-    next: usize,
-    /// Target `next` was offered a delivery at once and needs a future: the run need
-    /// not offer it again.
-    declined: bool,
-}
-
-impl Head {
-    /// Nothing done yet, of `total` targets.
-    pub(super) fn new(total: usize) -> Self {
-        Self {
-            results: Results::new(total),
-            next: 0,
-            declined: false,
-        }
-    }
-
-    /// How many targets are done.
-    pub(crate) fn done(&self) -> usize {
-        self.next
-    }
-}
-
-/// Delivers a dispatch at once, target by target, while each delivery can be made
-/// without waiting ([`Adapter::deliver_now`](crate::Adapter::deliver_now) of a local
-/// adapter, under policies that need not wait) and nothing else is needed: no
-/// subscriber to want spans, a free in-flight slot, a signal within its size. Then no
-/// future, task or span is made for it. `Ok` when that finished the dispatch; else
-/// what was done, for [`run`] to go on from (also when all is done but a failure may
-/// have a dead letter to send: the run sends those).
-pub(crate) fn at_once(inner: &Inner, dispatch: &Dispatch) -> Result<DispatchResult, Head> {
-    let total = dispatch.targets.len();
-    let mut head = Head::new(total);
-    let eligible = total > 0
-        && !(inner.telemetry && telemetry::spans_wanted())
-        && inner.permits.available_permits() > 0
-        && oversized(&dispatch.signal, inner.max_signal_size).is_none();
-    if !eligible {
-        return Err(head);
-    }
-    let now = Now {
-        signal: &dispatch.signal,
-        caller: dispatch.caller_id(),
-        hops: dispatch.hops(),
-        policies: &inner.policies,
-    };
-    let targets = &dispatch.targets[..];
-    let mut lookup = Lookup::default();
-    let mut failed = 0;
-    while head.next < total {
-        let target = &targets[head.next];
-        // Checked before its adapter is found: a dispatch to one sync target costs
-        // no more than its run.
-        if !target.may_be_at_once() {
-            return Err(head);
-        }
-        let Some((adapter, runner)) = lookup.find(inner, target.adapter()) else {
-            return Err(head);
-        };
-        let Placed::Local(inline) = runner.placed() else {
-            return Err(head);
-        };
-        let from = head.next;
-        let run = inline.deliver_now(now, targets, from..total, &mut head.results);
-        inner
-            .counters
-            .delivered_at_once(adapter, run.end - from - run.failed, run.failed);
-        head.next = run.end;
-        failed += run.failed;
-        if run.end == from {
-            // This target needs the run.
-            head.declined = true;
-            return Err(head);
-        }
-    }
-    if failed > 0 && dead_letters::possible(inner, dispatch) {
-        return Err(head);
-    }
-    Ok(head.results.conclude())
-}
-
-/// Finds targets' adapters, remembering the last one by its name's string: a fan-out's
-/// targets are usually clones naming one adapter with one string, found again without
-/// a scan.
-#[derive(Default)]
-struct Lookup<'a> {
-    last: Option<(&'a str, Option<(usize, &'a Runner)>)>,
-}
-
-impl<'a> Lookup<'a> {
-    fn find(&mut self, inner: &'a Inner, name: &'a str) -> Option<(usize, &'a Runner)> {
-        match self.last {
-            Some((last, found)) if std::ptr::eq(last, name) => found,
-            _ => {
-                let found = inner.adapter(name);
-                self.last = Some((name, found));
-                found
-            }
-        }
-    }
-}
-
-/// The signal's encoded size when it is over `limit`. The bound noted when the signal
-/// was made settles most signals without counting.
-fn oversized(signal: &herald_signal::Signal, limit: usize) -> Option<usize> {
-    if signal.encoded_len_bound() <= limit {
-        return None;
-    }
-    Some(signal.encoded_len()).filter(|size| *size > limit)
 }
 
 /// Returns the slots a dispatch holds beyond its `in_flight` deliveries.
@@ -341,13 +226,13 @@ struct Remote {
     inbox: Receiver<Reply>,
 }
 
-/// The state of one dispatch's run.
-struct Run<'a> {
-    inner: &'a Inner,
+/// The state of one dispatch's fan-out.
+struct FanOut<'a> {
+    inner: &'a Shared,
     context: &'a DispatchContext,
     targets: &'a [Target],
-    /// Borrowed from the run's `head`: moved out, it would take a second place in the
-    /// run's future.
+    /// Borrowed from the fan-out's `head`: moved out, it would take a second place in the
+    /// fan-out's future.
     results: &'a mut Results,
     settled: usize,
     in_flight: usize,
@@ -364,7 +249,7 @@ struct Run<'a> {
     declined: Option<usize>,
 }
 
-impl<'a> Run<'a> {
+impl<'a> FanOut<'a> {
     /// Starts targets `range`: inline for local adapters, else one batch per pool
     /// adapter. An inline delivery is polled once at once: most (a mailbox push) finish
     /// there, and only those still pending join the set.
@@ -378,7 +263,7 @@ impl<'a> Run<'a> {
         let mut index = range.start;
         while index < range.end {
             let target = &targets[index];
-            let Some((adapter, runner)) = self.adapter_of(index) else {
+            let Some((adapter, started)) = self.adapter_of(index) else {
                 let unknown = TargetError::UnknownAdapter {
                     name: target.adapter().to_owned(),
                     known: self.inner.known_adapters(),
@@ -387,20 +272,21 @@ impl<'a> Run<'a> {
                 index += 1;
                 continue;
             };
-            match runner.placed() {
-                Placed::Local(inline) => {
+            match started.placed() {
+                Via::Inline(inline) => {
                     if at_once && self.declined != Some(index) && target.may_be_at_once() {
                         let now = context.now();
-                        let run = inline.deliver_now(now, targets, index..range.end, self.results);
-                        if run.end > index {
-                            let settled = run.end - index;
+                        let progress =
+                            inline.deliver_now(now, targets, index..range.end, self.results);
+                        if progress.end > index {
+                            let settled = progress.end - index;
                             self.inner.counters.delivered_at_once(
                                 adapter,
-                                settled - run.failed,
-                                run.failed,
+                                settled - progress.failed,
+                                progress.failed,
                             );
                             self.settled += settled;
-                            index = run.end;
+                            index = progress.end;
                             continue;
                         }
                     }
@@ -412,7 +298,7 @@ impl<'a> Run<'a> {
                         Poll::Pending => self.joined.push(Joined::Delivery(delivery)),
                     }
                 }
-                Placed::Pool(pool) => {
+                Via::Pool(pool) => {
                     self.in_flight += 1;
                     self.inner.counters.deliveries_started(1);
                     let replies = &self.remote().replies;
@@ -433,7 +319,7 @@ impl<'a> Run<'a> {
     }
 
     /// The adapter target `index` names, with its index.
-    fn adapter_of(&mut self, index: usize) -> Option<(usize, &'a Runner)> {
+    fn adapter_of(&mut self, index: usize) -> Option<(usize, &'a StartedAdapter)> {
         self.lookup.find(self.inner, self.targets[index].adapter())
     }
 
@@ -542,7 +428,7 @@ impl<'a> Run<'a> {
         if self.context.traced() {
             let kind = self
                 .adapter_of(index)
-                .map_or("unknown", |(_, runner)| runner.kind);
+                .map_or("unknown", |(_, started)| started.kind);
             let span =
                 telemetry::delivery_span(&self.context.span, target, kind, &self.context.signal);
             telemetry::record(&span, &result, 0, Default::default());

@@ -1,5 +1,5 @@
 //! The dispatcher's pool of arbiters: started with it, a lost one replaced, all
-//! stopped once the dispatcher and its runs have let go of them.
+//! stopped once the dispatcher and its fan-outs have let go of them.
 //!
 //! An arbiter is lost when something stops it (an adapter calling
 //! `Arbiter::current().stop()`, say): its actors go with it. The next batch for one of
@@ -9,6 +9,7 @@
 //! dispatch; until then its batches fail as [`AdapterStopped`](crate::ErrorKind).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use actix_rt::{Arbiter, ArbiterHandle};
@@ -85,6 +86,21 @@ impl Drop for ArbiterPool {
 /// Whether a place last replaced at `replaced` may be replaced at `now`.
 fn may_replace(replaced: Option<Instant>, now: Instant) -> bool {
     replaced.is_none_or(|at| now.saturating_duration_since(at) >= REPLACE_EVERY)
+}
+
+/// The arbiters a dispatcher started, stopped when dropped (the pool's once its
+/// adapters let go of them too).
+pub(crate) struct Arbiters {
+    pub(crate) pool: Option<Rc<ArbiterPool>>,
+    pub(crate) own: Option<Arbiter>,
+}
+
+impl Drop for Arbiters {
+    fn drop(&mut self) {
+        if let Some(own) = &self.own {
+            own.stop();
+        }
+    }
 }
 
 #[cfg(test)]

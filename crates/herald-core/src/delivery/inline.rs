@@ -9,22 +9,22 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 
 use super::Factory;
-use super::deliver::{DispatchContext, Now, NowRun, Reply, deliver, deliver_now};
+use super::deliver::{AtOnce, DispatchContext, Progress, Reply, deliver, deliver_now};
 use crate::Target;
 use crate::adapter::Adapter;
-use crate::dispatcher::Results;
+use crate::dispatch::Results;
 
-/// Runs one kind of local delivery.
+/// Delivers one kind of local adapter inside the dispatch.
 pub(crate) trait Inline {
     /// Delivers targets `range` at once while they can be, in order, into `results`
     /// (see [`deliver_now`]): how far it got.
     fn deliver_now(
         &self,
-        now: Now<'_>,
+        now: AtOnce<'_>,
         targets: &[Target],
         range: Range<usize>,
         results: &mut Results,
-    ) -> NowRun;
+    ) -> Progress;
 
     fn deliver<'a>(
         &'a self,
@@ -35,13 +35,13 @@ pub(crate) trait Inline {
 }
 
 /// One local adapter instance, and how to make a fresh one after a panic.
-pub(crate) struct Local<A> {
+pub(crate) struct InlineAdapter<A> {
     name: Rc<str>,
     adapter: RefCell<Rc<A>>,
     factory: Arc<Factory<A>>,
 }
 
-impl<A: Adapter> Local<A> {
+impl<A: Adapter> InlineAdapter<A> {
     pub(crate) fn new(name: &str, factory: Arc<Factory<A>>) -> Self {
         Self {
             name: name.into(),
@@ -51,7 +51,7 @@ impl<A: Adapter> Local<A> {
     }
 }
 
-impl<A: Adapter> Local<A> {
+impl<A: Adapter> InlineAdapter<A> {
     /// Replaces the instance after a panic (keeps it if the factory panics too).
     fn restart(&self) {
         tracing::warn!(adapter = %self.name, "restarting adapter after a panic");
@@ -61,25 +61,31 @@ impl<A: Adapter> Local<A> {
     }
 }
 
-impl<A: Adapter> Inline for Local<A> {
+impl<A: Adapter> Inline for InlineAdapter<A> {
     fn deliver_now(
         &self,
-        now: Now<'_>,
+        now: AtOnce<'_>,
         targets: &[Target],
         range: Range<usize>,
         results: &mut Results,
-    ) -> NowRun {
-        let mut run = NowRun::at(range.start);
+    ) -> Progress {
+        let mut progress = Progress::at(range.start);
         loop {
             // Borrowed, not cloned: nothing here waits, and the borrow ends before a
             // restart replaces the instance.
             let adapter = self.adapter.borrow();
             let panicked = deliver_now(
-                &**adapter, &self.name, now, targets, range.end, &mut run, results,
+                &**adapter,
+                &self.name,
+                now,
+                targets,
+                range.end,
+                &mut progress,
+                results,
             );
             drop(adapter);
             if !panicked {
-                return run;
+                return progress;
             }
             // A panic failed its target; the rest go on with a fresh instance.
             self.restart();
