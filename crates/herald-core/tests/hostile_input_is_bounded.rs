@@ -85,11 +85,11 @@ async fn names_and_topics_refuse_control_and_invisible_characters() {
         assert!(Target::bus(bad).is_err(), "{bad:?}");
         assert!(Target::pubsub(bad).is_err(), "{bad:?}");
         let error = PubSub::new()
-            .subscribe(bad, support::Inbox::start_unbound())
+            .subscribe(bad, support::unbound_recipient())
             .unwrap_err();
         assert!(!error.to_string().contains(bad));
         let error = registry
-            .register(bad, support::Inbox::start_unbound())
+            .register(bad, support::unbound_recipient())
             .unwrap_err();
         // The error shows the name escaped, never raw.
         assert!(!error.to_string().contains(bad), "{error}");

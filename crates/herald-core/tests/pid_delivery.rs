@@ -48,7 +48,10 @@ async fn sync_delivery_returns_the_receivers_rejection() {
     .unwrap();
     let error = result.unwrap_err();
     match error.first().error.kind() {
-        ErrorKind::Rejected(rejection) => assert_eq!(rejection, &Rejection::new("not for me")),
+        ErrorKind::Rejected(rejection) => assert_eq!(
+            rejection,
+            &Rejection::new(herald_testkit::receiver::REJECTION)
+        ),
         other => panic!("expected rejected, got {other:?}"),
     }
     assert_eq!(received.load(Ordering::SeqCst), 1);
@@ -257,16 +260,15 @@ async fn a_sync_delivery_to_the_caller_itself_fails_at_once() {
 async fn a_thousand_sync_targets_in_one_dispatch_all_get_their_answer() {
     // Answered from another thread while the dispatch is still launching them. Built
     // with --release, this failed before shared timers were made outside the task's
-    // cooperative budget (863 of 1,000 "timed out" at once); `shared_timer`'s own test
+    // cooperative budget (863 of 1,000 "timed out" at once); `time::shared`'s own test
     // catches that in any build.
     let arbiter = Arbiter::new();
     let counted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let inboxes: Vec<Addr<Inbox>> = (0..10)
         .map(|_| {
             let received = counted.clone();
-            Inbox::start_in_arbiter(&arbiter.handle(), move |_| Inbox {
-                received,
-                answer: Answer::Accept,
+            Inbox::start_in_arbiter(&arbiter.handle(), move |_| {
+                Inbox::new(Answer::Accept, received)
             })
         })
         .collect();

@@ -10,14 +10,14 @@ use futures_util::StreamExt;
 use herald_core::{Dispatch, Dispatcher, Target};
 use herald_nats::{Bridge, NatsDispatcherExt, NatsTarget};
 use herald_signal::Signal;
-use support::{Answer, Collector, NatsServer, signal, until_seen, within};
+use support::{Answer, NatsServer, signal, start_collector, until_seen, within};
 
 #[actix_rt::test]
 async fn signals_cross_in_both_body_modes_through_a_wildcard_bridge() {
     let server = NatsServer::start();
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let _bridge = Bridge::new(
         client.clone(),
         "orders.>",
@@ -77,7 +77,7 @@ async fn a_queue_group_handles_each_message_once() {
     let server = NatsServer::start();
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let target = [Target::pid(collector.recipient())];
     let first = Bridge::new(client.clone(), "jobs.*", dispatcher.clone(), target.clone())
         .queue_group("workers")
@@ -109,8 +109,8 @@ async fn malformed_messages_are_reported_and_the_bridge_goes_on() {
     let server = NatsServer::start();
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
-    let (collector, seen) = Collector::start(Answer::Accept);
-    let (dead, dead_seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
+    let (dead, dead_seen) = start_collector(Answer::Accept);
     let bridge = Bridge::new(
         client.clone(),
         "in.>",
@@ -219,7 +219,7 @@ async fn a_started_bridge_gets_what_another_connection_publishes_at_once() {
     let listener = server.client().await;
     let publisher = server.client().await;
     let dispatcher = Dispatcher::builder().start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let (headers, payload) = herald_nats::encode(&signal(1), herald_nats::BodyMode::Binary);
     let mut bridges = Vec::new();
     for round in 0..30 {
@@ -252,7 +252,7 @@ async fn a_bridge_and_an_exposed_name_say_when_their_client_closed() {
     let server = NatsServer::start();
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().start();
-    let (collector, _seen) = Collector::start(Answer::Accept);
+    let (collector, _seen) = start_collector(Answer::Accept);
     let bridge = Bridge::new(
         client.clone(),
         "orders.>",

@@ -15,7 +15,7 @@ use herald_nats::{
     Bridge, Durable, NatsDispatcherExt, NatsOptions, RemoteNamedTarget, expose, server_has_read,
 };
 use herald_signal::Signal;
-use support::{Answer, Collector, NatsServer, signal, within};
+use support::{Answer, NatsServer, signal, start_collector, within};
 
 /// Publishes `payload` `times` times on the raw `subject` bytes from a connection of
 /// its own, as any client allowed to publish could (one frame in memory at a time), and
@@ -59,7 +59,7 @@ async fn a_subject_that_is_not_utf8_does_not_stop_a_supervised_bridge() {
     .await
     .expect("connect");
     let dispatcher = Dispatcher::builder().start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let bridge = Bridge::new(
         supervised.clone(),
         "hostile.>",
@@ -96,7 +96,7 @@ async fn a_subject_that_is_not_utf8_does_not_stop_a_supervised_bridge() {
     assert_eq!(seen.lock().unwrap()[0].ty(), "order.placed");
 
     // A name exposed on the same client is served again on the replacement.
-    let (answering, _) = Collector::start(Answer::Accept);
+    let (answering, _) = start_collector(Answer::Accept);
     let exposed = expose(supervised.clone(), "audit", answering.recipient())
         .await
         .expect("exposed");
@@ -135,7 +135,7 @@ async fn a_durable_consumer_on_a_supervised_client_starts_again_on_its_replaceme
     .await
     .expect("stream");
     let local = Dispatcher::builder().start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let target = Target::pid(collector.recipient()).sync();
     let consumer = within(
         "start",
@@ -198,7 +198,7 @@ async fn a_flood_of_large_signals_to_stalled_targets_is_bounded_in_bytes() {
     .expect("connect");
     let dispatcher = Dispatcher::builder().start();
     // Sync calls to an actor that never answers: every dispatch stays in flight.
-    let (stalled, _) = Collector::start(Answer::Hang);
+    let (stalled, _) = start_collector(Answer::Hang);
     let bridge = Bridge::new(
         client.clone(),
         "flood.>",

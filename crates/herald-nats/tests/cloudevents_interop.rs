@@ -9,14 +9,14 @@ use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
 use futures_util::StreamExt;
 use herald_core::{Dispatch, Dispatcher, Target};
 use herald_nats::{Bridge, NatsDispatcherExt, NatsTarget};
-use support::{Answer, Collector, NatsServer, signal, until_seen, within};
+use support::{Answer, NatsServer, signal, start_collector, until_seen, within};
 
 #[actix_rt::test]
 async fn an_event_written_by_the_sdk_is_read_by_the_bridge() {
     let server = NatsServer::start();
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let _bridge = Bridge::new(
         client.clone(),
         "interop.in",

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use herald_core::{Dispatch, Dispatcher, ErrorKind, Target};
 use herald_nats::{Durable, NatsDispatcherExt, NatsOptions, StreamSettings};
 use herald_testkit::nats::NatsCluster;
-use support::{Answer, Collector, NatsServer, signal, within};
+use support::{Answer, NatsServer, signal, start_collector, within};
 
 const N: u64 = 5_000;
 
@@ -89,7 +89,7 @@ async fn killing_the_stream_leader_mid_stream_loses_nothing() {
     let durable = open_replicated(&consuming).await;
     let leader = stream_leader(&publishing).await;
 
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let local = Dispatcher::builder().start();
     let running = durable
         .consumer(

@@ -15,7 +15,7 @@ use herald_core::{
     Adapter, Delivery, Dispatch, Dispatcher, ErrorKind, Outcome, Target, TargetOptions,
 };
 use herald_nats::{Durable, NatsDispatcherExt, Retention, StreamSettings};
-use support::{Answer, Collector, NatsServer, signal, within};
+use support::{Answer, NatsServer, signal, start_collector, within};
 
 async fn publish_all(dispatcher: &actix::Addr<Dispatcher>, subject: &str, n: u64) -> Vec<String> {
     let target = Target::from(Durable::target(subject).unwrap());
@@ -114,7 +114,7 @@ async fn a_consumer_deleted_on_the_server_says_it_stopped() {
     let client = server.client().await;
     let publisher = Dispatcher::builder().nats(client.clone()).start();
     let durable = Durable::open(&client, "GONE", &["gone.>"]).await.unwrap();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let local = Dispatcher::builder().start();
     let consumer = within(
         "start",
@@ -166,8 +166,6 @@ async fn republishing_a_signal_inside_the_duplicate_window_stores_it_once() {
         .await
         .unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
-    let _ = Answer::Accept;
-    let _ = Collector::start;
 }
 
 #[actix_rt::test]
@@ -184,7 +182,7 @@ async fn a_message_whose_dead_letter_fails_stays_in_the_stream() {
     let durable = Durable::open_with(&client, "QUEUE", &["queue.>"], &settings)
         .await
         .unwrap();
-    let (refusing, _) = Collector::start(Answer::Reject);
+    let (refusing, _) = start_collector(Answer::Reject);
     let consumer = durable
         .consumer(
             "w",

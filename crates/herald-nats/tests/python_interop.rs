@@ -12,7 +12,7 @@ use herald_nats::{Bridge, NatsDispatcherExt, NatsTarget};
 use herald_signal::Signal;
 use herald_testkit::python::Script;
 use serde_json::json;
-use support::{Answer, Collector, NatsServer, until_seen, within};
+use support::{Answer, NatsServer, start_collector, until_seen, within};
 
 #[actix_rt::test]
 #[ignore = "needs HERALD_PYTHON (bash .ci/interop)"]
@@ -73,7 +73,7 @@ async fn a_bridge_reads_what_python_publishes() {
     let server = NatsServer::start();
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let _bridge = Bridge::new(
         client.clone(),
         "py.in",

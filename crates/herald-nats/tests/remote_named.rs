@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use herald_core::{Dispatch, DispatchResult, Dispatcher, Target};
 use herald_nats::{NatsDispatcherExt, RemoteNamedTarget, expose};
-use support::{Answer, Collector, NatsServer, signal, until_seen, within};
+use support::{Answer, NatsServer, signal, start_collector, until_seen, within};
 
 fn kind(result: &DispatchResult) -> &'static str {
     result.as_ref().unwrap_err().first().error.kind().name()
@@ -29,13 +29,13 @@ async fn a_name_exposed_on_one_node_is_called_from_another() {
     let node_a = server.client().await;
     let node_b = Dispatcher::builder().nats(server.client().await).start();
 
-    let (audit, seen) = Collector::start(Answer::Accept);
+    let (audit, seen) = start_collector(Answer::Accept);
     let _exposed = expose(&node_a, "audit.log", audit.recipient())
         .await
         .unwrap();
-    let (picky, _) = Collector::start(Answer::Reject);
+    let (picky, _) = start_collector(Answer::Reject);
     let _picky = expose(&node_a, "picky", picky.recipient()).await.unwrap();
-    let (slow, _) = Collector::start(Answer::Hang);
+    let (slow, _) = start_collector(Answer::Hang);
     let _slow = expose(&node_a, "slow", slow.recipient()).await.unwrap();
 
     // Async: published, then handled over there.
@@ -54,7 +54,12 @@ async fn a_name_exposed_on_one_node_is_called_from_another() {
     // The remote rejection is the same kind as a local one.
     let rejected = call(&node_b, RemoteNamedTarget::new("picky").unwrap().sync()).await;
     assert_eq!(kind(&rejected), "rejected");
-    assert!(rejected.unwrap_err().to_string().contains("not today"));
+    assert!(
+        rejected
+            .unwrap_err()
+            .to_string()
+            .contains(herald_testkit::receiver::REJECTION)
+    );
 
     // A slow actor: the target's timeout holds.
     let slow_call = RemoteNamedTarget::new("slow")
@@ -162,7 +167,7 @@ async fn a_name_answers_another_node_as_soon_as_it_is_exposed() {
     let server = NatsServer::start();
     let node_a = server.client().await;
     let node_b = Dispatcher::builder().nats(server.client().await).start();
-    let (audit, seen) = Collector::start(Answer::Accept);
+    let (audit, seen) = start_collector(Answer::Accept);
     let mut exposed = Vec::new();
     for round in 0..30 {
         let name = format!("audit.{round}");
@@ -183,7 +188,7 @@ async fn calls_beyond_max_calls_are_refused_at_once_not_buffered() {
     const CALLS: usize = herald_nats::MAX_CALLS + 44;
     let server = NatsServer::start();
     let node_a = server.client().await;
-    let (stalled, _) = Collector::start(Answer::Hang);
+    let (stalled, _) = start_collector(Answer::Hang);
     let exposed = within("expose", expose(&node_a, "slow", stalled.recipient()))
         .await
         .unwrap();

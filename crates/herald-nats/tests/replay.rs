@@ -13,7 +13,7 @@ use herald_core::resilience::{Dedupe, Resilience};
 use herald_core::{Dispatch, Dispatcher, Target};
 use herald_nats::{Durable, NatsDispatcherExt, ReplayReport};
 use herald_signal::Signal;
-use support::{Answer, Collector, NatsServer, within};
+use support::{Answer, NatsServer, start_collector, within};
 
 fn numbered(n: u64) -> Signal {
     let ty = if n.is_multiple_of(2) {
@@ -57,7 +57,7 @@ async fn a_replay_delivers_a_window_in_order_filtered_by_type() {
     let publisher = Dispatcher::builder().nats(client.clone()).start();
     store(&publisher, 0..50).await;
     let local = Dispatcher::builder().start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let target = Target::pid(collector.recipient()).sync();
 
     let report = within(
@@ -141,7 +141,7 @@ async fn a_replay_counts_what_the_targets_dedupe_drops_and_resumes_where_it_stop
     let publisher = Dispatcher::builder().nats(client.clone()).start();
     store(&publisher, 0..40).await;
     let local = Dispatcher::builder().start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let target = Target::from(Target::pid(collector.recipient()).sync())
         .with_resilience(Resilience::new().dedupe(Dedupe::new(Duration::from_secs(600))));
 

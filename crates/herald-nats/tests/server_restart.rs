@@ -8,14 +8,14 @@ use std::time::Duration;
 use async_nats::connection::State;
 use herald_core::{Dispatch, Dispatcher, Target};
 use herald_nats::{Bridge, NatsDispatcherExt, NatsTarget};
-use support::{Answer, Collector, NatsServer, signal, until_seen, within};
+use support::{Answer, NatsServer, signal, start_collector, until_seen, within};
 
 #[actix_rt::test]
 async fn every_dispatch_during_an_outage_is_reported_and_delivery_resumes() {
     let mut server = NatsServer::start();
     let client = server.client().await;
     let dispatcher = Dispatcher::builder().nats(client.clone()).start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let bridge = Bridge::new(
         client.clone(),
         "live",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use herald_core::{Dispatch, Dispatcher, Target};
 use herald_nats::{Bridge, NatsDispatcherExt, NatsTarget};
 use herald_signal::Signal;
-use support::{Answer, Collector, NatsServer, until_seen, within};
+use support::{Answer, NatsServer, start_collector, until_seen, within};
 
 #[actix_rt::test]
 async fn the_bridge_takes_the_trace_context_along() {
@@ -27,7 +27,7 @@ async fn the_bridge_takes_the_trace_context_along() {
         .pool_size(0)
         .nats(client.clone())
         .start();
-    let (collector, seen) = Collector::start(Answer::Accept);
+    let (collector, seen) = start_collector(Answer::Accept);
     let _bridge = Bridge::new(
         client.clone(),
         "traced",

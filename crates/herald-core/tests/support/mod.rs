@@ -13,6 +13,7 @@ use herald_core::{
 use herald_signal::Signal;
 use serde_json::{Value, json};
 
+pub use herald_testkit::receiver::{Answer, Recorder, Stop, until_count};
 pub use herald_testkit::{Log, within};
 
 pub fn signal() -> Signal {
@@ -94,66 +95,12 @@ impl Adapter for ProbeAdapter {
     }
 }
 
-/// How an [`Inbox`] answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Accept,
-    Reject,
-    /// Never answers (for timeouts): holds the reply for an hour.
-    Hang,
-}
+/// A receiving actor that counts what it gets (herald-testkit's [`Recorder`]).
+pub type Inbox = Recorder<AtomicUsize>;
 
-/// A receiving actor that counts what it gets.
-pub struct Inbox {
-    pub received: Arc<AtomicUsize>,
-    pub answer: Answer,
-}
-
-impl Inbox {
-    pub fn start(answer: Answer) -> (Addr<Inbox>, Arc<AtomicUsize>) {
-        let received = Arc::new(AtomicUsize::new(0));
-        let addr = Inbox {
-            received: received.clone(),
-            answer,
-        }
-        .start();
-        (addr, received)
-    }
-}
-
-impl Actor for Inbox {
-    type Context = Context<Self>;
-}
-
-impl Handler<SignalMessage> for Inbox {
-    type Result = ResponseFuture<Result<(), Rejection>>;
-
-    fn handle(&mut self, _: SignalMessage, _: &mut Context<Self>) -> Self::Result {
-        self.received.fetch_add(1, Ordering::SeqCst);
-        let answer = self.answer;
-        Box::pin(async move {
-            match answer {
-                Answer::Accept => Ok(()),
-                Answer::Reject => Err(Rejection::new("not for me")),
-                Answer::Hang => {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    Ok(())
-                }
-            }
-        })
-    }
-}
-
-/// Stops the actor that receives it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Stop;
-
-impl Handler<Stop> for Inbox {
-    type Result = ();
-    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
-        ctx.stop();
-    }
+/// A recipient of a fresh inbox, for calls that need one but deliver nothing.
+pub fn unbound_recipient() -> Recipient<SignalMessage> {
+    Inbox::start(Answer::Accept).0.recipient()
 }
 
 /// A receiving actor that takes `per_message` over each message, holding its mailbox
@@ -187,23 +134,6 @@ impl Handler<SignalMessage> for Busy {
         self.received.fetch_add(1, Ordering::SeqCst);
         ctx.wait(actix::clock::sleep(self.per_message).into_actor(self));
         Ok(())
-    }
-}
-
-/// Waits (bounded) until `counter` reaches `value`.
-pub async fn until_count(what: &str, counter: &AtomicUsize, value: usize) {
-    within(what, async {
-        while counter.load(Ordering::SeqCst) < value {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await;
-}
-
-impl Inbox {
-    /// A recipient of a fresh inbox, for calls that need one but deliver nothing.
-    pub fn start_unbound() -> Recipient<SignalMessage> {
-        Inbox::start(Answer::Accept).0.recipient()
     }
 }
 

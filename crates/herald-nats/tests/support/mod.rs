@@ -11,6 +11,7 @@ use actix::prelude::*;
 use herald_core::{Rejection, SignalMessage};
 use herald_signal::Signal;
 
+pub use herald_testkit::receiver::{Answer, Recorder, until_seen};
 pub use herald_testkit::{Log, within};
 
 /// A running server (see `herald_testkit::nats`), failing the test when there is none.
@@ -49,68 +50,13 @@ impl NatsServer {
     }
 }
 
-/// How a [`Collector`] answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Accept,
-    Reject,
-    /// Takes an hour to answer.
-    Hang,
-}
+/// Every signal a [`start_collector`] kept, in arrival order.
+pub type Seen = Mutex<Vec<Signal>>;
 
-/// An actor that keeps every signal it gets.
-pub struct Collector {
-    pub seen: Arc<Mutex<Vec<Signal>>>,
-    pub answer: Answer,
-}
-
-impl Collector {
-    pub fn start(answer: Answer) -> (Addr<Collector>, Arc<Mutex<Vec<Signal>>>) {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let addr = Collector {
-            seen: seen.clone(),
-            answer,
-        }
-        .start();
-        (addr, seen)
-    }
-}
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(100_000);
-    }
-}
-
-impl Handler<SignalMessage> for Collector {
-    type Result = ResponseFuture<Result<(), Rejection>>;
-
-    fn handle(&mut self, message: SignalMessage, _: &mut Context<Self>) -> Self::Result {
-        self.seen.lock().unwrap().push((**message.signal()).clone());
-        let answer = self.answer;
-        Box::pin(async move {
-            match answer {
-                Answer::Accept => Ok(()),
-                Answer::Reject => Err(Rejection::new("not today")),
-                Answer::Hang => {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    Ok(())
-                }
-            }
-        })
-    }
-}
-
-/// Waits (bounded) until `seen` holds `n` signals.
-pub async fn until_seen(what: &str, seen: &Mutex<Vec<Signal>>, n: usize) {
-    within(what, async {
-        while seen.lock().unwrap().len() < n {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+/// Starts an actor that keeps every signal it gets (herald-testkit's [`Recorder`]), with
+/// room for 100,000 messages in its mailbox.
+pub fn start_collector(answer: Answer) -> (Addr<Recorder<Seen>>, Arc<Seen>) {
+    Recorder::start_with_capacity(answer, 100_000)
 }
 
 pub fn signal(n: u64) -> Signal {
