@@ -648,6 +648,76 @@ async fn dedupe_skips_a_taken_signal(path: Path) {
     path.check(&switch);
 }
 
+/// 50 dispatches of one signal at once to a slow endpoint: the first delivery holds the
+/// id, the others wait for its outcome and end as duplicates; the endpoint is reached
+/// once.
+#[actix_rt::test]
+async fn concurrent_duplicates_wait_for_the_one_in_flight() {
+    tokio::time::pause();
+    let switch = Switch::with_latency(|_| Duration::from_millis(200));
+    let dedupe = Dedupe::new(Duration::from_secs(60));
+    let dispatcher = dispatcher(&switch, Resilience::new().dedupe(dedupe));
+    let one = signal();
+    let sends = (0..50).map(|_| send(&dispatcher, one.clone(), vec![endpoint("a")]));
+    let reports = within("every dispatch", futures_util::future::join_all(sends)).await;
+    let mut outcomes: Vec<_> = reports
+        .into_iter()
+        .map(|report| report.unwrap().outcomes()[0].clone())
+        .collect();
+    outcomes.sort_by_key(|outcome| *outcome == Outcome::Duplicate);
+    assert_eq!(outcomes[0], Outcome::Delivered);
+    assert!(
+        outcomes[1..].iter().all(|o| *o == Outcome::Duplicate),
+        "{outcomes:?}"
+    );
+    assert_eq!(switch.reached(), 1);
+    let stats = within("stats", dispatcher.send(Stats)).await.unwrap();
+    assert_eq!(stats.duplicates, 49);
+}
+
+/// When the delivery in flight fails, one of those waiting goes next (not all of them),
+/// and the rest are duplicates of its success.
+#[actix_rt::test]
+async fn a_failed_delivery_in_flight_lets_one_waiting_go() {
+    tokio::time::pause();
+    let switch = Switch::with_latency(|_| Duration::from_millis(200));
+    switch.set(Mode::Down);
+    let dedupe = Dedupe::new(Duration::from_secs(60));
+    let dispatcher = dispatcher(&switch, Resilience::new().dedupe(dedupe));
+    let one = signal();
+    let recover = {
+        let switch = switch.clone();
+        // After the first answer (at 200 ms), before the second (at 400 ms).
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            switch.set(Mode::Up);
+        }
+    };
+    let sends = (0..20).map(|_| send(&dispatcher, one.clone(), vec![endpoint("a")]));
+    let (reports, ()) = within(
+        "every dispatch",
+        futures_util::future::join(futures_util::future::join_all(sends), recover),
+    )
+    .await;
+    let failed = reports.iter().filter(|report| report.is_err()).count();
+    let outcomes: Vec<_> = reports
+        .iter()
+        .filter_map(|report| report.as_ref().ok())
+        .map(|report| report.outcomes()[0].clone())
+        .collect();
+    assert_eq!(failed, 1);
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Delivered)
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.len(), 19);
+    assert_eq!(switch.reached(), 2);
+}
+
 on_each_path!(
     panic_under_a_breaker,
     a_panic_under_a_breaker_does_not_count,

@@ -2,9 +2,11 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::{ConfigFields, TargetError};
@@ -13,7 +15,11 @@ use crate::{ConfigFields, TargetError};
 /// `ttl`: the target's result is then [`Outcome::Duplicate`](crate::Outcome::Duplicate),
 /// a success, and no attempt is made.
 ///
-/// Only successful deliveries are remembered (a failed one may be tried again). Each
+/// Only successful deliveries are remembered (a failed one may be tried again). A
+/// delivery of an id the same target has **in flight** waits for that one's outcome
+/// (within its own delivery budget; past it, it fails as a retryable `Timeout`): a
+/// success makes it a `Duplicate` too, a failure lets it go, so concurrent dispatches of
+/// one signal reach the target once. Each
 /// target (by its exact identity: two targets that differ in any field keep apart) has
 /// a window of its own; all of a dispatcher's windows together (shared by its shards)
 /// keep at most
@@ -99,6 +105,70 @@ struct Entries {
     by_size: BTreeSet<(usize, u64)>,
     /// Ids kept in all windows.
     total: usize,
+    /// Deliveries under way, by (target, id): at most one per pair, each as long as its
+    /// delivery (so no more than the deliveries in flight).
+    in_flight: HashMap<(u64, u64), Arc<Flight>>,
+}
+
+/// A delivery under way that later deliveries of the same id to the same target wait
+/// for.
+#[derive(Debug, Default)]
+pub(crate) struct Flight {
+    ended: AtomicBool,
+    notify: Notify,
+}
+
+impl Flight {
+    /// Waits until the delivery ended (however it did).
+    pub(crate) async fn ended(&self) {
+        loop {
+            // Made before the check: a `notify_waiters` after it is not missed.
+            let notified = self.notify.notified();
+            if self.ended.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What a delivery found of its id in the windows.
+#[derive(Debug)]
+pub(crate) enum Claim<'w> {
+    /// Delivered already, within the window.
+    Seen,
+    /// Under way in another delivery: wait for it to end, then claim again.
+    Busy(Arc<Flight>),
+    /// This delivery's to make; the reservation ends with it.
+    Mine(Reservation<'w>),
+}
+
+/// A delivery's hold on its (target, id): released when dropped, remembered as
+/// delivered with [`delivered`](Self::delivered).
+#[derive(Debug)]
+pub(crate) struct Reservation<'w> {
+    window: &'w Window,
+    key: Key,
+}
+
+impl Reservation<'_> {
+    /// The delivery succeeded: remembered until `started + ttl`, and released.
+    pub(crate) fn delivered(self, started: Instant, ttl: Duration) {
+        self.window.remember(self.key, started, ttl);
+        // Dropped here: released after it is remembered, so a waiter finds it seen.
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let flight = super::lock(&self.window.entries)
+            .in_flight
+            .remove(&(self.key.target, self.key.id));
+        if let Some(flight) = flight {
+            flight.ended.store(true, Ordering::Release);
+            flight.notify.notify_waiters();
+        }
+    }
 }
 
 /// One target's ids.
@@ -168,14 +238,27 @@ impl Window {
         }
     }
 
-    /// Whether `key` was delivered and has not expired.
-    pub(crate) fn seen(&self, key: Key, now: Instant) -> bool {
-        let entries = super::lock(&self.entries);
-        entries
+    /// Whether `key` was delivered and has not expired; if not, whether another
+    /// delivery of it is under way; if not, a reservation for this one.
+    pub(crate) fn claim(&self, key: Key, now: Instant) -> Claim<'_> {
+        let mut entries = super::lock(&self.entries);
+        let seen = entries
             .windows
             .get(&key.target)
             .and_then(|window| window.expires.get(&key.id))
-            .is_some_and(|expiry| *expiry > now)
+            .is_some_and(|expiry| *expiry > now);
+        if seen {
+            return Claim::Seen;
+        }
+        match entries.in_flight.entry((key.target, key.id)) {
+            std::collections::hash_map::Entry::Occupied(flight) => {
+                Claim::Busy(Arc::clone(flight.get()))
+            }
+            std::collections::hash_map::Entry::Vacant(room) => {
+                room.insert(Arc::default());
+                Claim::Mine(Reservation { window: self, key })
+            }
+        }
     }
 
     /// Remembers `key` as delivered until `now + ttl`, forgetting its window's expired
@@ -202,6 +285,13 @@ impl Window {
             let left = window.expires.len();
             entries.resize(largest, size, left);
         }
+    }
+
+    /// Whether `key` was delivered and has not expired (a reservation the check makes is
+    /// dropped at once).
+    #[cfg(test)]
+    fn seen(&self, key: Key, now: Instant) -> bool {
+        matches!(self.claim(key, now), Claim::Seen)
     }
 
     /// How many ids are remembered now.
@@ -323,5 +413,37 @@ mod tests {
         assert_eq!(window.len(), 1);
         let entries = window.entries.lock().unwrap();
         assert!(entries.windows.values().all(|w| w.order.len() <= 16));
+    }
+
+    #[test]
+    fn a_delivery_under_way_holds_its_id_until_it_ends() {
+        let window = Window::new(10);
+        let (a, t0, ttl) = (
+            key(&window, "t", "1"),
+            Instant::now(),
+            Duration::from_secs(60),
+        );
+        let Claim::Mine(first) = window.claim(a, t0) else {
+            panic!("the first claim is its own");
+        };
+        let Claim::Busy(flight) = window.claim(a, t0) else {
+            panic!("a second claim waits for the first");
+        };
+        assert!(matches!(
+            window.claim(key(&window, "t", "2"), t0),
+            Claim::Mine(_)
+        ));
+        assert!(matches!(
+            window.claim(key(&window, "u", "1"), t0),
+            Claim::Mine(_)
+        ));
+        drop(first);
+        assert!(flight.ended.load(Ordering::Acquire));
+        let Claim::Mine(again) = window.claim(a, t0) else {
+            panic!("a failed delivery lets the next one go");
+        };
+        again.delivered(t0, ttl);
+        assert!(matches!(window.claim(a, t0), Claim::Seen));
+        assert!(super::super::lock(&window.entries).in_flight.is_empty());
     }
 }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::breaker::{Admit, Verdict, verdict};
 use super::concurrency::Permit;
-use super::dedupe::Key as DedupeKey;
+use super::dedupe::{Claim, Flight, Key as DedupeKey, Reservation};
 use super::endpoints::Endpoint;
 use super::{Breaker, Dedupe, Effective, Policies};
 use crate::{ErrorKind, Fingerprint, Outcome, TargetOptions};
@@ -25,7 +25,8 @@ use crate::{ErrorKind, Fingerprint, Outcome, TargetOptions};
 ///
 /// Dedupe and the breaker are checked here, when the future is made: what only they
 /// need (the options, the signal, the adapter's name) is then not kept in the future
-/// for the whole delivery.
+/// for the whole delivery. A delivery of an id the target has in flight waits, within
+/// `budget`, for that one to end, and is checked again.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn guarded<'a, F, A>(
     policies: &'a Policies,
@@ -40,16 +41,24 @@ where
     F: FnOnce() -> A + 'a,
     A: Future<Output = Result<Outcome, ErrorKind>> + 'a,
 {
-    let admitted = match Admitted::new(policies, effective, adapter, options, signal) {
-        Ok(admitted) => admitted,
-        Err(settled) => return Either::Left(ready(settled)),
-    };
+    let first = Entry::new(policies, effective, adapter, options, signal).admit();
+    if let Admission::Settled(settled) = first {
+        return Either::Left(ready(settled));
+    }
     let Effective {
         rate_limit,
         concurrency,
         ..
     } = effective;
     Either::Right(async move {
+        let admitted = match first {
+            Admission::Admitted(admitted) => admitted,
+            Admission::Busy(entry, flight) => match entry.admit_after(flight, budget).await {
+                Ok(admitted) => admitted,
+                Err(settled) => return settled,
+            },
+            Admission::Settled(settled) => return settled,
+        };
         if let (Some(limit), Some(endpoint)) = (rate_limit, &admitted.endpoint) {
             while let Some(wait) = endpoint.rate_check(limit) {
                 let late = admitted.started.elapsed() + wait > budget;
@@ -90,8 +99,8 @@ where
 /// [`guarded`] without waiting, for a delivery made at once: `attempt` makes it, or
 /// returns `None` when it cannot be made without waiting, as this does when a
 /// concurrency cap has no room. `None` leaves no trace: the delivery is then made by
-/// [`guarded`], from the start. Not for a rate limit, whose turn, once taken, cannot be
-/// given back.
+/// [`guarded`], from the start; so does a delivery of an id the target has in flight.
+/// Not for a rate limit, whose turn, once taken, cannot be given back.
 pub(crate) fn guarded_now(
     policies: &Policies,
     effective: Effective<'_>,
@@ -104,9 +113,10 @@ pub(crate) fn guarded_now(
         effective.rate_limit.is_none(),
         "a rate limit waits in the fan-out"
     );
-    let admitted = match Admitted::new(policies, effective, adapter, options, signal) {
-        Ok(admitted) => admitted,
-        Err(settled) => return Some(settled),
+    let admitted = match Entry::new(policies, effective, adapter, options, signal).admit() {
+        Admission::Admitted(admitted) => admitted,
+        Admission::Settled(settled) => return Some(settled),
+        Admission::Busy(..) => return None,
     };
     let permit = match (effective.concurrency, &admitted.endpoint) {
         (Some(concurrency), Some(endpoint)) => Some(endpoint.gate.try_enter(*concurrency)?),
@@ -128,19 +138,118 @@ fn adaptive_start(permit: Option<&Permit>) -> Option<Instant> {
     permit.filter(|p| p.adaptive()).map(|_| Instant::now())
 }
 
+/// A delivery before its policies are checked: what they need of it, and no more.
+struct Entry<'a> {
+    policies: &'a Policies,
+    effective: Effective<'a>,
+    /// The endpoint's key.
+    key: Cow<'a, str>,
+    /// When the delivery began.
+    started: Instant,
+    /// The dedupe policy and the delivery's id in its window.
+    dedupe: Option<(&'a Dedupe, DedupeKey)>,
+}
+
+/// How checking a delivery's dedupe and breaker ended.
+enum Admission<'a> {
+    /// Let through.
+    Admitted(Admitted<'a>),
+    /// Ended without an attempt: a duplicate, or refused.
+    Settled(Result<Outcome, ErrorKind>),
+    /// Its id is in flight to the same target: to be checked again once that ends.
+    Busy(Entry<'a>, Arc<Flight>),
+}
+
+impl<'a> Entry<'a> {
+    fn new(
+        policies: &'a Policies,
+        effective: Effective<'a>,
+        adapter: &str,
+        options: &'a dyn TargetOptions,
+        signal: &Signal,
+    ) -> Self {
+        let key = endpoint_key(adapter, options, effective.endpoint);
+        let dedupe = effective.dedupe.map(|dedupe| {
+            // The target's whole identity, not its redacted description: two targets
+            // that differ only in a URL's query or a secret keep apart.
+            let id = policies.endpoints.window.key(
+                |hasher| {
+                    Fingerprint::field(hasher, adapter.as_bytes());
+                    Fingerprint::field(hasher, key.as_bytes());
+                    options.identity(hasher);
+                },
+                |hasher| Fingerprint::field(hasher, signal.id().as_bytes()),
+            );
+            (dedupe, id)
+        });
+        Self {
+            policies,
+            effective,
+            key,
+            started: Instant::now(),
+            dedupe,
+        }
+    }
+
+    /// Checks dedupe, then the breaker.
+    fn admit(self) -> Admission<'a> {
+        let started = self.started;
+        self.admit_at(started)
+    }
+
+    /// [`admit`](Self::admit) each time the delivery it waits for ends, until it is
+    /// admitted or settled, within `budget` of its start.
+    async fn admit_after(
+        mut self,
+        mut flight: Arc<Flight>,
+        budget: Duration,
+    ) -> Result<Admitted<'a>, Result<Outcome, ErrorKind>> {
+        loop {
+            let left = budget.saturating_sub(self.started.elapsed());
+            if tokio::time::timeout(left, flight.ended()).await.is_err() {
+                return Err(Err(ErrorKind::Timeout(budget)));
+            }
+            match self.admit_at(Instant::now()) {
+                Admission::Admitted(admitted) => return Ok(admitted),
+                Admission::Settled(settled) => return Err(settled),
+                Admission::Busy(entry, next) => (self, flight) = (entry, next),
+            }
+        }
+    }
+
+    fn admit_at(self, now: Instant) -> Admission<'a> {
+        let endpoints = &self.policies.endpoints;
+        let dedupe = match self.dedupe {
+            None => None,
+            Some((dedupe, id)) => match endpoints.window.claim(id, now) {
+                Claim::Seen => {
+                    endpoints.duplicate();
+                    return Admission::Settled(Ok(Outcome::Duplicate));
+                }
+                Claim::Busy(flight) => return Admission::Busy(self, flight),
+                Claim::Mine(reservation) => Some((dedupe, reservation)),
+            },
+        };
+        match Admitted::new(self, dedupe) {
+            Ok(admitted) => Admission::Admitted(admitted),
+            Err(settled) => Admission::Settled(settled),
+        }
+    }
+}
+
 /// A delivery its policies let through, until its end is recorded. Dropped before
 /// that, a delivery cut off while its attempt was pending (by the dispatch's deadline)
 /// counts as a failure; one that made no attempt (refused by a later policy, declined
 /// at once) or whose attempt panicked gives its probe back and counts for nothing, as
-/// a `Panicked` result would.
+/// a `Panicked` result would. Either way its hold on its id (dedupe) is let go.
 struct Admitted<'a> {
     policies: &'a Policies,
     /// The endpoint's key.
     key: Cow<'a, str>,
     /// When the delivery began.
     started: Instant,
-    /// The dedupe window and the delivery's id in it.
-    dedupe: Option<(&'a Dedupe, DedupeKey)>,
+    /// The dedupe policy and the delivery's hold on its id.
+    dedupe: Option<(&'a Dedupe, Reservation<'a>)>,
     /// The endpoint's state, when a policy needs it.
     endpoint: Option<Active>,
     /// The breaker that let the delivery through, and whether as its probe.
@@ -162,37 +271,20 @@ enum Stage {
 }
 
 impl<'a> Admitted<'a> {
-    /// Checks dedupe and the breaker: the delivery admitted, or how it ended (a
-    /// duplicate, or refused by an open circuit).
+    /// Checks the breaker of `entry`, whose id (if deduped) is held: the delivery
+    /// admitted, or refused by an open circuit.
     fn new(
-        policies: &'a Policies,
-        effective: Effective<'a>,
-        adapter: &str,
-        options: &'a dyn TargetOptions,
-        signal: &Signal,
+        entry: Entry<'a>,
+        dedupe: Option<(&'a Dedupe, Reservation<'a>)>,
     ) -> Result<Self, Result<Outcome, ErrorKind>> {
+        let Entry {
+            policies,
+            effective,
+            key,
+            started,
+            ..
+        } = entry;
         let endpoints = &policies.endpoints;
-        let started = Instant::now();
-        let key = endpoint_key(adapter, options, effective.endpoint);
-        let dedupe = effective.dedupe.map(|dedupe| {
-            // The target's whole identity, not its redacted description: two targets
-            // that differ only in a URL's query or a secret keep apart.
-            let id = endpoints.window.key(
-                |hasher| {
-                    Fingerprint::field(hasher, adapter.as_bytes());
-                    Fingerprint::field(hasher, key.as_bytes());
-                    options.identity(hasher);
-                },
-                |hasher| Fingerprint::field(hasher, signal.id().as_bytes()),
-            );
-            (dedupe, id)
-        });
-        if let Some((_, id)) = dedupe
-            && endpoints.window.seen(id, started)
-        {
-            endpoints.duplicate();
-            return Err(Ok(Outcome::Duplicate));
-        }
         let endpoint = match effective.per_endpoint() {
             // A new endpoint the map has no room for: refused, never state forgotten.
             true => Some(endpoints.get(&key).ok_or(Err(ErrorKind::Overloaded))?),
@@ -227,7 +319,7 @@ impl<'a> Admitted<'a> {
     /// Records the attempt's `result` (made under `permit`, begun at `sent` when the
     /// cap is adaptive) with every policy that learns from it.
     fn finish(
-        self,
+        mut self,
         permit: Option<Permit>,
         sent: Option<Instant>,
         result: &Result<Outcome, ErrorKind>,
@@ -240,9 +332,8 @@ impl<'a> Admitted<'a> {
         }
         self.stage.set(Stage::Done);
         self.record(result.as_ref().err());
-        if let (Ok(_), Some((dedupe, id))) = (result, self.dedupe) {
-            let window = &self.policies.endpoints.window;
-            window.remember(id, self.started, dedupe.ttl());
+        if let (Ok(_), Some((dedupe, held))) = (result, self.dedupe.take()) {
+            held.delivered(self.started, dedupe.ttl());
         }
     }
 
