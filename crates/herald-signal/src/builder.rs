@@ -126,6 +126,25 @@ impl SignalBuilder {
         self
     }
 
+    /// Sets when the signal stops being worth delivering: the CloudEvents
+    /// [`expirytime`](crate::EXPIRYTIME) extension. Dispatchers do not deliver it after
+    /// then. Default is none (it never expires).
+    ///
+    /// ```
+    /// use herald_signal::{Signal, Utc};
+    /// use std::time::Duration;
+    ///
+    /// let soon = Utc::now() + Duration::from_secs(60);
+    /// let signal = Signal::builder("quote.offered").expirytime(soon).build()?;
+    /// assert!(!signal.expired_at(Utc::now()));
+    /// assert!(signal.expired_at(soon));
+    /// # Ok::<_, herald_signal::SignalError>(())
+    /// ```
+    pub fn expirytime(self, at: DateTime<Utc>) -> Self {
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        self.extension(crate::EXPIRYTIME, at)
+    }
+
     /// Removes extension attribute `name`, whichever way it was added.
     ///
     /// ```
@@ -262,6 +281,17 @@ fn measure(value: &serde_json::Value) -> Result<usize, SignalError> {
 pub(crate) fn check_required(signal: &Signal) -> Result<(), SignalError> {
     if let Some(time) = &signal.time {
         check_time(time)?;
+    }
+    if let Some(value) = signal.extension(crate::EXPIRYTIME) {
+        let time = match value {
+            ExtensionValue::String(text) => DateTime::parse_from_rfc3339(text).ok(),
+            _ => None,
+        };
+        if time.is_none() {
+            return Err(SignalError::InvalidExtensionTimestamp {
+                name: crate::EXPIRYTIME.to_owned(),
+            });
+        }
     }
     for (name, value) in [
         ("id", &signal.id),

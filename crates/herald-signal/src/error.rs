@@ -70,6 +70,14 @@ pub enum SignalError {
         name: String,
     },
 
+    /// An extension the CloudEvents specification types as a timestamp
+    /// ([`EXPIRYTIME`](crate::EXPIRYTIME)) is not an RFC 3339 string.
+    #[error("extension `{name}` must be an RFC 3339 timestamp string")]
+    InvalidExtensionTimestamp {
+        /// The extension's name.
+        name: String,
+    },
+
     /// `data_base64` is not valid base64.
     #[error("signal attribute `data_base64` is not valid base64")]
     InvalidBase64 {

@@ -76,6 +76,10 @@ impl From<i32> for ExtensionValue {
     }
 }
 
+/// The CloudEvents Expiry Time extension: an RFC 3339 timestamp after which the event
+/// should not be delivered. A signal carrying it is checked to be one when it is made.
+pub const EXPIRYTIME: &str = "expirytime";
+
 /// The attribute names an extension may not take.
 pub(crate) const CORE_ATTRIBUTES: [&str; 10] = [
     "id",

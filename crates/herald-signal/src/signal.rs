@@ -208,6 +208,23 @@ impl Signal {
     pub fn extension(&self, name: &str) -> Option<&ExtensionValue> {
         self.extensions.get(name)
     }
+
+    /// When the signal stops being worth delivering: its
+    /// [`expirytime`](crate::EXPIRYTIME) extension (checked when the signal was made).
+    pub fn expirytime(&self) -> Option<DateTime<Utc>> {
+        match self.extensions.get(crate::EXPIRYTIME)? {
+            ExtensionValue::String(text) => DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|time| time.with_timezone(&Utc)),
+            _ => None,
+        }
+    }
+
+    /// Whether the signal has expired at `now`: its
+    /// [`expirytime`](Self::expirytime) is not after it.
+    pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expirytime().is_some_and(|expiry| expiry <= now)
+    }
 }
 
 impl fmt::Debug for Signal {

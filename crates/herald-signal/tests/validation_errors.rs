@@ -140,6 +140,35 @@ fn extension_values_must_be_string_bool_or_integer() {
 }
 
 #[test]
+fn expirytime_must_be_an_rfc3339_string() {
+    for bad in [
+        json!("tomorrow"),
+        json!(1_700_000_000),
+        json!(true),
+        json!(""),
+    ] {
+        let err = parse(with("expirytime", bad.clone())).unwrap_err();
+        assert!(
+            matches!(&err, SignalError::InvalidExtensionTimestamp { name } if name == "expirytime"),
+            "{bad}: {err:?}"
+        );
+    }
+    let err = Signal::builder("t")
+        .extension("expirytime", "soon")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, SignalError::InvalidExtensionTimestamp { .. }));
+
+    let signal = parse(with("expirytime", json!("2030-01-02T03:04:05+01:00"))).unwrap();
+    let expiry = signal.expirytime().unwrap();
+    assert_eq!(expiry.to_rfc3339(), "2030-01-02T02:04:05+00:00");
+    assert!(!signal.expired_at(expiry - std::time::Duration::from_millis(1)));
+    assert!(signal.expired_at(expiry));
+    let back = Signal::from_json(&signal.to_json()).unwrap();
+    assert_eq!(back.expirytime(), Some(expiry));
+}
+
+#[test]
 fn data_and_data_base64_are_exclusive_and_base64_is_checked() {
     let mut both = with("data", json!(1));
     both["data_base64"] = json!("AAEC");
