@@ -259,6 +259,13 @@ pub enum ErrorKind {
     #[error("rate limit reached for this endpoint")]
     RateLimited,
 
+    /// The signal expired before the attempt it would have had: its
+    /// [`expirytime`](herald_signal::EXPIRYTIME) passed, or the target's
+    /// [`Expiry`](crate::resilience::Expiry) max age. Nothing was sent for it; not
+    /// retried, and dead-lettered only when the target's `Expiry` asks.
+    #[error("signal expired")]
+    Expired,
+
     /// A custom adapter's own error. Its message is this error's message; what caused
     /// it is the [`DeliveryError`]'s `source()`.
     #[error("{error}")]
@@ -325,7 +332,8 @@ impl ErrorKind {
 
     /// Whether this error refused the delivery before anything was sent: an invalid
     /// target, an egress refusal, an open circuit, a rate limit, overload, a signal too
-    /// large, a synchronous call to the caller itself. The attempt that ends with such
+    /// large, a synchronous call to the caller itself. ([`Expired`](Self::Expired) is
+    /// not one: it may end a delivery after attempts that were made.) The attempt that ends with such
     /// an error is not counted in [`DeliveryError::attempts`].
     pub fn is_refusal(&self) -> bool {
         matches!(
@@ -366,6 +374,7 @@ impl ErrorKind {
             Self::TooLarge { .. } => "too_large",
             Self::CircuitOpen { .. } => "circuit_open",
             Self::RateLimited => "rate_limited",
+            Self::Expired => "expired",
             Self::Custom { .. } => "custom",
         }
     }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use herald_core::resilience::{
-    Breaker, CircuitState, Concurrency, DeadLetterQueue, Dedupe, RateLimit, Redrive, Resilience,
-    TakeDeadLetters,
+    Breaker, CircuitState, Concurrency, DeadLetter, DeadLetterQueue, Dedupe, Expiry, RateLimit,
+    Redrive, Resilience, TakeDeadLetters,
 };
 use herald_core::{
     Adapter, Delivery, Dispatch, DispatchResult, Dispatcher, ErrorKind, Outcome, Placement,
@@ -718,6 +718,121 @@ async fn a_failed_delivery_in_flight_lets_one_waiting_go() {
     assert_eq!(switch.reached(), 2);
 }
 
+/// `signal()` expiring `from_now` seconds from now (negative: in the past).
+fn expiring(from_now: i64) -> Signal {
+    let now = herald_signal::Utc::now();
+    let by = Duration::from_secs(from_now.unsigned_abs());
+    let at = if from_now < 0 { now - by } else { now + by };
+    signal().to_builder().expirytime(at).build().unwrap()
+}
+
+on_each_path!(
+    expired_signals,
+    a_signal_past_its_expirytime_reaches_no_target,
+    a_signal_past_its_expirytime_reaches_no_target_at_once
+);
+
+async fn expired_signals(path: Path) {
+    let switch = Switch::new();
+    let dispatcher = path.start(&switch, Resilience::new());
+    let targets = vec![endpoint("a"), endpoint("b")];
+    let error = send(&dispatcher, expiring(-1), targets.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(error.failures().len(), 2);
+    for failure in error.failures() {
+        assert_eq!(failure.error.kind().name(), "expired");
+        assert!(!failure.error.retryable());
+        assert_eq!(failure.error.attempts(), 0);
+    }
+    assert_eq!(switch.reached(), 0);
+
+    let report = send(&dispatcher, expiring(3600), targets).await.unwrap();
+    assert_eq!(report.outcomes(), [Outcome::Delivered, Outcome::Delivered]);
+    path.check(&switch);
+}
+
+on_each_path!(
+    max_age,
+    a_max_age_expires_signals_older_than_it,
+    a_max_age_expires_signals_older_than_it_at_once
+);
+
+async fn max_age(path: Path) {
+    let switch = Switch::new();
+    let expiry = Expiry::new().max_age(Duration::from_secs(60));
+    let dispatcher = path.start(&switch, Resilience::new().expiry(expiry));
+    let now = herald_signal::Utc::now();
+    let made_before = |age| signal().to_builder().time(now - age).build().unwrap();
+    let result = send(
+        &dispatcher,
+        made_before(Duration::from_secs(120)),
+        vec![endpoint("a")],
+    )
+    .await;
+    assert_eq!(kind_of(&result), Some("expired"));
+    assert_eq!(switch.reached(), 0);
+    // A target that turns the default off takes it.
+    let own = endpoint("a").with_resilience(Resilience::new().no_expiry());
+    send(
+        &dispatcher,
+        made_before(Duration::from_secs(120)),
+        vec![own],
+    )
+    .await
+    .unwrap();
+    let fresh = made_before(Duration::ZERO);
+    send(&dispatcher, fresh, vec![endpoint("a")]).await.unwrap();
+    assert_eq!(switch.reached(), 2);
+    path.check(&switch);
+}
+
+/// An expired delivery is dead-lettered only when its target's `Expiry` asks; the dead
+/// letter itself does not expire, and a redrive of it is checked again.
+#[actix_rt::test]
+async fn expired_deliveries_are_dead_lettered_only_when_asked() {
+    let switch = Switch::new();
+    let queue = DeadLetterQueue::default().start();
+    let letters = Target::pid(queue.clone().recipient()).sync();
+    let dispatcher = dispatcher(&switch, Resilience::new().dead_letter(letters));
+    let plain = endpoint("a");
+    let kept =
+        endpoint("b").with_resilience(Resilience::new().expiry(Expiry::new().dead_letter(true)));
+    let expired = expiring(-1);
+    let error = send(&dispatcher, expired.clone(), vec![plain, kept.clone()])
+        .await
+        .unwrap_err();
+    assert!(error.failures()[0].error.dead_letter().is_none());
+    assert!(
+        error.failures()[1]
+            .error
+            .dead_letter()
+            .is_some_and(|d| d.result().is_ok())
+    );
+
+    let taken = within("take", queue.send(TakeDeadLetters)).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    let letter = &taken[0];
+    assert_eq!(letter.kind(), "expired");
+    assert_eq!(letter.original().expirytime(), expired.expirytime());
+
+    // The signal the queue got carries the expiry aside, not as its own.
+    let wrapped = DeadLetter::wrap(&expired, &error.failures()[1].error, &kept).unwrap();
+    assert_eq!(wrapped.expirytime(), None);
+    assert!(
+        wrapped
+            .extension(herald_core::resilience::ERROR_EXPIRYTIME)
+            .is_some()
+    );
+    let read = DeadLetter::from_signal(&wrapped).unwrap();
+    assert_eq!(read.original().expirytime(), expired.expirytime());
+
+    let redrive = letter.redrive(&[kept]).unwrap();
+    let result = within("redrive", dispatcher.send(redrive)).await.unwrap();
+    assert_eq!(kind_of(&result), Some("expired"));
+    assert_eq!(switch.reached(), 0);
+}
+
 on_each_path!(
     panic_under_a_breaker,
     a_panic_under_a_breaker_does_not_count,
@@ -978,6 +1093,7 @@ async fn policies_read_from_data_name_their_fields() {
         "resilience": {
             "breaker": {"failures": 3, "cooldown_ms": 1000},
             "dedupe": {"ttl_ms": 5000},
+            "expiry": {"max_age_ms": 60000, "dead_letter": true},
             "rate_limit": {"per_second": 5, "burst": 2, "on_limit": "fail"},
             "concurrency": {"max": 4, "adaptive": true},
             "dead_letter": {"adapter": "logger", "level": "error"},
@@ -1001,6 +1117,10 @@ async fn policies_read_from_data_name_their_fields() {
     // Written back and read again, it is the same.
     let config = target.to_config(herald_core::Secrets::Redact).unwrap();
     assert_eq!(config["resilience"]["rate_limit"]["on_limit"], "fail");
+    assert_eq!(
+        config["resilience"]["expiry"],
+        json!({"max_age_ms": 60000, "dead_letter": true})
+    );
     let again = Target::from_config(config.clone()).unwrap();
     assert_eq!(
         again.to_config(herald_core::Secrets::Redact).unwrap(),
@@ -1025,6 +1145,14 @@ async fn policies_read_from_data_name_their_fields() {
             "unknown field `resilience.concurrency.speed`; expected one of: max, adaptive",
         ),
         (
+            json!({"expiry": {"max_age_ms": 1000, "dead_letters": true}}),
+            "unknown field `resilience.expiry.dead_letters`; expected one of: max_age_ms, dead_letter",
+        ),
+        (
+            json!({"expiry": {"dead_letter": "yes"}}),
+            "field `resilience.expiry.dead_letter` must be true or false",
+        ),
+        (
             json!({"dedupe": true}),
             "field `resilience.dedupe` must be an object, or false for off",
         ),
@@ -1034,7 +1162,7 @@ async fn policies_read_from_data_name_their_fields() {
         ),
         (
             json!({"retry": {}}),
-            "unknown field `resilience.retry`; expected one of: breaker, dedupe, rate_limit, concurrency, dead_letter, endpoint",
+            "unknown field `resilience.retry`; expected one of: breaker, dedupe, expiry, rate_limit, concurrency, dead_letter, endpoint",
         ),
         (json!(3), "field `resilience` must be an object"),
     ];

@@ -12,7 +12,9 @@ use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
 use herald_core::http::{RetryPolicy, random};
 use herald_core::resilience::DeadLetter;
-use herald_core::{Dispatch, DispatchExt, Dispatcher, IntoTargets, Target, TargetError};
+use herald_core::{
+    Dispatch, DispatchExt, Dispatcher, ErrorKind, IntoTargets, Target, TargetError, TargetFailure,
+};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -157,6 +159,10 @@ pub struct ConsumerStats {
     pub given_up: u64,
     /// Messages that were not signals (terminated).
     pub malformed: u64,
+    /// Messages whose signal had expired (its `expirytime`, or every failed target's
+    /// max age): terminated, not redelivered; not dead-lettered by the consumer (a
+    /// target's own `Expiry` may have).
+    pub expired: u64,
     /// Times the consumer was made again on a client that replaced a dead one (a
     /// [`SupervisedClient`](crate::SupervisedClient)); what it held unacknowledged is
     /// redelivered by the stream after `ack_wait`.
@@ -169,6 +175,7 @@ struct Counters {
     retried: AtomicU64,
     given_up: AtomicU64,
     malformed: AtomicU64,
+    expired: AtomicU64,
     restarted: AtomicU64,
 }
 
@@ -188,6 +195,7 @@ impl RunningConsumer {
             retried: self.counters.retried.load(Ordering::Relaxed),
             given_up: self.counters.given_up.load(Ordering::Relaxed),
             malformed: self.counters.malformed.load(Ordering::Relaxed),
+            expired: self.counters.expired.load(Ordering::Relaxed),
             restarted: self.counters.restarted.load(Ordering::Relaxed),
         }
     }
@@ -391,6 +399,10 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
             return;
         }
     };
+    if signal.expired_at(herald_signal::Utc::now()) {
+        expired(&message, counters, &subject, attempt).await;
+        return;
+    }
     let span = arrival_span(&signal, &subject);
     let dispatch =
         span.in_scope(|| Dispatch::new(Arc::clone(&signal), Arc::clone(&consumer.targets)));
@@ -404,6 +416,13 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
         Ok(Err(error)) => Some(error),
         Err(_) => None,
     };
+    let is_expired = |f: &TargetFailure| matches!(f.error.kind(), ErrorKind::Expired);
+    if let Some(error) = &error
+        && error.failures().iter().all(is_expired)
+    {
+        expired(&message, counters, &subject, attempt).await;
+        return;
+    }
     let retryable = error
         .as_ref()
         .is_none_or(|e| e.failures().iter().all(|f| f.error.retryable()));
@@ -418,7 +437,7 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
     counters.given_up.fetch_add(1, Ordering::Relaxed);
     let mut kept = true;
     if let (Some(error), Some(target)) = (&error, &consumer.dead_letter) {
-        for failure in error.failures() {
+        for failure in error.failures().iter().filter(|f| !is_expired(f)) {
             kept &= dead_letter(consumer, &signal, failure, target).await;
         }
     }
@@ -432,6 +451,13 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
     }
     tracing::warn!(target: "herald::nats", subject, attempt, "durable consumer gave up on a message");
     settle(&message, AckKind::Term).await;
+}
+
+/// Terminates a message whose signal expired: redelivering it could not help.
+async fn expired(message: &jetstream::Message, counters: &Counters, subject: &str, attempt: i64) {
+    counters.expired.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(target: "herald::nats", subject, attempt, "durable consumer: the signal expired; terminated");
+    settle(message, AckKind::Term).await;
 }
 
 /// Sends `failure`'s dead letter to `target`; whether it took it.

@@ -83,8 +83,11 @@ pub struct ReplayReport {
     pub delivered: u64,
     /// Deliveries the target's dedupe reported as duplicates (it had the signal).
     pub duplicates: u64,
-    /// Deliveries that failed.
+    /// Deliveries that failed (expired ones apart).
     pub failed: u64,
+    /// Deliveries that ended [`Expired`](herald_core::ErrorKind::Expired): the signal's
+    /// `expirytime`, or the target's max age, had passed. Nothing was sent for them.
+    pub expired: u64,
     /// The first stream sequence not yet done: give it to
     /// [`from_sequence`](Replay::from_sequence) to go on. Past the window's end once
     /// the replay finished.
@@ -254,7 +257,13 @@ impl Replay {
                 Ok(Ok(report)) => counts.tally(report.outcomes().iter()),
                 Ok(Err(error)) => {
                     counts.tally(error.delivered().iter().map(|(_, outcome)| outcome));
-                    counts.failed = error.failures().len() as u64;
+                    let expired = error
+                        .failures()
+                        .iter()
+                        .filter(|f| matches!(f.error.kind(), herald_core::ErrorKind::Expired))
+                        .count() as u64;
+                    counts.expired = expired;
+                    counts.failed = error.failures().len() as u64 - expired;
                 }
                 Err(_) => counts.failed = targets,
             }
@@ -287,6 +296,7 @@ struct Counts {
     delivered: u64,
     duplicates: u64,
     failed: u64,
+    expired: u64,
 }
 
 impl Counts {
@@ -307,6 +317,7 @@ impl ReplayReport {
         self.delivered += counts.delivered;
         self.duplicates += counts.duplicates;
         self.failed += counts.failed;
+        self.expired += counts.expired;
         self.next_sequence = sequence + 1;
     }
 }

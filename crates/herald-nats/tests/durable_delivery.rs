@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -207,4 +208,70 @@ async fn a_message_whose_dead_letter_fails_stays_in_the_stream() {
         .unwrap();
     let info = within("info", stream.info()).await.unwrap();
     assert_eq!(info.state.messages, 1, "kept, not terminated");
+}
+
+/// A stored signal past its `expirytime` is terminated, not delivered and not
+/// redelivered; a fresh one behind it is delivered.
+#[actix_rt::test]
+async fn an_expired_signal_is_terminated_not_delivered() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    // A work queue: a terminated message is removed from the stream.
+    let settings = StreamSettings::new().retention(Retention::WorkQueue);
+    let durable = Durable::open_with(&client, "EXPIRY", &["expiry.>"], &settings)
+        .await
+        .unwrap();
+    let (collector, seen) = start_collector(Answer::Accept);
+    let consumer = durable
+        .consumer(
+            "w",
+            Dispatcher::builder().start(),
+            [Target::pid(collector.recipient()).sync()],
+        )
+        .start()
+        .await
+        .unwrap();
+    let now = herald_signal::Utc::now();
+    let expired = signal(1)
+        .to_builder()
+        .expirytime(now - Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let fresh = signal(2)
+        .to_builder()
+        .expirytime(now + Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    // Published raw: Herald's own publisher would not send an expired signal.
+    let jetstream = async_nats::jetstream::new(client.clone());
+    for signal in [expired, fresh.clone()] {
+        let ack = within(
+            "publish",
+            jetstream.publish("expiry.x", signal.to_json().into()),
+        )
+        .await
+        .unwrap();
+        within("ack", ack.into_future()).await.unwrap();
+    }
+    within("both settled", async {
+        while consumer.stats().expired + consumer.stats().acked < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let stats = consumer.stats();
+    assert_eq!((stats.expired, stats.acked, stats.retried), (1, 1, 0));
+    let ids: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.id().to_owned())
+        .collect();
+    assert_eq!(ids, [fresh.id()]);
+    let mut stream = async_nats::jetstream::new(client)
+        .get_stream("EXPIRY")
+        .await
+        .unwrap();
+    let info = within("info", stream.info()).await.unwrap();
+    assert_eq!(info.state.messages, 0, "the expired one was terminated");
 }

@@ -42,9 +42,17 @@ pub(crate) struct DispatchContext {
     pub(crate) delivery_timeout: Duration,
     /// The dispatcher's default policies and its endpoints' state.
     pub(crate) policies: Arc<Policies>,
+    /// The signal's `expirytime`, read once.
+    pub(crate) expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl DispatchContext {
+    /// Whether the signal's `expirytime` has passed (the clock is read only when it
+    /// has one).
+    pub(crate) fn expired(&self) -> bool {
+        crate::resilience::expiry_passed(self.expires)
+    }
+
     /// Whether deliveries get spans: telemetry is on and a subscriber wants the
     /// dispatch span. When not, no span is made and no clock is read.
     pub(crate) fn traced(&self) -> bool {
@@ -58,6 +66,7 @@ impl DispatchContext {
             caller: self.caller,
             hops: self.hops,
             policies: &self.policies,
+            expires: self.expires,
         }
     }
 }
@@ -132,6 +141,8 @@ pub(crate) struct AtOnce<'d> {
     pub(crate) hops: u8,
     /// The dispatcher's default policies and its endpoints' state.
     pub(crate) policies: &'d Policies,
+    /// The signal's `expirytime`, as its fan-out reads it.
+    pub(crate) expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How far a stretch of deliveries at once got: targets from its start to `end` are
@@ -261,7 +272,10 @@ fn deliver_guarded_now<A: Adapter>(
         Some(effective) if effective.rate_limit.is_some() || !adapter.may_deliver_now(options) => {
             None
         }
-        Some(effective) => guarded_now(policies, effective, name, options, now.signal, attempt),
+        Some(effective) => {
+            let signal = (&**now.signal, now.expires);
+            guarded_now(policies, effective, name, options, signal, attempt)
+        }
     }
 }
 
@@ -327,6 +341,11 @@ fn attempt<'a, A: Adapter>(
     attempts: &'a Cell<u32>,
 ) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a {
     async move {
+        // A delivery may wait (for its pool, a mailbox's room) after its fan-out
+        // launched it: checked again here, before its adapter is called.
+        if context.expired() {
+            return Err(ErrorKind::Expired);
+        }
         let resolved = resolve(adapter, name, target)?;
         let options = resolved.get();
         // An adapter that bounds its own deliveries gets no second timer.
@@ -360,7 +379,7 @@ fn attempt<'a, A: Adapter>(
                         effective,
                         name,
                         options,
-                        &context.signal,
+                        (&context.signal, context.expires),
                         budget,
                         || bounded(adapter, delivery, limit),
                     )

@@ -36,7 +36,8 @@ impl DoneAtOnce {
 /// Delivers a dispatch at once, target by target, while each delivery can be made
 /// without waiting ([`Adapter::deliver_now`](crate::Adapter::deliver_now) of a local
 /// adapter, under policies that need not wait) and nothing else is needed: no
-/// subscriber to want spans, a free in-flight slot, a signal within its size. Then no
+/// subscriber to want spans, a free in-flight slot, a signal within its size and not
+/// expired. Then no
 /// future, task or span is made for it. `Ok` when that finished the dispatch; else
 /// what was done, for [`fan_out`](super::fan_out) to go on from (also when all is done but a failure may
 /// have a dead letter to send: the fan-out sends those).
@@ -50,11 +51,17 @@ pub(crate) fn at_once(inner: &Shared, dispatch: &Dispatch) -> Result<DispatchRes
     if !eligible {
         return Err(head);
     }
+    let expires = dispatch.signal.expirytime();
+    // An expired signal fails in the fan-out, which checks it once for all targets.
+    if crate::resilience::expiry_passed(expires) {
+        return Err(head);
+    }
     let now = AtOnce {
         signal: &dispatch.signal,
         caller: dispatch.caller_id(),
         hops: dispatch.hops(),
         policies: &inner.policies,
+        expires,
     };
     let targets = &dispatch.targets[..];
     let mut lookup = Lookup::default();

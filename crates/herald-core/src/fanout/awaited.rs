@@ -114,6 +114,7 @@ pub(super) fn fan_out_admitted<'a>(
             telemetry: inner.telemetry,
             delivery_timeout: inner.delivery_timeout,
             policies: Arc::clone(&inner.policies),
+            expires: dispatch.signal.expirytime(),
         };
         let mut fan_out = FanOut {
             inner,
@@ -256,6 +257,13 @@ impl<'a> FanOut<'a> {
     fn launch(&mut self, range: Range<usize>, cx: &mut Context<'_>) {
         let targets = self.targets;
         let context = self.context;
+        // Launched late (after slots freed up), a signal may have expired meanwhile.
+        if context.expired() {
+            for index in range {
+                self.fail_here(index, ErrorKind::Expired, false);
+            }
+            return;
+        }
         let mut batches: Vec<(&Pool, Vec<Job>)> = Vec::new();
         // At once only when no delivery span is wanted (policies are checked target by
         // target).

@@ -9,18 +9,31 @@ use super::awaited::fan_out_admitted;
 use super::{DoneAtOnce, Phase, Shared};
 use crate::Dispatch;
 use crate::dispatch::{DispatchError, DispatchResult, Overload};
-use crate::resilience::{DeadLettered, dead_letter_of, dead_letter_signal};
-use crate::{DeliveryError, ErrorKind, Outcome};
+use crate::resilience::{DeadLettered, dead_letter_of, dead_letter_signal, dead_letters_kind};
+use crate::{DeliveryError, ErrorKind, Outcome, Target, TargetFailure};
 
 /// Whether any failed target of `dispatch` has a dead letter.
 pub(super) fn wanted(inner: &Shared, dispatch: &Dispatch, result: &DispatchResult) -> bool {
     let Err(error) = result else {
         return false;
     };
-    error.failures().iter().any(|failure| {
-        let target = &dispatch.targets[failure.index];
-        dead_letter_of(target, dispatch.own_dead_letter(), &inner.policies.defaults).is_some()
-    })
+    error
+        .failures()
+        .iter()
+        .any(|failure| letter_for(inner, dispatch, failure).is_some())
+}
+
+/// Where `failure`'s dead letter goes, if anywhere: an expired delivery only when its
+/// target's `Expiry` asks.
+fn letter_for<'d>(
+    inner: &'d Shared,
+    dispatch: &'d Dispatch,
+    failure: &TargetFailure,
+) -> Option<&'d Target> {
+    let target = &dispatch.targets[failure.index];
+    let defaults = &inner.policies.defaults;
+    dead_letter_of(target, dispatch.own_dead_letter(), defaults)
+        .filter(|_| dead_letters_kind(target, defaults, failure.error.kind()))
 }
 
 /// Whether any target of `dispatch` has a dead letter (whichever fails).
@@ -53,9 +66,7 @@ async fn deliver(inner: &Shared, dispatch: &Dispatch, error: &mut DispatchError)
     let mut letters = Vec::new();
     for (position, failure) in error.failures_mut().iter_mut().enumerate() {
         let target = &dispatch.targets[failure.index];
-        let Some(dead_letter) =
-            dead_letter_of(target, dispatch.own_dead_letter(), &inner.policies.defaults)
-        else {
+        let Some(dead_letter) = letter_for(inner, dispatch, failure) else {
             continue;
         };
         let signal =

@@ -198,6 +198,11 @@ impl Adapter for HttpAdapter {
             {
                 return Err(failure.kind);
             }
+            // Not retried past the signal's `expirytime`: ended now, not after the wait.
+            if crate::resilience::expiry_passed_after(delivery.signal.expirytime(), wait) {
+                tracing::debug!(attempt, error = %failure.kind, "not retried: the signal expires first");
+                return Err(ErrorKind::Expired);
+            }
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %failure.kind, "retrying");
             tokio::time::sleep(wait).await;
             attempt += 1;

@@ -301,6 +301,7 @@ pub(crate) fn verdict(error: Option<&ErrorKind>) -> Verdict {
             | ErrorKind::DeadlineExceeded
             | ErrorKind::InvalidTarget(_)
             | ErrorKind::TooLarge { .. }
+            | ErrorKind::Expired
             | ErrorKind::Panicked { .. },
         ) => Verdict::Untried,
         Some(kind) if kind.retryable() => Verdict::Down,

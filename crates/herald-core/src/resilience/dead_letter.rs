@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use herald_signal::{ExtensionValue, Signal, SignalError};
+use herald_signal::{EXPIRYTIME, ExtensionValue, Signal, SignalError};
 
 use crate::{DeliveryError, ErrorKind, Fingerprint, Outcome, Target};
 
@@ -23,11 +23,16 @@ pub const ERROR_CODE: &str = "heralderrorcode";
 pub const ERROR_DATA: &str = "heralderrordata";
 /// How many attempts the delivery made.
 pub const ATTEMPTS: &str = "heraldattempts";
+/// The original signal's [`expirytime`](herald_signal::EXPIRYTIME), moved aside: a
+/// dead letter is how an expired delivery is kept, so it does not expire itself; reading
+/// it back ([`DeadLetter::original`], a redrive) restores it.
+pub const ERROR_EXPIRYTIME: &str = "heraldexpirytime";
 /// The most bytes of the failure's message a dead letter carries.
 pub const ERROR_DATA_LIMIT: usize = 1024;
 
-const ATTRIBUTES: [&str; 7] = [
+const ATTRIBUTES: [&str; 8] = [
     ERROR_KIND,
+    ERROR_EXPIRYTIME,
     ERROR_DEST,
     ERROR_DEST_ID,
     ERROR_ADAPTER,
@@ -63,6 +68,11 @@ pub(crate) fn dead_letter_signal(
         .extension(ATTEMPTS, i64::from(error.attempts()));
     if let ErrorKind::HttpStatus { status, .. } = error.kind() {
         builder = builder.extension(ERROR_CODE, i64::from(*status));
+    }
+    if let Some(expirytime) = signal.extension(EXPIRYTIME) {
+        builder = builder
+            .without_extension(EXPIRYTIME)
+            .extension(ERROR_EXPIRYTIME, expirytime.clone());
     }
     builder.build()
 }
@@ -161,6 +171,9 @@ impl DeadLetter {
         let mut original = signal.to_builder();
         for name in ATTRIBUTES {
             original = original.without_extension(name);
+        }
+        if let Some(expirytime) = signal.extension(ERROR_EXPIRYTIME) {
+            original = original.extension(EXPIRYTIME, expirytime.clone());
         }
         Some(Self {
             original: Arc::new(original.build().ok()?),

@@ -1,5 +1,5 @@
-//! One delivery under its policies, in their order: dedupe, breaker, rate limit,
-//! concurrency, then the adapter's attempt. [`guarded`] waits where a policy says so;
+//! One delivery under its policies, in their order: expiry, dedupe, breaker, rate
+//! limit, concurrency, then the adapter's attempt. [`guarded`] waits where a policy says so;
 //! [`guarded_now`] is the same without waiting, for deliveries made at once.
 
 use std::borrow::Cow;
@@ -17,6 +17,7 @@ use super::breaker::{Admit, Verdict, verdict};
 use super::concurrency::Permit;
 use super::dedupe::{Claim, Flight, Key as DedupeKey, Reservation};
 use super::endpoints::Endpoint;
+use super::expiry::{Expiry, passed};
 use super::{Breaker, Dedupe, Effective, Policies};
 use crate::{ErrorKind, Fingerprint, Outcome, TargetOptions};
 
@@ -33,7 +34,7 @@ pub(crate) fn guarded<'a, F, A>(
     effective: Effective<'a>,
     adapter: &str,
     options: &'a dyn TargetOptions,
-    signal: &Signal,
+    signal: Expiring<'_>,
     budget: Duration,
     attempt: F,
 ) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a
@@ -41,7 +42,9 @@ where
     F: FnOnce() -> A + 'a,
     A: Future<Output = Result<Outcome, ErrorKind>> + 'a,
 {
-    let first = Entry::new(policies, effective, adapter, options, signal).admit();
+    let entry = Entry::new(policies, effective, adapter, options, signal);
+    let expires = entry.expires;
+    let first = entry.admit();
     if let Admission::Settled(settled) = first {
         return Either::Left(ready(settled));
     }
@@ -82,6 +85,10 @@ where
             _ => None,
         };
 
+        // Checked again: the waits above may have outlasted the signal.
+        if passed(expires) {
+            return Err(ErrorKind::Expired);
+        }
         let sent = adaptive_start(permit.as_ref());
         let mut attempt = pin!(attempt());
         let result = poll_fn(|cx| {
@@ -106,7 +113,7 @@ pub(crate) fn guarded_now(
     effective: Effective<'_>,
     adapter: &str,
     options: &dyn TargetOptions,
-    signal: &Signal,
+    signal: Expiring<'_>,
     attempt: impl FnOnce() -> Option<Result<Outcome, ErrorKind>>,
 ) -> Option<Result<Outcome, ErrorKind>> {
     debug_assert!(
@@ -132,6 +139,9 @@ pub(crate) fn guarded_now(
     Some(result)
 }
 
+/// The signal, and its `expirytime` (read once by its fan-out).
+pub(crate) type Expiring<'s> = (&'s Signal, Option<chrono::DateTime<chrono::Utc>>);
+
 /// When a delivery under an adaptive cap began: the clock is read for an adaptive cap
 /// only, which learns from latency.
 fn adaptive_start(permit: Option<&Permit>) -> Option<Instant> {
@@ -148,6 +158,8 @@ struct Entry<'a> {
     started: Instant,
     /// The dedupe policy and the delivery's id in its window.
     dedupe: Option<(&'a Dedupe, DedupeKey)>,
+    /// When the signal expires for this target.
+    expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How checking a delivery's dedupe and breaker ended.
@@ -166,7 +178,7 @@ impl<'a> Entry<'a> {
         effective: Effective<'a>,
         adapter: &str,
         options: &'a dyn TargetOptions,
-        signal: &Signal,
+        (signal, expires): Expiring<'_>,
     ) -> Self {
         let key = endpoint_key(adapter, options, effective.endpoint);
         let dedupe = effective.dedupe.map(|dedupe| {
@@ -188,10 +200,11 @@ impl<'a> Entry<'a> {
             key,
             started: Instant::now(),
             dedupe,
+            expires: Expiry::deadline(effective.expiry, expires, signal),
         }
     }
 
-    /// Checks dedupe, then the breaker.
+    /// Checks expiry, dedupe, then the breaker.
     fn admit(self) -> Admission<'a> {
         let started = self.started;
         self.admit_at(started)
@@ -218,6 +231,9 @@ impl<'a> Entry<'a> {
     }
 
     fn admit_at(self, now: Instant) -> Admission<'a> {
+        if passed(self.expires) {
+            return Admission::Settled(Err(ErrorKind::Expired));
+        }
         let endpoints = &self.policies.endpoints;
         let dedupe = match self.dedupe {
             None => None,

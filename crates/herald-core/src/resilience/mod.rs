@@ -8,17 +8,22 @@
 //! target's settings win field by field; what neither sets is off. They apply in this
 //! order:
 //!
-//! 1. [`Dedupe`]: a signal id the target already took in the window is skipped
-//!    ([`Outcome::Duplicate`](crate::Outcome::Duplicate)).
-//! 2. [`Breaker`]: an open circuit fails the delivery at once
-//!    ([`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen)).
-//! 3. [`RateLimit`]: the delivery waits for its turn, or fails
-//!    ([`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited)).
-//! 4. [`Concurrency`]: the delivery waits for room at its endpoint.
-//! 5. The adapter's attempt, with its own retries (the `http` and `webhook` adapters'
+//! 1. [`Expiry`]: a signal past its `expirytime` or the target's max age fails
+//!    ([`ErrorKind::Expired`]); checked again after any
+//!    wait below, and before each retry.
+//! 2. [`Dedupe`]: a signal id the target already took in the window is skipped
+//!    ([`Outcome::Duplicate`](crate::Outcome::Duplicate)); one it has in flight waits
+//!    for that delivery's outcome.
+//! 3. [`Breaker`]: an open circuit fails the delivery at once
+//!    ([`ErrorKind::CircuitOpen`]).
+//! 4. [`RateLimit`]: the delivery waits for its turn, or fails
+//!    ([`ErrorKind::RateLimited`]).
+//! 5. [`Concurrency`]: the delivery waits for room at its endpoint.
+//! 6. The adapter's attempt, with its own retries (the `http` and `webhook` adapters'
 //!    [`RetryPolicy`](crate::http::RetryPolicy)). The breaker counts the delivery once.
-//! 6. Dead letter: a delivery that finally failed is delivered to the dead-letter
-//!    target, carrying the failure as extension attributes (see [`DeadLetter`]).
+//! 7. Dead letter: a delivery that finally failed is delivered to the dead-letter
+//!    target, carrying the failure as extension attributes (see [`DeadLetter`]); an
+//!    expired one only if its [`Expiry`] asks.
 //!
 //! The guide is `docs/RESILIENCE.md`.
 
@@ -27,6 +32,7 @@ mod concurrency;
 mod dead_letter;
 mod dedupe;
 mod endpoints;
+mod expiry;
 mod guard;
 mod rate;
 
@@ -39,14 +45,18 @@ pub use concurrency::Concurrency;
 pub use dead_letter::{DeadLetter, DeadLettered};
 pub use dedupe::Dedupe;
 pub use endpoints::{EndpointStats, Latency};
+pub use expiry::Expiry;
 pub use rate::RateLimit;
 
 pub(crate) use dead_letter::dead_letter_signal;
 pub use dead_letter::{
     ATTEMPTS, ERROR_ADAPTER, ERROR_CODE, ERROR_DATA, ERROR_DATA_LIMIT, ERROR_DEST, ERROR_DEST_ID,
-    ERROR_KIND,
+    ERROR_EXPIRYTIME, ERROR_KIND,
 };
 pub(crate) use endpoints::Endpoints;
+pub(crate) use expiry::passed as expiry_passed;
+#[cfg(feature = "http")]
+pub(crate) use expiry::passed_after as expiry_passed_after;
 pub(crate) use guard::{guarded, guarded_now};
 
 pub use crate::queue::{
@@ -54,7 +64,7 @@ pub use crate::queue::{
 };
 
 use crate::egress::Egress;
-use crate::{ConfigFields, Secrets, Target, TargetError};
+use crate::{ConfigFields, ErrorKind, Secrets, Target, TargetError};
 
 /// The resilience policies of a target, or the defaults of a dispatcher: each one set
 /// on, set off, or left to the default.
@@ -85,6 +95,7 @@ use crate::{ConfigFields, Secrets, Target, TargetError};
 pub struct Resilience {
     breaker: Option<Option<Breaker>>,
     dedupe: Option<Option<Dedupe>>,
+    expiry: Option<Option<Expiry>>,
     rate_limit: Option<Option<RateLimit>>,
     concurrency: Option<Option<Concurrency>>,
     dead_letter: Option<Option<Arc<Target>>>,
@@ -95,9 +106,10 @@ pub struct Resilience {
 const DATA_ENDPOINT: &str = "data:";
 
 /// The fields of a `resilience` object in data.
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "breaker",
     "dedupe",
+    "expiry",
     "rate_limit",
     "concurrency",
     "dead_letter",
@@ -131,6 +143,19 @@ impl Resilience {
     /// No dedupe, whatever the default.
     pub fn no_dedupe(mut self) -> Self {
         self.dedupe = Some(None);
+        self
+    }
+
+    /// A max age for signals, and whether expired deliveries are dead-lettered. (A
+    /// signal's own `expirytime` is honoured with or without it.)
+    pub fn expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = Some(Some(expiry));
+        self
+    }
+
+    /// No expiry policy, whatever the default: the signal's own `expirytime` only.
+    pub fn no_expiry(mut self) -> Self {
+        self.expiry = Some(None);
         self
     }
 
@@ -185,6 +210,7 @@ impl Resilience {
     pub fn is_empty(&self) -> bool {
         self.breaker.is_none()
             && self.dedupe.is_none()
+            && self.expiry.is_none()
             && self.rate_limit.is_none()
             && self.concurrency.is_none()
             && self.dead_letter.is_none()
@@ -229,6 +255,7 @@ impl Resilience {
         let resilience = Self {
             breaker: policy(&mut fields, "breaker", Breaker::from_fields)?,
             dedupe: policy(&mut fields, "dedupe", Dedupe::from_fields)?,
+            expiry: policy(&mut fields, "expiry", Expiry::from_fields)?,
             rate_limit: policy(&mut fields, "rate_limit", RateLimit::from_fields)?,
             concurrency: policy(&mut fields, "concurrency", Concurrency::from_fields)?,
             dead_letter: match fields.take("dead_letter") {
@@ -264,6 +291,7 @@ impl Resilience {
         };
         put("breaker", self.breaker.map(|b| b.map(Breaker::to_config)));
         put("dedupe", self.dedupe.map(|d| d.map(Dedupe::to_config)));
+        put("expiry", self.expiry.map(|e| e.map(Expiry::to_config)));
         put(
             "rate_limit",
             self.rate_limit.map(|r| r.map(RateLimit::to_config)),
@@ -328,6 +356,7 @@ impl<T: Into<Target>> WithResilience for T {}
 pub(crate) struct Effective<'a> {
     pub(crate) breaker: Option<&'a Breaker>,
     pub(crate) dedupe: Option<&'a Dedupe>,
+    pub(crate) expiry: Option<&'a Expiry>,
     pub(crate) rate_limit: Option<&'a RateLimit>,
     pub(crate) concurrency: Option<&'a Concurrency>,
     pub(crate) endpoint: Option<&'a str>,
@@ -349,12 +378,14 @@ impl<'a> Effective<'a> {
         let effective = Self {
             breaker: pick(target.map(|t| &t.breaker), &defaults.breaker),
             dedupe: pick(target.map(|t| &t.dedupe), &defaults.dedupe),
+            expiry: pick(target.map(|t| &t.expiry), &defaults.expiry),
             rate_limit: pick(target.map(|t| &t.rate_limit), &defaults.rate_limit),
             concurrency: pick(target.map(|t| &t.concurrency), &defaults.concurrency),
             endpoint: target.and_then(|t| t.endpoint.as_deref()),
         };
         let any = effective.breaker.is_some()
             || effective.dedupe.is_some()
+            || effective.expiry.is_some()
             || effective.rate_limit.is_some()
             || effective.concurrency.is_some();
         any.then_some(effective)
@@ -384,6 +415,19 @@ pub(crate) fn dead_letter_of<'a>(
             _ => defaults.dead_letter.as_ref().and_then(|t| t.as_deref()),
         },
     }
+}
+
+/// Whether a delivery to `target` that failed with `kind` goes to its dead letter, as
+/// far as its kind says: an expired one only when its [`Expiry`] asks.
+pub(crate) fn dead_letters_kind(target: &Target, defaults: &Resilience, kind: &ErrorKind) -> bool {
+    if !matches!(kind, ErrorKind::Expired) {
+        return true;
+    }
+    let expiry = match target.resilience().and_then(|r| r.expiry.as_ref()) {
+        Some(setting) => setting.as_ref(),
+        None => defaults.expiry.as_ref().and_then(Option::as_ref),
+    };
+    expiry.is_some_and(Expiry::dead_letters)
 }
 
 /// Locks `mutex`, poisoned or not: policy state stays usable after a panic elsewhere

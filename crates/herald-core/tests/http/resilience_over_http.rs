@@ -199,3 +199,22 @@ fn a_retry_schedule_reads_from_data_and_round_trips() {
         "field `retry.schedule_ms` must list 1 to 9 delays"
     );
 }
+
+/// A retry that would start after the signal's `expirytime` is not made: the delivery
+/// ends `Expired` at once, after the one attempt the receiver saw.
+#[actix_rt::test]
+async fn a_retry_past_the_signals_expirytime_is_not_made() {
+    let receiver = Receiver::start([Reply::Status(503)]);
+    let dispatcher = dispatcher();
+    let ms = Duration::from_millis;
+    // The retry would wait ten minutes; the signal expires in one.
+    let policy = RetryPolicy::schedule(&[ms(600_000)]).unwrap();
+    let target = Target::http(&receiver.url).unwrap().retry(policy);
+    let expiry = herald_signal::Utc::now() + Duration::from_secs(60);
+    let signal = signal().to_builder().expirytime(expiry).build().unwrap();
+    let result = deliver(&dispatcher, signal, target).await;
+    let failure = &result.as_ref().unwrap_err().first().error;
+    assert_eq!(failure.kind().name(), "expired");
+    assert_eq!(failure.attempts(), 1);
+    assert_eq!(receiver.requests().len(), 1);
+}
