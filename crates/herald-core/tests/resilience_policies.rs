@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use herald_core::resilience::{
-    Breaker, CircuitState, Concurrency, DeadLetter, DeadLetterQueue, Dedupe, Expiry, RateLimit,
-    Redrive, Resilience, TakeDeadLetters,
+    Breaker, CircuitState, Concurrency, DeadLetter, DeadLetterQueue, Dedupe, Expiry, OpenCircuit,
+    RateLimit, Redrive, ResetCircuit, Resilience, TakeDeadLetters,
 };
 use herald_core::{
     Adapter, Delivery, Dispatch, DispatchResult, Dispatcher, ErrorKind, Outcome, Placement,
@@ -831,6 +831,57 @@ async fn expired_deliveries_are_dead_lettered_only_when_asked() {
     let result = within("redrive", dispatcher.send(redrive)).await.unwrap();
     assert_eq!(kind_of(&result), Some("expired"));
     assert_eq!(switch.reached(), 0);
+}
+
+/// An operator holds a healthy endpoint's circuit open, then resets an open one.
+#[actix_rt::test]
+async fn operators_open_and_reset_circuits() {
+    tokio::time::pause();
+    let switch = Switch::new();
+    let breaker = Breaker::new().failures(2).cooldown(Duration::from_secs(30));
+    let dispatcher = dispatcher(&switch, Resilience::new().breaker(breaker));
+
+    // Held open for a minute: nothing reaches it, then it probes and closes.
+    let hold = OpenCircuit {
+        endpoint: "switch:a".to_owned(),
+        duration: Duration::from_secs(60),
+    };
+    let before = within("hold", dispatcher.send(hold)).await.unwrap();
+    assert_eq!(before, Some(CircuitState::Closed));
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(kind_of(&result), Some("circuit_open"));
+    assert_eq!(switch.reached(), 0);
+    let open = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(open.circuit, Some(CircuitState::Open));
+    tokio::time::advance(Duration::from_secs(60)).await;
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap();
+    assert_eq!(switch.reached(), 1);
+
+    // Opened by failures, reset by hand: deliveries go at once.
+    switch.set(Mode::Down);
+    for _ in 0..2 {
+        send(&dispatcher, signal(), vec![endpoint("a")])
+            .await
+            .unwrap_err();
+    }
+    switch.set(Mode::Up);
+    let result = send(&dispatcher, signal(), vec![endpoint("a")]).await;
+    assert_eq!(kind_of(&result), Some("circuit_open"));
+    let reset = |name: &str| ResetCircuit {
+        endpoint: name.to_owned(),
+    };
+    let before = within("reset", dispatcher.send(reset("switch:a"))).await;
+    assert_eq!(before.unwrap(), Some(CircuitState::Open));
+    send(&dispatcher, signal(), vec![endpoint("a")])
+        .await
+        .unwrap();
+    let closed = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(closed.circuit, Some(CircuitState::Closed));
+    // An endpoint with no state: nothing to reset.
+    let unknown = within("reset", dispatcher.send(reset("switch:nobody")));
+    assert_eq!(unknown.await.unwrap(), None);
 }
 
 on_each_path!(

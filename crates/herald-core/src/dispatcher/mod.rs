@@ -23,7 +23,7 @@ pub use sharded::Sharded;
 use crate::delivery::{ArbiterPool, Arbiters, StartedAdapter, boxed};
 use crate::dispatch::{Admission, Counters, Detached, Overload, warn_failures};
 use crate::fanout::{self, Answer, DoneAtOnce, FanOuts, Shared, Slots};
-use crate::resilience::Policies;
+use crate::resilience::{CircuitState, OpenCircuit, Policies, ResetCircuit};
 use crate::{
     ActorId, CheckTargets, Dispatch, DispatchResult, ErrorKind, Shutdown, Stats, TargetProblem,
 };
@@ -277,6 +277,23 @@ impl Handler<CheckTargets> for Dispatcher {
         } else {
             Err(problems)
         }
+    }
+}
+
+impl Handler<ResetCircuit> for Dispatcher {
+    type Result = Option<CircuitState>;
+
+    fn handle(&mut self, reset: ResetCircuit, _: &mut Context<Self>) -> Self::Result {
+        self.inner.policies.endpoints.reset_circuit(&reset.endpoint)
+    }
+}
+
+impl Handler<OpenCircuit> for Dispatcher {
+    type Result = Option<CircuitState>;
+
+    fn handle(&mut self, open: OpenCircuit, _: &mut Context<Self>) -> Self::Result {
+        let endpoints = &self.inner.policies.endpoints;
+        endpoints.open_circuit(&open.endpoint, open.duration)
     }
 }
 

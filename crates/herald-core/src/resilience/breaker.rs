@@ -258,6 +258,26 @@ impl Circuit {
         }
     }
 
+    /// Closes the circuit, whatever its state (an operator's reset); the transition
+    /// when it was not closed.
+    pub(crate) fn reset(&mut self) -> Option<Transition> {
+        let was = self.state;
+        *self = Self::default();
+        (was != CircuitState::Closed).then(|| self.transition())
+    }
+
+    /// Opens the circuit until `until`, whatever its state (an operator's hold); the
+    /// transition when it was not open.
+    pub(crate) fn hold_open(&mut self, until: Instant) -> Option<Transition> {
+        let was = self.state;
+        *self = Self {
+            state: CircuitState::Open,
+            open_until: Some(until),
+            ..Self::default()
+        };
+        (was != CircuitState::Open).then(|| self.transition())
+    }
+
     fn open(&mut self, policy: &Breaker, now: Instant) -> Transition {
         self.state = CircuitState::Open;
         self.open_until = Some(now + policy.cooldown);

@@ -292,6 +292,31 @@ impl Endpoints {
             .collect()
     }
 
+    /// Closes `key`'s circuit ([`ResetCircuit`]): its state before, `None` when no
+    /// state is kept for it.
+    pub(crate) fn reset_circuit(&self, key: &str) -> Option<CircuitState> {
+        let endpoint = self.map.get(key).map(|e| Arc::clone(&e))?;
+        let (before, transition, watched) = endpoint.operate(Circuit::reset);
+        if let Some(transition) = transition {
+            self.report(key, transition, &watched.unwrap_or_default());
+        }
+        Some(before)
+    }
+
+    /// Holds `key`'s circuit open for `duration` ([`OpenCircuit`]): its state before,
+    /// `None` when the map has no room for a new endpoint.
+    pub(crate) fn open_circuit(&self, key: &str, duration: Duration) -> Option<CircuitState> {
+        let endpoint = self.get(key)?;
+        let duration = duration.min(OpenCircuit::LONGEST);
+        let until = Instant::now() + duration;
+        let (before, transition, watched) = endpoint.operate(|circuit| circuit.hold_open(until));
+        if let Some(transition) = transition {
+            let held = watched.unwrap_or_default().cooldown(duration);
+            self.report(key, transition, &held);
+        }
+        Some(before)
+    }
+
     /// Reports a circuit's transition: a telemetry event, and a signal to the
     /// application's circuit targets when it asked for them.
     pub(crate) fn report(&self, endpoint: &str, transition: Transition, breaker: &Breaker) {
@@ -396,6 +421,18 @@ impl Endpoint {
         transition
     }
 
+    /// Applies an operator's `change` to the circuit: its state before, the
+    /// transition if any, and the breaker last used on it.
+    fn operate(
+        &self,
+        change: impl FnOnce(&mut Circuit) -> Option<Transition>,
+    ) -> (CircuitState, Option<Transition>, Option<Breaker>) {
+        let mut circuit = lock(&self.circuit);
+        let before = circuit.state.state();
+        let transition = change(&mut circuit.state);
+        (before, transition, circuit.watched)
+    }
+
     /// Gives back a probe that made no attempt.
     pub(crate) fn release_probe(&self) {
         lock(&self.circuit).state.release_probe();
@@ -469,4 +506,38 @@ impl Endpoint {
             latency: self.latency(),
         }
     }
+}
+
+/// Closes an endpoint's circuit at once, whatever its state (an operator's reset, as
+/// jido's `reset`): its failures are forgotten and deliveries go again. Answered with
+/// the state it had, or `None` when the dispatcher keeps no state for that endpoint
+/// (the key is as [`Stats::endpoints`](crate::StatsSnapshot::endpoints) lists it).
+/// Announced like any transition (telemetry, and a `herald.circuit.closed` signal when
+/// circuit signals are on). Any shard of a [`Sharded`](crate::Sharded) dispatcher
+/// answers for all: they share their endpoints.
+#[derive(Debug, Clone, actix::Message)]
+#[rtype(result = "Option<CircuitState>")]
+pub struct ResetCircuit {
+    /// The endpoint's key.
+    pub endpoint: String,
+}
+
+/// Opens an endpoint's circuit for `duration` (at most [`LONGEST`](Self::LONGEST)),
+/// whatever its state: an operator's hold, say during a receiver's maintenance. Its
+/// breaker then probes as after any cooldown. Only deliveries under a
+/// [`Breaker`] are held back (without one, nothing reads the circuit). Answered with the
+/// state it had, or `None` when the endpoint map is full of endpoints in use and has no
+/// room for this one. Announced like any transition.
+#[derive(Debug, Clone, actix::Message)]
+#[rtype(result = "Option<CircuitState>")]
+pub struct OpenCircuit {
+    /// The endpoint's key.
+    pub endpoint: String,
+    /// How long it stays open.
+    pub duration: Duration,
+}
+
+impl OpenCircuit {
+    /// The longest hold: a day (then an operator opens it again).
+    pub const LONGEST: Duration = Duration::from_secs(86_400);
 }

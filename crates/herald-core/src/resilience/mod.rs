@@ -44,7 +44,7 @@ pub use breaker::{Breaker, CircuitState};
 pub use concurrency::Concurrency;
 pub use dead_letter::{DeadLetter, DeadLettered};
 pub use dedupe::Dedupe;
-pub use endpoints::{EndpointStats, Latency};
+pub use endpoints::{EndpointStats, Latency, OpenCircuit, ResetCircuit};
 pub use expiry::Expiry;
 pub use rate::RateLimit;
 
