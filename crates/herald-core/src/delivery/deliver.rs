@@ -341,11 +341,6 @@ fn attempt<'a, A: Adapter>(
     attempts: &'a Cell<u32>,
 ) -> impl Future<Output = Result<Outcome, ErrorKind>> + 'a {
     async move {
-        // A delivery may wait (for its pool, a mailbox's room) after its fan-out
-        // launched it: checked again here, before its adapter is called.
-        if context.expired() {
-            return Err(ErrorKind::Expired);
-        }
         let resolved = resolve(adapter, name, target)?;
         let options = resolved.get();
         // An adapter that bounds its own deliveries gets no second timer.
@@ -359,6 +354,12 @@ fn attempt<'a, A: Adapter>(
             // Polled here, not through `bounded`, whose future would sit inside this one
             // with its own copy of the delivery: 72 bytes more per delivery.
             None => {
+                // A delivery may wait (for its pool, a mailbox's room) after its fan-out
+                // launched it: checked again here, before its adapter is called. (Under
+                // policies, `guarded` checks it, with the target's max age.)
+                if context.expired() {
+                    return Err(ErrorKind::Expired);
+                }
                 let delivery = delivery(context.now(), options).with_attempts(attempts);
                 delivery.report_attempts(1);
                 let mut delivering = pin!(adapter.deliver(delivery));
