@@ -486,6 +486,10 @@ fn main() {
             let result = sc::endpoint_churn(s).await;
             time("endpoint_churn_100k", "map of 1,000", result, Some(1.2));
         }
+        if wanted("ordered_fanout_1k_keys") {
+            let result = sc::ordered_fan_out(s).await;
+            time("ordered_fanout_1k_keys", "no keys", result, Some(1.2));
+        }
         if wanted("policies_idle_webhook_10k") {
             let result = sc::webhook_policies(s).await;
             time(

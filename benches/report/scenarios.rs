@@ -398,6 +398,40 @@ pub(crate) async fn policy_cost(scale: &Scale, resilience: Resilience) -> (f64, 
     measure_batched(scale, BATCH, || run(with.clone()), || run(without.clone())).await
 }
 
+/// 10,000 dispatches, each to the same 10 async `pid` targets, keyed in turn by 1,000
+/// ordering keys (64 outstanding), against the same dispatches without keys: what
+/// keeping each key's deliveries in order costs when they never have to wait.
+pub(crate) async fn ordered_fan_out(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(10_000, 500);
+    let dispatcher = builder().start();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(10).await;
+    let recipients = recipients(&sinks, 10);
+    let targets = pid_targets(&recipients, herald::Mode::Async);
+    let signal = signal();
+    let keys: Vec<String> = (0..1_000).map(|key| format!("order-{key}")).collect();
+    let run = |keyed: bool| {
+        let (targets, signal, keys, sinks) = (&targets, &signal, &keys, &sinks);
+        let dispatcher = &dispatcher;
+        async move {
+            futures_util::stream::iter(0..n)
+                .map(|i| {
+                    let dispatch = Dispatch::new(Arc::clone(signal), Arc::clone(targets));
+                    let dispatch = match keyed {
+                        true => dispatch.ordering_key(&keys[i % keys.len()]),
+                        false => dispatch,
+                    };
+                    crate::dispatch(dispatcher, dispatch)
+                })
+                .buffer_unordered(64)
+                .for_each(|()| async {})
+                .await;
+            peers::flush(sinks).await;
+        }
+    };
+    measure(scale, || run(true), || run(false)).await
+}
+
 /// Every policy Herald has, configured on the webhook scenario's target but never
 /// triggered (no failure, limits far off; no dedupe, since that scenario sends one
 /// signal many times), against the same webhooks with no policies.

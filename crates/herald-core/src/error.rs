@@ -266,6 +266,13 @@ pub enum ErrorKind {
     #[error("signal expired")]
     Expired,
 
+    /// The delivery's ordering lane is blocked: an earlier delivery with the same
+    /// ordering key to the same endpoint finally failed under
+    /// [`Ordering::block`](crate::resilience::Ordering::block). Nothing was sent; the
+    /// lane stays blocked until [`ResumeLanes`](crate::resilience::ResumeLanes).
+    #[error("ordering lane blocked by an earlier failure")]
+    LaneBlocked,
+
     /// A custom adapter's own error. Its message is this error's message; what caused
     /// it is the [`DeliveryError`]'s `source()`.
     #[error("{error}")]
@@ -332,7 +339,7 @@ impl ErrorKind {
 
     /// Whether this error refused the delivery before anything was sent: an invalid
     /// target, an egress refusal, an open circuit, a rate limit, overload, a signal too
-    /// large, a synchronous call to the caller itself. ([`Expired`](Self::Expired) is
+    /// large, a synchronous call to the caller itself, a blocked lane. ([`Expired`](Self::Expired) is
     /// not one: it may end a delivery after attempts that were made.) The attempt that ends with such
     /// an error is not counted in [`DeliveryError::attempts`].
     pub fn is_refusal(&self) -> bool {
@@ -345,6 +352,7 @@ impl ErrorKind {
                 | Self::Overloaded
                 | Self::TooLarge { .. }
                 | Self::CallingSelf
+                | Self::LaneBlocked
         )
     }
 
@@ -375,6 +383,7 @@ impl ErrorKind {
             Self::CircuitOpen { .. } => "circuit_open",
             Self::RateLimited => "rate_limited",
             Self::Expired => "expired",
+            Self::LaneBlocked => "lane_blocked",
             Self::Custom { .. } => "custom",
         }
     }

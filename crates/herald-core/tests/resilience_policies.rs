@@ -1147,6 +1147,7 @@ async fn policies_read_from_data_name_their_fields() {
             "expiry": {"max_age_ms": 60000, "dead_letter": true},
             "rate_limit": {"per_second": 5, "burst": 2, "on_limit": "fail"},
             "concurrency": {"max": 4, "adaptive": true},
+            "ordering": {"on_failure": "block"},
             "dead_letter": {"adapter": "logger", "level": "error"},
             "endpoint": "partner-api"
         }
@@ -1172,6 +1173,11 @@ async fn policies_read_from_data_name_their_fields() {
         config["resilience"]["expiry"],
         json!({"max_age_ms": 60000, "dead_letter": true})
     );
+    assert_eq!(
+        config["resilience"]["ordering"],
+        json!({"on_failure": "block"})
+    );
+    assert!(policies.ordering_setting().unwrap().unwrap().blocks());
     let again = Target::from_config(config.clone()).unwrap();
     assert_eq!(
         again.to_config(herald_core::Secrets::Redact).unwrap(),
@@ -1213,7 +1219,11 @@ async fn policies_read_from_data_name_their_fields() {
         ),
         (
             json!({"retry": {}}),
-            "unknown field `resilience.retry`; expected one of: breaker, dedupe, expiry, rate_limit, concurrency, dead_letter, endpoint",
+            "unknown field `resilience.retry`; expected one of: breaker, dedupe, expiry, rate_limit, concurrency, ordering, dead_letter, endpoint",
+        ),
+        (
+            json!({"ordering": {"on_failure": "retry"}}),
+            "field `resilience.ordering.on_failure` must be one of skip, block",
         ),
         (json!(3), "field `resilience` must be an object"),
     ];
@@ -1226,6 +1236,12 @@ async fn policies_read_from_data_name_their_fields() {
     let off =
         Target::from_config(json!({"adapter": "noop", "resilience": {"breaker": false}})).unwrap();
     assert_eq!(off.resilience().unwrap().breaker_setting(), Some(None));
+    let unordered =
+        Target::from_config(json!({"adapter": "noop", "resilience": {"ordering": false}})).unwrap();
+    assert_eq!(
+        unordered.resilience().unwrap().ordering_setting(),
+        Some(None)
+    );
 }
 
 /// Targets delivered at once go in runs of one adapter; a target in the middle of such

@@ -80,6 +80,11 @@ impl From<i32> for ExtensionValue {
 /// should not be delivered. A signal carrying it is checked to be one when it is made.
 pub const EXPIRYTIME: &str = "expirytime";
 
+/// The CloudEvents Partitioning extension: a key for events that belong together. A
+/// Herald dispatcher delivers signals with one `partitionkey` to one endpoint in order
+/// (the key of `Dispatch::ordering_key`, when that is not set).
+pub const PARTITIONKEY: &str = "partitionkey";
+
 /// The attribute names an extension may not take.
 pub(crate) const CORE_ATTRIBUTES: [&str; 10] = [
     "id",

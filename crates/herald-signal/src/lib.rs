@@ -56,8 +56,8 @@ pub use binary::{BATCH, BinaryError, BodyMode, STRUCTURED};
 pub use builder::{MAX_DATA_DEPTH, SignalBuilder};
 pub use data::Data;
 pub use error::SignalError;
-pub use extension::EXPIRYTIME;
 pub use extension::ExtensionValue;
+pub use extension::{EXPIRYTIME, PARTITIONKEY};
 pub use signal::{Signal, SpecVersion};
 pub use source::{DEFAULT_SOURCE, default_source, set_default_source};
 

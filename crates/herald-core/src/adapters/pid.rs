@@ -94,6 +94,16 @@ impl TargetOptions for PidTarget {
         Some(Cow::Borrowed(key))
     }
 
+    /// The actor, the mode and the timeout, written as they are: asked for on every
+    /// keyed or deduped delivery, where formatting the description cost more than the
+    /// delivery.
+    fn identity(&self, state: &mut dyn std::hash::Hasher) {
+        crate::Fingerprint::field(state, &self.actor().raw().to_le_bytes());
+        crate::Fingerprint::field(state, self.mode.as_str().as_bytes());
+        let timeout = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
+        crate::Fingerprint::field(state, &timeout.to_le_bytes());
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
             Mode::Async => f.write_str("pid(async)"),

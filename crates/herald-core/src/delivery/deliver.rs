@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
+use std::num::NonZeroU64;
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
@@ -19,7 +20,7 @@ use tracing::{Instrument, Span};
 use crate::adapter::{Adapter, Delivery};
 use crate::dispatch::Results;
 use crate::error::panic_message;
-use crate::resilience::{Effective, Policies, guarded, guarded_now};
+use crate::resilience::{Effective, Place, Policies, Turns, guarded, guarded_now};
 use crate::target::Options;
 use crate::telemetry;
 use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError, TargetOptions};
@@ -44,6 +45,8 @@ pub(crate) struct DispatchContext {
     pub(crate) policies: Arc<Policies>,
     /// The signal's `expirytime`, read once.
     pub(crate) expires: Option<chrono::DateTime<chrono::Utc>>,
+    /// The dispatch's turns in its targets' ordering lanes, when it has a key.
+    pub(crate) turns: Option<Arc<Turns>>,
 }
 
 impl DispatchContext {
@@ -67,6 +70,17 @@ impl DispatchContext {
             hops: self.hops,
             policies: &self.policies,
             expires: self.expires,
+            keyed: match &self.turns {
+                Some(turns) => Keyed::Turns(turns),
+                None => Keyed::No,
+            },
+        }
+    }
+
+    /// Gives up target `index`'s turn in its ordering lane, if it has one.
+    pub(crate) fn release(&self, index: usize, failed: bool) {
+        if let Some(turns) = &self.turns {
+            turns.release(index, failed);
         }
     }
 }
@@ -85,6 +99,17 @@ pub(crate) fn deliver<'a, A: Adapter>(
     restart: impl FnOnce() + 'a,
 ) -> impl Future<Output = Reply> + 'a {
     async move {
+        // A keyed delivery waits for its turn in its lane (boxed: most have none).
+        if let Some(turn) = context.turns.as_ref().and_then(|turns| turns.get(index)) {
+            let waited = match turn {
+                Ok(turn) => Box::pin(turn.wait()).await,
+                Err(full) => Err(full),
+            };
+            if let Err(kind) = waited {
+                context.release(index, true);
+                return (index, Err(target.error(kind).with_attempts(0)));
+            }
+        }
         let adapter = &*adapter;
         // Delivery spans hang under the dispatch span; when no subscriber wants that
         // one, none is made, no clock is read, and the delivery is not wrapped in one.
@@ -126,6 +151,7 @@ pub(crate) fn deliver<'a, A: Adapter>(
         if let Some((span, elapsed)) = span {
             telemetry::record(&span, &result, attempts.get(), elapsed);
         }
+        context.release(index, result.is_err());
         if panicked {
             restart();
         }
@@ -143,6 +169,20 @@ pub(crate) struct AtOnce<'d> {
     pub(crate) policies: &'d Policies,
     /// The signal's `expirytime`, as its fan-out reads it.
     pub(crate) expires: Option<chrono::DateTime<chrono::Utc>>,
+    /// The dispatch's ordering key, or its turns.
+    pub(crate) keyed: Keyed<'d>,
+}
+
+/// How a dispatch with an ordering key keeps its deliveries at once in order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Keyed<'d> {
+    /// It has no key.
+    No,
+    /// While the dispatcher admits it, before it takes turns: a target goes at once
+    /// if its lane for this key is empty.
+    Free(NonZeroU64),
+    /// Its turns, taken: a target goes at once at the front of its lane.
+    Turns(&'d Turns),
 }
 
 /// How far a stretch of deliveries at once got: targets from its start to `end` are
@@ -215,6 +255,18 @@ pub(crate) fn deliver_now<A: Adapter>(
             let Options::Typed(options) = target.options() else {
                 return;
             };
+            // A keyed delivery goes at once only through an empty lane, or at the front
+            // of its own.
+            if !matches!(now.keyed, Keyed::No) {
+                match lane_at_once(now, target, progress.end) {
+                    Lane::Go => {}
+                    Lane::Wait => return,
+                    Lane::Fail(kind) => {
+                        progress.settle(results, target, Err(kind));
+                        continue;
+                    }
+                }
+            }
             let result = match downcast::<A::Options>(name, options) {
                 Ok(options) => {
                     let done = if target.resilience().is_none() && !defaults {
@@ -229,6 +281,9 @@ pub(crate) fn deliver_now<A: Adapter>(
                 }
                 Err(error) => Err(ErrorKind::from(error)),
             };
+            if !matches!(now.keyed, Keyed::No) {
+                lane_after_at_once(now, target, progress.end, result.is_err());
+            }
             progress.settle(results, target, result);
         }
     }));
@@ -236,9 +291,65 @@ pub(crate) fn deliver_now<A: Adapter>(
         Ok(()) => false,
         Err(payload) => {
             let kind = panicked(name, payload.as_ref());
+            if let Keyed::Turns(turns) = now.keyed {
+                turns.finish(progress.end, true);
+            }
             progress.settle(results, &targets[progress.end], Err(kind));
             true
         }
+    }
+}
+
+/// Whether a keyed delivery at once may go.
+enum Lane {
+    Go,
+    /// It needs the fan-out, to wait for its turn.
+    Wait,
+    /// It fails without being made: its lane is blocked, or was full.
+    Fail(ErrorKind),
+}
+
+/// Whether target `index` of a keyed dispatch may be delivered at once: through an
+/// empty lane, or at the front of its own.
+#[inline(never)]
+fn lane_at_once(now: AtOnce<'_>, target: &Target, index: usize) -> Lane {
+    let turn = match now.keyed {
+        Keyed::No => return Lane::Go,
+        Keyed::Free(key) => {
+            let policies = now.policies;
+            let free = policies.lanes.free(target, key, &policies.defaults);
+            return if free { Lane::Go } else { Lane::Wait };
+        }
+        Keyed::Turns(turns) => match turns.get(index) {
+            None => return Lane::Go,
+            Some(Err(full)) => return Lane::Fail(full),
+            Some(Ok(turn)) => turn,
+        },
+    };
+    match turn.place() {
+        Place::Front => Lane::Go,
+        Place::Behind => Lane::Wait,
+        Place::Blocked => {
+            turn.release(true);
+            Lane::Fail(ErrorKind::LaneBlocked)
+        }
+    }
+}
+
+/// Target `index` of a keyed dispatch was delivered at once, and `failed` or not: its
+/// turn is given up, or (through an empty lane) a failure blocks the lane if its
+/// target says so.
+#[inline(never)]
+fn lane_after_at_once(now: AtOnce<'_>, target: &Target, index: usize, failed: bool) {
+    match now.keyed {
+        Keyed::No => {}
+        Keyed::Free(key) => {
+            if failed {
+                let policies = now.policies;
+                policies.lanes.failed_free(target, key, &policies.defaults);
+            }
+        }
+        Keyed::Turns(turns) => turns.finish(index, failed),
     }
 }
 

@@ -21,7 +21,7 @@ use actix::{Recipient, Supervisor};
 use actix_rt::ArbiterHandle;
 
 pub(crate) use arbiters::{ArbiterPool, Arbiters};
-pub(crate) use deliver::{AtOnce, DispatchContext, Reply};
+pub(crate) use deliver::{AtOnce, DispatchContext, Keyed, Reply};
 pub(crate) use inline::Inline;
 use inline::InlineAdapter;
 use pool::AdapterActor;

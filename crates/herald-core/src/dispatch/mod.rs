@@ -28,6 +28,7 @@ pub use shutdown::Shutdown;
 pub(crate) use stats::Counters;
 pub use stats::{AdapterStats, Stats, StatsSnapshot};
 
+use crate::resilience::Turns;
 use crate::time::deadline_after;
 use crate::{ActorId, ErrorKind, IntoTargets, Target};
 
@@ -79,6 +80,10 @@ struct Extras {
     parent: Option<Span>,
     /// The hash of the dispatch's key, which picks its shard.
     key: Option<NonZeroU64>,
+    /// The hash of its ordering key.
+    ordering: Option<NonZeroU64>,
+    /// Its turns in its targets' ordering lanes, taken when the dispatcher admitted it.
+    turns: Option<Arc<Turns>>,
     /// The dead letter of targets that name none of their own: `None` for the
     /// dispatcher's default, `Some(None)` for none.
     dead_letter: Option<Option<Arc<Target>>>,
@@ -123,8 +128,32 @@ impl Dispatch {
         self.extras.as_ref().and_then(|e| e.parent.as_ref())
     }
 
+    /// The hash that picks the dispatch's shard: its key, else its ordering key (its
+    /// own, else its signal's `partitionkey`), so that one key's dispatches are
+    /// admitted by one shard, in order.
     pub(crate) fn shard_key(&self) -> Option<NonZeroU64> {
-        self.extras.as_ref().and_then(|e| e.key)
+        self.extras
+            .as_ref()
+            .and_then(|e| e.key)
+            .or_else(|| self.ordering())
+    }
+
+    /// The hash of the dispatch's ordering key: its own, else its signal's
+    /// `partitionkey`.
+    pub(crate) fn ordering(&self) -> Option<NonZeroU64> {
+        self.extras
+            .as_ref()
+            .and_then(|e| e.ordering)
+            .or_else(|| crate::resilience::partition_key(&self.signal))
+    }
+
+    /// The dispatch's turns in its targets' ordering lanes.
+    pub(crate) fn turns(&self) -> Option<&Arc<Turns>> {
+        self.extras.as_ref().and_then(|e| e.turns.as_ref())
+    }
+
+    pub(crate) fn set_turns(&mut self, turns: Turns) {
+        self.extras_mut().turns = Some(Arc::new(turns));
     }
 
     /// The dispatch's own dead letter: `None` for the dispatcher's default, `Some(None)`
@@ -160,6 +189,7 @@ impl Dispatch {
                 deadline: extras.deadline,
                 caller: extras.caller,
                 parent: extras.parent.clone(),
+                ordering: extras.ordering,
                 hops: extras.hops,
                 ..Extras::default()
             }));
@@ -214,6 +244,19 @@ impl Dispatch {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
         self.extras_mut().key = Some(NonZeroU64::new(hash).unwrap_or(NonZeroU64::MAX));
+        self
+    }
+
+    /// Orders the dispatch by `key`: its deliveries to each endpoint are made one at a
+    /// time with those of other dispatches with the same key, in the order the
+    /// dispatcher admitted them (and a [`Sharded`](crate::Sharded) dispatcher admits
+    /// one key's dispatches in one shard, in the order they were sent). Different keys
+    /// and different endpoints stay parallel. Without it, the signal's CloudEvents
+    /// `partitionkey` extension is the key, if it has one. What a target does when a
+    /// keyed delivery finally fails is its [`Ordering`](crate::resilience::Ordering)
+    /// policy; the guide is `docs/RESILIENCE.md`.
+    pub fn ordering_key(mut self, key: impl AsRef<str>) -> Self {
+        self.extras_mut().ordering = Some(crate::resilience::ordering_key_hash(key.as_ref()));
         self
     }
 

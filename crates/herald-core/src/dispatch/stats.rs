@@ -63,6 +63,16 @@ pub struct StatsSnapshot {
     /// Dead letters that failed too: their signal was kept nowhere (each is also in its
     /// failure's [`dead_letter`](crate::DeliveryError::dead_letter), and logged).
     pub dead_letters_failed: u64,
+    /// Ordering lanes kept now: one per ordering key and endpoint with deliveries under
+    /// way, waiting or blocked (see [`Dispatch::ordering_key`](crate::Dispatch::ordering_key)).
+    /// Shared by the shards of a [`Sharded`](crate::Sharded) dispatcher.
+    pub lanes: usize,
+    /// Deliveries in those lanes: under way or waiting for their turn.
+    pub lane_deliveries: usize,
+    /// Lanes blocked by a failure (see
+    /// [`Ordering::block`](crate::resilience::Ordering::block)), until
+    /// [`ResumeLanes`](crate::resilience::ResumeLanes).
+    pub lanes_blocked: usize,
 }
 
 /// One adapter's counters.
@@ -94,6 +104,9 @@ impl StatsSnapshot {
         // Endpoint state is shared by the shards of one start: the same in each.
         self.duplicates = self.duplicates.max(other.duplicates);
         self.endpoints_refused = self.endpoints_refused.max(other.endpoints_refused);
+        self.lanes = self.lanes.max(other.lanes);
+        self.lane_deliveries = self.lane_deliveries.max(other.lane_deliveries);
+        self.lanes_blocked = self.lanes_blocked.max(other.lanes_blocked);
         for (endpoint, stats) in &other.endpoints {
             self.endpoints.entry(endpoint.clone()).or_insert(*stats);
         }
@@ -195,6 +208,9 @@ impl Counters {
             endpoints_refused: 0,
             dead_lettered: self.dead_lettered.get(),
             dead_letters_failed: self.dead_letters_failed.get(),
+            lanes: 0,
+            lane_deliveries: 0,
+            lanes_blocked: 0,
         }
     }
 }

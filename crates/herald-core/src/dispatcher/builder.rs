@@ -15,7 +15,7 @@ use crate::adapters::{
 use crate::bus::{Attach, BusAdapter};
 use crate::delivery::{Registration, registration};
 use crate::dispatch::{Admission, Inlet, Overload};
-use crate::resilience::{Endpoints, Policies, Resilience};
+use crate::resilience::{Endpoints, Lanes, Policies, Resilience};
 use crate::{ActorId, Adapter, Bus, Dispatch, IntoTargets, PubSub, Registry, Target};
 
 /// Configures a [`Dispatcher`]; made by [`Dispatcher::builder`].
@@ -52,6 +52,8 @@ pub struct DispatcherBuilder {
     pub(crate) resilience: Resilience,
     pub(crate) dedupe_capacity: usize,
     pub(crate) max_endpoints: usize,
+    pub(crate) max_lanes: usize,
+    pub(crate) max_lane_depth: usize,
     pub(crate) circuit_signals: Option<Arc<[Target]>>,
     #[cfg(feature = "http")]
     pub(crate) http: crate::http::HttpSettings,
@@ -75,6 +77,8 @@ impl Default for DispatcherBuilder {
             resilience: Resilience::default(),
             dedupe_capacity: DispatcherBuilder::DEFAULT_DEDUPE_CAPACITY,
             max_endpoints: DispatcherBuilder::DEFAULT_MAX_ENDPOINTS,
+            max_lanes: Lanes::MAX_LANES,
+            max_lane_depth: Lanes::MAX_DEPTH,
             circuit_signals: None,
             #[cfg(feature = "http")]
             http: crate::http::HttpSettings::default(),
@@ -304,6 +308,26 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Sets how many ordering lanes (one per ordering key and endpoint with deliveries
+    /// waiting or blocked; see [`Dispatch::ordering_key`](crate::Dispatch::ordering_key))
+    /// are kept at most, for all shards together (about 100 bytes each). A keyed
+    /// delivery that needs a new lane past it fails as
+    /// [`Overloaded`](crate::ErrorKind::Overloaded). At least 1. Default is 100,000.
+    pub fn max_lanes(mut self, lanes: usize) -> Self {
+        self.max_lanes = lanes.max(1);
+        self
+    }
+
+    /// Sets how many deliveries one ordering lane holds at most (the one under way and
+    /// those waiting behind it); one past it fails as
+    /// [`Overloaded`](crate::ErrorKind::Overloaded). (The in-flight bound,
+    /// [`max_in_flight`](Self::max_in_flight), usually holds a fast producer back
+    /// first.) At least 1. Default is 10,000.
+    pub fn max_lane_depth(mut self, depth: usize) -> Self {
+        self.max_lane_depth = depth.max(1);
+        self
+    }
+
     /// Dispatches a signal to `targets` at every circuit breaker transition:
     /// `herald.circuit.opened`, `herald.circuit.half_opened` and
     /// `herald.circuit.closed`, with source `herald` and data
@@ -352,6 +376,7 @@ impl DispatcherBuilder {
                 self.dedupe_capacity,
                 self.circuit_signals.clone(),
             ),
+            lanes: Arc::new(Lanes::new(self.max_lanes, self.max_lane_depth)),
         })
     }
 

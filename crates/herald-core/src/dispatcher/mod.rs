@@ -23,7 +23,7 @@ pub use sharded::Sharded;
 use crate::delivery::{ArbiterPool, Arbiters, StartedAdapter, boxed};
 use crate::dispatch::{Admission, Counters, Detached, Overload, warn_failures};
 use crate::fanout::{self, Answer, DoneAtOnce, FanOuts, Shared, Slots};
-use crate::resilience::{CircuitState, OpenCircuit, Policies, ResetCircuit};
+use crate::resilience::{CircuitState, OpenCircuit, Policies, ResetCircuit, ResumeLanes};
 use crate::{
     ActorId, CheckTargets, Dispatch, DispatchResult, ErrorKind, Shutdown, Stats, TargetProblem,
 };
@@ -123,10 +123,20 @@ fn begin(
         return finish(dispatch.fail_all(|| ErrorKind::Shutdown));
     }
     inner.counters.dispatch_started();
-    let head = match fanout::at_once(inner, &dispatch) {
+    let key = dispatch.ordering();
+    let head = match fanout::at_once(inner, &dispatch, key) {
         Ok(result) => return finish(result),
         Err(head) => head,
     };
+    // A keyed dispatch takes its turns in its targets' lanes now, in admission order.
+    let mut dispatch = dispatch;
+    if let Some(key) = key {
+        let policies = &inner.policies;
+        let turns = policies
+            .lanes
+            .join(&dispatch.targets, key, head.done(), &policies.defaults);
+        dispatch.set_turns(turns);
+    }
     let slots = slots(inner, &dispatch, &head, ctx);
     let running = inner.lifecycle.enter();
     let answer = Answer::new(Arc::clone(&dispatch.targets), finish);
@@ -288,6 +298,15 @@ impl Handler<ResetCircuit> for Dispatcher {
     }
 }
 
+impl Handler<ResumeLanes> for Dispatcher {
+    type Result = usize;
+
+    fn handle(&mut self, resume: ResumeLanes, _: &mut Context<Self>) -> Self::Result {
+        let only = resume.only.as_ref().map(|(t, key)| (t, key.as_str()));
+        self.inner.policies.lanes.resume(only)
+    }
+}
+
 impl Handler<OpenCircuit> for Dispatcher {
     type Result = Option<CircuitState>;
 
@@ -310,6 +329,10 @@ impl Handler<Stats> for Dispatcher {
         stats.duplicates = endpoints.duplicates();
         stats.endpoints = endpoints.snapshot();
         stats.endpoints_refused = endpoints.refused();
+        let lanes = self.inner.policies.lanes.counts();
+        stats.lanes = lanes.lanes;
+        stats.lane_deliveries = lanes.queued;
+        stats.lanes_blocked = lanes.blocked;
         MessageResult(stats)
     }
 }

@@ -2,7 +2,9 @@
 //! waiting, no future, task or span is made for it.
 
 use super::{Lookup, Shared, dead_letters, oversized};
-use crate::delivery::{AtOnce, Via};
+use std::num::NonZeroU64;
+
+use crate::delivery::{AtOnce, Keyed, Via};
 use crate::dispatch::{DispatchResult, Results};
 use crate::{Dispatch, telemetry};
 
@@ -41,7 +43,13 @@ impl DoneAtOnce {
 /// future, task or span is made for it. `Ok` when that finished the dispatch; else
 /// what was done, for [`fan_out`](super::fan_out) to go on from (also when all is done but a failure may
 /// have a dead letter to send: the fan-out sends those).
-pub(crate) fn at_once(inner: &Shared, dispatch: &Dispatch) -> Result<DispatchResult, DoneAtOnce> {
+///
+/// A dispatch with ordering `key` goes at once to targets whose lane is empty.
+pub(crate) fn at_once(
+    inner: &Shared,
+    dispatch: &Dispatch,
+    key: Option<NonZeroU64>,
+) -> Result<DispatchResult, DoneAtOnce> {
     let total = dispatch.targets.len();
     let mut head = DoneAtOnce::new(total);
     let eligible = total > 0
@@ -62,6 +70,10 @@ pub(crate) fn at_once(inner: &Shared, dispatch: &Dispatch) -> Result<DispatchRes
         hops: dispatch.hops(),
         policies: &inner.policies,
         expires,
+        keyed: match key {
+            Some(key) => Keyed::Free(key),
+            None => Keyed::No,
+        },
     };
     let targets = &dispatch.targets[..];
     let mut lookup = Lookup::default();

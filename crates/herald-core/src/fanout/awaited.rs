@@ -115,6 +115,7 @@ pub(super) fn fan_out_admitted<'a>(
             delivery_timeout: inner.delivery_timeout,
             policies: Arc::clone(&inner.policies),
             expires: dispatch.signal.expirytime(),
+            turns: dispatch.turns().cloned(),
         };
         let mut fan_out = FanOut {
             inner,
@@ -422,6 +423,8 @@ impl<'a> FanOut<'a> {
         if in_flight {
             self.in_flight -= 1;
         }
+        // Its lane goes on (its delivery gave it up already, if it made one).
+        self.context.release(index, result.is_err());
         self.results.set(index, result);
         self.settled += 1;
     }

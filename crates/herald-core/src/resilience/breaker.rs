@@ -322,6 +322,7 @@ pub(crate) fn verdict(error: Option<&ErrorKind>) -> Verdict {
             | ErrorKind::InvalidTarget(_)
             | ErrorKind::TooLarge { .. }
             | ErrorKind::Expired
+            | ErrorKind::LaneBlocked
             | ErrorKind::Panicked { .. },
         ) => Verdict::Untried,
         Some(kind) if kind.retryable() => Verdict::Down,

@@ -8,6 +8,9 @@
 //! target's settings win field by field; what neither sets is off. They apply in this
 //! order:
 //!
+//! 0. [`Ordering`]: a delivery of a keyed dispatch waits for its turn in its lane
+//!    (one at a time per key and endpoint, in admission order), then goes through the
+//!    rest; a final failure skips, or blocks the lane.
 //! 1. [`Expiry`]: a signal past its `expirytime` or the target's max age fails
 //!    ([`ErrorKind::Expired`]); checked again after any
 //!    wait below, and before each retry.
@@ -34,6 +37,8 @@ mod dedupe;
 mod endpoints;
 mod expiry;
 mod guard;
+mod lanes;
+mod ordering;
 mod rate;
 
 use std::sync::Arc;
@@ -46,6 +51,8 @@ pub use dead_letter::{DeadLetter, DeadLettered};
 pub use dedupe::Dedupe;
 pub use endpoints::{EndpointStats, Latency, OpenCircuit, ResetCircuit};
 pub use expiry::Expiry;
+pub use lanes::ResumeLanes;
+pub use ordering::Ordering;
 pub use rate::RateLimit;
 
 pub(crate) use dead_letter::dead_letter_signal;
@@ -58,6 +65,7 @@ pub(crate) use expiry::passed as expiry_passed;
 #[cfg(feature = "http")]
 pub(crate) use expiry::passed_after as expiry_passed_after;
 pub(crate) use guard::{guarded, guarded_now};
+pub(crate) use lanes::{Lanes, Place, Turns, key_hash as ordering_key_hash, partition_key};
 
 pub use crate::queue::{
     DeadLetterQueue, QueueStats, QueueStatsSnapshot, Redrive, RedriveReport, TakeDeadLetters,
@@ -98,6 +106,7 @@ pub struct Resilience {
     expiry: Option<Option<Expiry>>,
     rate_limit: Option<Option<RateLimit>>,
     concurrency: Option<Option<Concurrency>>,
+    ordering: Option<Option<Ordering>>,
     dead_letter: Option<Option<Arc<Target>>>,
     endpoint: Option<Arc<str>>,
 }
@@ -106,12 +115,13 @@ pub struct Resilience {
 const DATA_ENDPOINT: &str = "data:";
 
 /// The fields of a `resilience` object in data.
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "breaker",
     "dedupe",
     "expiry",
     "rate_limit",
     "concurrency",
+    "ordering",
     "dead_letter",
     "endpoint",
 ];
@@ -183,6 +193,21 @@ impl Resilience {
         self
     }
 
+    /// What the target does when a delivery of a keyed dispatch finally fails (see
+    /// [`Ordering`]). Without it, the target keeps keyed deliveries in order and skips
+    /// a failure.
+    pub fn ordering(mut self, ordering: Ordering) -> Self {
+        self.ordering = Some(Some(ordering));
+        self
+    }
+
+    /// Ignores ordering keys, whatever the default: the target's deliveries run in
+    /// parallel.
+    pub fn no_ordering(mut self) -> Self {
+        self.ordering = Some(None);
+        self
+    }
+
     /// Where a delivery that finally failed goes: any target. A dead letter's own
     /// failure is reported and never dead-lettered again.
     pub fn dead_letter(mut self, target: impl Into<Target>) -> Self {
@@ -213,6 +238,7 @@ impl Resilience {
             && self.expiry.is_none()
             && self.rate_limit.is_none()
             && self.concurrency.is_none()
+            && self.ordering.is_none()
             && self.dead_letter.is_none()
             && self.endpoint.is_none()
     }
@@ -222,14 +248,24 @@ impl Resilience {
         self.breaker.as_ref().map(Option::as_ref)
     }
 
+    /// The ordering set here: `Some(None)` when set off.
+    pub fn ordering_setting(&self) -> Option<Option<&Ordering>> {
+        self.ordering.as_ref().map(Option::as_ref)
+    }
+
+    /// The endpoint named here.
+    pub(crate) fn endpoint_name(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
     /// The dead letter set here: `Some(None)` when set off.
     pub fn dead_letter_setting(&self) -> Option<Option<&Target>> {
         self.dead_letter.as_ref().map(|t| t.as_deref())
     }
 
     /// Reads policies from data: an object with any of `breaker`, `dedupe`,
-    /// `rate_limit`, `concurrency` (each an object, or `false` for off),
-    /// `dead_letter` (a target, or `false`) and `endpoint` (a string).
+    /// `expiry`, `rate_limit`, `concurrency`, `ordering` (each an object, or `false`
+    /// for off), `dead_letter` (a target, or `false`) and `endpoint` (a string).
     ///
     /// ```
     /// use herald_core::resilience::Resilience;
@@ -258,6 +294,7 @@ impl Resilience {
             expiry: policy(&mut fields, "expiry", Expiry::from_fields)?,
             rate_limit: policy(&mut fields, "rate_limit", RateLimit::from_fields)?,
             concurrency: policy(&mut fields, "concurrency", Concurrency::from_fields)?,
+            ordering: policy(&mut fields, "ordering", Ordering::from_fields)?,
             dead_letter: match fields.take("dead_letter") {
                 None => None,
                 Some(Value::Bool(false)) => Some(None),
@@ -299,6 +336,10 @@ impl Resilience {
         put(
             "concurrency",
             self.concurrency.map(|c| c.map(Concurrency::to_config)),
+        );
+        put(
+            "ordering",
+            self.ordering.map(|o| o.map(Ordering::to_config)),
         );
         let dead_letter = match &self.dead_letter {
             None => None,
@@ -442,4 +483,6 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 pub(crate) struct Policies {
     pub(crate) defaults: Resilience,
     pub(crate) endpoints: Endpoints,
+    /// The ordering lanes of keyed dispatches.
+    pub(crate) lanes: Arc<Lanes>,
 }

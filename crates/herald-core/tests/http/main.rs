@@ -8,6 +8,7 @@ mod asymmetric_signatures_and_key_rotation;
 mod egress_refuses_what_tenants_may_not_reach;
 mod endpoint_stats;
 mod interop;
+mod ordered_by_key;
 mod private_ca_and_mutual_tls;
 mod properties;
 mod python_interop;
