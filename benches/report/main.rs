@@ -490,6 +490,10 @@ fn main() {
             let result = sc::ordered_fan_out(s).await;
             time("ordered_fanout_1k_keys", "no keys", result, Some(1.2));
         }
+        if wanted("paused_then_resumed_10k") {
+            let result = sc::paused_then_resumed(s).await;
+            time("paused_then_resumed_10k", "delivered directly", result, Some(1.3));
+        }
         if wanted("policies_idle_webhook_10k") {
             let result = sc::webhook_policies(s).await;
             time(

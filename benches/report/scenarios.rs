@@ -432,6 +432,53 @@ pub(crate) async fn ordered_fan_out(scale: &Scale) -> (f64, f64) {
     measure(scale, || run(true), || run(false)).await
 }
 
+/// 10,000 one-target dispatches to an async `pid` target whose endpoint is paused,
+/// held until all are, then resumed and handled, against the same dispatches
+/// delivered directly: what holding and releasing costs.
+pub(crate) async fn paused_then_resumed(scale: &Scale) -> (f64, f64) {
+    use herald::Stats;
+    use herald::resilience::{PauseEndpoint, ResumeEndpoint};
+    let n = scale.of(10_000, 500);
+    let dispatcher = builder().mailbox_capacity(n).max_in_flight(n).start();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(1).await;
+    let recipients = recipients(&sinks, 1);
+    let targets = pid_targets(&recipients, herald::Mode::Async);
+    let signal = signal();
+    let run = |paused: bool| {
+        let (dispatcher, targets, signal, sinks) = (&dispatcher, &targets, &signal, &sinks);
+        async move {
+            if paused {
+                let pause = PauseEndpoint::endpoint_of(&targets[0]).max_held(n);
+                dispatcher.send(pause).await.expect("dispatcher running");
+            }
+            let sent: Vec<_> = (0..n)
+                .map(|_| dispatcher.send(Dispatch::new(Arc::clone(signal), Arc::clone(targets))))
+                .collect();
+            if paused {
+                while dispatcher
+                    .send(Stats)
+                    .await
+                    .expect("running")
+                    .paused
+                    .values()
+                    .sum::<usize>()
+                    < n
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let resume = ResumeEndpoint::endpoint_of(&targets[0]);
+                dispatcher.send(resume).await.expect("dispatcher running");
+            }
+            for answer in futures_util::future::join_all(sent).await {
+                answer.expect("dispatcher running").expect("delivered");
+            }
+            peers::flush(sinks).await;
+        }
+    };
+    measure(scale, || run(true), || run(false)).await
+}
+
 /// Every policy Herald has, configured on the webhook scenario's target but never
 /// triggered (no failure, limits far off; no dedupe, since that scenario sends one
 /// signal many times), against the same webhooks with no policies.

@@ -273,6 +273,12 @@ pub enum ErrorKind {
     #[error("ordering lane blocked by an earlier failure")]
     LaneBlocked,
 
+    /// The endpoint (or the target) is paused ([`PauseEndpoint`](crate::resilience::PauseEndpoint))
+    /// and the delivery was not held: its target fails fast while paused, the pause
+    /// held its most, or held it its longest. Nothing was sent; retryable.
+    #[error("endpoint is paused")]
+    Paused,
+
     /// A custom adapter's own error. Its message is this error's message; what caused
     /// it is the [`DeliveryError`]'s `source()`.
     #[error("{error}")]
@@ -328,7 +334,8 @@ impl ErrorKind {
             | Self::Overloaded
             | Self::Shutdown
             | Self::CircuitOpen { .. }
-            | Self::RateLimited => true,
+            | Self::RateLimited
+            | Self::Paused => true,
             Self::HttpStatus { status, .. } => {
                 matches!(status, 408 | 425 | 429) || (500..600).contains(status)
             }
@@ -339,7 +346,7 @@ impl ErrorKind {
 
     /// Whether this error refused the delivery before anything was sent: an invalid
     /// target, an egress refusal, an open circuit, a rate limit, overload, a signal too
-    /// large, a synchronous call to the caller itself, a blocked lane. ([`Expired`](Self::Expired) is
+    /// large, a synchronous call to the caller itself, a blocked lane, a pause. ([`Expired`](Self::Expired) is
     /// not one: it may end a delivery after attempts that were made.) The attempt that ends with such
     /// an error is not counted in [`DeliveryError::attempts`].
     pub fn is_refusal(&self) -> bool {
@@ -353,6 +360,7 @@ impl ErrorKind {
                 | Self::TooLarge { .. }
                 | Self::CallingSelf
                 | Self::LaneBlocked
+                | Self::Paused
         )
     }
 
@@ -384,6 +392,7 @@ impl ErrorKind {
             Self::RateLimited => "rate_limited",
             Self::Expired => "expired",
             Self::LaneBlocked => "lane_blocked",
+            Self::Paused => "paused",
             Self::Custom { .. } => "custom",
         }
     }

@@ -1219,7 +1219,7 @@ async fn policies_read_from_data_name_their_fields() {
         ),
         (
             json!({"retry": {}}),
-            "unknown field `resilience.retry`; expected one of: breaker, dedupe, expiry, rate_limit, concurrency, ordering, dead_letter, endpoint",
+            "unknown field `resilience.retry`; expected one of: breaker, dedupe, expiry, rate_limit, concurrency, ordering, while_paused, dead_letter, endpoint",
         ),
         (
             json!({"ordering": {"on_failure": "retry"}}),

@@ -268,6 +268,8 @@ pub(crate) fn deliver_now<A: Adapter>(
                 }
             }
             let result = match downcast::<A::Options>(name, options) {
+                // A paused endpoint or target waits (or fails) in the fan-out.
+                Ok(options) if paused(now, name, options, target) => return,
                 Ok(options) => {
                     let done = if target.resilience().is_none() && !defaults {
                         adapter.deliver_now(delivery(now, options))
@@ -298,6 +300,13 @@ pub(crate) fn deliver_now<A: Adapter>(
             true
         }
     }
+}
+
+/// Whether a delivery at once is under a pause.
+#[inline]
+fn paused(now: AtOnce<'_>, name: &str, options: &dyn TargetOptions, target: &Target) -> bool {
+    let pauses = &now.policies.pauses;
+    pauses.any() && pauses.of(name, options, target).is_some()
 }
 
 /// Whether a keyed delivery at once may go.
@@ -454,13 +463,19 @@ fn attempt<'a, A: Adapter>(
     async move {
         let resolved = resolve(adapter, name, target)?;
         let options = resolved.get();
+        // A paused endpoint or target holds the delivery, or fails it (boxed: most
+        // deliveries never see a pause).
+        let policies = &context.policies;
+        if let Some(paused) = policies.pauses.of(name, options, target) {
+            let while_paused = policies.while_paused(target);
+            Box::pin(async move { paused.hold(while_paused).await }).await?;
+        }
         // An adapter that bounds its own deliveries gets no second timer.
         let own = adapter.timeout(options);
         let limit = match own {
             Some(_) => None,
             None => Some(context.delivery_timeout),
         };
-        let policies = &context.policies;
         match Effective::of(target.resilience(), &policies.defaults) {
             // Polled here, not through `bounded`, whose future would sit inside this one
             // with its own copy of the delivery: 72 bytes more per delivery.

@@ -73,6 +73,11 @@ pub struct StatsSnapshot {
     /// [`Ordering::block`](crate::resilience::Ordering::block)), until
     /// [`ResumeLanes`](crate::resilience::ResumeLanes).
     pub lanes_blocked: usize,
+    /// Paused endpoints and targets (see
+    /// [`PauseEndpoint`](crate::resilience::PauseEndpoint)), each with how many
+    /// deliveries it holds. Shared by the shards of a [`Sharded`](crate::Sharded)
+    /// dispatcher.
+    pub paused: BTreeMap<String, usize>,
 }
 
 /// One adapter's counters.
@@ -107,6 +112,9 @@ impl StatsSnapshot {
         self.lanes = self.lanes.max(other.lanes);
         self.lane_deliveries = self.lane_deliveries.max(other.lane_deliveries);
         self.lanes_blocked = self.lanes_blocked.max(other.lanes_blocked);
+        for (key, held) in &other.paused {
+            self.paused.entry(key.clone()).or_insert(*held);
+        }
         for (endpoint, stats) in &other.endpoints {
             self.endpoints.entry(endpoint.clone()).or_insert(*stats);
         }
@@ -211,6 +219,7 @@ impl Counters {
             lanes: 0,
             lane_deliveries: 0,
             lanes_blocked: 0,
+            paused: BTreeMap::new(),
         }
     }
 }

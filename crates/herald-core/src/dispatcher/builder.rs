@@ -15,7 +15,7 @@ use crate::adapters::{
 use crate::bus::{Attach, BusAdapter};
 use crate::delivery::{Registration, registration};
 use crate::dispatch::{Admission, Inlet, Overload};
-use crate::resilience::{Endpoints, Lanes, Policies, Resilience};
+use crate::resilience::{Endpoints, Lanes, Pauses, Policies, Resilience};
 use crate::{ActorId, Adapter, Bus, Dispatch, IntoTargets, PubSub, Registry, Target};
 
 /// Configures a [`Dispatcher`]; made by [`Dispatcher::builder`].
@@ -377,6 +377,7 @@ impl DispatcherBuilder {
                 self.circuit_signals.clone(),
             ),
             lanes: Arc::new(Lanes::new(self.max_lanes, self.max_lane_depth)),
+            pauses: Pauses::default(),
         })
     }
 

@@ -23,7 +23,9 @@ pub use sharded::Sharded;
 use crate::delivery::{ArbiterPool, Arbiters, StartedAdapter, boxed};
 use crate::dispatch::{Admission, Counters, Detached, Overload, warn_failures};
 use crate::fanout::{self, Answer, DoneAtOnce, FanOuts, Shared, Slots};
-use crate::resilience::{CircuitState, OpenCircuit, Policies, ResetCircuit, ResumeLanes};
+use crate::resilience::{
+    CircuitState, OpenCircuit, PauseEndpoint, Policies, ResetCircuit, ResumeEndpoint, ResumeLanes,
+};
 use crate::{
     ActorId, CheckTargets, Dispatch, DispatchResult, ErrorKind, Shutdown, Stats, TargetProblem,
 };
@@ -307,6 +309,22 @@ impl Handler<ResumeLanes> for Dispatcher {
     }
 }
 
+impl Handler<PauseEndpoint> for Dispatcher {
+    type Result = Option<bool>;
+
+    fn handle(&mut self, pause: PauseEndpoint, _: &mut Context<Self>) -> Self::Result {
+        self.inner.policies.pauses.pause(pause)
+    }
+}
+
+impl Handler<ResumeEndpoint> for Dispatcher {
+    type Result = Option<usize>;
+
+    fn handle(&mut self, resume: ResumeEndpoint, _: &mut Context<Self>) -> Self::Result {
+        self.inner.policies.pauses.resume(&resume)
+    }
+}
+
 impl Handler<OpenCircuit> for Dispatcher {
     type Result = Option<CircuitState>;
 
@@ -333,6 +351,7 @@ impl Handler<Stats> for Dispatcher {
         stats.lanes = lanes.lanes;
         stats.lane_deliveries = lanes.queued;
         stats.lanes_blocked = lanes.blocked;
+        stats.paused = self.inner.policies.pauses.snapshot();
         MessageResult(stats)
     }
 }

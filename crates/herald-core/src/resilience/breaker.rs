@@ -323,6 +323,7 @@ pub(crate) fn verdict(error: Option<&ErrorKind>) -> Verdict {
             | ErrorKind::TooLarge { .. }
             | ErrorKind::Expired
             | ErrorKind::LaneBlocked
+            | ErrorKind::Paused
             | ErrorKind::Panicked { .. },
         ) => Verdict::Untried,
         Some(kind) if kind.retryable() => Verdict::Down,

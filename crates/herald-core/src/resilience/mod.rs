@@ -39,6 +39,7 @@ mod expiry;
 mod guard;
 mod lanes;
 mod ordering;
+mod pause;
 mod rate;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub use endpoints::{EndpointStats, Latency, OpenCircuit, ResetCircuit};
 pub use expiry::Expiry;
 pub use lanes::ResumeLanes;
 pub use ordering::Ordering;
+pub use pause::{PauseEndpoint, ResumeEndpoint, WhilePaused};
 pub use rate::RateLimit;
 
 pub(crate) use dead_letter::dead_letter_signal;
@@ -66,6 +68,7 @@ pub(crate) use expiry::passed as expiry_passed;
 pub(crate) use expiry::passed_after as expiry_passed_after;
 pub(crate) use guard::{guarded, guarded_now};
 pub(crate) use lanes::{Lanes, Place, Turns, key_hash as ordering_key_hash, partition_key};
+pub(crate) use pause::Pauses;
 
 pub use crate::queue::{
     DeadLetterQueue, QueueStats, QueueStatsSnapshot, Redrive, RedriveReport, TakeDeadLetters,
@@ -107,6 +110,7 @@ pub struct Resilience {
     rate_limit: Option<Option<RateLimit>>,
     concurrency: Option<Option<Concurrency>>,
     ordering: Option<Option<Ordering>>,
+    while_paused: Option<WhilePaused>,
     dead_letter: Option<Option<Arc<Target>>>,
     endpoint: Option<Arc<str>>,
 }
@@ -115,13 +119,14 @@ pub struct Resilience {
 const DATA_ENDPOINT: &str = "data:";
 
 /// The fields of a `resilience` object in data.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "breaker",
     "dedupe",
     "expiry",
     "rate_limit",
     "concurrency",
     "ordering",
+    "while_paused",
     "dead_letter",
     "endpoint",
 ];
@@ -208,6 +213,18 @@ impl Resilience {
         self
     }
 
+    /// What a delivery does while its endpoint (or the target) is paused
+    /// ([`PauseEndpoint`]): held until resumed (the default), or failed at once.
+    pub fn while_paused(mut self, while_paused: WhilePaused) -> Self {
+        self.while_paused = Some(while_paused);
+        self
+    }
+
+    /// The choice [`while_paused`](Self::while_paused) made here, if any.
+    pub fn while_paused_setting(&self) -> Option<WhilePaused> {
+        self.while_paused
+    }
+
     /// Where a delivery that finally failed goes: any target. A dead letter's own
     /// failure is reported and never dead-lettered again.
     pub fn dead_letter(mut self, target: impl Into<Target>) -> Self {
@@ -239,6 +256,7 @@ impl Resilience {
             && self.rate_limit.is_none()
             && self.concurrency.is_none()
             && self.ordering.is_none()
+            && self.while_paused.is_none()
             && self.dead_letter.is_none()
             && self.endpoint.is_none()
     }
@@ -265,7 +283,8 @@ impl Resilience {
 
     /// Reads policies from data: an object with any of `breaker`, `dedupe`,
     /// `expiry`, `rate_limit`, `concurrency`, `ordering` (each an object, or `false`
-    /// for off), `dead_letter` (a target, or `false`) and `endpoint` (a string).
+    /// for off), `while_paused` (`"hold"` or `"fail"`), `dead_letter` (a target, or
+    /// `false`) and `endpoint` (a string).
     ///
     /// ```
     /// use herald_core::resilience::Resilience;
@@ -295,6 +314,7 @@ impl Resilience {
             rate_limit: policy(&mut fields, "rate_limit", RateLimit::from_fields)?,
             concurrency: policy(&mut fields, "concurrency", Concurrency::from_fields)?,
             ordering: policy(&mut fields, "ordering", Ordering::from_fields)?,
+            while_paused: WhilePaused::from_fields(&mut fields)?,
             dead_letter: match fields.take("dead_letter") {
                 None => None,
                 Some(Value::Bool(false)) => Some(None),
@@ -341,6 +361,8 @@ impl Resilience {
             "ordering",
             self.ordering.map(|o| o.map(Ordering::to_config)),
         );
+        let while_paused = self.while_paused.map(|w| Some(w.name().into()));
+        put("while_paused", while_paused);
         let dead_letter = match &self.dead_letter {
             None => None,
             Some(None) => Some(None),
@@ -485,4 +507,17 @@ pub(crate) struct Policies {
     pub(crate) endpoints: Endpoints,
     /// The ordering lanes of keyed dispatches.
     pub(crate) lanes: Arc<Lanes>,
+    /// The paused endpoints and targets.
+    pub(crate) pauses: Pauses,
+}
+
+impl Policies {
+    /// What a delivery to `target` does while paused: its setting, else the default's.
+    pub(crate) fn while_paused(&self, target: &Target) -> WhilePaused {
+        target
+            .resilience()
+            .and_then(Resilience::while_paused_setting)
+            .or(self.defaults.while_paused)
+            .unwrap_or_default()
+    }
 }
