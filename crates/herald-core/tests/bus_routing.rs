@@ -250,3 +250,40 @@ fn invalid_patterns_are_rejected_when_subscribing() {
     ));
     assert!(Target::bus("").is_err());
 }
+
+/// A subscription's filters (the CloudEvents Subscriptions API's dialects) must all
+/// match, beside its pattern.
+#[actix_rt::test]
+async fn filters_narrow_a_subscription_to_what_they_match() {
+    use herald_signal::Filter;
+    let bus = Bus::new().start();
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .bus("main", bus.clone())
+        .start();
+    let (acme, acme_count) = Inbox::start(Answer::Accept);
+    let tenant = Filter::from_json(&json!({"exact": {"tenant": "acme"}})).unwrap();
+    let not_test = Filter::from_json(&json!({"not": {"suffix": {"source": "/test"}}})).unwrap();
+    let subscription = Subscribe::new("order.**", [Target::pid(acme.recipient())])
+        .unwrap()
+        .filter(tenant)
+        .filter(not_test);
+    within("subscribe", bus.send(subscription)).await.unwrap();
+    let order = |tenant: &str, source: &str| {
+        herald_signal::Signal::builder("order.placed")
+            .source(source)
+            .extension("tenant", tenant)
+            .build()
+            .unwrap()
+    };
+    for (signal, subscriptions) in [
+        (order("acme", "/shop"), 1),
+        (order("other", "/shop"), 0),
+        (order("acme", "/shop/test"), 0),
+    ] {
+        let sent = dispatcher.send(Dispatch::new(signal, [Target::bus("main").unwrap()]));
+        let report = within("publish", sent).await.unwrap().unwrap();
+        assert_eq!(report.outcomes()[0], Outcome::Routed { subscriptions });
+    }
+    support::until_count("the matching one", &acme_count, 1).await;
+}

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use herald_core::{Dispatch, Dispatcher, IntoTargets, Target};
-use herald_signal::Signal;
+use herald_signal::{Filter, Signal};
 use tracing::Instrument;
 
 use crate::codec::decode;
@@ -67,6 +67,8 @@ pub struct Bridge {
     max_message_size: usize,
     max_pending_bytes: usize,
     dead_letter: Option<Target>,
+    /// All must match for a signal to be dispatched.
+    filters: Vec<Filter>,
 }
 
 /// What a running bridge has done.
@@ -81,6 +83,8 @@ pub struct BridgeStats {
     pub failed: u64,
     /// Messages that were not signals.
     pub malformed: u64,
+    /// Signals its [filters](Bridge::filter) left out: taken and not dispatched.
+    pub filtered: u64,
     /// Messages dropped unread because the bridge already held `max_pending_bytes`
     /// waiting for room (a slow consumer).
     pub dropped: u64,
@@ -97,6 +101,7 @@ struct Counters {
     dispatched: AtomicU64,
     failed: AtomicU64,
     malformed: AtomicU64,
+    filtered: AtomicU64,
     dropped: AtomicU64,
     pending_bytes: AtomicU64,
     resubscribed: AtomicU64,
@@ -132,7 +137,16 @@ impl Bridge {
             max_message_size: 4 * 1024 * 1024,
             max_pending_bytes: Self::DEFAULT_MAX_PENDING_BYTES,
             dead_letter: None,
+            filters: Vec::new(),
         }
+    }
+
+    /// Dispatches only the signals `filter` matches (a CloudEvents Subscriptions API
+    /// filter over any attribute, extensions included; see [`Filter`]); the others are
+    /// taken and counted (`BridgeStats::filtered`). Several filters must all match.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filters.push(filter);
+        self
     }
 
     /// Joins queue group `group`: of the bridges in one group, each message goes to
@@ -355,6 +369,10 @@ impl<'b> Reading<'b> {
                 return;
             }
         };
+        if !bridge.filters.iter().all(|filter| filter.matches(&signal)) {
+            counters.filtered.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let span = arrival_span(&signal, subject);
         let dispatch = span.in_scope(|| Dispatch::new(signal, Arc::clone(&bridge.targets)));
         let sent = bridge.dispatcher.send(dispatch);
@@ -409,6 +427,7 @@ impl RunningBridge {
             dispatched: self.counters.dispatched.load(Ordering::Relaxed),
             failed: self.counters.failed.load(Ordering::Relaxed),
             malformed: self.counters.malformed.load(Ordering::Relaxed),
+            filtered: self.counters.filtered.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
             pending_bytes: self.counters.pending_bytes.load(Ordering::Relaxed),
             resubscribed: self.counters.resubscribed.load(Ordering::Relaxed),

@@ -150,6 +150,55 @@ async fn malformed_messages_are_reported_and_the_bridge_goes_on() {
 }
 
 #[actix_rt::test]
+async fn a_filtered_bridge_dispatches_only_what_its_filter_matches() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let dispatcher = Dispatcher::builder().nats(client.clone()).start();
+    let (collector, seen) = start_collector(Answer::Accept);
+    let filter = herald_signal::Filter::from_json(&serde_json::json!({
+        "not": {"exact": {"tenant": "test"}}
+    }))
+    .unwrap();
+    let bridge = Bridge::new(
+        client.clone(),
+        "in.>",
+        dispatcher.clone(),
+        [Target::pid(collector.recipient())],
+    )
+    .filter(filter)
+    .start()
+    .await
+    .unwrap();
+    let test = signal(1)
+        .to_builder()
+        .extension("tenant", "test")
+        .build()
+        .unwrap();
+    for signal in [test, signal(2)] {
+        client
+            .publish("in.x", Bytes::from(signal.to_json_vec()))
+            .await
+            .unwrap();
+    }
+    until_seen("the one that matches", &seen, 1).await;
+    within("the filtered count", async {
+        while bridge.stats().filtered < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let stats = bridge.stats();
+    assert_eq!((stats.received, stats.filtered), (2, 1));
+    assert_eq!(
+        seen.lock().unwrap()[0]
+            .extension("tenant")
+            .unwrap()
+            .to_string(),
+        "acme"
+    );
+}
+
+#[actix_rt::test]
 async fn targets_read_from_data_and_bad_subjects_are_refused() {
     let target = Target::from_config(serde_json::json!({
         "adapter": "nats", "subject": "a.b", "body": "binary", "jetstream": true, "timeout_ms": 100

@@ -48,6 +48,7 @@ mod builder;
 mod data;
 mod error;
 mod extension;
+mod filter;
 mod json;
 mod signal;
 mod source;
@@ -58,6 +59,7 @@ pub use data::Data;
 pub use error::SignalError;
 pub use extension::ExtensionValue;
 pub use extension::{EXPIRYTIME, PARTITIONKEY};
+pub use filter::{Comparison, Filter, FilterError};
 pub use signal::{Signal, SpecVersion};
 pub use source::{DEFAULT_SOURCE, default_source, set_default_source};
 

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, MessageResult};
-use herald_signal::Signal;
+use herald_signal::{Filter, Signal};
 use thiserror::Error;
 use tracing::Span;
 
@@ -65,6 +65,8 @@ pub struct Bus {
 
 struct Subscription {
     pattern: Pattern,
+    /// All must match, beside the pattern.
+    filters: Box<[Filter]>,
     targets: Arc<[Target]>,
 }
 
@@ -103,6 +105,7 @@ impl fmt::Debug for Bus {
 #[must_use = "a subscription does nothing until it is sent to a bus"]
 pub struct Subscribe {
     pattern: Pattern,
+    filters: Vec<Filter>,
     targets: Arc<[Target]>,
 }
 
@@ -115,8 +118,26 @@ impl Subscribe {
     pub fn new(pattern: &str, targets: impl IntoTargets) -> Result<Self, PatternError> {
         Ok(Self {
             pattern: Pattern::parse(pattern)?,
+            filters: Vec::new(),
             targets: targets.into_targets(),
         })
+    }
+
+    /// Also requires `filter` to match (a CloudEvents Subscriptions API filter over
+    /// any attribute, extensions included; see [`Filter`]). Several filters must all
+    /// match.
+    ///
+    /// ```
+    /// use herald_core::{Subscribe, Target};
+    /// use herald_signal::Filter;
+    ///
+    /// let filter = Filter::from_json(&serde_json::json!({"exact": {"tenant": "acme"}}))?;
+    /// let subscribe = Subscribe::new("order.**", [Target::noop()])?.filter(filter);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filters.push(filter);
+        self
     }
 }
 
@@ -135,6 +156,7 @@ impl Handler<Subscribe> for Bus {
             id,
             Subscription {
                 pattern: subscribe.pattern,
+                filters: subscribe.filters.into(),
                 targets: subscribe.targets,
             },
         );
@@ -239,14 +261,21 @@ impl Handler<Publish> for Bus {
         if publish.hops >= Self::MAX_HOPS {
             return Err(BusError::Loop { hops: publish.hops });
         }
-        let matched = self.trie.matches(publish.signal.ty());
-        let targets: Vec<Target> = matched
+        let signal = &publish.signal;
+        let matched: Vec<&Subscription> = self
+            .trie
+            .matches(signal.ty())
             .iter()
             .filter_map(|id| self.subscriptions.get(id))
+            .filter(|subscription| subscription.filters.iter().all(|f| f.matches(signal)))
+            .collect();
+        let targets: Vec<Target> = matched
+            .iter()
             .flat_map(|subscription| subscription.targets.iter().cloned())
             .collect();
+        let matched = matched.len();
         if targets.is_empty() {
-            return Ok(matched.len());
+            return Ok(matched);
         }
         let mut dispatch = publish
             .span
@@ -255,7 +284,7 @@ impl Handler<Publish> for Bus {
         // Detached, under an admission permit: the publish never waits for a
         // subscriber's delivery, and never queues past the dispatcher's bound.
         match inlet.send(dispatch) {
-            Ok(()) => Ok(matched.len()),
+            Ok(()) => Ok(matched),
             Err((Refused::Gone, _)) => Err(BusError::NoDispatcher),
             Err((Refused::Full, dispatch)) => {
                 tracing::warn!(
