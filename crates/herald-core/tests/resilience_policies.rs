@@ -1142,7 +1142,7 @@ async fn policies_read_from_data_name_their_fields() {
         "adapter": "webhook2",
         "name": "x",
         "resilience": {
-            "breaker": {"failures": 3, "cooldown_ms": 1000},
+            "breaker": {"failures": 3, "cooldown_ms": 1000, "disable_after_ms": 86400000},
             "dedupe": {"ttl_ms": 5000},
             "expiry": {"max_age_ms": 60000, "dead_letter": true},
             "rate_limit": {"per_second": 5, "burst": 2, "on_limit": "fail"},
@@ -1178,6 +1178,10 @@ async fn policies_read_from_data_name_their_fields() {
         json!({"on_failure": "block"})
     );
     assert!(policies.ordering_setting().unwrap().unwrap().blocks());
+    assert_eq!(
+        config["resilience"]["breaker"]["probe_every_ms"], 600_000,
+        "a disabling breaker writes its probe interval"
+    );
     let again = Target::from_config(config.clone()).unwrap();
     assert_eq!(
         again.to_config(herald_core::Secrets::Redact).unwrap(),
@@ -1311,5 +1315,109 @@ async fn pid_targets_of_one_actor_share_its_endpoint() {
         stats.endpoints.keys().all(|key| key.starts_with("actor:")),
         "{:?}",
         stats.endpoints.keys()
+    );
+}
+
+/// An endpoint failing past `disable_after` is disabled, probed every `probe_every`
+/// only, and recovers when a probe succeeds; disabled again, an operator's reset
+/// enables it. Each step is announced. On the paused clock.
+#[actix_rt::test]
+async fn an_endpoint_failing_for_long_is_disabled_probed_slowly_and_recovers() {
+    tokio::time::pause();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let collector = Collector(seen.clone()).start();
+    let switch = Switch::new();
+    let adapter = switch.clone();
+    let breaker = Breaker::new()
+        .failures(1)
+        .cooldown(Duration::from_secs(10))
+        .disable_after(Duration::from_secs(25))
+        .probe_every(Duration::from_secs(600));
+    let dispatcher = Dispatcher::builder()
+        .pool_size(0)
+        .adapter("switch", move || adapter.clone())
+        .resilience(Resilience::new().breaker(breaker))
+        .circuit_signals([Target::pid(collector.recipient())])
+        .start();
+    let deliver = || send(&dispatcher, signal(), vec![endpoint("a")]);
+    switch.set(Mode::Down);
+    // Opens at 0 s; failed probes at 10 s and 20 s reopen it; the probe at 30 s fails
+    // past the 25 s: disabled.
+    deliver().await.unwrap_err();
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(10)).await;
+        deliver().await.unwrap_err();
+    }
+    assert_eq!(switch.reached(), 4);
+    let stats = endpoint_stats(&dispatcher, "switch:a").await;
+    assert_eq!(stats.circuit, Some(CircuitState::Disabled));
+    // Disabled: nothing reaches it between probes, ten minutes apart.
+    tokio::time::advance(Duration::from_secs(300)).await;
+    let refused = deliver().await;
+    assert_eq!(kind_of(&refused), Some("circuit_open"));
+    assert_eq!(switch.reached(), 4);
+    tokio::time::advance(Duration::from_secs(300)).await;
+    deliver().await.unwrap_err();
+    assert_eq!(switch.reached(), 5, "one probe after ten minutes");
+    assert_eq!(
+        endpoint_stats(&dispatcher, "switch:a").await.circuit,
+        Some(CircuitState::Disabled)
+    );
+    // It answers again: the next probe recovers it.
+    switch.set(Mode::Up);
+    tokio::time::advance(Duration::from_secs(600)).await;
+    deliver().await.unwrap();
+    deliver().await.unwrap();
+    assert_eq!(
+        endpoint_stats(&dispatcher, "switch:a").await.circuit,
+        Some(CircuitState::Closed)
+    );
+
+    // Disabled again, then enabled by an operator.
+    switch.set(Mode::Down);
+    deliver().await.unwrap_err();
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(10)).await;
+        deliver().await.unwrap_err();
+    }
+    let reset = ResetCircuit {
+        endpoint: "switch:a".to_owned(),
+    };
+    let before = within("reset", dispatcher.send(reset)).await.unwrap();
+    assert_eq!(before, Some(CircuitState::Disabled));
+    within("the announcements", async {
+        loop {
+            let done = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|s: &Signal| s.ty() == "herald.endpoint.enabled");
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    let types: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.ty().to_owned())
+        .collect();
+    let endpoint_types: Vec<&str> = types
+        .iter()
+        .map(String::as_str)
+        .filter(|ty| ty.starts_with("herald.endpoint."))
+        .collect();
+    assert_eq!(
+        endpoint_types,
+        [
+            "herald.endpoint.disabled",
+            "herald.endpoint.recovered",
+            "herald.endpoint.disabled",
+            "herald.endpoint.enabled"
+        ],
+        "{types:?}"
     );
 }

@@ -330,7 +330,10 @@ impl DispatcherBuilder {
 
     /// Dispatches a signal to `targets` at every circuit breaker transition:
     /// `herald.circuit.opened`, `herald.circuit.half_opened` and
-    /// `herald.circuit.closed`, with source `herald` and data
+    /// `herald.circuit.closed`, and for a breaker that disables endpoints
+    /// ([`Breaker::disable_after`](crate::resilience::Breaker::disable_after))
+    /// `herald.endpoint.disabled`, `herald.endpoint.recovered` and
+    /// `herald.endpoint.enabled`; with source `herald` and data
     /// `{"endpoint", "state", "failures", "cooldown_ms"}`, so that operators can alert
     /// on them. Sent detached, like [`dispatch_async`](crate::DispatchExt::dispatch_async).
     /// Default is none (transitions still reach telemetry).

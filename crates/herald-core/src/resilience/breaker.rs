@@ -18,6 +18,14 @@ use crate::{ConfigFields, ErrorKind, TargetError};
 /// is down: it counts as an answer, like a success. One delivery counts once, however
 /// many attempts its adapter made.
 ///
+/// With [`disable_after`](Self::disable_after), an endpoint whose circuit has not
+/// closed for that long is **disabled**: its circuit stays open between probes
+/// [`probe_every`](Self::probe_every) apart (one delivery each) instead of every
+/// cooldown, and closes (the endpoint **recovers**) when a probe succeeds, or when an
+/// operator resets it ([`ResetCircuit`](crate::resilience::ResetCircuit)). Each is
+/// announced (`herald.endpoint.disabled`, `.recovered`, `.enabled`; see
+/// [`circuit_signals`](crate::DispatcherBuilder::circuit_signals)).
+///
 /// ```
 /// use std::time::Duration;
 /// use herald_core::resilience::Breaker;
@@ -31,15 +39,20 @@ pub struct Breaker {
     failures: u32,
     cooldown: Duration,
     probes: u32,
+    disable_after: Option<Duration>,
+    probe_every: Duration,
 }
 
 impl Default for Breaker {
-    /// Opens after 5 failures in a row, for 30 seconds, then probes with 1 delivery.
+    /// Opens after 5 failures in a row, for 30 seconds, then probes with 1 delivery;
+    /// never disables.
     fn default() -> Self {
         Self {
             failures: 5,
             cooldown: Duration::from_secs(30),
             probes: 1,
+            disable_after: None,
+            probe_every: Self::DEFAULT_PROBE_EVERY,
         }
     }
 }
@@ -47,6 +60,12 @@ impl Default for Breaker {
 impl Breaker {
     /// The longest cooldown: one hour.
     pub const MAX_COOLDOWN: Duration = Duration::from_secs(3600);
+    /// The longest [`disable_after`](Self::disable_after): 30 days.
+    pub const MAX_DISABLE_AFTER: Duration = Duration::from_secs(30 * 86_400);
+    /// The longest [`probe_every`](Self::probe_every): a day.
+    pub const MAX_PROBE_EVERY: Duration = Duration::from_secs(86_400);
+    /// The default [`probe_every`](Self::probe_every): ten minutes.
+    pub const DEFAULT_PROBE_EVERY: Duration = Duration::from_secs(600);
 
     /// The default breaker (see [`Default`]).
     pub fn new() -> Self {
@@ -72,6 +91,33 @@ impl Breaker {
     pub fn probes(mut self, probes: u32) -> Self {
         self.probes = probes.max(1);
         self
+    }
+
+    /// Disables the endpoint once its circuit has been open (or half-open) without
+    /// closing for `after` (at least 1 ms, at most 30 days): it is then probed every
+    /// [`probe_every`](Self::probe_every) only. Default is never.
+    #[must_use]
+    pub fn disable_after(mut self, after: Duration) -> Self {
+        self.disable_after = Some(after.clamp(Duration::from_millis(1), Self::MAX_DISABLE_AFTER));
+        self
+    }
+
+    /// How far apart a disabled endpoint's probes are (at least 1 ms, at most a day).
+    /// Default ten minutes.
+    #[must_use]
+    pub fn probe_every(mut self, every: Duration) -> Self {
+        self.probe_every = every.clamp(Duration::from_millis(1), Self::MAX_PROBE_EVERY);
+        self
+    }
+
+    /// How long a circuit stays unclosed before its endpoint is disabled, if ever.
+    pub fn disable_after_value(&self) -> Option<Duration> {
+        self.disable_after
+    }
+
+    /// How far apart a disabled endpoint's probes are.
+    pub fn probe_every_value(&self) -> Duration {
+        self.probe_every
     }
 
     /// Failures in a row that open the circuit.
@@ -100,16 +146,33 @@ impl Breaker {
         if let Some(probes) = fields.usize("probes")? {
             breaker.probes = positive(&fields, "probes", probes)?;
         }
-        fields.finish(&["failures", "cooldown_ms", "probes"])?;
+        if let Some(after) = fields.millis("disable_after_ms", Self::MAX_DISABLE_AFTER)? {
+            breaker = breaker.disable_after(after);
+        }
+        if let Some(every) = fields.millis("probe_every_ms", Self::MAX_PROBE_EVERY)? {
+            breaker = breaker.probe_every(every);
+        }
+        fields.finish(&[
+            "failures",
+            "cooldown_ms",
+            "probes",
+            "disable_after_ms",
+            "probe_every_ms",
+        ])?;
         Ok(breaker)
     }
 
     pub(crate) fn to_config(self) -> serde_json::Value {
-        serde_json::json!({
+        let mut config = serde_json::json!({
             "failures": self.failures,
             "cooldown_ms": self.cooldown.as_millis() as u64,
             "probes": self.probes,
-        })
+        });
+        if let Some(after) = self.disable_after {
+            config["disable_after_ms"] = (after.as_millis() as u64).into();
+            config["probe_every_ms"] = (self.probe_every.as_millis() as u64).into();
+        }
+        config
     }
 }
 
@@ -136,15 +199,20 @@ pub enum CircuitState {
     Open,
     /// A few probe deliveries go through; the rest fail at once.
     HalfOpen,
+    /// Open for long (see [`Breaker::disable_after`]): deliveries fail at once with
+    /// [`ErrorKind::CircuitOpen`] and one probe goes every
+    /// [`probe_every`](Breaker::probe_every).
+    Disabled,
 }
 
 impl CircuitState {
-    /// A short, stable name: `closed`, `open`, `half_open`.
+    /// A short, stable name: `closed`, `open`, `half_open`, `disabled`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Closed => "closed",
             Self::Open => "open",
             Self::HalfOpen => "half_open",
+            Self::Disabled => "disabled",
         }
     }
 }
@@ -155,6 +223,20 @@ pub(crate) struct Transition {
     pub(crate) to: CircuitState,
     /// Failures in a row when it opened.
     pub(crate) failures: u32,
+    /// Closed after being disabled: by a probe (`Recovered`) or an operator
+    /// (`Enabled`).
+    pub(crate) revived: Option<Revived>,
+    /// Disabled again after a failed probe (announced once, when first disabled).
+    pub(crate) again: bool,
+}
+
+/// How a disabled endpoint came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revived {
+    /// A probe succeeded.
+    Recovered,
+    /// An operator reset its circuit.
+    Enabled,
 }
 
 /// One endpoint's circuit. Time is passed in, so the machine is plain data.
@@ -168,6 +250,10 @@ pub(crate) struct Circuit {
     /// Probes let through and not yet answered, and probes that succeeded (half-open).
     probing: u32,
     probed: u32,
+    /// Since when it has not been closed.
+    failing_since: Option<Instant>,
+    /// It was disabled, and has not closed since.
+    disabled: bool,
 }
 
 /// Whether a delivery may go: as an ordinary one, as a probe, or not (and for how long
@@ -191,7 +277,7 @@ impl Circuit {
     /// Asks to deliver now; an open circuit past its cooldown turns half-open.
     pub(crate) fn admit(&mut self, policy: &Breaker, now: Instant) -> (Admit, Option<Transition>) {
         let mut transition = None;
-        if self.state == CircuitState::Open {
+        if matches!(self.state, CircuitState::Open | CircuitState::Disabled) {
             let until = self.open_until.unwrap_or(now);
             if now < until {
                 return (Admit::Refuse(until - now), None);
@@ -203,7 +289,7 @@ impl Circuit {
         }
         let admit = match self.state {
             CircuitState::Closed => Admit::Pass,
-            _ if self.probing + self.probed < policy.probes => {
+            _ if self.probing + self.probed < self.probes(policy) => {
                 self.probing += 1;
                 Admit::Probe
             }
@@ -229,10 +315,14 @@ impl Circuit {
                     return Some(self.open(policy, now));
                 }
                 self.probed += 1;
-                if self.probed >= policy.probes {
-                    self.state = CircuitState::Closed;
-                    self.failures = 0;
-                    return Some(self.transition());
+                // A disabled endpoint's probe is one delivery.
+                if self.probed >= policy.probes || self.disabled {
+                    let revived = self.disabled.then_some(Revived::Recovered);
+                    self.close();
+                    return Some(Transition {
+                        revived,
+                        ..self.transition()
+                    });
                 }
                 None
             }
@@ -262,8 +352,25 @@ impl Circuit {
     /// when it was not closed.
     pub(crate) fn reset(&mut self) -> Option<Transition> {
         let was = self.state;
+        let revived = self.disabled.then_some(Revived::Enabled);
         *self = Self::default();
-        (was != CircuitState::Closed).then(|| self.transition())
+        (was != CircuitState::Closed).then(|| Transition {
+            revived,
+            ..self.transition()
+        })
+    }
+
+    /// Closed: its failures forgotten.
+    fn close(&mut self) {
+        self.state = CircuitState::Closed;
+        self.failures = 0;
+        self.failing_since = None;
+        self.disabled = false;
+    }
+
+    /// Probes let through when half-open: one for a disabled endpoint.
+    fn probes(&self, policy: &Breaker) -> u32 {
+        if self.disabled { 1 } else { policy.probes }
     }
 
     /// Opens the circuit until `until`, whatever its state (an operator's hold); the
@@ -278,12 +385,26 @@ impl Circuit {
         (was != CircuitState::Open).then(|| self.transition())
     }
 
+    /// Opens the circuit, or disables it when it has failed for long enough.
     fn open(&mut self, policy: &Breaker, now: Instant) -> Transition {
-        self.state = CircuitState::Open;
-        self.open_until = Some(now + policy.cooldown);
+        let since = *self.failing_since.get_or_insert(now);
+        let long = policy
+            .disable_after
+            .is_some_and(|after| now.saturating_duration_since(since) >= after);
+        let again = self.disabled;
+        self.disabled |= long;
+        let (state, wait) = match self.disabled {
+            true => (CircuitState::Disabled, policy.probe_every),
+            false => (CircuitState::Open, policy.cooldown),
+        };
+        self.state = state;
+        self.open_until = Some(now + wait);
         self.probing = 0;
         self.probed = 0;
-        let transition = self.transition();
+        let transition = Transition {
+            again,
+            ..self.transition()
+        };
         self.failures = 0;
         transition
     }
@@ -292,6 +413,8 @@ impl Circuit {
         Transition {
             to: self.state,
             failures: self.failures,
+            revived: None,
+            again: false,
         }
     }
 }
@@ -334,6 +457,59 @@ pub(crate) fn verdict(error: Option<&ErrorKind>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_circuit_open_for_long_is_disabled_and_probed_once_per_interval() {
+        let secs = Duration::from_secs;
+        let policy = Breaker::new()
+            .failures(1)
+            .cooldown(secs(10))
+            .probes(3)
+            .disable_after(secs(15))
+            .probe_every(secs(100));
+        let t0 = Instant::now();
+        let mut circuit = Circuit::default();
+        assert_eq!(
+            circuit.record(&policy, false, true, t0).unwrap().to,
+            CircuitState::Open
+        );
+        // The probe at 10 s fails, under 15 s: open again.
+        assert_eq!(circuit.admit(&policy, t0 + secs(10)).0, Admit::Probe);
+        let open = circuit.record(&policy, true, true, t0 + secs(10)).unwrap();
+        assert_eq!(open.to, CircuitState::Open);
+        // The probe at 20 s fails past 15 s: disabled, for 100 s.
+        circuit.admit(&policy, t0 + secs(20));
+        let disabled = circuit.record(&policy, true, true, t0 + secs(20)).unwrap();
+        assert_eq!(
+            (disabled.to, disabled.again),
+            (CircuitState::Disabled, false)
+        );
+        assert_eq!(
+            circuit.admit(&policy, t0 + secs(30)).0,
+            Admit::Refuse(secs(90))
+        );
+        // One probe, not three; failed, it is disabled again (not announced again).
+        assert_eq!(circuit.admit(&policy, t0 + secs(120)).0, Admit::Probe);
+        assert_eq!(
+            circuit.admit(&policy, t0 + secs(120)).0,
+            Admit::Refuse(Duration::ZERO)
+        );
+        let again = circuit.record(&policy, true, true, t0 + secs(120)).unwrap();
+        assert_eq!((again.to, again.again), (CircuitState::Disabled, true));
+        // One probe that succeeds closes it: recovered.
+        circuit.admit(&policy, t0 + secs(220));
+        let closed = circuit
+            .record(&policy, true, false, t0 + secs(220))
+            .unwrap();
+        assert_eq!(closed.to, CircuitState::Closed);
+        assert_eq!(closed.revived, Some(Revived::Recovered));
+        // A fresh failure starts the clock again: open, not disabled.
+        let open = circuit
+            .record(&policy, false, true, t0 + secs(300))
+            .unwrap();
+        assert_eq!(open.to, CircuitState::Open);
+        assert_eq!(circuit.reset().unwrap().revived, None);
+    }
 
     #[test]
     fn opens_probes_and_closes() {

@@ -11,7 +11,7 @@ use herald_signal::Signal;
 use tokio::time::Instant;
 
 use super::Effective;
-use super::breaker::{Circuit, CircuitState, Transition};
+use super::breaker::{Circuit, CircuitState, Revived, Transition};
 use super::concurrency::Gate;
 use super::dedupe::Window;
 use super::guard::endpoint_key;
@@ -318,36 +318,73 @@ impl Endpoints {
     }
 
     /// Reports a circuit's transition: a telemetry event, and a signal to the
-    /// application's circuit targets when it asked for them.
+    /// application's circuit targets when it asked for them (two when a disabled
+    /// endpoint came back: the circuit closed, and the endpoint recovered or was
+    /// enabled).
     pub(crate) fn report(&self, endpoint: &str, transition: Transition, breaker: &Breaker) {
         let state = transition.to.name();
+        let failures = transition.failures;
         match transition.to {
             CircuitState::Open => tracing::warn!(
                 target: "herald::circuit",
                 endpoint,
                 state,
-                failures = transition.failures,
+                failures,
                 cooldown_ms = breaker.cooldown_value().as_millis() as u64,
                 "circuit opened"
             ),
+            CircuitState::Disabled if transition.again => tracing::info!(
+                target: "herald::circuit",
+                endpoint,
+                state,
+                "disabled endpoint's probe failed"
+            ),
+            CircuitState::Disabled => tracing::warn!(
+                target: "herald::circuit",
+                endpoint,
+                state,
+                probe_every_ms = breaker.probe_every_value().as_millis() as u64,
+                "endpoint disabled after failing for long: probed at a low rate"
+            ),
             _ => tracing::info!(target: "herald::circuit", endpoint, state, "circuit {state}"),
         }
+        let ty = match transition.to {
+            CircuitState::Open => "herald.circuit.opened",
+            CircuitState::HalfOpen => "herald.circuit.half_opened",
+            CircuitState::Closed => "herald.circuit.closed",
+            CircuitState::Disabled => "herald.endpoint.disabled",
+        };
+        let cooldown = match transition.to {
+            CircuitState::Disabled => breaker.probe_every_value(),
+            _ => breaker.cooldown_value(),
+        };
+        if !transition.again {
+            self.announce(ty, endpoint, state, failures, cooldown);
+        }
+        if let Some(revived) = transition.revived {
+            let (ty, how) = match revived {
+                Revived::Recovered => ("herald.endpoint.recovered", "a probe succeeded"),
+                Revived::Enabled => ("herald.endpoint.enabled", "an operator reset it"),
+            };
+            tracing::info!(target: "herald::circuit", endpoint, "disabled endpoint back: {how}");
+            self.announce(ty, endpoint, state, failures, breaker.cooldown_value());
+        }
+    }
+
+    /// Sends a circuit or endpoint signal of type `ty` to the application's targets,
+    /// if it asked for them.
+    fn announce(&self, ty: &str, endpoint: &str, state: &str, failures: u32, cooldown: Duration) {
         let Some(signals) = &self.signals else {
             return;
         };
         let Some(announce) = signals.announce.get() else {
             return;
         };
-        let ty = match transition.to {
-            CircuitState::Open => "herald.circuit.opened",
-            CircuitState::HalfOpen => "herald.circuit.half_opened",
-            CircuitState::Closed => "herald.circuit.closed",
-        };
         let data = serde_json::json!({
             "endpoint": endpoint,
             "state": state,
-            "failures": transition.failures,
-            "cooldown_ms": breaker.cooldown_value().as_millis() as u64,
+            "failures": failures,
+            "cooldown_ms": cooldown.as_millis() as u64,
         });
         match Signal::builder(ty).source("herald").data(data).build() {
             Ok(signal) => announce(signal, Arc::clone(&signals.targets)),
@@ -415,7 +452,7 @@ impl Endpoint {
         let transition = lock(&self.circuit)
             .state
             .record(breaker, probe, failed, now);
-        if transition.is_some_and(|t| t.to == CircuitState::Open) {
+        if transition.is_some_and(|t| matches!(t.to, CircuitState::Open | CircuitState::Disabled)) {
             self.opened.fetch_add(1, Ordering::Relaxed);
         }
         transition
