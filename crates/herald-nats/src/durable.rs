@@ -406,7 +406,8 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
     let span = arrival_span(&signal, &subject);
     let dispatch =
         span.in_scope(|| Dispatch::new(Arc::clone(&signal), Arc::clone(&consumer.targets)));
-    let result = consumer.dispatcher.send(dispatch).instrument(span).await;
+    let sent = consumer.dispatcher.send(dispatch).instrument(span);
+    let result = kept_alive(&message, consumer.ack_wait, sent).await;
     let error = match result {
         Ok(Ok(_)) => {
             counters.acked.fetch_add(1, Ordering::Relaxed);
@@ -451,6 +452,26 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
     }
     tracing::warn!(target: "herald::nats", subject, attempt, "durable consumer gave up on a message");
     settle(&message, AckKind::Term).await;
+}
+
+/// Awaits `dispatch` while telling the stream, every half `ack_wait`, that `message`
+/// is still in progress: a delivery held by a paused endpoint, or retried for longer
+/// than `ack_wait`, is not redelivered meanwhile (to this consumer or another) and so
+/// not delivered twice. If this process dies, the keep-alives stop and the stream
+/// redelivers after `ack_wait` as before.
+async fn kept_alive<F: std::future::Future>(
+    message: &jetstream::Message,
+    ack_wait: Duration,
+    dispatch: F,
+) -> F::Output {
+    let mut dispatch = std::pin::pin!(dispatch);
+    let every = ack_wait / 2;
+    loop {
+        match tokio::time::timeout(every, dispatch.as_mut()).await {
+            Ok(output) => return output,
+            Err(_) => settle(message, AckKind::Progress).await,
+        }
+    }
 }
 
 /// Terminates a message whose signal expired: redelivering it could not help.

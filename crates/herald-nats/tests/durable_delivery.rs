@@ -275,3 +275,56 @@ async fn an_expired_signal_is_terminated_not_delivered() {
     let info = within("info", stream.info()).await.unwrap();
     assert_eq!(info.state.messages, 0, "the expired one was terminated");
 }
+
+/// A delivery held longer than `ack_wait` (here by a paused endpoint) is kept alive
+/// with the stream: not redelivered meanwhile, so delivered once at resume.
+#[actix_rt::test]
+async fn a_delivery_held_past_ack_wait_is_not_redelivered() {
+    use herald_core::resilience::{PauseEndpoint, ResumeEndpoint};
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let publisher = Dispatcher::builder().nats(client.clone()).start();
+    let local = Dispatcher::builder().start();
+    let durable = Durable::open(&client, "HELD", &["held.>"]).await.unwrap();
+    publish_all(&publisher, "held.x", 3).await;
+    let (collector, seen) = start_collector(Answer::Accept);
+    let target: Target = Target::pid(collector.recipient()).into();
+    let pause = PauseEndpoint::endpoint_of(&target);
+    within("pause", local.send(pause)).await.unwrap();
+    let consumer = durable
+        .consumer("w", local.clone(), [target.clone()])
+        .ack_wait(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    within("all three held", async {
+        loop {
+            let stats = local.send(herald_core::Stats).await.unwrap();
+            if stats.paused.values().sum::<usize>() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // Past two ack waits: without keep-alives each would be redelivered, and held again.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let stats = local.send(herald_core::Stats).await.unwrap();
+    assert_eq!(
+        stats.paused.values().sum::<usize>(),
+        3,
+        "no second copy held"
+    );
+    let resumed = within("resume", local.send(ResumeEndpoint::endpoint_of(&target)))
+        .await
+        .unwrap();
+    assert_eq!(resumed, Some(3));
+    within("all acked", async {
+        while consumer.stats().acked < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(seen.lock().unwrap().len(), 3, "each delivered once");
+    assert_eq!(consumer.stats().retried, 0);
+}
