@@ -1,8 +1,11 @@
 //! Durable at-least-once delivery on JetStream: signals persisted in a stream, then
 //! delivered by a durable consumer to local targets, acknowledged only once delivered.
 
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use actix::Addr;
@@ -15,7 +18,7 @@ use herald_core::resilience::DeadLetter;
 use herald_core::{
     Dispatch, DispatchExt, Dispatcher, ErrorKind, IntoTargets, Target, TargetError, TargetFailure,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use crate::adapter::NatsTarget;
@@ -349,30 +352,85 @@ async fn consume(
     // its node went down) they stop with it, unacknowledged, and the stream hands their
     // messages to another consumer after `ack_wait`.
     let mut running = tokio::task::JoinSet::new();
+    let mut lanes = Lanes::default();
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<NonZeroU64>();
+    let mut tick = tokio::time::interval(consumer.ack_wait / 2);
+    // A message is taken only with a permit in hand, and the permit is awaited beside
+    // the lanes' events: held messages are kept alive while the consumer is full.
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut acquiring = Box::pin(Arc::clone(&permits).acquire_owned());
     loop {
-        while let Some(message) = messages.get_mut().next().await {
+        loop {
+            let event = std::future::poll_fn(|cx| {
+                if let Poll::Ready(Some(key)) = finished.poll_recv(cx) {
+                    return Poll::Ready(Event::Done(key));
+                }
+                if tick.poll_tick(cx).is_ready() {
+                    return Poll::Ready(Event::Tick);
+                }
+                if permit.is_none() {
+                    match acquiring.as_mut().poll(cx) {
+                        Poll::Ready(Ok(acquired)) => permit = Some(acquired),
+                        Poll::Ready(Err(_)) => return Poll::Ready(Event::Message(None)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                messages.get_mut().poll_next_unpin(cx).map(Event::Message)
+            })
+            .await;
             while running.try_join_next().is_some() {}
-            let message = match message {
-                Ok(message) => message,
-                Err(error) => {
+            // A message let go by its lane is its lane's next: it goes now.
+            let (message, slot, next_in_lane) = match event {
+                Event::Tick => {
+                    lanes.keep_alive().await;
+                    continue;
+                }
+                Event::Done(key) => match lanes.next(key) {
+                    Some((message, permit)) => (message, permit, true),
+                    None => continue,
+                },
+                Event::Message(None) => break,
+                Event::Message(Some(Err(error))) => {
                     tracing::warn!(target: "herald::nats", consumer = consumer.name, %error, "durable consumer: message stream error");
                     continue;
                 }
+                Event::Message(Some(Ok(message))) => {
+                    let Some(taken) = permit.take() else {
+                        continue;
+                    };
+                    acquiring = Box::pin(Arc::clone(&permits).acquire_owned());
+                    (message, taken, false)
+                }
             };
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                return;
+            let decoded = decode(message.headers.as_ref(), &message.payload, STORED_LIMIT);
+            let key = decoded.as_ref().ok().and_then(partition_key);
+            // A key whose earlier message is under way waits behind it, in order.
+            let key = match key {
+                Some(key) if next_in_lane => Some(key),
+                Some(key) if lanes.busy(key) => {
+                    lanes.hold(key, message, slot);
+                    continue;
+                }
+                Some(key) => Some(lanes.open(key)),
+                None => None,
             };
             let consumer = Arc::clone(&consumer);
             let counters = Arc::clone(&counters);
+            let done = done.clone();
             running.spawn_local(async move {
-                let _permit = permit;
-                handle(&consumer, message, &counters).await;
+                let _slot = slot;
+                handle(&consumer, message, decoded, key.is_some(), &counters).await;
+                if let Some(key) = key {
+                    let _ = done.send(key);
+                }
             });
         }
         let Some(again) = consumer.after_loss(&mut client).await else {
             break;
         };
         messages = InRuntime::new(again);
+        // What the lanes held was pulled on the lost client: the stream redelivers it.
+        lanes = Lanes::default();
         counters.restarted.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(target: "herald::nats", consumer = consumer.name, "durable consumer started again on a new client");
     }
@@ -386,11 +444,75 @@ async fn consume(
     while running.join_next().await.is_some() {}
 }
 
-/// Delivers one message and settles it with the stream.
-async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counters: &Counters) {
-    let attempt = message.info().map_or(1, |info| info.delivered);
+/// The hash of a stored signal's ordering key: its `partitionkey`.
+fn partition_key(signal: &herald_signal::Signal) -> Option<NonZeroU64> {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let key = signal.extension(herald_signal::PARTITIONKEY)?.to_string();
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+    Some(NonZeroU64::new(hash).unwrap_or(NonZeroU64::MAX))
+}
+
+/// What woke the consumer. (A local of one loop turn, never kept: its size does not
+/// matter.)
+#[allow(clippy::large_enum_variant)]
+enum Event {
+    Message(Option<Result<jetstream::Message, pull::MessagesError>>),
+    /// A keyed message's delivery ended.
+    Done(NonZeroU64),
+    /// Time to keep the held messages alive.
+    Tick,
+}
+
+/// Keyed messages waiting behind an earlier one of their key (its partitionkey): one
+/// in delivery per key, in stream order. A held message keeps its in-flight permit.
+#[derive(Default)]
+struct Lanes(HashMap<NonZeroU64, VecDeque<(jetstream::Message, OwnedSemaphorePermit)>>);
+
+impl Lanes {
+    fn busy(&self, key: NonZeroU64) -> bool {
+        self.0.contains_key(&key)
+    }
+
+    fn open(&mut self, key: NonZeroU64) -> NonZeroU64 {
+        self.0.insert(key, VecDeque::new());
+        key
+    }
+
+    fn hold(&mut self, key: NonZeroU64, message: jetstream::Message, permit: OwnedSemaphorePermit) {
+        self.0.entry(key).or_default().push_back((message, permit));
+    }
+
+    /// The next message of `key`, whose earlier one ended; the lane closes when none.
+    fn next(&mut self, key: NonZeroU64) -> Option<(jetstream::Message, OwnedSemaphorePermit)> {
+        let lane = self.0.get_mut(&key)?;
+        let next = lane.pop_front();
+        if next.is_none() {
+            self.0.remove(&key);
+        }
+        next
+    }
+
+    /// Tells the stream every held message is still in progress.
+    async fn keep_alive(&self) {
+        for (message, _) in self.0.values().flatten() {
+            settle(message, AckKind::Progress).await;
+        }
+    }
+}
+
+/// Delivers one message and settles it with the stream. A retryable failure is handed
+/// back for a later retry (`nak`), or, `in_place` (a keyed message, whose later ones
+/// wait behind it), retried here after the same backoff, keeping its place.
+async fn handle(
+    consumer: &DurableConsumer,
+    message: jetstream::Message,
+    decoded: Result<herald_signal::Signal, crate::codec::DecodeError>,
+    in_place: bool,
+    counters: &Counters,
+) {
+    let mut attempt = message.info().map_or(1, |info| info.delivered);
     let subject = message.subject.to_string();
-    let signal = match decode(message.headers.as_ref(), &message.payload, STORED_LIMIT) {
+    let signal = match decoded {
         Ok(signal) => Arc::new(signal),
         Err(error) => {
             counters.malformed.fetch_add(1, Ordering::Relaxed);
@@ -399,47 +521,79 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
             return;
         }
     };
-    if signal.expired_at(herald_signal::Utc::now()) {
-        expired(&message, counters, &subject, attempt).await;
-        return;
-    }
-    let span = arrival_span(&signal, &subject);
-    let dispatch =
-        span.in_scope(|| Dispatch::new(Arc::clone(&signal), Arc::clone(&consumer.targets)));
-    let sent = consumer.dispatcher.send(dispatch).instrument(span);
-    let result = kept_alive(&message, consumer.ack_wait, sent).await;
-    let error = match result {
-        Ok(Ok(_)) => {
-            counters.acked.fetch_add(1, Ordering::Relaxed);
-            settle(&message, AckKind::Ack).await;
+    loop {
+        if signal.expired_at(herald_signal::Utc::now()) {
+            expired(&message, counters, &subject, attempt).await;
             return;
         }
-        Ok(Err(error)) => Some(error),
-        Err(_) => None,
-    };
-    let is_expired = |f: &TargetFailure| matches!(f.error.kind(), ErrorKind::Expired);
-    if let Some(error) = &error
-        && error.failures().iter().all(is_expired)
-    {
-        expired(&message, counters, &subject, attempt).await;
+        let span = arrival_span(&signal, &subject);
+        let dispatch =
+            span.in_scope(|| Dispatch::new(Arc::clone(&signal), Arc::clone(&consumer.targets)));
+        let sent = consumer.dispatcher.send(dispatch).instrument(span);
+        let result = kept_alive(&message, consumer.ack_wait, sent).await;
+        let error = match result {
+            Ok(Ok(_)) => {
+                counters.acked.fetch_add(1, Ordering::Relaxed);
+                settle(&message, AckKind::Ack).await;
+                return;
+            }
+            Ok(Err(error)) => Some(error),
+            Err(_) => None,
+        };
+        let is_expired = |f: &TargetFailure| matches!(f.error.kind(), ErrorKind::Expired);
+        if let Some(error) = &error
+            && error.failures().iter().all(is_expired)
+        {
+            expired(&message, counters, &subject, attempt).await;
+            return;
+        }
+        let retryable = error
+            .as_ref()
+            .is_none_or(|e| e.failures().iter().all(|f| f.error.retryable()));
+        if retryable && attempt < consumer.max_deliver {
+            counters.retried.fetch_add(1, Ordering::Relaxed);
+            let wait = consumer
+                .backoff
+                .backoff(u32::try_from(attempt).unwrap_or(u32::MAX), random());
+            if !in_place {
+                settle(&message, AckKind::Nak(Some(wait))).await;
+                return;
+            }
+            kept_alive(&message, consumer.ack_wait, tokio::time::sleep(wait)).await;
+            attempt += 1;
+            continue;
+        }
+        give_up(
+            consumer,
+            &message,
+            &signal,
+            error.as_ref(),
+            counters,
+            &subject,
+            attempt,
+        )
+        .await;
         return;
     }
-    let retryable = error
-        .as_ref()
-        .is_none_or(|e| e.failures().iter().all(|f| f.error.retryable()));
-    if retryable && attempt < consumer.max_deliver {
-        counters.retried.fetch_add(1, Ordering::Relaxed);
-        let wait = consumer
-            .backoff
-            .backoff(u32::try_from(attempt).unwrap_or(u32::MAX), random());
-        settle(&message, AckKind::Nak(Some(wait))).await;
-        return;
-    }
+}
+
+/// Gives up on a message: dead-letters each failed target (but expired ones), then
+/// terminates it, or leaves it in the stream when a dead letter failed.
+async fn give_up(
+    consumer: &DurableConsumer,
+    message: &jetstream::Message,
+    signal: &Arc<herald_signal::Signal>,
+    error: Option<&herald_core::DispatchError>,
+    counters: &Counters,
+    subject: &str,
+    attempt: i64,
+) {
+    let is_expired = |f: &&TargetFailure| matches!(f.error.kind(), ErrorKind::Expired);
     counters.given_up.fetch_add(1, Ordering::Relaxed);
     let mut kept = true;
-    if let (Some(error), Some(target)) = (&error, &consumer.dead_letter) {
+    if let (Some(error), Some(target)) = (error, &consumer.dead_letter) {
         for failure in error.failures().iter().filter(|f| !is_expired(f)) {
-            kept &= dead_letter(consumer, &signal, failure, target).await;
+            kept &= dead_letter(consumer, signal, failure, target).await;
         }
     }
     if !kept {
@@ -447,11 +601,11 @@ async fn handle(consumer: &DurableConsumer, message: jetstream::Message, counter
         // is removed, and this one is kept nowhere else. It stays in the stream,
         // unacknowledged (redelivered while attempts remain), for a replay.
         tracing::error!(target: "herald::nats", subject, attempt, "durable consumer gave up on a message whose dead letter failed: it stays in the stream, unacknowledged");
-        settle(&message, AckKind::Nak(Some(consumer.ack_wait))).await;
+        settle(message, AckKind::Nak(Some(consumer.ack_wait))).await;
         return;
     }
     tracing::warn!(target: "herald::nats", subject, attempt, "durable consumer gave up on a message");
-    settle(&message, AckKind::Term).await;
+    settle(message, AckKind::Term).await;
 }
 
 /// Awaits `dispatch` while telling the stream, every half `ack_wait`, that `message`

@@ -328,3 +328,93 @@ async fn a_delivery_held_past_ack_wait_is_not_redelivered() {
     assert_eq!(seen.lock().unwrap().len(), 3, "each delivered once");
     assert_eq!(consumer.stats().retried, 0);
 }
+
+/// Fails the first attempt of every fifth signal (retryably), records what it took.
+#[derive(Clone, Default)]
+struct Flaky {
+    tried: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    took: Arc<std::sync::Mutex<Vec<(String, u64)>>>,
+}
+
+impl Adapter for Flaky {
+    type Options = Nothing;
+
+    fn validate(&self, _: &serde_json::Value) -> Result<Nothing, herald_core::TargetError> {
+        Ok(Nothing)
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_, Nothing>) -> Result<Outcome, ErrorKind> {
+        let signal = delivery.signal;
+        let n = signal.data().and_then(|d| d.as_json()).unwrap()["n"]
+            .as_u64()
+            .unwrap();
+        let key = signal
+            .extension(herald_signal::PARTITIONKEY)
+            .unwrap()
+            .to_string();
+        let first = self.tried.lock().unwrap().insert(signal.id().to_owned());
+        if first && n.is_multiple_of(5) {
+            return Err(ErrorKind::custom_retryable("first attempt fails"));
+        }
+        self.took.lock().unwrap().push((key, n));
+        Ok(Outcome::Delivered)
+    }
+}
+
+/// Signals with a `partitionkey` reach the consumer's target in stream order per key,
+/// retries included: a failed one is retried in place, the later ones of its key wait.
+#[actix_rt::test]
+async fn a_keys_order_holds_across_retries_in_durable_mode() {
+    let server = NatsServer::start();
+    let client = server.client().await;
+    let publisher = Dispatcher::builder().nats(client.clone()).start();
+    let flaky = Flaky::default();
+    let took = flaky.took.clone();
+    let local = Dispatcher::builder()
+        .pool_size(0)
+        .adapter("flaky", move || flaky.clone())
+        .start();
+    let durable = Durable::open(&client, "KEYED", &["keyed.>"]).await.unwrap();
+    let target = Target::from(Durable::target("keyed.x").unwrap());
+    // Published one at a time, so that the stream's order is the order sent.
+    for n in 0..60 {
+        let key = format!("k{}", n % 3);
+        let keyed = signal(n)
+            .to_builder()
+            .extension(herald_signal::PARTITIONKEY, key)
+            .build()
+            .unwrap();
+        within(
+            "publish",
+            publisher.send(Dispatch::new(keyed, [target.clone()])),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let consumer = durable
+        .consumer("w", local, [Target::custom("flaky", serde_json::json!({}))])
+        .backoff(RetryPolicy::new(5, Duration::from_millis(5), Duration::from_millis(10)).unwrap())
+        .start()
+        .await
+        .unwrap();
+    within("all acked", async {
+        while consumer.stats().acked < 60 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let took = took.lock().unwrap().clone();
+    assert_eq!(took.len(), 60, "each once");
+    for key in ["k0", "k1", "k2"] {
+        let order: Vec<u64> = took
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, n)| *n)
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(order, sorted, "{key} in order");
+    }
+    assert_eq!(consumer.stats().retried, 12, "every fifth retried once");
+}
