@@ -62,6 +62,13 @@ pub use herald_core::{
 // Errors.
 pub use herald_core::{DeliveryError, ErrorKind, TargetError};
 
+/// The metrics Herald records through the `metrics` facade (feature `metrics`): their
+/// names, and how their labels are bounded.
+pub use herald_core::metrics;
+
+/// Continues a signal's W3C trace on a span (feature `opentelemetry`).
+pub use herald_core::continue_trace;
+
 /// Where network targets read from data may connect: the egress policy against SSRF.
 pub use herald_core::egress;
 
@@ -116,6 +123,10 @@ pub struct DistributedGuideDoctests;
 #[doc = include_str!("../docs/FROM_JIDO.md")]
 #[cfg(doctest)]
 pub struct FromJidoGuideDoctests;
+
+#[doc = include_str!("../docs/OBSERVABILITY.md")]
+#[cfg(doctest)]
+pub struct ObservabilityGuideDoctests;
 
 #[doc = include_str!("../docs/RESILIENCE.md")]
 #[cfg(all(doctest, feature = "http"))]

@@ -494,6 +494,16 @@ fn main() {
             let result = sc::paused_then_resumed(s).await;
             time("paused_then_resumed_10k", "delivered directly", result, Some(1.3));
         }
+        #[cfg(feature = "metrics")]
+        if wanted("metrics_fanout_pid_1k") {
+            let result = sc::metrics_fanout(s).await;
+            time("metrics_fanout_pid_1k", "metrics off", result, Some(1.15));
+        }
+        #[cfg(feature = "metrics")]
+        if wanted("metrics_webhook_10k") {
+            let result = sc::metrics_webhook(s).await;
+            time("metrics_webhook_10k", "metrics off", result, Some(1.05));
+        }
         if wanted("policies_idle_webhook_10k") {
             let result = sc::webhook_policies(s).await;
             time(

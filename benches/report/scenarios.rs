@@ -600,3 +600,82 @@ pub(crate) async fn endpoint_churn(scale: &Scale) -> (f64, f64) {
     };
     measure(scale, || run(&large), || run(&little)).await
 }
+
+/// Dispatchers with metrics recorded (feature `metrics`): one started under a
+/// Prometheus recorder (its handles taken from it), one under none (the facade's no-op
+/// handles; the feature compiled out is the instruction gate's). Same settings. Each run
+/// of the first is made under the recorder too: an outcome's handle is taken at its
+/// first delivery, on the dispatcher's thread, which here is the bench's.
+#[cfg(feature = "metrics")]
+fn metered(
+    recorder: &metrics_exporter_prometheus::PrometheusRecorder,
+    builder: impl Fn() -> herald::DispatcherBuilder,
+) -> (Addr<Dispatcher>, Addr<Dispatcher>) {
+    let on = metrics::with_local_recorder(recorder, || builder().start());
+    (on, builder().start())
+}
+
+/// `fanout_pid_1k_handled` with metrics recorded, against the same without.
+#[cfg(feature = "metrics")]
+pub(crate) async fn metrics_fanout(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(1000, 100);
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let (on, off) = metered(&recorder, builder);
+    let signal = signal();
+    let receivers = Receivers::new();
+    let sinks = receivers.start(10).await;
+    let recipients = recipients(&sinks, n);
+    let targets = pid_targets(&recipients, herald::Mode::Async);
+    let run = |dispatcher: &Addr<Dispatcher>, metered: bool| {
+        let recorder = &recorder;
+        let (dispatcher, signal, targets, sinks) = (dispatcher.clone(), &signal, &targets, &sinks);
+        async move {
+            let _recorded = metered.then(|| metrics::set_default_local_recorder(recorder));
+            fan_out(&dispatcher, signal, targets).await;
+            peers::flush(sinks).await;
+        }
+    };
+    let result = measure_batched(scale, BATCH, || run(&on, true), || run(&off, false)).await;
+    assert!(
+        recorder
+            .handle()
+            .render()
+            .contains("herald_deliveries_total"),
+        "the metered dispatcher recorded"
+    );
+    result
+}
+
+/// `webhook_10k` with metrics recorded, against the same without.
+#[cfg(feature = "metrics")]
+pub(crate) async fn metrics_webhook(scale: &Scale) -> (f64, f64) {
+    let n = scale.of(10_000, 100);
+    let url = format!("http://127.0.0.1:{}/hook", peers::http_receiver());
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let (on, off) = metered(&recorder, || builder().max_in_flight(n));
+    let signal = signal();
+    let target: Target = Target::webhook(&url)
+        .expect("valid url")
+        .secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .expect("valid secret")
+        .retry(RetryPolicy::none())
+        .into();
+    let targets: Arc<[Target]> = vec![target; n].into();
+    let run = |dispatcher: Addr<Dispatcher>, metered: bool| {
+        let recorder = &recorder;
+        let all = Dispatch::new(Arc::clone(&signal), targets.clone()).max_concurrency(64);
+        async move {
+            let _recorded = metered.then(|| metrics::set_default_local_recorder(recorder));
+            dispatch(&dispatcher, all).await
+        }
+    };
+    let result = measure(scale, || run(on.clone(), true), || run(off.clone(), false)).await;
+    assert!(
+        recorder
+            .handle()
+            .render()
+            .contains("herald_delivery_duration_seconds"),
+        "the metered dispatcher recorded"
+    );
+    result
+}

@@ -9,6 +9,7 @@ use actix::{
 };
 
 use crate::resilience::{DeadLetter, dead_letter_signal};
+use crate::telemetry::meter::QueueMeter;
 use crate::{Dispatch, Dispatcher, Rejection, SignalMessage, Target};
 
 impl DeadLetter {
@@ -36,6 +37,7 @@ pub struct DeadLetterQueue {
     letters: VecDeque<DeadLetter>,
     capacity: usize,
     dropped: u64,
+    meter: QueueMeter,
 }
 
 impl DeadLetterQueue {
@@ -45,6 +47,7 @@ impl DeadLetterQueue {
             letters: VecDeque::new(),
             capacity: capacity.max(1),
             dropped: 0,
+            meter: QueueMeter::new(),
         }
     }
 
@@ -57,6 +60,8 @@ impl DeadLetterQueue {
         if self.letters.len() == self.capacity {
             self.letters.pop_front();
             self.dropped += 1;
+            self.meter.dropped();
+            self.meter.depth(0, 1);
             if self.dropped % 1_000 == 1 {
                 tracing::warn!(
                     dropped = self.dropped,
@@ -66,6 +71,13 @@ impl DeadLetterQueue {
             }
         }
         self.letters.push_back(letter);
+        self.meter.depth(1, 0);
+    }
+
+    /// Takes every dead letter out.
+    fn drain(&mut self) -> Vec<DeadLetter> {
+        self.meter.depth(0, self.letters.len());
+        self.letters.drain(..).collect()
     }
 
     fn snapshot(&self) -> QueueStatsSnapshot {
@@ -117,6 +129,12 @@ impl Actor for DeadLetterQueue {
     type Context = Context<Self>;
 }
 
+impl Drop for DeadLetterQueue {
+    fn drop(&mut self) {
+        self.meter.depth(0, self.letters.len());
+    }
+}
+
 impl Handler<SignalMessage> for DeadLetterQueue {
     type Result = Result<(), Rejection>;
 
@@ -140,7 +158,7 @@ impl Handler<TakeDeadLetters> for DeadLetterQueue {
     type Result = actix::MessageResult<TakeDeadLetters>;
 
     fn handle(&mut self, _: TakeDeadLetters, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(self.letters.drain(..).collect())
+        actix::MessageResult(self.drain())
     }
 }
 
@@ -175,7 +193,7 @@ impl Handler<Redrive> for DeadLetterQueue {
     type Result = ResponseActFuture<Self, RedriveReport>;
 
     fn handle(&mut self, redrive: Redrive, _: &mut Context<Self>) -> Self::Result {
-        let letters: Vec<DeadLetter> = self.letters.drain(..).collect();
+        let letters = self.drain();
         let work = async move {
             let mut report = RedriveReport::default();
             let mut kept = Vec::new();
@@ -209,6 +227,8 @@ impl Handler<Redrive> for DeadLetterQueue {
             (report, kept)
         };
         Box::pin(work.into_actor(self).map(|(report, kept), queue, _| {
+            let failed = report.failed as u64;
+            queue.meter.redriven(report.redriven as u64, failed);
             for letter in kept {
                 queue.keep(letter);
             }

@@ -236,13 +236,13 @@ async fn every_failed_delivery_leaves_one_warning() {
     assert_eq!(warnings.len(), 4, "{text}");
     for line in &warnings {
         assert!(
-            line.contains("error.kind=\"custom\"") || line.contains("error.kind=custom"),
+            line.contains("error.type=\"custom\"") || line.contains("error.type=custom"),
             "{line}"
         );
         assert!(
             line.contains("probe") && line.contains("attempts=1"),
             "{line}"
         );
-        assert!(line.contains("signal.id="), "{line}");
+        assert!(line.contains("messaging.message.id="), "{line}");
     }
 }

@@ -93,7 +93,9 @@ fn spans_of(signal_id: &str) -> Vec<Captured> {
         .lock()
         .unwrap()
         .iter()
-        .filter(|span| span.fields.get("signal.id").map(String::as_str) == Some(signal_id))
+        .filter(|span| {
+            span.fields.get("messaging.message.id").map(String::as_str) == Some(signal_id)
+        })
         .cloned()
         .collect()
 }
@@ -142,7 +144,10 @@ async fn each_delivery_has_a_span_under_the_dispatch_under_the_caller() {
         .collect();
     assert_eq!(dispatch.len(), 1);
     assert_eq!(dispatch[0].parent.as_deref(), Some("request"));
-    assert_eq!(dispatch[0].fields["targets"], "3");
+    assert_eq!(dispatch[0].fields["messaging.batch.message_count"], "3");
+    assert_eq!(dispatch[0].fields["messaging.operation.type"], "send");
+    assert_eq!(dispatch[0].fields["messaging.system"], "herald");
+    assert_eq!(dispatch[0].fields["otel.kind"], "producer");
     assert_eq!(dispatch[0].fields["failed"], "1");
 
     let mut deliveries: Vec<_> = spans
@@ -155,7 +160,12 @@ async fn each_delivery_has_a_span_under_the_dispatch_under_the_caller() {
         assert_eq!(span.parent.as_deref(), Some("herald.dispatch"));
         let twice: Vec<_> = span.recorded.iter().filter(|(_, n)| **n > 1).collect();
         assert!(twice.is_empty(), "fields given two values: {twice:?}");
-        assert_eq!(span.fields["signal.type"], "test.signal");
+        assert_eq!(span.fields["cloudevents.event_type"], "test.signal");
+        assert_eq!(span.fields["messaging.operation.type"], "send");
+        let adapter = &span.fields["adapter"];
+        assert_eq!(span.fields["otel.name"], format!("send {adapter}"));
+        assert_eq!(&span.fields["messaging.destination.name"], adapter);
+        assert!(span.fields.contains_key("messaging.message.id"));
         for field in [
             "adapter",
             "target",
@@ -182,7 +192,8 @@ async fn each_delivery_has_a_span_under_the_dispatch_under_the_caller() {
         .unwrap();
     assert_eq!(failed.fields["adapter"], "probe");
     assert_eq!(failed.fields["target.kind"], "custom");
-    assert_eq!(failed.fields["error.kind"], "custom");
+    assert_eq!(failed.fields["error.type"], "custom");
+    assert_eq!(failed.fields["otel.status_code"], "error");
     assert_eq!(failed.fields["retryable"], "false");
     let slow = deliveries
         .iter()

@@ -23,6 +23,7 @@ use crate::connect::NatsError;
 use crate::guard::InRuntime;
 use crate::subject::check_filter;
 use crate::supervise::ClientHandle;
+use crate::tally::{Arrivals, BRIDGE_MESSAGES, BRIDGE_RESUBSCRIBED, Tally};
 use crate::trace::arrival_span;
 
 /// Subscribes to a subject (wildcards allowed: `*` one token, `>` the rest), optionally
@@ -95,16 +96,36 @@ pub struct BridgeStats {
     pub resubscribed: u64,
 }
 
-#[derive(Debug, Default)]
+/// A bridge's counts, each also a metric (feature `metrics`).
+#[derive(Debug)]
 struct Counters {
-    received: AtomicU64,
-    dispatched: AtomicU64,
-    failed: AtomicU64,
-    malformed: AtomicU64,
-    filtered: AtomicU64,
-    dropped: AtomicU64,
+    received: Tally,
+    dispatched: Tally,
+    failed: Tally,
+    malformed: Tally,
+    filtered: Tally,
+    dropped: Tally,
     pending_bytes: AtomicU64,
-    resubscribed: AtomicU64,
+    resubscribed: Tally,
+    arrivals: Arrivals,
+}
+
+impl Counters {
+    fn new(subject: &str) -> Self {
+        let messages =
+            |result| Tally::new(BRIDGE_MESSAGES, &[("bridge", subject), ("result", result)]);
+        Self {
+            received: messages("received"),
+            dispatched: messages("dispatched"),
+            failed: messages("failed"),
+            malformed: messages("malformed"),
+            filtered: messages("filtered"),
+            dropped: messages("dropped"),
+            pending_bytes: AtomicU64::new(0),
+            resubscribed: Tally::new(BRIDGE_RESUBSCRIBED, &[("bridge", subject)]),
+            arrivals: Arrivals::new(subject, None),
+        }
+    }
 }
 
 /// A running bridge: stops when dropped (or with [`stop`](Self::stop)).
@@ -197,7 +218,7 @@ impl Bridge {
         // Started means listening: a message published from anywhere after this
         // returns reaches the bridge.
         server_has_read(&client).await?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(&self.subject));
         let task = actix_rt::spawn(run(self, client, subscriber, Arc::clone(&counters)));
         Ok(RunningBridge { counters, task })
     }
@@ -234,7 +255,7 @@ async fn run(
         client = next;
         match bridge.subscribe(&client).await {
             Ok(subscriber) => {
-                counters.resubscribed.fetch_add(1, Ordering::Relaxed);
+                counters.resubscribed.add(1);
                 tracing::warn!(target: "herald::nats", subject = bridge.subject, "bridge subscribed again");
                 if reading.read(subscriber).await {
                     wait = RESUBSCRIBE.0;
@@ -294,7 +315,7 @@ impl<'b> Reading<'b> {
                 return any;
             };
             any = true;
-            self.counters.received.fetch_add(1, Ordering::Relaxed);
+            self.counters.received.add(1);
             if self.running.len() < self.bridge.max_in_flight && self.pending.is_empty() {
                 self.launch(message);
             } else {
@@ -329,7 +350,7 @@ impl<'b> Reading<'b> {
     /// Keeps `message` until there is room, or drops it past `max_pending_bytes`.
     fn hold(&mut self, message: async_nats::Message) {
         if self.pending_bytes + message.length > self.bridge.max_pending_bytes {
-            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let dropped = self.counters.dropped.add(1) + 1;
             if dropped % 1_000 == 1 {
                 tracing::warn!(
                     target: "herald::nats",
@@ -353,6 +374,7 @@ impl<'b> Reading<'b> {
     fn launch(&mut self, message: async_nats::Message) {
         let bridge = self.bridge;
         let counters = self.counters;
+        let processing = counters.arrivals.arrived();
         let subject = message.subject.as_str();
         let signal = match decode(
             message.headers.as_ref(),
@@ -361,7 +383,7 @@ impl<'b> Reading<'b> {
         ) {
             Ok(signal) => signal,
             Err(error) => {
-                counters.malformed.fetch_add(1, Ordering::Relaxed);
+                counters.malformed.add(1);
                 tracing::warn!(target: "herald::nats", subject, %error, "malformed message on a bridged subject");
                 if let Some(target) = &bridge.dead_letter {
                     report_malformed(&bridge.dispatcher, target, subject, &error.to_string());
@@ -370,23 +392,24 @@ impl<'b> Reading<'b> {
             }
         };
         if !bridge.filters.iter().all(|filter| filter.matches(&signal)) {
-            counters.filtered.fetch_add(1, Ordering::Relaxed);
+            counters.filtered.add(1);
             return;
         }
-        let span = arrival_span(&signal, subject);
+        let span = arrival_span(&signal, subject, bridge.queue.as_deref());
         let dispatch = span.in_scope(|| Dispatch::new(signal, Arc::clone(&bridge.targets)));
         let sent = bridge.dispatcher.send(dispatch);
         let dispatched: BoxFuture<'b, ()> = Box::pin(async move {
+            let _processing = processing;
             match sent.await {
                 Ok(Ok(_)) => {
-                    counters.dispatched.fetch_add(1, Ordering::Relaxed);
+                    counters.dispatched.add(1);
                 }
                 // Each failed delivery is already a `WARN` event of the dispatcher's.
                 Ok(Err(_)) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    counters.failed.add(1);
                 }
                 Err(error) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    counters.failed.add(1);
                     tracing::warn!(target: "herald::nats", %error, "dispatcher unreachable from the bridge");
                 }
             }
@@ -397,7 +420,7 @@ impl<'b> Reading<'b> {
     /// Lets what was taken finish (what waits for room is dropped, counted).
     async fn finish(&mut self) {
         let waiting = self.pending.len() as u64;
-        self.counters.dropped.fetch_add(waiting, Ordering::Relaxed);
+        self.counters.dropped.add(waiting);
         self.pending.clear();
         while self.running.next().await.is_some() {}
     }
@@ -423,14 +446,14 @@ impl RunningBridge {
     /// What the bridge has done so far.
     pub fn stats(&self) -> BridgeStats {
         BridgeStats {
-            received: self.counters.received.load(Ordering::Relaxed),
-            dispatched: self.counters.dispatched.load(Ordering::Relaxed),
-            failed: self.counters.failed.load(Ordering::Relaxed),
-            malformed: self.counters.malformed.load(Ordering::Relaxed),
-            filtered: self.counters.filtered.load(Ordering::Relaxed),
-            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            received: self.counters.received.get(),
+            dispatched: self.counters.dispatched.get(),
+            failed: self.counters.failed.get(),
+            malformed: self.counters.malformed.get(),
+            filtered: self.counters.filtered.get(),
+            dropped: self.counters.dropped.get(),
             pending_bytes: self.counters.pending_bytes.load(Ordering::Relaxed),
-            resubscribed: self.counters.resubscribed.load(Ordering::Relaxed),
+            resubscribed: self.counters.resubscribed.get(),
         }
     }
 

@@ -4,7 +4,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU64;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -28,6 +27,7 @@ use crate::guard::InRuntime;
 use crate::stream::StreamSettings;
 use crate::subject::check_filter;
 use crate::supervise::{ClientHandle, same};
+use crate::tally::{Arrivals, CONSUMER_MESSAGES, CONSUMER_REDELIVERED, CONSUMER_RESTARTED, Tally};
 use crate::trace::arrival_span;
 
 /// A JetStream stream that keeps signals until a durable consumer has delivered them.
@@ -166,20 +166,44 @@ pub struct ConsumerStats {
     /// max age): terminated, not redelivered; not dead-lettered by the consumer (a
     /// target's own `Expiry` may have).
     pub expired: u64,
+    /// Messages the stream delivered again (after a `nak`, or an `ack_wait` that ran
+    /// out, e.g. across a restart).
+    pub redelivered: u64,
     /// Times the consumer was made again on a client that replaced a dead one (a
     /// [`SupervisedClient`](crate::SupervisedClient)); what it held unacknowledged is
     /// redelivered by the stream after `ack_wait`.
     pub restarted: u64,
 }
 
-#[derive(Debug, Default)]
+/// A consumer's counts, each also a metric (feature `metrics`).
+#[derive(Debug)]
 struct Counters {
-    acked: AtomicU64,
-    retried: AtomicU64,
-    given_up: AtomicU64,
-    malformed: AtomicU64,
-    expired: AtomicU64,
-    restarted: AtomicU64,
+    acked: Tally,
+    retried: Tally,
+    given_up: Tally,
+    malformed: Tally,
+    expired: Tally,
+    redelivered: Tally,
+    restarted: Tally,
+    arrivals: Arrivals,
+}
+
+impl Counters {
+    fn new(consumer: &DurableConsumer) -> Self {
+        let name = consumer.name.as_str();
+        let messages =
+            |result| Tally::new(CONSUMER_MESSAGES, &[("consumer", name), ("result", result)]);
+        Self {
+            acked: messages("acked"),
+            retried: messages("retried"),
+            given_up: messages("given_up"),
+            malformed: messages("malformed"),
+            expired: messages("expired"),
+            redelivered: Tally::new(CONSUMER_REDELIVERED, &[("consumer", name)]),
+            restarted: Tally::new(CONSUMER_RESTARTED, &[("consumer", name)]),
+            arrivals: Arrivals::new(&consumer.durable.stream, Some(name)),
+        }
+    }
 }
 
 /// A running consumer. Dropping it stops it at once, without acknowledging what it
@@ -194,12 +218,13 @@ impl RunningConsumer {
     /// What the consumer has done so far.
     pub fn stats(&self) -> ConsumerStats {
         ConsumerStats {
-            acked: self.counters.acked.load(Ordering::Relaxed),
-            retried: self.counters.retried.load(Ordering::Relaxed),
-            given_up: self.counters.given_up.load(Ordering::Relaxed),
-            malformed: self.counters.malformed.load(Ordering::Relaxed),
-            expired: self.counters.expired.load(Ordering::Relaxed),
-            restarted: self.counters.restarted.load(Ordering::Relaxed),
+            acked: self.counters.acked.get(),
+            retried: self.counters.retried.get(),
+            given_up: self.counters.given_up.get(),
+            malformed: self.counters.malformed.get(),
+            expired: self.counters.expired.get(),
+            redelivered: self.counters.redelivered.get(),
+            restarted: self.counters.restarted.get(),
         }
     }
 
@@ -270,7 +295,7 @@ impl DurableConsumer {
     pub async fn start(self) -> Result<RunningConsumer, NatsError> {
         let client = self.durable.client.client();
         let messages = self.messages(&client).await?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(&self));
         let task = actix_rt::spawn(consume(
             Arc::new(self),
             client,
@@ -431,7 +456,7 @@ async fn consume(
         messages = InRuntime::new(again);
         // What the lanes held was pulled on the lost client: the stream redelivers it.
         lanes = Lanes::default();
-        counters.restarted.fetch_add(1, Ordering::Relaxed);
+        counters.restarted.add(1);
         tracing::warn!(target: "herald::nats", consumer = consumer.name, "durable consumer started again on a new client");
     }
     // Not silent: nothing more will be delivered, and whoever runs the node must know.
@@ -510,12 +535,16 @@ async fn handle(
     in_place: bool,
     counters: &Counters,
 ) {
+    let _processing = counters.arrivals.arrived();
     let mut attempt = message.info().map_or(1, |info| info.delivered);
+    if attempt > 1 {
+        counters.redelivered.add(1);
+    }
     let subject = message.subject.to_string();
     let signal = match decoded {
         Ok(signal) => Arc::new(signal),
         Err(error) => {
-            counters.malformed.fetch_add(1, Ordering::Relaxed);
+            counters.malformed.add(1);
             tracing::warn!(target: "herald::nats", subject, %error, "durable consumer: not a signal");
             settle(&message, AckKind::Term).await;
             return;
@@ -526,14 +555,14 @@ async fn handle(
             expired(&message, counters, &subject, attempt).await;
             return;
         }
-        let span = arrival_span(&signal, &subject);
+        let span = arrival_span(&signal, &subject, Some(&consumer.name));
         let dispatch =
             span.in_scope(|| Dispatch::new(Arc::clone(&signal), Arc::clone(&consumer.targets)));
         let sent = consumer.dispatcher.send(dispatch).instrument(span);
         let result = kept_alive(&message, consumer.ack_wait, sent).await;
         let error = match result {
             Ok(Ok(_)) => {
-                counters.acked.fetch_add(1, Ordering::Relaxed);
+                counters.acked.add(1);
                 settle(&message, AckKind::Ack).await;
                 return;
             }
@@ -551,7 +580,7 @@ async fn handle(
             .as_ref()
             .is_none_or(|e| e.failures().iter().all(|f| f.error.retryable()));
         if retryable && attempt < consumer.max_deliver {
-            counters.retried.fetch_add(1, Ordering::Relaxed);
+            counters.retried.add(1);
             let wait = consumer
                 .backoff
                 .backoff(u32::try_from(attempt).unwrap_or(u32::MAX), random());
@@ -589,7 +618,7 @@ async fn give_up(
     attempt: i64,
 ) {
     let is_expired = |f: &&TargetFailure| matches!(f.error.kind(), ErrorKind::Expired);
-    counters.given_up.fetch_add(1, Ordering::Relaxed);
+    counters.given_up.add(1);
     let mut kept = true;
     if let (Some(error), Some(target)) = (error, &consumer.dead_letter) {
         for failure in error.failures().iter().filter(|f| !is_expired(f)) {
@@ -630,7 +659,7 @@ async fn kept_alive<F: std::future::Future>(
 
 /// Terminates a message whose signal expired: redelivering it could not help.
 async fn expired(message: &jetstream::Message, counters: &Counters, subject: &str, attempt: i64) {
-    counters.expired.fetch_add(1, Ordering::Relaxed);
+    counters.expired.add(1);
     tracing::info!(target: "herald::nats", subject, attempt, "durable consumer: the signal expired; terminated");
     settle(message, AckKind::Term).await;
 }

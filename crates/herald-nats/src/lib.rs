@@ -32,6 +32,7 @@ mod replay;
 mod stream;
 mod subject;
 mod supervise;
+pub mod tally;
 mod trace;
 mod window;
 

@@ -52,6 +52,7 @@ mod filter;
 mod json;
 mod signal;
 mod source;
+mod trace;
 
 pub use binary::{BATCH, BinaryError, BodyMode, STRUCTURED};
 pub use builder::{MAX_DATA_DEPTH, SignalBuilder};
@@ -62,6 +63,7 @@ pub use extension::{EXPIRYTIME, PARTITIONKEY};
 pub use filter::{Comparison, Filter, FilterError};
 pub use signal::{Signal, SpecVersion};
 pub use source::{DEFAULT_SOURCE, default_source, set_default_source};
+pub use trace::{TRACEPARENT, TRACESTATE, TraceContext};
 
 /// The timestamp type of [`Signal::time`], and how to format it.
 pub use chrono::{DateTime, SecondsFormat, Utc};

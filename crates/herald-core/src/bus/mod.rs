@@ -288,7 +288,7 @@ impl Handler<Publish> for Bus {
             Err((Refused::Gone, _)) => Err(BusError::NoDispatcher),
             Err((Refused::Full, dispatch)) => {
                 tracing::warn!(
-                    signal.r#type = dispatch.signal().ty(),
+                    cloudevents.event_type = dispatch.signal().ty(),
                     signal.id = dispatch.signal().id(),
                     targets = dispatch.targets().len(),
                     "bus publish refused: the dispatcher's admission queue is full"

@@ -17,12 +17,13 @@ use herald_signal::Signal;
 use tokio::time::{Instant, Sleep};
 use tracing::{Instrument, Span};
 
+use super::Named;
 use crate::adapter::{Adapter, Delivery};
 use crate::dispatch::Results;
 use crate::error::panic_message;
 use crate::resilience::{Effective, Place, Policies, Turns, guarded, guarded_now};
 use crate::target::Options;
-use crate::telemetry;
+use crate::telemetry::{self, meter};
 use crate::{ActorId, DeliveryError, ErrorKind, Outcome, Target, TargetError, TargetOptions};
 
 /// One target's result, sent back to the dispatch that asked for it.
@@ -92,7 +93,7 @@ impl DispatchContext {
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn deliver<'a, A: Adapter>(
     adapter: impl Deref<Target = A> + 'a,
-    name: &'a str,
+    name: &'a Named,
     context: &'a DispatchContext,
     index: usize,
     target: &'a Target,
@@ -114,6 +115,8 @@ pub(crate) fn deliver<'a, A: Adapter>(
         // Delivery spans hang under the dispatch span; when no subscriber wants that
         // one, none is made, no clock is read, and the delivery is not wrapped in one.
         let traced = context.traced();
+        // For the metrics (feature `metrics`; without it, nothing).
+        let timer = meter::Timer::start();
         // How many times the adapter was called on (or said it retried): none yet.
         let attempts = Cell::new(0);
         let (caught, span) = if traced {
@@ -148,6 +151,7 @@ pub(crate) fn deliver<'a, A: Adapter>(
             let made = attempts.get().saturating_sub(u32::from(kind.is_refusal()));
             target.error(kind).with_attempts(made)
         });
+        name.meter.delivered(timer, &result, attempts.get());
         if let Some((span, elapsed)) = span {
             telemetry::record(&span, &result, attempts.get(), elapsed);
         }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::Factory;
 use super::deliver::{AtOnce, DispatchContext, Progress, Reply, deliver, deliver_now};
+use super::{Factory, Named};
 use crate::Target;
 use crate::adapter::Adapter;
 use crate::dispatch::Results;
@@ -36,15 +36,15 @@ pub(crate) trait Inline {
 
 /// One local adapter instance, and how to make a fresh one after a panic.
 pub(crate) struct InlineAdapter<A> {
-    name: Rc<str>,
+    name: Arc<Named>,
     adapter: RefCell<Rc<A>>,
     factory: Arc<Factory<A>>,
 }
 
 impl<A: Adapter> InlineAdapter<A> {
-    pub(crate) fn new(name: &str, factory: Arc<Factory<A>>) -> Self {
+    pub(crate) fn new(name: Arc<Named>, factory: Arc<Factory<A>>) -> Self {
         Self {
-            name: name.into(),
+            name,
             adapter: RefCell::new(Rc::new(factory())),
             factory,
         }

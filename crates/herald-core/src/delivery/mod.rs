@@ -29,10 +29,42 @@ pub(crate) use pool::{DeliverBatch, Job};
 
 use crate::adapter::{Adapter, Placement};
 use crate::error::panic_message;
+use crate::telemetry::meter::DeliveryMeter;
 use crate::{Target, TargetError};
 
 /// Makes an adapter instance: once per actor or local adapter, and again after a panic.
 pub(crate) type Factory<A> = dyn Fn() -> A + Send + Sync;
+
+/// A running adapter's name, with the metrics its deliveries record under it: taken
+/// when its dispatcher starts, on the starting thread, and shared by its actors.
+#[derive(Debug)]
+pub(crate) struct Named {
+    name: Box<str>,
+    meter: DeliveryMeter,
+}
+
+impl Named {
+    fn new(name: &str) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.into(),
+            meter: DeliveryMeter::new(name),
+        })
+    }
+}
+
+impl std::ops::Deref for Named {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
 
 /// An adapter as registered on the builder, before it runs: starts it locally, or as
 /// one actor per arbiter of the pool (one on the current arbiter when there is no
@@ -55,14 +87,15 @@ fn start<A: Adapter>(
     arbiters: Option<&Rc<ArbiterPool>>,
     factory: &Arc<Factory<A>>,
 ) -> StartedAdapter {
+    let named = Named::new(&name);
     let placed = if A::PLACEMENT == Placement::Local {
-        Via::Inline(Box::new(InlineAdapter::new(&name, Arc::clone(factory))))
+        Via::Inline(Box::new(InlineAdapter::new(named, Arc::clone(factory))))
     } else {
         let start_on = {
-            let (name, factory) = (name.clone(), Arc::clone(factory));
+            let (named, factory) = (Arc::clone(&named), Arc::clone(factory));
             move |arbiter: &ArbiterHandle| {
-                let (name, factory) = (name.clone(), Arc::clone(&factory));
-                Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(&name, factory))
+                let (named, factory) = (Arc::clone(&named), Arc::clone(&factory));
+                Supervisor::start_in_arbiter(arbiter, move |_| AdapterActor::new(named, factory))
                     .recipient()
             }
         };
@@ -75,8 +108,8 @@ fn start<A: Adapter>(
                 Via::Pool(Pool::new(actors, Some(restart)))
             }
             None => {
-                let (name, factory) = (name.clone(), Arc::clone(factory));
-                let actor = Supervisor::start(move |_| AdapterActor::new(&name, factory));
+                let factory = Arc::clone(factory);
+                let actor = Supervisor::start(move |_| AdapterActor::new(named, factory));
                 Via::Pool(Pool::new(vec![actor.recipient()], None))
             }
         }

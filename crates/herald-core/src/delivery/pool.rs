@@ -11,8 +11,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc::Sender;
 use tokio::time::Instant;
 
-use super::Factory;
 use super::deliver::{DispatchContext, Reply, deliver};
+use super::{Factory, Named};
 use crate::adapter::Adapter;
 use crate::{ErrorKind, Target};
 
@@ -83,15 +83,15 @@ impl Message for Restart {
 
 /// One adapter instance on one arbiter.
 pub(crate) struct AdapterActor<A: Adapter> {
-    name: Rc<str>,
+    name: Arc<Named>,
     adapter: Rc<A>,
     factory: Arc<Factory<A>>,
 }
 
 impl<A: Adapter> AdapterActor<A> {
-    pub(crate) fn new(name: &str, factory: Arc<Factory<A>>) -> Self {
+    pub(crate) fn new(name: Arc<Named>, factory: Arc<Factory<A>>) -> Self {
         Self {
-            name: name.into(),
+            name,
             adapter: Rc::new(factory()),
             factory,
         }
@@ -124,7 +124,7 @@ impl<A: Adapter> Handler<DeliverBatch> for AdapterActor<A> {
 
     fn handle(&mut self, batch: DeliverBatch, ctx: &mut Context<Self>) {
         let adapter = Rc::clone(&self.adapter);
-        let name = Rc::clone(&self.name);
+        let name = Arc::clone(&self.name);
         let myself = ctx.address();
         // Detached from the actor: a restart (after another delivery's panic) must not
         // cancel deliveries already under way.
@@ -135,7 +135,7 @@ impl<A: Adapter> Handler<DeliverBatch> for AdapterActor<A> {
 /// Delivers a batch concurrently, until done or until its dispatch stops waiting.
 async fn deliver_batch<A: Adapter>(
     adapter: &A,
-    name: &str,
+    name: &Named,
     myself: &Addr<AdapterActor<A>>,
     batch: DeliverBatch,
 ) {

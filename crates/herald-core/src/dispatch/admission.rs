@@ -69,8 +69,14 @@ impl Admission {
     pub(crate) fn admit(&self) -> Option<OwnedSemaphorePermit> {
         let permit = Arc::clone(&self.permits).try_acquire_owned().ok();
         if permit.is_none() {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+            self.refuse();
         }
         permit
+    }
+
+    /// Counts a dispatch refused whole.
+    pub(crate) fn refuse(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::meter::refused();
     }
 }

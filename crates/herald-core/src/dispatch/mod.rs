@@ -102,6 +102,8 @@ impl Dispatch {
             extras: None,
         };
         if let Some(parent) = crate::telemetry::parent() {
+            // With feature `opentelemetry`, the signal carries the caller's trace on.
+            dispatch.signal = crate::telemetry::otel::carry(dispatch.signal, Some(&parent));
             dispatch.extras_mut().parent = Some(parent);
         }
         dispatch

@@ -284,6 +284,39 @@ impl Results {
         self.outcomes.len()
     }
 
+    /// Counts how targets `range`, just settled in order, ended: `count(outcome, ok, n)`
+    /// for each run of `n` alike, the `failed` failures among them (the last ones
+    /// recorded) by their error kind.
+    pub(crate) fn count_outcomes(
+        &self,
+        range: std::ops::Range<usize>,
+        failed: usize,
+        mut count: impl FnMut(&'static str, bool, u64),
+    ) {
+        let failures = &self.failures[self.failures.len().saturating_sub(failed)..];
+        for failure in failures {
+            count(failure.error.kind().name(), false, 1);
+        }
+        let mut run: Option<(&'static str, u64)> = None;
+        for index in range {
+            if failures.iter().any(|failure| failure.index == index) {
+                continue;
+            }
+            let name = self.outcomes[index].name();
+            match &mut run {
+                Some((same, n)) if *same == name => *n += 1,
+                _ => {
+                    if let Some((outcome, n)) = run.replace((name, 1)) {
+                        count(outcome, true, n);
+                    }
+                }
+            }
+        }
+        if let Some((outcome, n)) = run {
+            count(outcome, true, n);
+        }
+    }
+
     pub(crate) fn failed(&self) -> usize {
         self.failures.len()
     }
@@ -322,12 +355,12 @@ pub(crate) fn warn_failures(signal: &Signal, result: &DispatchResult) {
     for failure in error.failures() {
         let error = &failure.error;
         tracing::warn!(
-            signal.r#type = signal.ty(),
-            signal.id = signal.id(),
+            cloudevents.event_type = signal.ty(),
+            messaging.message.id = signal.id(),
             index = failure.index,
             adapter = error.adapter(),
             target = error.target(),
-            error.kind = error.kind().name(),
+            error.r#type = error.kind().name(),
             attempts = error.attempts(),
             retryable = error.retryable(),
             error = %error,

@@ -2,11 +2,15 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::Message;
 
+use super::Results;
 use crate::resilience::EndpointStats;
+use crate::telemetry::meter::{self, DispatcherMeter};
+use crate::{DeliveryError, Outcome};
 
 /// Asks a dispatcher for its counters; answered with a [`StatsSnapshot`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -122,7 +126,8 @@ impl StatsSnapshot {
 }
 
 /// The live counters. Only the dispatcher's own arbiter touches the cells; `refused`
-/// is shared with the buses that publish through this dispatcher.
+/// is shared with the buses that publish through this dispatcher. Each count is also
+/// the metrics' (feature `metrics`): one call counts both.
 #[derive(Debug)]
 pub(crate) struct Counters {
     dispatched: Cell<u64>,
@@ -132,18 +137,26 @@ pub(crate) struct Counters {
     unknown_adapter: Cell<u64>,
     dead_lettered: Cell<u64>,
     dead_letters_failed: Cell<u64>,
+    meter: DispatcherMeter,
 }
 
 impl Counters {
-    pub(crate) fn new(adapters: usize) -> Self {
+    /// Counters for adapters named `adapters`, in index order.
+    pub(crate) fn new<'a>(adapters: impl ExactSizeIterator<Item = &'a str> + Clone) -> Self {
         Self {
             dispatched: Cell::new(0),
             in_flight: Cell::new(0),
-            per_adapter: (0..adapters).map(|_| Cell::default()).collect(),
+            per_adapter: (0..adapters.len()).map(|_| Cell::default()).collect(),
             unknown_adapter: Cell::new(0),
             dead_lettered: Cell::new(0),
             dead_letters_failed: Cell::new(0),
+            meter: DispatcherMeter::new(adapters),
         }
+    }
+
+    /// The metrics beside the counters.
+    pub(crate) fn meter(&self) -> &DispatcherMeter {
+        &self.meter
     }
 
     /// One dead letter ended: `kept` by its target, or not.
@@ -153,20 +166,37 @@ impl Counters {
             false => &self.dead_letters_failed,
         };
         cell.set(cell.get() + 1);
+        self.meter.dead_letter(kept);
     }
 
     pub(crate) fn dispatch_started(&self) {
         self.dispatched.set(self.dispatched.get() + 1);
+        self.meter.dispatch_started();
     }
 
     pub(crate) fn deliveries_started(&self, count: usize) {
         self.in_flight.set(self.in_flight.get() + count as u64);
+        self.meter.in_flight(count as u64, 0);
     }
 
     /// One target ended; `adapter` is its index, `None` for an unknown adapter.
-    pub(crate) fn delivery_finished(&self, adapter: Option<usize>, ok: bool, was_in_flight: bool) {
+    pub(crate) fn delivery_finished(
+        &self,
+        adapter: Option<usize>,
+        result: &Result<Outcome, DeliveryError>,
+        was_in_flight: bool,
+    ) {
         if was_in_flight {
             self.in_flight.set(self.in_flight.get() - 1);
+            self.meter.in_flight(0, 1);
+        }
+        let ok = result.is_ok();
+        if meter::on() {
+            let outcome = match result {
+                Ok(outcome) => outcome.name(),
+                Err(error) => error.kind().name(),
+            };
+            self.meter.delivered(adapter, outcome, ok, 1);
         }
         let Some(cell) = adapter.and_then(|index| self.per_adapter.get(index)) else {
             self.unknown_adapter.set(self.unknown_adapter.get() + 1);
@@ -181,14 +211,25 @@ impl Counters {
         cell.set(stats);
     }
 
-    /// Targets delivered at once by adapter `adapter` (they never counted as in
-    /// flight): `delivered` succeeded, `failed` did not.
-    pub(crate) fn delivered_at_once(&self, adapter: usize, delivered: usize, failed: usize) {
+    /// Targets `range` delivered at once by adapter `adapter` into `results` (they
+    /// never counted as in flight), `failed` of them with an error.
+    pub(crate) fn delivered_at_once(
+        &self,
+        adapter: usize,
+        results: &Results,
+        range: Range<usize>,
+        failed: usize,
+    ) {
         if let Some(cell) = self.per_adapter.get(adapter) {
             let mut stats = cell.get();
-            stats.delivered += delivered as u64;
+            stats.delivered += (range.len() - failed) as u64;
             stats.failed += failed as u64;
             cell.set(stats);
+        }
+        if meter::on() {
+            results.count_outcomes(range, failed, |outcome, ok, count| {
+                self.meter.delivered(Some(adapter), outcome, ok, count);
+            });
         }
     }
 

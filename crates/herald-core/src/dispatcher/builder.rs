@@ -16,6 +16,7 @@ use crate::bus::{Attach, BusAdapter};
 use crate::delivery::{Registration, registration};
 use crate::dispatch::{Admission, Inlet, Overload};
 use crate::resilience::{Endpoints, Lanes, Pauses, Policies, Resilience};
+use crate::telemetry::meter::PolicyMeter;
 use crate::{ActorId, Adapter, Bus, Dispatch, IntoTargets, PubSub, Registry, Target};
 
 /// Configures a [`Dispatcher`]; made by [`Dispatcher::builder`].
@@ -55,6 +56,8 @@ pub struct DispatcherBuilder {
     pub(crate) max_lanes: usize,
     pub(crate) max_lane_depth: usize,
     pub(crate) circuit_signals: Option<Arc<[Target]>>,
+    pub(crate) endpoint_labels: usize,
+    pub(crate) metrics_every: Duration,
     #[cfg(feature = "http")]
     pub(crate) http: crate::http::HttpSettings,
 }
@@ -80,6 +83,8 @@ impl Default for DispatcherBuilder {
             max_lanes: Lanes::MAX_LANES,
             max_lane_depth: Lanes::MAX_DEPTH,
             circuit_signals: None,
+            endpoint_labels: 0,
+            metrics_every: DispatcherBuilder::DEFAULT_METRICS_EVERY,
             #[cfg(feature = "http")]
             http: crate::http::HttpSettings::default(),
         };
@@ -96,6 +101,10 @@ impl DispatcherBuilder {
     pub const DEFAULT_DEDUPE_CAPACITY: usize = 100_000;
     /// The default number of endpoints whose policy state is kept.
     pub const DEFAULT_MAX_ENDPOINTS: usize = 10_000;
+    /// The most endpoints [`endpoint_labels`](Self::endpoint_labels) may label.
+    pub const MAX_ENDPOINT_LABELS: usize = 1_000;
+    /// How often sampled gauges are set by default.
+    pub const DEFAULT_METRICS_EVERY: Duration = Duration::from_secs(1);
 
     /// The default bound on one delivery whose adapter states none of its own.
     pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -342,6 +351,26 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Labels circuit metrics with their endpoint (feature `metrics`), for the first
+    /// `limit` distinct endpoints seen in the life of the process; the rest share the
+    /// label [`OTHER_ENDPOINTS`](crate::metrics::OTHER_ENDPOINTS). An endpoint is the
+    /// name a target's [`Resilience::endpoint`](crate::resilience::Resilience::endpoint)
+    /// gives it, else its (redacted) origin: with tenants' targets these are their
+    /// values, which is why the bound is the application's to choose. At most
+    /// [`MAX_ENDPOINT_LABELS`](Self::MAX_ENDPOINT_LABELS). Default is 0: no metric has
+    /// an `endpoint` label.
+    pub fn endpoint_labels(mut self, limit: usize) -> Self {
+        self.endpoint_labels = limit.min(Self::MAX_ENDPOINT_LABELS);
+        self
+    }
+
+    /// How often the gauges that sample state (`herald_lanes`, `herald_circuits`, …;
+    /// feature `metrics`) are set: at least a millisecond. Default is one second.
+    pub fn metrics_every(mut self, every: Duration) -> Self {
+        self.metrics_every = every.max(Duration::from_millis(1));
+        self
+    }
+
     /// Gives the dispatcher a bus under `name`, for `bus` targets; the bus delivers its
     /// subscriptions' targets through this dispatcher, from the moment
     /// [`start`](Self::start) returns. A bus given to several dispatchers delivers
@@ -378,6 +407,7 @@ impl DispatcherBuilder {
                 self.max_endpoints,
                 self.dedupe_capacity,
                 self.circuit_signals.clone(),
+                PolicyMeter::new(self.endpoint_labels),
             ),
             lanes: Arc::new(Lanes::new(self.max_lanes, self.max_lane_depth)),
             pauses: Pauses::default(),
@@ -498,7 +528,7 @@ fn announce(inlet: &Inlet, dispatch: Dispatch) {
         let signal = dispatch.signal();
         tracing::warn!(
             ?refused,
-            signal.r#type = signal.ty(),
+            cloudevents.event_type = signal.ty(),
             "circuit signal not sent"
         );
     }
@@ -520,6 +550,8 @@ impl fmt::Debug for DispatcherBuilder {
             .field("resilience", &self.resilience)
             .field("dedupe_capacity", &self.dedupe_capacity)
             .field("max_endpoints", &self.max_endpoints)
+            .field("endpoint_labels", &self.endpoint_labels)
+            .field("metrics_every", &self.metrics_every)
             .finish()
     }
 }

@@ -5,7 +5,7 @@ mod handle;
 mod sharded;
 
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use actix::dev::{MessageResponse, OneshotSender};
@@ -26,6 +26,7 @@ use crate::fanout::{self, Answer, DoneAtOnce, FanOuts, Shared, Slots};
 use crate::resilience::{
     CircuitState, OpenCircuit, PauseEndpoint, Policies, ResetCircuit, ResumeEndpoint, ResumeLanes,
 };
+use crate::telemetry::meter::{self, PolicySample};
 use crate::{
     ActorId, CheckTargets, Dispatch, DispatchResult, ErrorKind, Shutdown, Stats, TargetProblem,
 };
@@ -86,9 +87,10 @@ impl Dispatcher {
             .max_in_flight
             .min(Semaphore::MAX_PERMITS)
             .min(u32::MAX as usize);
-        Self {
+        let metrics_every = builder.metrics_every;
+        let dispatcher = Self {
             inner: Rc::new(Shared {
-                counters: Counters::new(adapters.len()),
+                counters: Counters::new(adapters.iter().map(|a| &*a.name)),
                 adapters,
                 max_concurrency: builder.max_concurrency,
                 telemetry: builder.telemetry,
@@ -104,8 +106,38 @@ impl Dispatcher {
                 arbiters: Arbiters { pool, own },
             }),
             id,
+        };
+        if meter::on() {
+            sample_every(Rc::downgrade(&dispatcher.inner), metrics_every);
         }
+        dispatcher
     }
+}
+
+/// Sets the sampled gauges every `every` while the dispatcher runs (a task of its
+/// own, holding the dispatcher weakly: an actor's interval would keep it alive).
+fn sample_every(inner: Weak<Shared>, every: std::time::Duration) {
+    actix_rt::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let policies = &inner.policies;
+            let (circuits, endpoints) = policies.endpoints.circuit_counts();
+            let lanes = policies.lanes.counts();
+            let paused = policies.pauses.snapshot();
+            policies.endpoints.meter.sample(&PolicySample {
+                circuits: circuits.to_vec(),
+                endpoints,
+                lanes: lanes.lanes,
+                lane_deliveries: lanes.queued,
+                lanes_blocked: lanes.blocked,
+                paused: paused.len(),
+                paused_deliveries: paused.values().sum(),
+            });
+        }
+    });
 }
 
 /// Begins a dispatch and hands its result to `finish`: now, or when its fan-out ends.
@@ -120,11 +152,11 @@ fn begin(
     finish: impl FnOnce(DispatchResult) + 'static,
 ) {
     if inner.lifecycle.closing() {
-        let refused = &inner.admission.refused;
-        refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        inner.admission.refuse();
         return finish(dispatch.fail_all(|| ErrorKind::Shutdown));
     }
     inner.counters.dispatch_started();
+    let finish = inner.counters.meter().timed(dispatch.targets.len(), finish);
     let key = dispatch.ordering();
     let head = match fanout::at_once(inner, &dispatch, key) {
         Ok(result) => return finish(result),

@@ -95,7 +95,8 @@ pub(crate) fn at_once(
         let progress = inline.deliver_now(now, targets, from..total, &mut head.results);
         inner.counters.delivered_at_once(
             adapter,
-            progress.end - from - progress.failed,
+            &head.results,
+            from..progress.end,
             progress.failed,
         );
         head.next = progress.end;

@@ -288,13 +288,13 @@ impl<'a> FanOut<'a> {
                         let progress =
                             inline.deliver_now(now, targets, index..range.end, self.results);
                         if progress.end > index {
-                            let settled = progress.end - index;
                             self.inner.counters.delivered_at_once(
                                 adapter,
-                                settled - progress.failed,
+                                self.results,
+                                index..progress.end,
                                 progress.failed,
                             );
-                            self.settled += settled;
+                            self.settled += progress.end - index;
                             index = progress.end;
                             continue;
                         }
@@ -415,11 +415,9 @@ impl<'a> FanOut<'a> {
             return;
         }
         let adapter = self.adapter_of(index);
-        self.inner.counters.delivery_finished(
-            adapter.map(|(index, _)| index),
-            result.is_ok(),
-            in_flight,
-        );
+        self.inner
+            .counters
+            .delivery_finished(adapter.map(|(index, _)| index), &result, in_flight);
         if in_flight {
             self.in_flight -= 1;
         }

@@ -12,6 +12,7 @@ use awc::{Client, Connector};
 use futures_util::StreamExt;
 use herald_signal::Signal;
 use tokio::time::Instant;
+use tracing::{Instrument, Span};
 
 use super::{
     BodyMode, HttpTarget, Signing, Tls, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, random,
@@ -180,7 +181,11 @@ impl Adapter for HttpAdapter {
         let mut attempt = 1;
         loop {
             delivery.report_attempts(attempt);
-            let failure = match self.attempt(target, delivery.signal, &encoded).await {
+            let span = attempt_span(target, attempt);
+            let attempted = self.attempt(target, delivery.signal, &encoded);
+            let attempted = attempted.instrument(span.clone()).await;
+            record_attempt(&span, &attempted);
+            let failure = match attempted {
                 Ok(status) => {
                     return Ok(Outcome::Responded {
                         status,
@@ -206,6 +211,43 @@ impl Adapter for HttpAdapter {
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %failure.kind, "retrying");
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+}
+
+/// The span of one HTTP attempt, in OpenTelemetry's HTTP client conventions (`url.full`
+/// redacted as everywhere), when a subscriber could want it.
+fn attempt_span(target: &HttpTarget, attempt: u32) -> Span {
+    if !crate::telemetry::spans_wanted() {
+        return Span::none();
+    }
+    let url = target.url();
+    let method = target.method_value().as_http();
+    tracing::info_span!(
+        "herald.http",
+        otel.name = method.as_str(),
+        otel.kind = "client",
+        http.request.method = method.as_str(),
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = i64::from(url.port_or_known_default().unwrap_or_default()),
+        url.full = target.redacted_url(),
+        http.request.resend_count = (attempt > 1).then(|| i64::from(attempt - 1)),
+        http.response.status_code = tracing::field::Empty,
+        error.r#type = tracing::field::Empty,
+    )
+}
+
+/// Records an attempt's end on its span.
+fn record_attempt(span: &Span, result: &Result<u16, Failure>) {
+    match result {
+        Ok(status) => {
+            span.record("http.response.status_code", i64::from(*status));
+        }
+        Err(failure) => {
+            if let ErrorKind::HttpStatus { status, .. } = &failure.kind {
+                span.record("http.response.status_code", i64::from(*status));
+            }
+            span.record("error.type", failure.kind.name());
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::{ErrorKind, TargetError};
 use awc::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
-use herald_signal::Signal;
+use herald_signal::{Signal, TRACEPARENT, TRACESTATE};
 
 use super::BodyMode;
 
@@ -15,15 +15,31 @@ pub(crate) struct Encoded {
     pub(crate) body: Bytes,
 }
 
+/// `signal` in body mode `mode`, with the W3C trace context it carries as the
+/// `traceparent` and `tracestate` headers (in either mode: what HTTP tracing reads; a
+/// structured body carries the extensions too).
 pub(crate) fn encode(signal: &Signal, mode: BodyMode) -> Result<Encoded, ErrorKind> {
-    match mode {
-        BodyMode::Structured => Ok(Encoded {
+    let mut encoded = match mode {
+        BodyMode::Structured => Encoded {
             content_type: Some(HeaderValue::from_static(herald_signal::STRUCTURED)),
             headers: Vec::new(),
             body: Bytes::from(signal.to_json_vec()),
-        }),
-        BodyMode::Binary => binary(signal),
+        },
+        BodyMode::Binary => binary(signal)?,
+    };
+    if let Some(trace) = signal.trace_context() {
+        let headers = [
+            (TRACEPARENT, Some(trace.traceparent)),
+            (TRACESTATE, trace.tracestate),
+        ];
+        for (name, value) in headers {
+            // Well formed, so always a valid header value.
+            if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                encoded.headers.push((HeaderName::from_static(name), value));
+            }
+        }
     }
+    Ok(encoded)
 }
 
 /// Binary mode: the `ce-` headers, `datacontenttype` as `Content-Type`.

@@ -19,6 +19,7 @@ use super::rate::{Limiter, RateLimit};
 use super::{Breaker, lock};
 use crate::Target;
 use crate::target::Options;
+use crate::telemetry::meter::PolicyMeter;
 
 /// One endpoint's policy state, as [`Stats`](crate::Stats) shows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,6 +87,8 @@ pub(crate) struct Endpoints {
     duplicates: AtomicU64,
     /// Where circuit transitions go as signals, when the application asked for them.
     signals: Option<CircuitSignals>,
+    /// The policies' metrics (feature `metrics`).
+    pub(crate) meter: PolicyMeter,
 }
 
 struct CircuitSignals {
@@ -146,6 +149,7 @@ impl Endpoints {
         capacity: usize,
         dedupe_capacity: usize,
         signals: Option<Arc<[Target]>>,
+        meter: PolicyMeter,
     ) -> Self {
         Self {
             map: DashMap::default(),
@@ -158,6 +162,7 @@ impl Endpoints {
                 targets,
                 announce: OnceLock::new(),
             }),
+            meter,
         }
     }
 
@@ -251,6 +256,25 @@ impl Endpoints {
 
     pub(crate) fn duplicate(&self) {
         self.duplicates.fetch_add(1, Ordering::Relaxed);
+        self.meter.duplicate();
+    }
+
+    /// Endpoints per circuit state (every state, zeros too), and how many are kept.
+    pub(crate) fn circuit_counts(&self) -> ([(CircuitState, usize); 4], usize) {
+        let mut counts = [
+            (CircuitState::Closed, 0),
+            (CircuitState::HalfOpen, 0),
+            (CircuitState::Open, 0),
+            (CircuitState::Disabled, 0),
+        ];
+        for entry in self.map.iter() {
+            if let Some(state) = entry.value().circuit_state()
+                && let Some((_, count)) = counts.iter_mut().find(|(s, _)| *s == state)
+            {
+                *count += 1;
+            }
+        }
+        (counts, self.map.len())
     }
 
     pub(crate) fn duplicates(&self) -> u64 {
@@ -322,6 +346,7 @@ impl Endpoints {
     /// endpoint came back: the circuit closed, and the endpoint recovered or was
     /// enabled).
     pub(crate) fn report(&self, endpoint: &str, transition: Transition, breaker: &Breaker) {
+        self.meter.transition(endpoint, transition.to);
         let state = transition.to.name();
         let failures = transition.failures;
         match transition.to {
@@ -523,6 +548,12 @@ impl Endpoint {
 
     pub(crate) fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Its circuit's state, when a breaker watches it.
+    fn circuit_state(&self) -> Option<CircuitState> {
+        let circuit = lock(&self.circuit);
+        circuit.watched.map(|_| circuit.state.state())
     }
 
     fn stats(&self) -> EndpointStats {

@@ -67,6 +67,7 @@ where
                 let late = admitted.started.elapsed() + wait > budget;
                 if limit.fails_fast() || late {
                     endpoint.rate_limited();
+                    policies.endpoints.meter.rate_limited();
                     return Err(ErrorKind::RateLimited);
                 }
                 tokio::time::sleep(wait).await;
@@ -108,6 +109,9 @@ where
 /// concurrency cap has no room. `None` leaves no trace: the delivery is then made by
 /// [`guarded`], from the start; so does a delivery of an id the target has in flight.
 /// Not for a rate limit, whose turn, once taken, cannot be given back.
+// Inlined into its one caller, whose arguments it mostly passes on (measured: 30
+// instructions a delivery when LLVM chose not to).
+#[inline]
 pub(crate) fn guarded_now(
     policies: &Policies,
     effective: Effective<'_>,
@@ -317,6 +321,7 @@ impl<'a> Admitted<'a> {
             }
             if let Admit::Refuse(retry_in) = admit {
                 endpoint.short_circuited();
+                endpoints.meter.short_circuited();
                 return Err(Err(ErrorKind::CircuitOpen { retry_in }));
             }
             breaker = Some((policy, admit == Admit::Probe));

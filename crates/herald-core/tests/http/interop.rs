@@ -208,3 +208,39 @@ async fn a_signal_type_that_is_not_a_header_value_is_an_error() {
     assert_eq!(error.first().error.kind().name(), "invalid_target");
     assert!(receiver.requests().is_empty(), "nothing was sent");
 }
+
+#[actix_rt::test]
+async fn the_w3c_trace_context_travels_as_headers_in_both_body_modes() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let receiver = Receiver::start([]);
+    let dispatcher = dispatcher();
+    let traced = herald_signal::Signal::builder("order.placed")
+        .extension("traceparent", TRACEPARENT)
+        .extension("tracestate", "congo=t61rcWkgMzE")
+        .build()
+        .unwrap();
+    for mode in [BodyMode::Structured, BodyMode::Binary] {
+        let target = Target::http(&receiver.url).unwrap().body(mode);
+        deliver(&dispatcher, traced.clone(), target).await.unwrap();
+    }
+    // A traceparent that is not W3C-shaped is not carried on as the header.
+    let malformed = herald_signal::Signal::builder("order.placed")
+        .extension("traceparent", "00-not-a-trace-01")
+        .build()
+        .unwrap();
+    let target = Target::http(&receiver.url).unwrap();
+    deliver(&dispatcher, malformed, target).await.unwrap();
+
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 3);
+    for request in &requests[..2] {
+        assert_eq!(request.header("traceparent"), Some(TRACEPARENT));
+        assert_eq!(request.header("tracestate"), Some("congo=t61rcWkgMzE"));
+        assert_eq!(request.count("traceparent"), 1);
+    }
+    // Structured mode carries the distributed tracing extension in the body too.
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["traceparent"], TRACEPARENT);
+    assert_eq!(requests[1].header("ce-traceparent"), Some(TRACEPARENT));
+    assert_eq!(requests[2].header("traceparent"), None);
+}

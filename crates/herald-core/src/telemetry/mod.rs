@@ -1,8 +1,12 @@
-//! Spans for dispatches and deliveries.
+//! Spans for dispatches and deliveries, in OpenTelemetry's messaging conventions.
 //!
 //! One `herald.dispatch` span per dispatch, child of the caller's span; one
 //! `herald.deliver` span per target, child of the dispatch span, on whichever arbiter
-//! runs the delivery. With telemetry off none of this runs.
+//! runs the delivery. With telemetry off none of this runs. Their fields are the
+//! conventions' attributes (`messaging.*`, `cloudevents.event_type`, `error.type`;
+//! `otel.name` and `otel.kind` for `tracing-opentelemetry`) beside Herald's own where
+//! those add something (the redacted `target`, `outcome`, `latency_us`, `attempts`,
+//! `retryable`): docs/OBSERVABILITY.md maps every one.
 
 use std::time::Duration;
 
@@ -12,32 +16,48 @@ use tracing::field::{Empty, display};
 
 use crate::{DeliveryError, Outcome, Target};
 
+pub(crate) mod meter;
+pub(crate) mod otel;
+
 pub(crate) fn dispatch_span(parent: &Span, signal: &Signal, targets: usize) -> Span {
     tracing::info_span!(
         parent: parent,
         "herald.dispatch",
-        signal.r#type = signal.ty(),
-        signal.id = signal.id(),
-        targets,
+        otel.name = "dispatch",
+        otel.kind = "producer",
+        messaging.system = "herald",
+        messaging.operation.type = "send",
+        messaging.operation.name = "dispatch",
+        messaging.message.id = signal.id(),
+        messaging.batch.message_count = targets,
+        cloudevents.event_type = signal.ty(),
         delivered = Empty,
         failed = Empty,
     )
 }
 
 pub(crate) fn delivery_span(parent: &Span, target: &Target, kind: &str, signal: &Signal) -> Span {
+    let adapter = target.adapter();
     tracing::info_span!(
         parent: parent,
         "herald.deliver",
-        adapter = target.adapter(),
-        signal.r#type = signal.ty(),
-        signal.id = signal.id(),
+        otel.name = format_args!("send {adapter}").to_string(),
+        otel.kind = "producer",
+        otel.status_code = Empty,
+        messaging.system = "herald",
+        messaging.operation.type = "send",
+        messaging.operation.name = "send",
+        messaging.destination.name = adapter,
+        messaging.message.id = signal.id(),
+        cloudevents.event_type = signal.ty(),
+        adapter,
         target = %target.describe(),
         target.kind = kind,
         outcome = Empty,
         latency_us = Empty,
         attempts = Empty,
         retryable = Empty,
-        error.kind = Empty,
+        error.r#type = Empty,
         error = Empty,
     )
 }
@@ -59,10 +79,11 @@ pub(crate) fn record(
             span.record("attempts", attempts);
         }
         Err(error) => {
+            span.record("otel.status_code", "error");
             span.record("outcome", "failed");
             span.record("attempts", error.attempts());
             span.record("retryable", error.retryable());
-            span.record("error.kind", error.kind().name());
+            span.record("error.type", error.kind().name());
             span.record("error", display(error));
         }
     }
