@@ -50,6 +50,39 @@ async fn failing_webhooks_log_no_secret_but_their_attempts() {
     assert!(text.contains("http status 401"), "{text}");
     // The refused webhook was tried twice: the count reaches its span.
     assert!(text.contains("attempts=2"), "{text}");
+    // Each attempt has its span in OpenTelemetry's HTTP client conventions, the URL
+    // redacted like everywhere else.
+    let attempts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("herald.http{"))
+        .collect();
+    assert!(attempts.len() >= 3, "one span per attempt: {text}");
+    assert!(
+        attempts
+            .iter()
+            .all(|l| l.contains("http.request.method=\"POST\"")
+                && l.contains("server.address=\"127.0.0.1\"")
+                && l.contains("url.full=")),
+        "{attempts:#?}"
+    );
+    assert!(
+        attempts
+            .iter()
+            .any(|l| l.contains("http.response.status_code=401")),
+        "{attempts:#?}"
+    );
+    assert!(
+        attempts
+            .iter()
+            .any(|l| l.contains("error.type=\"connection_refused\"")),
+        "{attempts:#?}"
+    );
+    assert!(
+        attempts
+            .iter()
+            .any(|l| l.contains("http.request.resend_count=1")),
+        "{attempts:#?}"
+    );
     for secret in [
         "c2VjcmV0LWtleS1ieXRlcw",
         "secret-key-bytes",
