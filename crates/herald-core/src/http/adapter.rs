@@ -216,9 +216,10 @@ impl Adapter for HttpAdapter {
 }
 
 /// The span of one HTTP attempt, in OpenTelemetry's HTTP client conventions (`url.full`
-/// redacted as everywhere), when a subscriber could want it.
+/// redacted as everywhere), under its delivery's span: none when that has none (no
+/// subscriber wants it, or the dispatcher's telemetry is off).
 fn attempt_span(target: &HttpTarget, attempt: u32) -> Span {
-    if !crate::telemetry::spans_wanted() {
+    if !crate::telemetry::spans_wanted() || Span::current().is_none() {
         return Span::none();
     }
     let url = target.url();
