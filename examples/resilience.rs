@@ -110,10 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let report = queue
-        .send(Redrive {
-            dispatcher: dispatcher.clone(),
-            targets: vec![target.clone()],
-        })
+        .send(Redrive::new(dispatcher.clone(), vec![target.clone()]))
         .await?;
     println!(
         "Redrive: {} dead letters delivered to the recovered endpoint, {} failed again, {} matched no target",

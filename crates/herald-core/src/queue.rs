@@ -80,6 +80,15 @@ impl DeadLetterQueue {
         self.letters.drain(..).collect()
     }
 
+    /// Takes out the dead letters `filter` selects, keeping the others in order.
+    fn drain_matching(&mut self, filter: &DeadLetterFilter) -> Vec<DeadLetter> {
+        let (taken, kept) = self.letters.drain(..).partition(|l| filter.matches(l));
+        self.letters = kept;
+        let taken: Vec<_> = taken.into();
+        self.meter.depth(0, taken.len());
+        taken
+    }
+
     fn snapshot(&self) -> QueueStatsSnapshot {
         QueueStatsSnapshot {
             len: self.letters.len(),
@@ -162,15 +171,158 @@ impl Handler<TakeDeadLetters> for DeadLetterQueue {
     }
 }
 
-/// Dispatches every dead letter in a [`DeadLetterQueue`] again, to its original target
-/// among `targets`, one at a time; those that fail again (or match no target) stay in
-/// the queue, the failed ones with their new failure.
+/// Which dead letters a [`ListDeadLetters`] or a [`Redrive`] takes: every one by
+/// default; each condition set narrows it (all must hold). Conditions compare the dead
+/// letter's redacted fields, so a filter read from an operator's request never needs
+/// a secret.
+///
+/// ```
+/// use herald_core::resilience::DeadLetterFilter;
+///
+/// let filter = DeadLetterFilter::all().kind("timeout").adapter("webhook");
+/// assert!(!filter.is_all());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
+pub struct DeadLetterFilter {
+    /// Only these signal ids (empty: any).
+    pub ids: Vec<String>,
+    /// Only failures of this kind (`timeout`, `http_status`, ...).
+    pub kind: Option<String>,
+    /// Only failures at targets of this adapter.
+    pub adapter: Option<String>,
+    /// Only failures at targets whose redacted description contains this.
+    pub target: Option<String>,
+    /// Only signals of this type.
+    pub signal_type: Option<String>,
+}
+
+impl DeadLetterFilter {
+    /// Every dead letter.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Only the dead letters of signal `id` (add several for several signals).
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.ids.push(id.into());
+        self
+    }
+
+    /// Only failures of kind `kind`, as [`DeadLetter::kind`] names it.
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
+
+    /// Only failures at targets of `adapter`.
+    pub fn adapter(mut self, adapter: impl Into<String>) -> Self {
+        self.adapter = Some(adapter.into());
+        self
+    }
+
+    /// Only failures at targets whose redacted description contains `text`.
+    pub fn target(mut self, text: impl Into<String>) -> Self {
+        self.target = Some(text.into());
+        self
+    }
+
+    /// Only signals of type `ty`.
+    pub fn signal_type(mut self, ty: impl Into<String>) -> Self {
+        self.signal_type = Some(ty.into());
+        self
+    }
+
+    /// Whether it selects every dead letter.
+    pub fn is_all(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether it selects `letter`.
+    pub fn matches(&self, letter: &DeadLetter) -> bool {
+        let signal = letter.original();
+        (self.ids.is_empty() || self.ids.iter().any(|id| id == signal.id()))
+            && self
+                .kind
+                .as_deref()
+                .is_none_or(|kind| kind == letter.kind())
+            && (self.adapter.as_deref()).is_none_or(|adapter| adapter == letter.adapter())
+            && (self.target.as_deref()).is_none_or(|text| letter.target().contains(text))
+            && (self.signal_type.as_deref()).is_none_or(|ty| ty == signal.ty())
+    }
+}
+
+/// Reads the dead letters in a [`DeadLetterQueue`] without taking them out, oldest
+/// first: those `filter` selects, at most `limit` (an operator's view). Answered with
+/// the page and how many matched in all.
+#[derive(Debug, Clone)]
+pub struct ListDeadLetters {
+    /// Which to list.
+    pub filter: DeadLetterFilter,
+    /// The most to answer with.
+    pub limit: usize,
+}
+
+/// What a [`ListDeadLetters`] found.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DeadLetterPage {
+    /// The first `limit` matching dead letters, oldest first.
+    pub letters: Vec<DeadLetter>,
+    /// How many matched in all.
+    pub matched: usize,
+}
+
+impl Message for ListDeadLetters {
+    type Result = DeadLetterPage;
+}
+
+impl Handler<ListDeadLetters> for DeadLetterQueue {
+    type Result = actix::MessageResult<ListDeadLetters>;
+
+    fn handle(&mut self, list: ListDeadLetters, _: &mut Context<Self>) -> Self::Result {
+        let mut page = DeadLetterPage::default();
+        for letter in self.letters.iter().filter(|l| list.filter.matches(l)) {
+            if page.letters.len() < list.limit {
+                page.letters.push(letter.clone());
+            }
+            page.matched += 1;
+        }
+        actix::MessageResult(page)
+    }
+}
+
+/// Dispatches the dead letters in a [`DeadLetterQueue`] again — every one, or those
+/// its [`filter`](Self::filter) selects — to its original target among `targets`, one
+/// at a time; those that fail again (or match no target) stay in the queue, the
+/// failed ones with their new failure.
 #[derive(Debug)]
 pub struct Redrive {
     /// The dispatcher to deliver through.
     pub dispatcher: Addr<Dispatcher>,
     /// The original targets (dead letters carry only redacted descriptions).
     pub targets: Vec<Target>,
+    /// Which dead letters to redrive.
+    pub filter: DeadLetterFilter,
+}
+
+impl Redrive {
+    /// Redrives every dead letter through `dispatcher` to its original target among
+    /// `targets`.
+    pub fn new(dispatcher: Addr<Dispatcher>, targets: Vec<Target>) -> Self {
+        Self {
+            dispatcher,
+            targets,
+            filter: DeadLetterFilter::all(),
+        }
+    }
+
+    /// Only the dead letters `filter` selects.
+    pub fn only(mut self, filter: DeadLetterFilter) -> Self {
+        self.filter = filter;
+        self
+    }
 }
 
 /// What a [`Redrive`] did.
@@ -193,7 +345,7 @@ impl Handler<Redrive> for DeadLetterQueue {
     type Result = ResponseActFuture<Self, RedriveReport>;
 
     fn handle(&mut self, redrive: Redrive, _: &mut Context<Self>) -> Self::Result {
-        let letters = self.drain();
+        let letters = self.drain_matching(&redrive.filter);
         let work = async move {
             let mut report = RedriveReport::default();
             let mut kept = Vec::new();

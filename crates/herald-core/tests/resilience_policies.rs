@@ -572,10 +572,7 @@ async fn redrive_delivers_dead_letters_to_the_recovered_endpoint() {
     // Still down: the redrive fails and keeps them.
     let report = within(
         "redrive",
-        queue.send(Redrive {
-            dispatcher: dispatcher.clone(),
-            targets: vec![target.clone()],
-        }),
+        queue.send(Redrive::new(dispatcher.clone(), vec![target.clone()])),
     )
     .await
     .unwrap();
@@ -583,10 +580,7 @@ async fn redrive_delivers_dead_letters_to_the_recovered_endpoint() {
     switch.set(Mode::Up);
     let report = within(
         "redrive",
-        queue.send(Redrive {
-            dispatcher: dispatcher.clone(),
-            targets: vec![target.clone()],
-        }),
+        queue.send(Redrive::new(dispatcher.clone(), vec![target.clone()])),
     )
     .await
     .unwrap();

@@ -85,6 +85,43 @@ pub struct DispatchHandle {
     targets: Arc<[Target]>,
 }
 
+impl DispatchHandle {
+    /// The result, if the dispatch has ended already, without waiting: a dispatch
+    /// refused at admission (every target [`ErrorKind::Overloaded`], or
+    /// [`ErrorKind::Shutdown`] once the dispatcher has stopped) has ended when
+    /// [`dispatch_async`](DispatchExt::dispatch_async) returns, so this tells a caller
+    /// that must answer at once (an HTTP ingress: 429 or 503) whether it was taken.
+    /// Once it has answered `Some`, the result is spent: awaiting the handle after
+    /// that reports every target as [`ErrorKind::Shutdown`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use herald_core::{Dispatch, DispatchExt, Dispatcher, ErrorKind, Shutdown, Target};
+    /// use herald_signal::Signal;
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let dispatcher = Dispatcher::builder().start();
+    /// let signal = Signal::new("order.placed", serde_json::json!({})).unwrap();
+    /// let mut handle = dispatcher.dispatch_async(Dispatch::new(signal.clone(), [Target::noop()]));
+    /// assert!(handle.try_result().is_none(), "taken: it runs on its own");
+    ///
+    /// dispatcher.send(Shutdown::new(Duration::from_secs(1))).await.unwrap();
+    /// let mut handle = dispatcher.dispatch_async(Dispatch::new(signal, [Target::noop()]));
+    /// let refused = handle.try_result().expect("refused at once").unwrap_err();
+    /// assert!(matches!(refused.first().error.kind(), ErrorKind::Shutdown));
+    /// # });
+    /// ```
+    pub fn try_result(&mut self) -> Option<DispatchResult> {
+        match self.receiver.try_recv() {
+            Ok(result) => Some(result),
+            Err(oneshot::error::TryRecvError::Empty) => None,
+            Err(oneshot::error::TryRecvError::Closed) => {
+                Some(fail_all(&self.targets, || (ErrorKind::Shutdown, 1)))
+            }
+        }
+    }
+}
+
 impl Future for DispatchHandle {
     type Output = DispatchResult;
 

@@ -71,7 +71,8 @@ pub(crate) use lanes::{Lanes, Place, Turns, key_hash as ordering_key_hash, parti
 pub(crate) use pause::Pauses;
 
 pub use crate::queue::{
-    DeadLetterQueue, QueueStats, QueueStatsSnapshot, Redrive, RedriveReport, TakeDeadLetters,
+    DeadLetterFilter, DeadLetterPage, DeadLetterQueue, ListDeadLetters, QueueStats,
+    QueueStatsSnapshot, Redrive, RedriveReport, TakeDeadLetters,
 };
 
 use crate::egress::Egress;

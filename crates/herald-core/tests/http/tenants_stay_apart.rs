@@ -60,10 +60,7 @@ async fn a_dead_letter_is_redriven_only_to_its_exact_target() {
         // Redrive offered the other tenant's target first: it must not be chosen.
         let report = within(
             "redrive",
-            queue.send(Redrive {
-                dispatcher: dispatcher.clone(),
-                targets: vec![b.clone()],
-            }),
+            queue.send(Redrive::new(dispatcher.clone(), vec![b.clone()])),
         )
         .await
         .unwrap();
@@ -71,10 +68,7 @@ async fn a_dead_letter_is_redriven_only_to_its_exact_target() {
         assert_eq!(receiver.requests().len(), 1, "nothing was sent to B");
         let report = within(
             "redrive",
-            queue.send(Redrive {
-                dispatcher: dispatcher.clone(),
-                targets: vec![b, a],
-            }),
+            queue.send(Redrive::new(dispatcher.clone(), vec![b, a])),
         )
         .await
         .unwrap();
