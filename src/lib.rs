@@ -86,6 +86,11 @@ pub use herald_core::http;
 #[cfg(feature = "nats")]
 pub use herald_nats as nats;
 
+/// Herald on actix-web (feature `web`, off by default): the `SignalBody` and
+/// `Verified` extractors, the ingress service, and the guarded operations API and page.
+#[cfg(feature = "web")]
+pub use herald_web as web;
+
 /// The names most applications need: `use herald::prelude::*;`.
 pub mod prelude {
     pub use herald_core::resilience::{Resilience, WithResilience};
@@ -95,6 +100,10 @@ pub mod prelude {
     };
     pub use herald_signal::Signal;
 }
+
+#[doc = include_str!("../docs/WEB.md")]
+#[cfg(all(doctest, feature = "web"))]
+pub struct WebGuideDoctests;
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
