@@ -22,6 +22,8 @@ mod nats;
 mod peers;
 mod scenarios;
 mod watchdog;
+#[cfg(feature = "web")]
+mod web;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -503,6 +505,16 @@ fn main() {
         if wanted("metrics_webhook_10k") {
             let result = sc::metrics_webhook(s).await;
             time("metrics_webhook_10k", "metrics off", result, Some(1.05));
+        }
+        #[cfg(feature = "web")]
+        if wanted("ingress_structured_10k_c64") {
+            let result = web::ingress(s).await;
+            time(
+                "ingress_structured_10k_c64",
+                "bare actix-web, serde, try_send",
+                result,
+                Some(1.2),
+            );
         }
         if wanted("policies_idle_webhook_10k") {
             let result = sc::webhook_policies(s).await;

@@ -45,7 +45,7 @@ mod verified;
 pub use body::{ContentMode, SignalBody, SignalConfig};
 pub use error::SignalBodyError;
 pub use ingress::{Ingress, ingress};
-pub use ops::{Operations, Unguarded};
+pub use ops::{MountError, Operations};
 pub use trace::receive_span;
 pub use verified::{Verification, Verified, VerifiedBody};
 

@@ -14,7 +14,7 @@ use herald_core::http::RetryPolicy;
 use herald_core::resilience::{Breaker, DeadLetterQueue, Resilience};
 use herald_core::{Dispatch, DispatchExt, Dispatcher, Target};
 use herald_signal::Signal;
-use herald_web::{Operations, Unguarded};
+use herald_web::{MountError, Operations};
 use serde_json::{Value, json};
 use support::within;
 
@@ -88,8 +88,19 @@ async fn call(
 async fn it_does_not_mount_without_a_guard() {
     let dispatcher = Dispatcher::builder().start();
     let operations = Operations::new(dispatcher);
-    assert_eq!(operations.clone().scope("/ops").err(), Some(Unguarded));
-    assert!(operations.insecure_open().scope("/ops").is_ok());
+    assert_eq!(
+        operations.clone().scope("/ops").err(),
+        Some(MountError::Unguarded)
+    );
+    let open = operations.insecure_open();
+    assert!(open.clone().scope("/ops").is_ok());
+    for bad in ["ops", "/ops/", "/{tail}", "/a b", ""] {
+        assert_eq!(
+            open.clone().scope(bad).err(),
+            Some(MountError::InvalidPrefix),
+            "{bad}"
+        );
+    }
 }
 
 #[actix_rt::test]

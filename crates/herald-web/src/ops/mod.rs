@@ -49,7 +49,7 @@ pub(crate) use sources::Sources;
 /// use actix_web::{App, guard};
 /// use herald_core::Dispatcher;
 /// use herald_core::resilience::DeadLetterQueue;
-/// use herald_web::{Operations, Unguarded};
+/// use herald_web::{MountError, Operations};
 ///
 /// # actix::System::new().block_on(async {
 /// use actix::Actor as _;
@@ -58,7 +58,7 @@ pub(crate) use sources::Sources;
 /// let operations = Operations::new(dispatcher).dead_letters(queue, Vec::<herald_core::Target>::new());
 ///
 /// // Without a guard it does not mount.
-/// assert!(matches!(operations.clone().scope("/ops"), Err(Unguarded)));
+/// assert!(matches!(operations.clone().scope("/ops"), Err(MountError::Unguarded)));
 ///
 /// let guarded = operations.guard(guard::Header("x-admin-token", "s3cret"));
 /// let app = App::new().service(guarded.scope("/ops").unwrap());
@@ -76,13 +76,21 @@ pub struct Operations {
     sources: Sources,
 }
 
-/// [`Operations::scope`] found no guard: the operations would be open to anyone.
+/// Why [`Operations::scope`] did not mount the operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[error(
-    "the operations API needs a guard (`Operations::guard`); \
-     say `insecure_open()` to mount it without one"
-)]
-pub struct Unguarded;
+#[non_exhaustive]
+pub enum MountError {
+    /// No guard: the operations would be open to anyone.
+    #[error(
+        "the operations API needs a guard (`Operations::guard`); \
+         say `insecure_open()` to mount it without one"
+    )]
+    Unguarded,
+    /// The prefix is not a literal path: it must start with `/`, not end with one, and
+    /// hold no `{`, `}` or whitespace (`"/ops"`, `"/admin/herald"`).
+    #[error("the operations prefix must be a literal path such as \"/ops\"")]
+    InvalidPrefix,
+}
 
 /// How long an action or a read waits for the dispatcher or the queue.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
@@ -132,11 +140,18 @@ impl Operations {
     ///
     /// # Errors
     ///
-    /// [`Unguarded`] when it has neither a [`guard`](Self::guard) nor
-    /// [`insecure_open`](Self::insecure_open).
-    pub fn scope(self, prefix: &str) -> Result<impl HttpServiceFactory + use<>, Unguarded> {
+    /// [`MountError::Unguarded`] when it has neither a [`guard`](Self::guard) nor
+    /// [`insecure_open`](Self::insecure_open); [`MountError::InvalidPrefix`] for a
+    /// prefix that is not a literal path.
+    pub fn scope(self, prefix: &str) -> Result<impl HttpServiceFactory + use<>, MountError> {
         if self.guard.is_none() && !self.open {
-            return Err(Unguarded);
+            return Err(MountError::Unguarded);
+        }
+        let literal = prefix.starts_with('/')
+            && (prefix.len() == 1 || !prefix.ends_with('/'))
+            && !prefix.contains(|c: char| matches!(c, '{' | '}') || c.is_whitespace());
+        if !literal {
+            return Err(MountError::InvalidPrefix);
         }
         let guard = self.guard.clone();
         let checks = from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
